@@ -1,0 +1,54 @@
+//! `modreg events [--after ID] [--follow]`: one JSON object a line.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::cli::output::print_stdout;
+use crate::cli::{Done, Env};
+use crate::domain::{Error, Result};
+use crate::ops::events;
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only events after this id
+    #[arg(long, value_name = "ID")]
+    after: Option<i64>,
+    /// Keep waiting for new events
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// At most this many events (without --follow)
+    #[arg(long, short = 'n', value_name = "N")]
+    limit: Option<usize>,
+}
+
+pub fn run(args: EventsArgs, env: &Env) -> Result<Done> {
+    let ctx = env.context()?;
+    let mut after = args.after.unwrap_or(0);
+    let mut left = args.limit.unwrap_or(usize::MAX);
+    loop {
+        let mut seen = ctx.landlord.data_version()?;
+        loop {
+            let batch = events::read(&ctx, after, left.min(500))?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut out = String::new();
+            for event in &batch {
+                out.push_str(&serde_json::to_string(event).map_err(|e| Error::internal(e.to_string()))?);
+                out.push('\n');
+                after = event.id;
+            }
+            print_stdout(&out);
+            left = left.saturating_sub(batch.len());
+            if left == 0 && !args.follow {
+                return Ok(Done::Success);
+            }
+        }
+        if !args.follow {
+            return Ok(Done::Success);
+        }
+        seen = events::wait_for_change(&ctx, seen, Duration::from_secs(1))?;
+        let _ = seen;
+    }
+}

@@ -1,0 +1,293 @@
+//! The command line: clap types (one file per command: args to options to an ops call to
+//! rendering), the printer, and the one place that turns errors into exit codes.
+
+mod check;
+mod completions;
+mod enable;
+mod events;
+mod flags;
+mod graph;
+mod install;
+mod jobs;
+mod modules;
+mod operation;
+pub mod output;
+mod progress;
+mod recover;
+mod render;
+mod revert;
+mod stats;
+mod status;
+mod subscription;
+mod tenant;
+mod uninstall;
+mod upgrade;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::cli::output::{ColorChoice, Output};
+use crate::cli::progress::CliReporter;
+use crate::domain::name::TenantName;
+use crate::domain::{Error, Result};
+use crate::ops::{Context, Settings, TenantSelection};
+
+const ABOUT: &str = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform";
+
+const LONG_ABOUT: &str = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform.
+
+modreg discovers module.toml manifests in the modules folder, resolves dependencies with \
+semver requirements, and runs every change as a job against a landlord catalog \
+(<data>/landlord.db) and one SQLite file per tenant (<data>/tenants/<tenant>.db). \
+A failed job is rolled back; every job, archive and event is kept.";
+
+const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (rolled back), 2 invalid input, \
+3 not found, 4 dependencies, 5 subscription required, 6 busy, 70 internal error.
+
+Environment: MODREG_MODULES, MODREG_DATA, MODREG_LOCK_TIMEOUT, MODREG_HOOK_TIMEOUT (seconds, default 300), \
+MODREG_KEEP_UPGRADE_COPIES (default 3), MODREG_ACTOR, MODREG_SUBSCRIPTION_COMMAND, MODREG_EVENT_COMMAND, NO_COLOR.";
+
+#[derive(Debug, Parser)]
+#[command(name = "modreg", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// The modules folder (the catalog)
+    #[arg(id = "modules_dir", long = "modules", global = true, value_name = "DIR", env = "MODREG_MODULES", default_value = "modules")]
+    modules: PathBuf,
+    /// The state folder (landlord, tenant files, archives)
+    #[arg(id = "data_dir", long = "data", global = true, value_name = "DIR", env = "MODREG_DATA", default_value = "modreg-data")]
+    data: PathBuf,
+    /// Print exactly one JSON document on stdout, also on failure
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print no status lines or warnings
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print each job's steps as they run
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// When to color output
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value = "auto")]
+    color: ColorChoice,
+    /// Seconds to wait for a tenant another process is working on
+    #[arg(long, global = true, value_name = "SECONDS", env = "MODREG_LOCK_TIMEOUT", default_value = "30")]
+    lock_timeout: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check manifests, dependencies and migrations without touching any state
+    Validate(validate::ValidateArgs),
+    /// Show the catalog
+    Modules(modules::ModulesArgs),
+    /// Show the dependency graph of the catalog or of a tenant
+    Graph(graph::GraphArgs),
+    /// Register, list and remove tenants
+    Tenant(tenant::TenantArgs),
+    /// Install modules (and what they need) for tenants
+    Install(install::InstallArgs),
+    /// Uninstall modules from tenants, archiving their data
+    Uninstall(uninstall::UninstallArgs),
+    /// Upgrade installed modules to newer versions
+    Upgrade(upgrade::UpgradeArgs),
+    /// Undo a completed upgrade from its kept pre-upgrade copy
+    Revert(revert::RevertArgs),
+    /// Turn an installed module on for a tenant
+    Enable(enable::EnableArgs),
+    /// Turn a module off for a tenant, keeping its data
+    Disable(enable::DisableArgs),
+    /// What each tenant has
+    Status(status::StatusArgs),
+    /// Per-tenant feature flags
+    Flags(flags::FlagsArgs),
+    /// Exit 0 if a tenant may use a module (and a flag is on), 1 if not
+    Check(check::CheckArgs),
+    /// The built-in subscription store
+    Subscription(subscription::SubscriptionArgs),
+    /// The audit trail of jobs
+    Jobs(jobs::JobsArgs),
+    /// Finish what interrupted processes left: roll back or complete their jobs
+    Recover,
+    /// The event log, one JSON object a line
+    Events(events::EventsArgs),
+    /// Installs, success and rollback rates, durations, failure reasons
+    Stats(stats::StatsArgs),
+    /// Print shell completions
+    Completions(completions::CompletionsArgs),
+    /// Print the man page
+    Man,
+}
+
+/// How a command ended when it did not fail with an error.
+pub enum Done {
+    Success,
+    /// A non-zero exit without an error message (`check`, a fleet with failures).
+    Exit(u8),
+}
+
+/// What every command gets: the printer, the reporter and the settings.
+pub struct Env {
+    pub output: Output,
+    pub reporter: CliReporter,
+    pub settings: Settings,
+}
+
+impl Env {
+    pub fn context(&self) -> Result<Context> {
+        Context::open(self.settings.clone())
+    }
+}
+
+fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => {
+            value.trim().parse().map(Some).map_err(|_| Error::invalid(format!("`{name}` must be a number, not `{value}`")))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn seconds(value: f64, what: &str) -> Result<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| Error::invalid(format!("{what} must be a number of seconds, not `{value}`")))
+}
+
+fn settings(cli: &Cli) -> Result<Settings> {
+    let mut settings = Settings::new(cli.modules.clone(), cli.data.clone());
+    settings.lock_timeout = seconds(cli.lock_timeout, "`--lock-timeout`")?;
+    if let Some(secs) = env_number::<f64>("MODREG_HOOK_TIMEOUT")? {
+        settings.hook_timeout = seconds(secs, "`MODREG_HOOK_TIMEOUT`")?;
+    }
+    if let Some(keep) = env_number::<usize>("MODREG_KEEP_UPGRADE_COPIES")? {
+        settings.keep_upgrade_copies = keep;
+    }
+    settings.actor = std::env::var("MODREG_ACTOR")
+        .ok()
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    settings.subscription_command = std::env::var("MODREG_SUBSCRIPTION_COMMAND").ok().filter(|c| !c.trim().is_empty());
+    Ok(settings)
+}
+
+/// `--tenant T…` or `--all-tenants`, names checked before anything is touched.
+pub fn selection(tenants: &[String], all: bool) -> Result<TenantSelection> {
+    if all {
+        return Ok(TenantSelection::All);
+    }
+    Ok(TenantSelection::Named(crate::ops::parse_tenants(tenants)?))
+}
+
+pub fn tenant(name: &str) -> Result<TenantName> {
+    Ok(TenantName::parse(name)?)
+}
+
+/// Delivers new events to `MODREG_EVENT_COMMAND` after a command that changed state.
+fn deliver_events(env: &Env) {
+    let Some(command) = std::env::var("MODREG_EVENT_COMMAND").ok().filter(|c| !c.trim().is_empty()) else { return };
+    let delivered = env.context().and_then(|ctx| crate::ops::events::deliver(&ctx, &command));
+    match delivered {
+        Ok(report) => {
+            if let Some(failure) = report.failure {
+                env.output.warning(&format!("{failure}; undelivered events are retried by the next run"));
+            }
+        }
+        Err(e) => env.output.warning(&format!("cannot deliver events: {}", e.message)),
+    }
+}
+
+fn run(command: Command, env: &Env) -> Result<Done> {
+    let changes_state = matches!(
+        command,
+        Command::Install(_)
+            | Command::Uninstall(_)
+            | Command::Upgrade(_)
+            | Command::Revert(_)
+            | Command::Enable(_)
+            | Command::Disable(_)
+            | Command::Recover
+    ) || matches!(&command, Command::Flags(f) if f.changes_state())
+        || matches!(&command, Command::Tenant(t) if t.changes_state());
+    let done = match command {
+        Command::Validate(args) => validate::run(args, env),
+        Command::Modules(args) => modules::run(args, env),
+        Command::Graph(args) => graph::run(args, env),
+        Command::Tenant(args) => tenant::run(args, env),
+        Command::Install(args) => install::run(args, env),
+        Command::Uninstall(args) => uninstall::run(args, env),
+        Command::Upgrade(args) => upgrade::run(args, env),
+        Command::Revert(args) => revert::run(args, env),
+        Command::Enable(args) => enable::run_enable(args, env),
+        Command::Disable(args) => enable::run_disable(args, env),
+        Command::Status(args) => status::run(args, env),
+        Command::Flags(args) => flags::run(args, env),
+        Command::Check(args) => check::run(args, env),
+        Command::Subscription(args) => subscription::run(args, env),
+        Command::Jobs(args) => jobs::run(args, env),
+        Command::Recover => recover::run(env),
+        Command::Events(args) => events::run(args, env),
+        Command::Stats(args) => stats::run(args, env),
+        Command::Completions(args) => completions::run_completions(args),
+        Command::Man => completions::run_man(),
+    };
+    if changes_state && !matches!(done, Err(ref e) if e.kind == crate::domain::ErrorKind::Invalid) {
+        deliver_events(env);
+    }
+    done
+}
+
+/// The clap command, for completions, the man page and the help snapshots.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as Kind;
+    if matches!(e.kind(), Kind::DisplayHelp | Kind::DisplayVersion | Kind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = e.print();
+        return if e.kind() == Kind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let message = e.to_string();
+        let first = message.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ").to_string();
+        let output = Output::new(true, true, 0, ColorChoice::Never);
+        output.error(&Error::invalid(first).with_hint("run `modreg --help` for usage"));
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(crate::domain::ErrorKind::Invalid.exit_code())
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let output = Output::new(cli.json, cli.quiet, cli.verbose, cli.color);
+    let settings = match settings(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            output.error(&e);
+            return ExitCode::from(e.kind.exit_code());
+        }
+    };
+    let env = Env { reporter: CliReporter::new(output.clone()), output, settings };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli.command, &env))).unwrap_or_else(|panic| {
+        let what =
+            panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+        Err(Error::internal(format!("modreg hit a bug and stopped: {what}"))
+            .with_hint("please report it with the command you ran; `modreg recover` cleans up"))
+    });
+    match result {
+        Ok(Done::Success) => ExitCode::SUCCESS,
+        Ok(Done::Exit(code)) => ExitCode::from(code),
+        Err(e) => {
+            env.output.error(&e);
+            ExitCode::from(e.kind.exit_code())
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The error every use-case returns, and the one table that maps it to an exit code
+//! (SPEC §6). Typed errors of the other domain modules convert into it; nothing here
+//! knows about terminals or processes.
+
+use std::fmt;
+
+/// What kind of failure happened; decides the exit code and the JSON `error.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The operation ran and failed; what it changed was rolled back.
+    Failed,
+    /// Invalid input: arguments, names, manifests, a changed published version.
+    Invalid,
+    /// Not found: module, version, tenant, job, flag.
+    NotFound,
+    /// Dependencies missing, unsatisfiable, conflicting, cyclic, or dependents block.
+    Dependency,
+    /// A module needs a subscription the tenant does not have.
+    Subscription,
+    /// Another process holds the tenant (or the landlord) past the lock timeout.
+    Busy,
+    /// A bug or an environment fault modreg cannot explain.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code of SPEC §6. This is the only place that knows the numbers.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Failed => 1,
+            ErrorKind::Invalid => 2,
+            ErrorKind::NotFound => 3,
+            ErrorKind::Dependency => 4,
+            ErrorKind::Subscription => 5,
+            ErrorKind::Busy => 6,
+            ErrorKind::Internal => 70,
+        }
+    }
+
+    /// The `error.kind` string of the JSON error object.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Failed => "failed",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Dependency => "dependency",
+            ErrorKind::Subscription => "subscription",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// A user-facing error: a kind, a lowercase message without a trailing period, and an
+/// optional hint that says what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+    /// Extra facts for `--json` (the jobs of a failed run, the diagnostics…).
+    pub details: Option<serde_json::Value>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), hint: None, details: None }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Failed, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Invalid, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn dependency(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Dependency, message)
+    }
+
+    pub fn subscription(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Subscription, message)
+    }
+
+    pub fn busy(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Busy, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Internal, message)
+    }
+
+    /// Prefixes the message with what was being done, keeping kind and hint.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result type of every use-case.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_spec() {
+        let table = [
+            (ErrorKind::Failed, 1, "failed"),
+            (ErrorKind::Invalid, 2, "invalid"),
+            (ErrorKind::NotFound, 3, "not_found"),
+            (ErrorKind::Dependency, 4, "dependency"),
+            (ErrorKind::Subscription, 5, "subscription"),
+            (ErrorKind::Busy, 6, "busy"),
+            (ErrorKind::Internal, 70, "internal"),
+        ];
+        for (kind, code, name) in table {
+            assert_eq!(kind.exit_code(), code);
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+        }
+    }
+}

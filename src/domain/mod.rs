@@ -1,0 +1,16 @@
+//! The pure core: names, manifests, module versions, the catalog, resolution, jobs and
+//! events, and the error type with its exit codes. Nothing here touches files, SQLite,
+//! processes, clocks or terminals; `ops` feeds it values and acts on its answers.
+
+pub mod catalog;
+pub mod diagnostic;
+pub mod error;
+pub mod event;
+pub mod graph;
+pub mod job;
+pub mod manifest;
+pub mod module;
+pub mod name;
+pub mod resolver;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,27 @@
+//! modreg: install, upgrade and uninstall modules per tenant of a multi-tenant SaaS
+//! platform, on SQLite.
+//!
+//! The map:
+//!
+//! - [`domain`] is the pure core: names, manifests, module versions, the catalog, the
+//!   resolver, jobs, events, and the error kinds with their exit codes. No files, no
+//!   SQLite, no processes, no terminal.
+//! - [`ops`] holds the use-cases, one per file (`install`, `upgrade`, `uninstall`,
+//!   `validate`…). Each takes a [`ops::Context`] and options, reports progress through a
+//!   [`ops::Reporter`], and returns a serializable report. Ops reach the world only through
+//!   the traits of [`store`].
+//! - [`store`] holds the adapters behind those traits: the landlord catalog, tenant
+//!   databases with their migration driver and SQL sandbox, module discovery on disk, the
+//!   hook runner, subscription sources, tenant locks. It is the only place that names
+//!   rusqlite.
+//! - [`cli`] is the thin edge: clap types, one file per command (args to options to an ops
+//!   call to rendering), the human and JSON printer, and indicatif progress.
+
+// Errors here carry explanations (every requirement and who holds it, the steps done
+// before a failure); they travel on the cold path, where their size costs nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod cli;
+pub mod domain;
+pub mod ops;
+pub mod store;

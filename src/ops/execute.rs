@@ -1,0 +1,466 @@
+//! Runs one tenant's planned actions as one atomic unit, with the jobs that record them.
+//!
+//! The protocol, which `recover` relies on:
+//! 1. the landlord gets the jobs as `running`, each with the effect completing it will
+//!    have on the landlord;
+//! 2. the tenant file gets all module work and, in the same transaction, a marker row
+//!    per job. Without hooks this is one SQLite transaction, so a failure or a kill
+//!    leaves the file as it was at no cost. With hooks, which run as other processes and
+//!    may use the file between steps, a whole-file copy is taken first and each module's
+//!    work commits on its own so hooks see it; the markers commit last;
+//! 3. the landlord completes the jobs, applying their stored effects.
+//!
+//! On failure the tenant file goes back (transaction rollback or the copy), rollback
+//! hooks run for jobs that ran a hook, and the jobs end `rolled_back`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use semver::Version;
+
+use crate::domain::Error;
+use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, truncate_output};
+use crate::domain::manifest::HookKind;
+use crate::domain::module::ModuleVersion;
+use crate::ops::{Context, Reporter, fault};
+use crate::store::{FailedJob, HookCall, HookStatus, NewJob, TenantDb, WorkError, WorkStep, clock};
+
+/// What to do to the tenant file for one module.
+#[derive(Debug, Clone)]
+pub(crate) enum Work {
+    Install {
+        seeds: bool,
+    },
+    Restore {
+        archive: PathBuf,
+    },
+    Upgrade {
+        copy: Option<PathBuf>,
+    },
+    Uninstall {
+        archive: Option<PathBuf>,
+    },
+    /// Replace the module's objects with those of a pre-upgrade copy.
+    Revert {
+        copy: PathBuf,
+    },
+}
+
+/// One module's part of the plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Action {
+    pub module: Arc<ModuleVersion>,
+    pub kind: JobKind,
+    pub from: Option<Version>,
+    pub work: Work,
+    pub effect: Effect,
+    /// Flag values to keep with an archive or copy.
+    pub flags: BTreeMap<String, bool>,
+}
+
+impl Action {
+    /// The hooks that run before and after the work, if the kind of job has any.
+    fn hooks(&self) -> Option<(HookKind, HookKind)> {
+        match self.kind {
+            JobKind::Install => Some((HookKind::PreInstall, HookKind::PostInstall)),
+            JobKind::Upgrade => Some((HookKind::PreUpgrade, HookKind::PostUpgrade)),
+            JobKind::Uninstall => Some((HookKind::PreUninstall, HookKind::PostUninstall)),
+            _ => None,
+        }
+    }
+
+    /// Hooks will run around the work: they may use the tenant file between steps.
+    fn has_hooks(&self) -> bool {
+        self.hooks().is_some_and(|(pre, post)| [pre, post].into_iter().any(|k| self.module.manifest.hook(k).is_some()))
+    }
+
+    fn verb(&self) -> &'static str {
+        match (&self.work, self.kind) {
+            (Work::Restore { .. }, _) => "Restoring",
+            (_, JobKind::Upgrade) => "Upgrading",
+            (_, JobKind::Uninstall) => "Uninstalling",
+            (_, JobKind::Revert) => "Reverting",
+            _ => "Installing",
+        }
+    }
+
+    /// Files this action writes outside the tenant file, removed if it rolls back.
+    fn written_files(&self) -> Option<&PathBuf> {
+        match &self.work {
+            Work::Upgrade { copy: Some(path) } | Work::Uninstall { archive: Some(path) } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// How one tenant's run ended.
+pub(crate) struct TenantRun {
+    pub jobs: Vec<Job>,
+    pub error: Option<Error>,
+}
+
+struct JobRun {
+    id: i64,
+    steps: Vec<Step>,
+    ran_hook: bool,
+}
+
+impl JobRun {
+    fn push(&mut self, name: impl Into<String>, status: StepStatus, started: Instant, detail: Option<String>, output: Option<String>) {
+        self.steps.push(Step { name: name.into(), status, duration_ms: started.elapsed().as_millis() as u64, detail, output });
+    }
+
+    fn push_work(&mut self, steps: Vec<WorkStep>) {
+        for s in steps {
+            self.steps.push(Step {
+                name: s.name,
+                status: StepStatus::Ok,
+                duration_ms: s.duration.as_millis() as u64,
+                detail: s.detail,
+                output: None,
+            });
+        }
+    }
+}
+
+struct Runner<'a> {
+    ctx: &'a Context,
+    tenant: &'a str,
+    batch: &'a str,
+    reporter: &'a dyn Reporter,
+    /// Hooks take part: work commits per module and a whole-file copy covers it.
+    with_hooks: bool,
+}
+
+pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Action>, reporter: &dyn Reporter) -> TenantRun {
+    let now = clock::now();
+    let new_jobs: Vec<NewJob> = actions
+        .iter()
+        .map(|a| NewJob {
+            batch: batch.to_string(),
+            tenant: tenant.to_string(),
+            module: a.module.name().to_string(),
+            kind: a.kind,
+            from_version: a.from.as_ref().map(Version::to_string),
+            to_version: match a.kind {
+                JobKind::Uninstall => None,
+                _ => Some(a.module.version().to_string()),
+            },
+            actor: ctx.settings.actor.clone(),
+            effect: a.effect.clone(),
+        })
+        .collect();
+    let ids = match ctx.landlord.start_jobs(&new_jobs, &now) {
+        Ok(ids) => ids,
+        Err(error) => return TenantRun { jobs: Vec::new(), error: Some(error) },
+    };
+    fault::point("jobs-started");
+    let mut runs: Vec<JobRun> = ids.iter().map(|&id| JobRun { id, steps: Vec::new(), ran_hook: false }).collect();
+    let runner = Runner { ctx, tenant, batch, reporter, with_hooks: actions.iter().any(Action::has_hooks) };
+
+    let mut db = match ctx.tenants.open(tenant) {
+        Ok(db) => db,
+        Err(error) => {
+            let failed: Vec<FailedJob> = ids
+                .iter()
+                .map(|&id| FailedJob { id, status: JobStatus::RolledBack, error: error.message.clone(), steps: Vec::new() })
+                .collect();
+            let _ = ctx.landlord.fail_jobs(&failed, &clock::now());
+            return TenantRun { jobs: load_jobs(ctx, &ids), error: Some(error) };
+        }
+    };
+    match runner.run_all(db.as_mut(), &actions, &mut runs, &ids) {
+        Ok(()) => {
+            let completed: Vec<(i64, Vec<Step>)> = runs.into_iter().map(|r| (r.id, r.steps)).collect();
+            let error = ctx.landlord.complete_jobs(&completed, &clock::now()).err().map(|e| {
+                e.context(format!("the work on tenant `{tenant}` is committed but the landlord could not record it"))
+                    .with_hint("`modreg recover` completes the jobs")
+            });
+            fault::point("landlord-completed");
+            if error.is_none() && runner.with_hooks {
+                let _ = db.discard_rollback_copy();
+            }
+            TenantRun { jobs: load_jobs(ctx, &ids), error }
+        }
+        Err((failed_at, error)) => {
+            let error = runner.roll_back(db.as_mut(), &actions, &mut runs, failed_at, error);
+            TenantRun { jobs: load_jobs(ctx, &ids), error: Some(error) }
+        }
+    }
+}
+
+fn load_jobs(ctx: &Context, ids: &[i64]) -> Vec<Job> {
+    ids.iter().filter_map(|id| ctx.landlord.job(*id).ok().flatten().map(|(job, _, _)| job)).collect()
+}
+
+impl Runner<'_> {
+    fn run_all(&self, db: &mut dyn TenantDb, actions: &[Action], runs: &mut [JobRun], ids: &[i64]) -> Result<(), (usize, Error)> {
+        let at_start = |e: Error| (0, e);
+        if self.with_hooks {
+            db.save_rollback_copy().map_err(at_start)?;
+        } else {
+            db.begin().map_err(at_start)?;
+        }
+        for (i, (action, run)) in actions.iter().zip(runs.iter_mut()).enumerate() {
+            self.reporter.status(action.verb(), &format!("{} for {}", action.module.label(), self.tenant));
+            self.run_action(db, action, run).map_err(|e| (i, e))?;
+            fault::point("module-applied");
+        }
+        let last = actions.len().saturating_sub(1);
+        if self.with_hooks {
+            db.begin().map_err(|e| (last, e))?;
+        }
+        db.mark_jobs(ids, self.batch).map_err(|e| (last, e))?;
+        db.commit().map_err(|e| (last, e))?;
+        fault::point("tenant-committed");
+        Ok(())
+    }
+
+    fn log(&self, run: &JobRun, action: &Action, step: &str, message: &str) {
+        self.reporter.log(run.id, self.tenant, action.module.name().as_str(), step, message);
+    }
+
+    fn run_action(&self, db: &mut dyn TenantDb, action: &Action, run: &mut JobRun) -> Result<(), Error> {
+        let hooks = action.hooks();
+        if let Some((pre, _)) = hooks {
+            self.run_hook(action, run, pre)?;
+        }
+        if self.with_hooks {
+            let started = Instant::now();
+            db.begin()?;
+            run.push("begin", StepStatus::Ok, started, None, None);
+        }
+        let name = action.module.name().as_str();
+        let result: Result<(), WorkError> = (|| {
+            match &action.work {
+                Work::Install { seeds } => {
+                    let report = db.apply(&action.module, *seeds)?;
+                    run.push_work(report.steps);
+                    let detail = (!report.objects_created.is_empty()).then(|| report.objects_created.join(", "));
+                    run.steps.push(Step { name: "record objects".into(), status: StepStatus::Ok, duration_ms: 0, detail, output: None });
+                }
+                Work::Restore { archive } => {
+                    let started = Instant::now();
+                    let summary = db.restore_module(archive)?;
+                    let detail = format!("{} tables, {} rows from {}", summary.tables, summary.rows, archive.display());
+                    run.push("restore", StepStatus::Ok, started, Some(detail), None);
+                }
+                Work::Upgrade { copy } => {
+                    if let Some(copy) = copy {
+                        let started = Instant::now();
+                        let summary = db.save_module(name, &action.flags, copy).map_err(|e| WorkError::new("save pre-upgrade copy", e))?;
+                        let detail = format!("{} tables, {} rows to {}", summary.tables, summary.rows, copy.display());
+                        run.push("save pre-upgrade copy", StepStatus::Ok, started, Some(detail), None);
+                    }
+                    let report = db.apply(&action.module, false)?;
+                    if report.steps.is_empty() {
+                        run.steps.push(Step {
+                            name: "migrate".into(),
+                            status: StepStatus::Skipped,
+                            duration_ms: 0,
+                            detail: Some("no new migrations".into()),
+                            output: None,
+                        });
+                    }
+                    run.push_work(report.steps);
+                    let mut changes = Vec::new();
+                    if !report.objects_created.is_empty() {
+                        changes.push(format!("created: {}", report.objects_created.join(", ")));
+                    }
+                    if !report.objects_dropped.is_empty() {
+                        changes.push(format!("dropped: {}", report.objects_dropped.join(", ")));
+                    }
+                    let detail = (!changes.is_empty()).then(|| changes.join("; "));
+                    run.steps.push(Step { name: "record objects".into(), status: StepStatus::Ok, duration_ms: 0, detail, output: None });
+                }
+                Work::Uninstall { archive } => {
+                    if let Some(archive) = archive {
+                        let started = Instant::now();
+                        let summary = db.save_module(name, &action.flags, archive).map_err(|e| WorkError::new("archive", e))?;
+                        let detail = format!("{} tables, {} rows to {}", summary.tables, summary.rows, archive.display());
+                        run.push("archive", StepStatus::Ok, started, Some(detail), None);
+                    }
+                    let started = Instant::now();
+                    let removed = db.remove_module(name)?;
+                    run.push("remove objects", StepStatus::Ok, started, Some(removed.join(", ")), None);
+                }
+                Work::Revert { copy } => {
+                    let started = Instant::now();
+                    let removed = db.remove_module(name)?;
+                    run.push("remove objects", StepStatus::Ok, started, Some(removed.join(", ")), None);
+                    let started = Instant::now();
+                    let summary = db.restore_module(copy)?;
+                    let detail = format!("{} tables, {} rows from {}", summary.tables, summary.rows, copy.display());
+                    run.push("restore pre-upgrade copy", StepStatus::Ok, started, Some(detail), None);
+                }
+            }
+            Ok(())
+        })();
+        if let Err(failure) = result {
+            run.push_work(failure.done);
+            run.steps.push(Step {
+                name: failure.step.clone(),
+                status: StepStatus::Failed,
+                duration_ms: 0,
+                detail: Some(failure.error.message.clone()),
+                output: None,
+            });
+            self.log(run, action, &failure.step, &failure.error.message);
+            return Err(failure.error);
+        }
+        if let Some(step) = run.steps.last() {
+            self.log(run, action, &step.name, step.detail.as_deref().unwrap_or("ok"));
+        }
+        if let Effect::Install { flags, .. } | Effect::Revert { flags, .. } = &action.effect
+            && !flags.is_empty()
+        {
+            let detail = flags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+            run.steps.push(Step { name: "flags".into(), status: StepStatus::Ok, duration_ms: 0, detail: Some(detail), output: None });
+        }
+        if self.with_hooks {
+            let started = Instant::now();
+            db.commit()?;
+            run.push("commit", StepStatus::Ok, started, None, None);
+        }
+        match hooks {
+            Some((_, post)) => self.run_hook(action, run, post),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs a hook if the manifest names one. The step is recorded in the landlord before
+    /// it starts, so that `recover` knows a hook ran even if this process is killed.
+    fn run_hook(&self, action: &Action, run: &mut JobRun, kind: HookKind) -> Result<(), Error> {
+        if action.module.manifest.hook(kind).is_none() {
+            return Ok(());
+        }
+        let step = format!("{kind} hook");
+        let started = Instant::now();
+        let (Some(program), Some(dir)) = (action.module.hook_path(kind), action.module.folder()) else {
+            run.push(&step, StepStatus::Skipped, started, Some("the module's folder is gone from the modules folder".into()), None);
+            return Ok(());
+        };
+        self.ctx
+            .landlord
+            .record_step(run.id, &Step { name: step.clone(), status: StepStatus::Started, duration_ms: 0, detail: None, output: None })?;
+        run.ran_hook = true;
+        self.log(run, action, &step, "started");
+        let call = hook_call(self.ctx, self.tenant, action, run.id, kind, program, dir.to_path_buf());
+        let outcome = self.ctx.hooks.run(&call);
+        let output = (!outcome.output.is_empty()).then(|| truncate_output(&outcome.output));
+        let failure = match outcome.status {
+            HookStatus::Succeeded => None,
+            HookStatus::Exited(code) => Some(format!("exited with status {code}")),
+            HookStatus::Signalled(signal) => Some(format!("was killed by signal {signal}")),
+            HookStatus::TimedOut => Some(format!("ran longer than {} s and was killed", self.ctx.settings.hook_timeout.as_secs())),
+            HookStatus::CouldNotStart(why) => Some(format!("could not start: {why}")),
+        };
+        match failure {
+            None => {
+                run.push(&step, StepStatus::Ok, started, None, output);
+                self.log(run, action, &step, "ok");
+                Ok(())
+            }
+            Some(why) => {
+                let last_line =
+                    outcome.output.lines().rev().find(|l| !l.trim().is_empty()).map(|l| format!(": {}", l.trim())).unwrap_or_default();
+                let message = format!("{kind} hook of `{}` {why}{last_line}", action.module.label());
+                run.push(&step, StepStatus::Failed, started, Some(message.clone()), output);
+                self.log(run, action, &step, &message);
+                Err(Error::failed(message))
+            }
+        }
+    }
+
+    fn roll_back(&self, db: &mut dyn TenantDb, actions: &[Action], runs: &mut [JobRun], failed_at: usize, error: Error) -> Error {
+        let started = Instant::now();
+        let restored = if self.with_hooks { db.restore_rollback_copy().map(|_| ()) } else { db.rollback() };
+        for (action, run) in actions.iter().zip(runs.iter_mut()).rev() {
+            if run.ran_hook {
+                run_rollback_hook(self.ctx, self.tenant, action, run);
+            }
+        }
+        for action in actions {
+            if let Some(path) = action.written_files() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        let failing_module = actions.get(failed_at).map(|a| a.module.name().to_string()).unwrap_or_default();
+        let (status, suffix) = match &restored {
+            Ok(()) => (JobStatus::RolledBack, String::new()),
+            Err(e) => (JobStatus::Failed, format!("; undoing it failed too ({}): run `modreg recover`", e.message)),
+        };
+        let failed: Vec<FailedJob> = runs
+            .iter_mut()
+            .enumerate()
+            .map(|(i, run)| {
+                let reason = match i.cmp(&failed_at) {
+                    std::cmp::Ordering::Equal => format!("{}{suffix}", error.message),
+                    std::cmp::Ordering::Less => format!("rolled back because `{failing_module}` failed{suffix}"),
+                    std::cmp::Ordering::Greater => format!("not run because `{failing_module}` failed{suffix}"),
+                };
+                if i == failed_at {
+                    run.push("roll back", if restored.is_ok() { StepStatus::Ok } else { StepStatus::Failed }, started, None, None);
+                }
+                FailedJob { id: run.id, status, error: reason, steps: std::mem::take(&mut run.steps) }
+            })
+            .collect();
+        if let Err(e) = self.ctx.landlord.fail_jobs(&failed, &clock::now()) {
+            self.reporter.warning(&format!("could not record the rollback in the landlord: {}; `modreg recover` will", e.message));
+        }
+        match restored {
+            Ok(()) => error,
+            Err(e) => Error::failed(format!("{}; undoing it failed too: {}", error.message, e.message))
+                .with_hint("run `modreg recover` to finish undoing it"),
+        }
+    }
+}
+
+/// The variables a hook gets (SPEC §2).
+fn hook_call(ctx: &Context, tenant: &str, action: &Action, job: i64, kind: HookKind, program: PathBuf, dir: PathBuf) -> HookCall {
+    let mut env = vec![
+        ("MODREG_TENANT".to_string(), tenant.to_string()),
+        ("MODREG_TENANT_DB".to_string(), absolute(ctx.tenants.path(tenant)).display().to_string()),
+        ("MODREG_MODULE".to_string(), action.module.name().to_string()),
+        ("MODREG_VERSION".to_string(), action.module.version().to_string()),
+        ("MODREG_JOB_ID".to_string(), job.to_string()),
+        ("MODREG_STEP".to_string(), kind.to_string()),
+        ("MODREG_DATA".to_string(), absolute(ctx.settings.data_dir.clone()).display().to_string()),
+    ];
+    if let Some(from) = &action.from {
+        env.push(("MODREG_FROM_VERSION".to_string(), from.to_string()));
+    }
+    HookCall { program: absolute(program), args: Vec::new(), dir, env, timeout: ctx.settings.hook_timeout, stdin: None }
+}
+
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
+/// Calls the module's `rollback` hook for a job that already ran a hook. Its failure is
+/// recorded but does not change the outcome: the tenant file is already back.
+fn run_rollback_hook(ctx: &Context, tenant: &str, action: &Action, run: &mut JobRun) {
+    let (Some(program), Some(dir)) = (action.module.hook_path(HookKind::Rollback), action.module.folder()) else { return };
+    let started = Instant::now();
+    let outcome = ctx.hooks.run(&hook_call(ctx, tenant, action, run.id, HookKind::Rollback, program, dir.to_path_buf()));
+    let status = if outcome.status == HookStatus::Succeeded { StepStatus::Ok } else { StepStatus::Failed };
+    let output = (!outcome.output.is_empty()).then(|| truncate_output(&outcome.output));
+    run.push("rollback hook", status, started, None, output);
+}
+
+/// A rollback hook call for a job being rolled back by `recover`.
+pub(crate) fn recover_rollback_hook(ctx: &Context, tenant: &str, job: &Job, module: Arc<ModuleVersion>) -> Option<Step> {
+    let action = Action {
+        module,
+        kind: job.kind,
+        from: job.from_version.as_deref().and_then(|v| Version::parse(v).ok()),
+        work: Work::Install { seeds: false },
+        effect: Effect::Uninstall { archive: None },
+        flags: BTreeMap::new(),
+    };
+    let mut run = JobRun { id: job.id, steps: Vec::new(), ran_hook: true };
+    run_rollback_hook(ctx, tenant, &action, &mut run);
+    run.steps.pop()
+}

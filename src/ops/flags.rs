@@ -1,0 +1,77 @@
+//! `modreg flags list --tenant T [MODULE]` and `modreg flags set --tenant T MODULE.FLAG=true|false`.
+
+use crate::domain::name::{FlagName, ModuleName, TenantName};
+use crate::domain::{Error, Result};
+use crate::ops::Context;
+use crate::store::{FlagRecord, clock};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FlagsListReport {
+    pub flags: Vec<FlagRecord>,
+}
+
+pub fn list(ctx: &Context, tenant: &TenantName, module: Option<&ModuleName>) -> Result<FlagsListReport> {
+    ctx.require_tenant(tenant)?;
+    if let Some(module) = module {
+        require_installed(ctx, tenant, module)?;
+    }
+    Ok(FlagsListReport { flags: ctx.landlord.flags(tenant.as_str(), module.map(ModuleName::as_str))? })
+}
+
+/// `MODULE.FLAG=true|false`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagAssignment {
+    pub module: ModuleName,
+    pub flag: FlagName,
+    pub value: bool,
+}
+
+impl FlagAssignment {
+    pub fn parse(text: &str) -> Result<FlagAssignment> {
+        let invalid = || Error::invalid(format!("`{text}` is not `MODULE.FLAG=true|false`")).with_hint("e.g. `finance.invoicing=false`");
+        let (target, value) = text.split_once('=').ok_or_else(invalid)?;
+        let (module, flag) = target.split_once('.').ok_or_else(invalid)?;
+        let value = match value.trim() {
+            "true" | "on" | "1" => true,
+            "false" | "off" | "0" => false,
+            _ => return Err(invalid()),
+        };
+        Ok(FlagAssignment { module: ModuleName::parse(module)?, flag: FlagName::parse(flag)?, value })
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FlagSetReport {
+    pub tenant: String,
+    pub module: String,
+    pub flag: String,
+    pub value: bool,
+    pub previous: bool,
+    pub changed: bool,
+}
+
+fn require_installed(ctx: &Context, tenant: &TenantName, module: &ModuleName) -> Result<()> {
+    if ctx.landlord.installed(tenant.as_str())?.iter().any(|m| m.module == module.as_str()) {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!("module `{module}` is not installed for tenant `{tenant}`")))
+    }
+}
+
+pub fn set(ctx: &Context, tenant: &TenantName, assignment: &FlagAssignment) -> Result<FlagSetReport> {
+    ctx.require_tenant(tenant)?;
+    require_installed(ctx, tenant, &assignment.module)?;
+    let FlagAssignment { module, flag, value } = assignment;
+    match ctx.landlord.set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, &clock::now())? {
+        Some(previous) => Ok(FlagSetReport {
+            tenant: tenant.to_string(),
+            module: module.to_string(),
+            flag: flag.to_string(),
+            value: *value,
+            previous,
+            changed: previous != *value,
+        }),
+        None => Err(Error::not_found(format!("module `{module}` has no flag `{flag}` for tenant `{tenant}`"))
+            .with_hint(format!("run `modreg flags list --tenant {tenant} {module}` to see its flags"))),
+    }
+}

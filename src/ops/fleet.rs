@@ -1,0 +1,126 @@
+//! Running one tenant-level operation across many tenants: in parallel (`--jobs`), each
+//! tenant its own atomic unit, going on past failures unless told to stop, with progress
+//! reported per tenant and one summary at the end.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::domain::job::{Job, JobStatus};
+use crate::domain::name::TenantName;
+use crate::domain::{Error, Result};
+use crate::ops::{OperationReport, PlanRow, Reporter, Summary, TenantResult};
+
+/// How one tenant's part of a command ended.
+#[derive(Debug, Default)]
+pub(crate) struct TenantOutcome {
+    pub tenant: String,
+    pub plan: Vec<PlanRow>,
+    pub jobs: Vec<Job>,
+    /// Requested changes that were already in place.
+    pub unchanged: usize,
+    pub error: Option<Error>,
+    /// Not run: an earlier tenant failed under `--fail-fast`.
+    pub skipped: bool,
+}
+
+impl TenantOutcome {
+    pub fn new(tenant: &TenantName) -> Self {
+        TenantOutcome { tenant: tenant.to_string(), ..TenantOutcome::default() }
+    }
+
+    pub fn failed(tenant: &TenantName, error: Error) -> Self {
+        TenantOutcome { error: Some(error), ..TenantOutcome::new(tenant) }
+    }
+}
+
+/// Runs `work` for every tenant, `jobs` at a time.
+pub(crate) fn run_tenants<F>(tenants: &[TenantName], jobs: usize, fail_fast: bool, reporter: &dyn Reporter, work: F) -> Vec<TenantOutcome>
+where
+    F: Fn(&TenantName) -> TenantOutcome + Sync,
+{
+    let fleet = tenants.len() > 1;
+    if fleet {
+        reporter.progress_start(tenants.len());
+    }
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<TenantOutcome>>> = Mutex::new((0..tenants.len()).map(|_| None).collect());
+    let workers = jobs.clamp(1, tenants.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(tenant) = tenants.get(i) else { break };
+                    let outcome = work(tenant);
+                    let ok = outcome.error.is_none();
+                    if !ok && fail_fast {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    if fleet {
+                        reporter.progress_tenant_done(tenant.as_str(), ok);
+                    }
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
+                }
+            });
+        }
+    });
+    if fleet {
+        reporter.progress_finish();
+    }
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results
+        .into_iter()
+        .zip(tenants)
+        .map(|(outcome, tenant)| outcome.unwrap_or_else(|| TenantOutcome { skipped: true, ..TenantOutcome::new(tenant) }))
+        .collect()
+}
+
+/// Folds the tenants' outcomes into the command's report. With one named tenant, its
+/// error is the command's error (keeping its exit code); with a fleet, failures are in
+/// the summary and the caller exits 1.
+pub(crate) fn into_report(outcomes: Vec<TenantOutcome>, single: bool, dry_run: bool) -> Result<OperationReport> {
+    let mut report = OperationReport { dry_run, ..OperationReport::default() };
+    let mut summary = Summary::default();
+    for outcome in &outcomes {
+        summary.completed += outcome.jobs.iter().filter(|j| j.status == JobStatus::Completed).count();
+        let failed_jobs = outcome.jobs.iter().filter(|j| j.status != JobStatus::Completed).count();
+        summary.failed += if outcome.error.is_some() { failed_jobs.max(1) } else { failed_jobs };
+        summary.unchanged += outcome.unchanged;
+    }
+    if single
+        && let Some(outcome) = outcomes.first()
+        && let Some(error) = &outcome.error
+    {
+        let details = serde_json::json!({ "plan": outcome.plan, "jobs": outcome.jobs, "summary": summary });
+        return Err(error.clone().with_details(details));
+    }
+    for outcome in outcomes {
+        let state = match (&outcome.error, dry_run) {
+            _ if outcome.skipped => "skipped",
+            (Some(_), _) => "failed",
+            (None, true) if !outcome.plan.is_empty() => "planned",
+            (None, _) if outcome.jobs.is_empty() && outcome.plan.is_empty() => "unchanged",
+            (None, _) => "completed",
+        };
+        report.tenants.push(TenantResult {
+            tenant: outcome.tenant.clone(),
+            outcome: state.to_string(),
+            jobs: outcome.jobs.len(),
+            error: outcome.error.as_ref().map(|e| e.message.clone()),
+            error_kind: outcome.error.as_ref().map(|e| e.kind.as_str().to_string()),
+        });
+        report.plan.extend(outcome.plan);
+        report.jobs.extend(outcome.jobs);
+    }
+    report.summary = summary;
+    Ok(report)
+}
+
+/// True when a fleet run had a tenant fail.
+pub fn any_failed(report: &OperationReport) -> bool {
+    report.tenants.iter().any(|t| t.outcome == "failed")
+}

@@ -1,0 +1,339 @@
+//! The use-cases, one per file. Each takes a [`Context`] (the stores behind their
+//! traits, and settings), its options, and a [`Reporter`] for progress, and returns a
+//! serializable report. Ops never touch a terminal and never name rusqlite.
+
+pub mod check;
+pub mod disable;
+pub mod enable;
+pub mod events;
+mod execute;
+pub mod fault;
+pub mod flags;
+mod fleet;
+pub mod graph;
+pub mod install;
+pub mod jobs;
+pub mod modules;
+pub mod recover;
+pub mod revert;
+pub mod stats;
+pub mod status;
+pub mod subscription;
+pub mod tenant;
+mod toggle;
+pub mod uninstall;
+pub mod upgrade;
+pub mod validate;
+
+pub use fleet::any_failed as fleet_failed;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::catalog::Catalog;
+use crate::domain::diagnostic::Diagnostic;
+use crate::domain::job::Job;
+use crate::domain::manifest::parse_manifest;
+use crate::domain::module::{ModuleVersion, Source};
+use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::resolver::Installed;
+use crate::domain::{Error, Result};
+use crate::store::discovery::DiskModules;
+use crate::store::hooks::ProcessHookRunner;
+use crate::store::sqlite::{SqliteLandlord, SqliteTenantFiles};
+use crate::store::subscription::{BuiltinSubscriptions, CommandSubscriptions};
+use crate::store::{ChangedVersion, HookRunner, Landlord, ModuleSource, SubscriptionSource, TenantFiles, clock};
+
+/// Settings that every use-case may read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub modules_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// How long to wait for a tenant (or the landlord) held by another process.
+    pub lock_timeout: Duration,
+    /// How long a hook may run before it is killed.
+    pub hook_timeout: Duration,
+    /// Tenants worked on at once by fleet commands.
+    pub jobs: usize,
+    /// Who is acting, recorded on every job.
+    pub actor: String,
+    /// Pre-upgrade copies kept per tenant and module, for `revert`.
+    pub keep_upgrade_copies: usize,
+    /// `MODREG_SUBSCRIPTION_COMMAND`, when billing lives elsewhere.
+    pub subscription_command: Option<String>,
+}
+
+impl Settings {
+    pub fn new(modules_dir: PathBuf, data_dir: PathBuf) -> Self {
+        Settings {
+            modules_dir,
+            data_dir,
+            lock_timeout: Duration::from_secs(30),
+            hook_timeout: Duration::from_secs(300),
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            actor: "unknown".into(),
+            keep_upgrade_copies: 3,
+            subscription_command: None,
+        }
+    }
+}
+
+/// The stores a use-case works with, behind their traits.
+pub struct Context {
+    pub settings: Settings,
+    pub landlord: Arc<dyn Landlord>,
+    pub tenants: Arc<dyn TenantFiles>,
+    pub hooks: Arc<dyn HookRunner>,
+    pub subscriptions: Arc<dyn SubscriptionSource>,
+    pub modules: Arc<dyn ModuleSource>,
+}
+
+impl Context {
+    /// Opens the SQLite landlord (creating it on first use) and the default adapters.
+    pub fn open(settings: Settings) -> Result<Context> {
+        let landlord: Arc<dyn Landlord> = Arc::new(SqliteLandlord::open(&settings.data_dir, settings.lock_timeout)?);
+        let tenants: Arc<dyn TenantFiles> = Arc::new(SqliteTenantFiles::new(&settings.data_dir, settings.lock_timeout));
+        let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
+        let subscriptions: Arc<dyn SubscriptionSource> = match &settings.subscription_command {
+            Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), settings.hook_timeout)),
+            None => Arc::new(BuiltinSubscriptions::new(landlord.clone())),
+        };
+        let modules: Arc<dyn ModuleSource> = Arc::new(DiskModules::new(settings.modules_dir.clone()));
+        Ok(Context { settings, landlord, tenants, hooks, subscriptions, modules })
+    }
+
+    /// Checks that a tenant is registered; not found otherwise.
+    pub fn require_tenant(&self, tenant: &TenantName) -> Result<()> {
+        match self.landlord.tenant(tenant.as_str())? {
+            Some(_) => Ok(()),
+            None => Err(Error::not_found(format!("tenant `{tenant}` does not exist"))
+                .with_hint(format!("add it with `modreg tenant add {tenant}`"))),
+        }
+    }
+
+    /// The tenant's installed modules as the resolver wants them.
+    pub fn installed(&self, tenant: &str) -> Result<Installed> {
+        let mut installed = Installed::new();
+        for m in self.landlord.installed(tenant)? {
+            let name = ModuleName::parse(&m.module).map_err(Error::from)?;
+            let version = semver::Version::parse(&m.version)
+                .map_err(|e| Error::internal(format!("landlord has an invalid version for `{}`: {e}", m.module)))?;
+            installed.insert(name, version);
+        }
+        Ok(installed)
+    }
+}
+
+/// What a use-case tells the person or program running it, as it goes.
+pub trait Reporter: Send + Sync {
+    /// A status line: a verb and its object (`Installing`, `finance 1.2.0 for acme`).
+    fn status(&self, verb: &str, message: &str);
+    fn warning(&self, message: &str);
+    /// A log line of a job's step (shown with `--verbose`).
+    fn log(&self, job: i64, tenant: &str, module: &str, step: &str, message: &str);
+    /// The plan, before it runs.
+    fn plan(&self, rows: &[PlanRow]);
+    /// Fleet progress: how many tenants in all, then one call per tenant done.
+    fn progress_start(&self, total: usize);
+    fn progress_tenant_done(&self, tenant: &str, ok: bool);
+    fn progress_finish(&self);
+}
+
+/// A reporter that says nothing (library use, tests).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn status(&self, _: &str, _: &str) {}
+    fn warning(&self, _: &str) {}
+    fn log(&self, _: i64, _: &str, _: &str, _: &str, _: &str) {}
+    fn plan(&self, _: &[PlanRow]) {}
+    fn progress_start(&self, _: usize) {}
+    fn progress_tenant_done(&self, _: &str, _: bool) {}
+    fn progress_finish(&self) {}
+}
+
+/// One line of a plan: what happens to which module of which tenant, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanRow {
+    pub tenant: String,
+    pub module: String,
+    pub action: String,
+    pub from_version: Option<String>,
+    pub to_version: Option<String>,
+    pub reason: String,
+    /// The deprecation notice of the target version, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<String>,
+}
+
+/// Counts at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub completed: usize,
+    pub failed: usize,
+    pub unchanged: usize,
+}
+
+/// One tenant's line in a fleet summary.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TenantResult {
+    pub tenant: String,
+    /// `completed`, `unchanged`, `failed`, `skipped` or `planned`.
+    pub outcome: String,
+    pub jobs: usize,
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+}
+
+/// The report of `install`, `upgrade`, `uninstall`, `enable` and `disable` (SPEC §7).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct OperationReport {
+    pub plan: Vec<PlanRow>,
+    pub jobs: Vec<Job>,
+    pub summary: Summary,
+    pub tenants: Vec<TenantResult>,
+    pub dry_run: bool,
+}
+
+/// The catalog as a command sees it: what is on disk, plus the landlord's copies of
+/// installed versions whose folder is gone, plus what the landlord says about
+/// published versions whose content changed.
+pub struct LoadedCatalog {
+    pub catalog: Catalog,
+    pub changed: Vec<ChangedVersion>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadedCatalog {
+    /// Adds the landlord's copy of every installed version the disk no longer has.
+    pub fn add_installed_copies(&mut self, landlord: &dyn Landlord, installed: &Installed) -> Result<()> {
+        for (name, version) in installed {
+            if self.catalog.get(name, version).is_some() {
+                continue;
+            }
+            if let Some(copy) = stored_module(landlord, name.as_str(), &version.to_string())? {
+                let _ = self.catalog.insert(Arc::new(copy));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses when a version that a plan uses changed under the same version number.
+    pub fn check_unchanged<'a>(&self, modules: impl IntoIterator<Item = &'a ModuleVersion>) -> Result<()> {
+        for module in modules {
+            let changed = self.changed.iter().find(|c| c.module == module.name().as_str() && c.version == module.version().to_string());
+            if let Some(c) = changed {
+                return Err(changed_version_error(c));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn changed_version_error(c: &ChangedVersion) -> Error {
+    Error::invalid(format!(
+        "`{} {}` has changed since it was published (first seen {}): its manifest or migrations differ",
+        c.module, c.version, c.first_seen_at
+    ))
+    .with_hint("a published version never changes: undo the edit, or give the change a new version number")
+}
+
+/// Rebuilds a module version from the landlord's copy.
+pub fn stored_module(landlord: &dyn Landlord, module: &str, version: &str) -> Result<Option<ModuleVersion>> {
+    let Some(stored) = landlord.stored_version(module, version)? else { return Ok(None) };
+    let manifest = parse_manifest(&stored.manifest, std::path::Path::new("landlord"))
+        .map_err(|_| Error::internal(format!("the landlord's copy of `{module} {version}` does not parse")))?;
+    Ok(Some(ModuleVersion::new(manifest, stored.manifest, stored.migrations, stored.seeds, Source::Landlord)))
+}
+
+/// Discovers the modules folder and records what the landlord has not seen.
+pub fn load_catalog(ctx: &Context, reporter: &dyn Reporter) -> Result<LoadedCatalog> {
+    let dir = &ctx.settings.modules_dir;
+    if !dir.exists() {
+        return Err(Error::not_found(format!("the modules folder `{}` does not exist", dir.display()))
+            .with_hint("pass `--modules DIR` or set `MODREG_MODULES`"));
+    }
+    let discovered = ctx.modules.discover();
+    for d in discovered.diagnostics.iter().filter(|d| d.is_error()) {
+        reporter.warning(&format!("skipping an invalid module: {d}"));
+    }
+    let (mut catalog, duplicates) = Catalog::new(discovered.versions);
+    let mut ambiguous = BTreeSet::new();
+    for d in &duplicates {
+        reporter.warning(&format!(
+            "`{} {}` is defined twice (`{}` and `{}`); neither is used",
+            d.name,
+            d.version,
+            d.kept.folder().map(|p| p.display().to_string()).unwrap_or_default(),
+            d.refused.folder().map(|p| p.display().to_string()).unwrap_or_default()
+        ));
+        ambiguous.insert((d.name.clone(), d.version.clone()));
+    }
+    if !ambiguous.is_empty() {
+        let kept: Vec<ModuleVersion> =
+            catalog.iter().filter(|m| !ambiguous.contains(&(m.name().clone(), m.version().clone()))).map(|m| (**m).clone()).collect();
+        catalog = Catalog::new(kept).0;
+    }
+    let versions: Vec<&ModuleVersion> = catalog.iter().map(|m| m.as_ref()).collect();
+    let changed = ctx.landlord.sync_catalog(&versions, &clock::now())?;
+    Ok(LoadedCatalog { catalog, changed, diagnostics: discovered.diagnostics })
+}
+
+/// A batch id: time-ordered and unique enough across processes.
+pub fn new_batch_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u32(std::process::id());
+    format!("{}-{:08x}", clock::file_stamp(), hasher.finish() as u32)
+}
+
+/// Validates tenant names before anything is touched.
+pub fn parse_tenants(names: &[String]) -> Result<Vec<TenantName>> {
+    let mut seen = BTreeSet::new();
+    let mut tenants = Vec::new();
+    for name in names {
+        let tenant = TenantName::parse(name)?;
+        if seen.insert(tenant.clone()) {
+            tenants.push(tenant);
+        }
+    }
+    Ok(tenants)
+}
+
+/// Which tenants a fleet command works on: the named ones, or all.
+#[derive(Debug, Clone)]
+pub enum TenantSelection {
+    Named(Vec<TenantName>),
+    All,
+}
+
+impl TenantSelection {
+    /// Resolves the selection against the landlord; unknown named tenants are not found.
+    pub fn resolve(&self, ctx: &Context) -> Result<Vec<TenantName>> {
+        match self {
+            TenantSelection::Named(names) => {
+                let known: BTreeSet<String> = ctx.landlord.tenants()?.into_iter().map(|t| t.name).collect();
+                if let Some(missing) = names.iter().find(|n| !known.contains(n.as_str())) {
+                    return Err(Error::not_found(format!("tenant `{missing}` does not exist"))
+                        .with_hint(format!("add it with `modreg tenant add {missing}`")));
+                }
+                Ok(names.clone())
+            }
+            TenantSelection::All => ctx.landlord.tenants()?.into_iter().map(|t| TenantName::parse(&t.name).map_err(Error::from)).collect(),
+        }
+    }
+
+    /// One named tenant: errors keep their own exit codes instead of a fleet summary.
+    pub fn is_single(&self) -> bool {
+        matches!(self, TenantSelection::Named(names) if names.len() == 1)
+    }
+}
+
+/// Flag values as a plain map, for archives and effects.
+pub fn flag_map(flags: &[crate::store::FlagRecord]) -> BTreeMap<String, bool> {
+    flags.iter().map(|f| (f.flag.clone(), f.value)).collect()
+}

@@ -1,0 +1,68 @@
+//! `modreg subscription grant|revoke|list --tenant T [MODULE] [--until DATE]`: the
+//! built-in subscription store.
+
+use time::Date;
+
+use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::{Error, Result};
+use crate::ops::Context;
+use crate::store::{SubscriptionRecord, clock};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubscriptionReport {
+    pub tenant: String,
+    pub module: String,
+    pub action: String,
+    pub until: Option<String>,
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubscriptionView {
+    #[serde(flatten)]
+    pub record: SubscriptionRecord,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubscriptionListReport {
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+fn require_module(ctx: &Context, module: &ModuleName) -> Result<()> {
+    if ctx.landlord.known_module(module.as_str())? || ctx.modules.discover().versions.iter().any(|v| v.name() == module) {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!("module `{module}` is not in the catalog")).with_hint("run `modreg modules list` to see the catalog"))
+    }
+}
+
+pub fn grant(ctx: &Context, tenant: &TenantName, module: &ModuleName, until: Option<Date>) -> Result<SubscriptionReport> {
+    ctx.require_tenant(tenant)?;
+    require_module(ctx, module)?;
+    let until = until.map(|d| d.to_string());
+    ctx.landlord.grant(tenant.as_str(), module.as_str(), until.as_deref(), &clock::now())?;
+    Ok(SubscriptionReport { tenant: tenant.to_string(), module: module.to_string(), action: "grant".into(), until, changed: true })
+}
+
+pub fn revoke(ctx: &Context, tenant: &TenantName, module: &ModuleName) -> Result<SubscriptionReport> {
+    ctx.require_tenant(tenant)?;
+    let changed = ctx.landlord.revoke(tenant.as_str(), module.as_str(), &clock::now())?;
+    Ok(SubscriptionReport { tenant: tenant.to_string(), module: module.to_string(), action: "revoke".into(), until: None, changed })
+}
+
+pub fn list(ctx: &Context, tenant: &TenantName, module: Option<&ModuleName>) -> Result<SubscriptionListReport> {
+    ctx.require_tenant(tenant)?;
+    let today = clock::today().to_string();
+    let subscriptions = ctx
+        .landlord
+        .subscriptions(tenant.as_str())?
+        .into_iter()
+        .filter(|s| module.is_none_or(|m| m.as_str() == s.module))
+        .map(|record| {
+            let active = record.revoked_at.is_none() && record.until.as_deref().is_none_or(|u| u >= today.as_str());
+            SubscriptionView { record, active }
+        })
+        .collect();
+    Ok(SubscriptionListReport { subscriptions })
+}

@@ -1,0 +1,137 @@
+//! What `enable` and `disable` share: a tenant's installed modules with their manifests
+//! (from the landlord's copies: no modules folder needed), and landlord-only jobs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::domain::job::{Effect, JobKind, Step, StepStatus};
+use crate::domain::module::ModuleVersion;
+use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::resolver::dependency_order;
+use crate::domain::{Error, Result};
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, new_batch_id, recover};
+use crate::store::{InstalledModule, NewJob, clock};
+
+pub(crate) struct TenantModules {
+    pub records: BTreeMap<String, InstalledModule>,
+    pub manifests: BTreeMap<String, Arc<ModuleVersion>>,
+}
+
+impl TenantModules {
+    pub fn load(ctx: &Context, tenant: &TenantName) -> Result<TenantModules> {
+        let mut records = BTreeMap::new();
+        let mut manifests = BTreeMap::new();
+        for record in ctx.landlord.installed(tenant.as_str())? {
+            if let Some(module) = crate::ops::stored_module(ctx.landlord.as_ref(), &record.module, &record.version)? {
+                manifests.insert(record.module.clone(), Arc::new(module));
+            }
+            records.insert(record.module.clone(), record);
+        }
+        Ok(TenantModules { records, manifests })
+    }
+
+    pub fn require(&self, tenant: &TenantName, module: &ModuleName) -> Result<&InstalledModule> {
+        self.records
+            .get(module.as_str())
+            .ok_or_else(|| Error::not_found(format!("module `{module}` is not installed for tenant `{tenant}`")))
+    }
+
+    /// Installed modules that depend (required) on `module` and are enabled.
+    pub fn enabled_dependents(&self, module: &str) -> Vec<String> {
+        self.manifests
+            .iter()
+            .filter(|(name, m)| {
+                self.records.get(*name).is_some_and(|r| r.enabled) && m.manifest.dependencies.keys().any(|d| d.as_str() == module)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Orders module names dependencies first.
+    pub fn in_dependency_order(&self, names: &[String]) -> Result<Vec<String>> {
+        let modules: Vec<Arc<ModuleVersion>> = names.iter().filter_map(|n| self.manifests.get(n).cloned()).collect();
+        Ok(dependency_order(&modules)?.iter().map(|m| m.name().to_string()).collect())
+    }
+}
+
+/// Runs enable or disable jobs for `modules` (in that order) and reports them.
+pub(crate) fn run(
+    ctx: &Context,
+    tenant: &TenantName,
+    modules: &[String],
+    enable: bool,
+    state: &TenantModules,
+    reporter: &dyn Reporter,
+) -> Result<OperationReport> {
+    let mut report = OperationReport::default();
+    let kind = if enable { JobKind::Enable } else { JobKind::Disable };
+    let batch = new_batch_id();
+    let jobs: Vec<NewJob> = modules
+        .iter()
+        .map(|m| {
+            let version = state.records.get(m).map(|r| r.version.clone());
+            report.plan.push(PlanRow {
+                tenant: tenant.to_string(),
+                module: m.clone(),
+                action: kind.to_string(),
+                from_version: version.clone(),
+                to_version: version.clone(),
+                reason: "requested".into(),
+                deprecated: None,
+            });
+            NewJob {
+                batch: batch.clone(),
+                tenant: tenant.to_string(),
+                module: m.clone(),
+                kind,
+                from_version: version.clone(),
+                to_version: version,
+                actor: ctx.settings.actor.clone(),
+                effect: Effect::SetEnabled { enabled: enable },
+            }
+        })
+        .collect();
+    let ids = ctx.landlord.start_jobs(&jobs, &clock::now())?;
+    let completed: Vec<(i64, Vec<Step>)> = ids
+        .iter()
+        .map(|&id| {
+            (id, vec![Step { name: format!("set enabled={enable}"), status: StepStatus::Ok, duration_ms: 0, detail: None, output: None }])
+        })
+        .collect();
+    ctx.landlord.complete_jobs(&completed, &clock::now())?;
+    let verb = if enable { "Enabled" } else { "Disabled" };
+    for module in modules {
+        reporter.status(verb, &format!("{module} for {tenant}"));
+    }
+    for id in ids {
+        if let Some((job, _, _)) = ctx.landlord.job(id)? {
+            report.jobs.push(job);
+        }
+    }
+    report.summary = Summary { completed: report.jobs.len(), failed: 0, unchanged: 0 };
+    report.tenants.push(TenantResult {
+        tenant: tenant.to_string(),
+        outcome: "completed".into(),
+        jobs: report.jobs.len(),
+        error: None,
+        error_kind: None,
+    });
+    Ok(report)
+}
+
+/// A report for nothing to do.
+pub(crate) fn unchanged(tenant: &TenantName) -> OperationReport {
+    OperationReport {
+        summary: Summary { completed: 0, failed: 0, unchanged: 1 },
+        tenants: vec![TenantResult { tenant: tenant.to_string(), outcome: "unchanged".into(), jobs: 0, error: None, error_kind: None }],
+        ..OperationReport::default()
+    }
+}
+
+/// Locks the tenant and recovers it; the guard is held while the caller works.
+pub(crate) fn prepare(ctx: &Context, tenant: &TenantName, reporter: &dyn Reporter) -> Result<crate::store::TenantLock> {
+    ctx.require_tenant(tenant)?;
+    let lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
+    recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
+    Ok(lock)
+}

@@ -1,0 +1,126 @@
+//! `modreg uninstall MODULE… --tenant T… [--purge] [--cascade] [--dry-run]` (SPEC §5.3):
+//! refuses while installed modules depend on it unless `--cascade`; archives the module's
+//! tables and rows unless `--purge`; removes exactly what the module created. Works when
+//! the module's folder is gone, from the landlord's copy of its manifest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::domain::job::{Effect, JobKind};
+use crate::domain::module::ModuleVersion;
+use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::resolver::{dependency_order, dependents_closure};
+use crate::domain::{Error, Result};
+use crate::ops::execute::{Action, Work, execute};
+use crate::ops::fleet::{TenantOutcome, into_report, run_tenants};
+use crate::ops::install::{installed_by_tenant, planning_catalog};
+use crate::ops::{
+    Context, LoadedCatalog, OperationReport, PlanRow, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id, recover,
+};
+
+#[derive(Debug, Clone)]
+pub struct UninstallOptions {
+    pub modules: Vec<ModuleName>,
+    pub tenants: TenantSelection,
+    pub purge: bool,
+    pub cascade: bool,
+    pub dry_run: bool,
+    pub fail_fast: bool,
+}
+
+pub fn uninstall(ctx: &Context, options: &UninstallOptions, reporter: &dyn Reporter) -> Result<OperationReport> {
+    let tenants = options.tenants.resolve(ctx)?;
+    let loaded = load_catalog(ctx, reporter)?;
+    let batch = new_batch_id();
+    let installed_everywhere = installed_by_tenant(ctx.landlord.as_ref())?;
+    let unfinished: BTreeSet<String> = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect();
+    let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
+        let have = installed_everywhere.get(tenant.as_str());
+        let none_installed = options.modules.iter().all(|m| !have.is_some_and(|h| h.contains_key(m)));
+        if none_installed && !unfinished.contains(tenant.as_str()) {
+            return TenantOutcome { unchanged: options.modules.len(), ..TenantOutcome::new(tenant) };
+        }
+        uninstall_tenant(ctx, &loaded, tenant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
+    });
+    into_report(outcomes, options.tenants.is_single(), options.dry_run)
+}
+
+fn uninstall_tenant(
+    ctx: &Context,
+    loaded: &LoadedCatalog,
+    tenant: &TenantName,
+    options: &UninstallOptions,
+    batch: &str,
+    reporter: &dyn Reporter,
+) -> Result<TenantOutcome> {
+    let _lock = if options.dry_run { None } else { Some(ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?) };
+    if !options.dry_run {
+        recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
+    }
+    let installed = ctx.installed(tenant.as_str())?;
+    let catalog = planning_catalog::<()>(ctx, loaded, &installed, &BTreeMap::new())?;
+    let targets: BTreeSet<ModuleName> = options.modules.iter().filter(|m| installed.contains_key(*m)).cloned().collect();
+    let mut outcome = TenantOutcome { unchanged: options.modules.len() - targets.len(), ..TenantOutcome::new(tenant) };
+    if targets.is_empty() {
+        return Ok(outcome);
+    }
+    let dependents = dependents_closure(&catalog, &installed, &targets, false);
+    if !dependents.is_empty() && !options.cascade {
+        let names: Vec<String> = dependents.iter().map(|d| format!("`{d}`")).collect();
+        let targets: Vec<String> = targets.iter().map(|t| format!("`{t}`")).collect();
+        return Err(Error::dependency(format!(
+            "cannot uninstall {} from `{tenant}`: {} depend{} on it",
+            targets.join(", "),
+            names.join(", "),
+            if names.len() == 1 { "s" } else { "" }
+        ))
+        .with_hint("uninstall the dependents first, or pass `--cascade` to uninstall them too"));
+    }
+    let mut modules: Vec<Arc<ModuleVersion>> = Vec::new();
+    for name in targets.iter().chain(dependents.iter()) {
+        let version = &installed[name];
+        let module = catalog
+            .get(name, version)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("the landlord has no record of `{name} {version}`, which tenant `{tenant}` has")))?;
+        modules.push(module);
+    }
+    let mut order = dependency_order(&modules)?;
+    order.reverse();
+    let plan: Vec<PlanRow> = order
+        .iter()
+        .map(|m| PlanRow {
+            tenant: tenant.to_string(),
+            module: m.name().to_string(),
+            action: if options.purge { "uninstall (purge)".into() } else { "uninstall".into() },
+            from_version: Some(m.version().to_string()),
+            to_version: None,
+            reason: if targets.contains(m.name()) { "requested".into() } else { "depends on it (--cascade)".into() },
+            deprecated: None,
+        })
+        .collect();
+    reporter.plan(&plan);
+    outcome.plan = plan;
+    if options.dry_run {
+        return Ok(outcome);
+    }
+    let mut actions = Vec::with_capacity(order.len());
+    for module in order {
+        let name = module.name();
+        let archive = (!options.purge)
+            .then(|| ctx.settings.data_dir.join("archive").join(tenant.as_str()).join(format!("{name}-{}-{batch}.db", module.version())));
+        let flags = flag_map(&ctx.landlord.flags(tenant.as_str(), Some(name.as_str()))?);
+        actions.push(Action {
+            from: Some(module.version().clone()),
+            kind: JobKind::Uninstall,
+            work: Work::Uninstall { archive: archive.clone() },
+            effect: Effect::Uninstall { archive: archive.map(|a| a.display().to_string()) },
+            flags,
+            module,
+        });
+    }
+    let run = execute(ctx, tenant.as_str(), batch, actions, reporter);
+    outcome.jobs = run.jobs;
+    outcome.error = run.error;
+    Ok(outcome)
+}

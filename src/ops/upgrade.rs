@@ -1,0 +1,160 @@
+//! `modreg upgrade MODULE… (--tenant T… | --all-tenants) [--to VERSION]` (SPEC §5.2): the
+//! newest version that keeps every constraint true, installing or upgrading what it
+//! needs, applying only the migrations the tenant lacks, keeping a pre-upgrade copy of
+//! the module for `revert`. Downgrades are refused; what is current is left alone.
+
+use std::path::PathBuf;
+
+use semver::Version;
+
+use crate::domain::job::{Effect, JobKind};
+use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::resolver::{Goal, PlanStep, resolve};
+use crate::domain::{Error, Result};
+use crate::ops::execute::{Action, Work, execute};
+use crate::ops::fleet::{TenantOutcome, into_report, run_tenants};
+use crate::ops::install::{
+    check_subscriptions, install_action, installed_by_tenant, not_found_hint, plan_rows, planning_catalog, warn_deprecated,
+};
+use crate::ops::{Context, LoadedCatalog, OperationReport, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id, recover};
+use crate::store::clock;
+
+#[derive(Debug, Clone)]
+pub struct UpgradeOptions {
+    pub modules: Vec<ModuleName>,
+    pub tenants: TenantSelection,
+    pub to: Option<Version>,
+    pub dry_run: bool,
+    pub fail_fast: bool,
+}
+
+pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter) -> Result<OperationReport> {
+    if options.to.is_some() && options.modules.len() != 1 {
+        return Err(Error::invalid("`--to` needs exactly one module").with_hint("upgrade the others in a separate command"));
+    }
+    let tenants = options.tenants.resolve(ctx)?;
+    let loaded = load_catalog(ctx, reporter)?;
+    for module in &options.modules {
+        if !loaded.catalog.contains(module) {
+            return Err(Error::not_found(format!("module `{module}` is not in the catalog")).with_hint(not_found_hint(&loaded)));
+        }
+    }
+    let batch = new_batch_id();
+    let installed_everywhere = installed_by_tenant(ctx.landlord.as_ref())?;
+    let unfinished: std::collections::BTreeSet<String> = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect();
+    let every_tenant = matches!(options.tenants, TenantSelection::All);
+    let targets: Vec<(ModuleName, Option<Version>)> =
+        options.modules.iter().map(|m| (m.clone(), target_version(&loaded, m, options.to.as_ref()))).collect();
+    let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
+        let have = installed_everywhere.get(tenant.as_str());
+        let has = |m: &ModuleName| have.is_some_and(|h| h.contains_key(m));
+        // Across every tenant, those without the module have nothing to upgrade; those
+        // the landlord shows at the target are left alone without opening their files.
+        let relevant: Vec<ModuleName> = options.modules.iter().filter(|m| !every_tenant || has(m)).cloned().collect();
+        let at_target = targets
+            .iter()
+            .all(|(m, target)| !relevant.contains(m) || target.as_ref().is_some_and(|t| have.and_then(|h| h.get(m)) == Some(t)));
+        if relevant.is_empty() || (!unfinished.contains(tenant.as_str()) && at_target) {
+            return TenantOutcome { unchanged: options.modules.len(), ..TenantOutcome::new(tenant) };
+        }
+        upgrade_tenant(ctx, &loaded, tenant, &relevant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
+    });
+    into_report(outcomes, options.tenants.is_single(), options.dry_run)
+}
+
+/// The version a tenant ends at when nothing stands in the way: `--to`, or the newest
+/// installable release that is not retired.
+fn target_version(loaded: &LoadedCatalog, module: &ModuleName, to: Option<&Version>) -> Option<Version> {
+    if let Some(to) = to {
+        return Some(to.clone());
+    }
+    let today = clock::today();
+    loaded
+        .catalog
+        .versions(module)
+        .iter()
+        .find(|m| {
+            m.is_installable() && m.version().pre.is_empty() && !m.manifest.deprecation.as_ref().is_some_and(|d| d.is_past_sunset(today))
+        })
+        .map(|m| m.version().clone())
+}
+
+fn upgrade_tenant(
+    ctx: &Context,
+    loaded: &LoadedCatalog,
+    tenant: &TenantName,
+    modules: &[ModuleName],
+    options: &UpgradeOptions,
+    batch: &str,
+    reporter: &dyn Reporter,
+) -> Result<TenantOutcome> {
+    let _lock = if options.dry_run { None } else { Some(ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?) };
+    if !options.dry_run {
+        recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
+    }
+    let installed = ctx.installed(tenant.as_str())?;
+    let catalog = planning_catalog::<()>(ctx, loaded, &installed, &Default::default())?;
+    let goal = Goal::Upgrade { modules: modules.to_vec(), to: options.to.clone() };
+    let resolution = resolve(&catalog, &installed, &goal, clock::today())?;
+    loaded.check_unchanged(resolution.steps.iter().map(|s| s.module.as_ref()))?;
+    check_subscriptions(ctx, tenant, resolution.steps.iter().map(|s| &s.module))?;
+    let plan = plan_rows(tenant, &resolution.steps, |_| "install");
+    warn_deprecated(reporter, &resolution.steps);
+    let mut outcome = TenantOutcome { unchanged: resolution.unchanged.len(), ..TenantOutcome::new(tenant) };
+    if plan.is_empty() {
+        return Ok(outcome);
+    }
+    reporter.plan(&plan);
+    outcome.plan = plan;
+    if options.dry_run {
+        return Ok(outcome);
+    }
+    let mut actions = Vec::with_capacity(resolution.steps.len());
+    for step in &resolution.steps {
+        actions.push(match &step.from {
+            None => install_action(step),
+            Some(from) => upgrade_action(ctx, tenant, step, from, batch)?,
+        });
+    }
+    let run = execute(ctx, tenant.as_str(), batch, actions, reporter);
+    if run.error.is_none() {
+        for step in resolution.steps.iter().filter(|s| s.from.is_some()) {
+            prune_copies(ctx, tenant, step.module.name().as_str(), reporter);
+        }
+    }
+    outcome.jobs = run.jobs;
+    outcome.error = run.error;
+    Ok(outcome)
+}
+
+fn upgrade_action(ctx: &Context, tenant: &TenantName, step: &PlanStep, from: &Version, batch: &str) -> Result<Action> {
+    let name = step.module.name();
+    let copy = (ctx.settings.keep_upgrade_copies > 0)
+        .then(|| ctx.settings.data_dir.join("copies").join(tenant.as_str()).join(format!("{name}-{from}-{batch}.db")));
+    let flags = flag_map(&ctx.landlord.flags(tenant.as_str(), Some(name.as_str()))?);
+    let features = step.module.manifest.features.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    Ok(Action {
+        module: step.module.clone(),
+        kind: JobKind::Upgrade,
+        from: Some(from.clone()),
+        work: Work::Upgrade { copy: copy.clone() },
+        effect: Effect::Upgrade { version: step.module.version().to_string(), features, copy: copy.map(|c| c.display().to_string()) },
+        flags,
+    })
+}
+
+/// Keeps the newest `keep_upgrade_copies` pre-upgrade copies of a module.
+fn prune_copies(ctx: &Context, tenant: &TenantName, module: &str, reporter: &dyn Reporter) {
+    let Ok(copies) = ctx.landlord.archives(tenant.as_str(), Some(module), Some("upgrade_copy")) else { return };
+    let old: Vec<_> = copies.into_iter().skip(ctx.settings.keep_upgrade_copies).collect();
+    if old.is_empty() {
+        return;
+    }
+    for record in &old {
+        let _ = std::fs::remove_file(PathBuf::from(&record.path));
+    }
+    let ids: Vec<i64> = old.iter().map(|r| r.id).collect();
+    if let Err(e) = ctx.landlord.forget_archives(&ids, &clock::now()) {
+        reporter.warning(&format!("could not record pruned upgrade copies: {}", e.message));
+    }
+}

@@ -1,0 +1,369 @@
+//! Adapters behind the traits the use-cases talk to: the landlord catalog, tenant
+//! databases, module discovery, hooks, subscriptions, locks and the clock. SQLite is the
+//! embedded default (`store::sqlite`); nothing outside this module names rusqlite, so a
+//! PostgreSQL landlord can be added here without touching `ops`.
+
+pub mod clock;
+pub mod discovery;
+pub mod hooks;
+pub mod lock;
+pub mod sqlite;
+pub mod subscription;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::domain::event::Event;
+use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step};
+use crate::domain::module::{Migration, ModuleVersion, Seed};
+use crate::domain::{Error, Result};
+
+// ---------------------------------------------------------------------------------------
+// The landlord
+// ---------------------------------------------------------------------------------------
+
+/// A version's content as the landlord first saw it.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub module: String,
+    pub version: String,
+    pub checksum: String,
+    pub manifest: String,
+    pub migrations: Vec<Migration>,
+    pub seeds: Vec<Seed>,
+    pub first_seen_at: String,
+}
+
+/// A published version whose content differs from what the landlord first recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChangedVersion {
+    pub module: String,
+    pub version: String,
+    pub recorded_checksum: String,
+    pub found_checksum: String,
+    pub first_seen_at: String,
+}
+
+/// The catalog of every name+version ever seen, with its content checksum.
+pub trait CatalogStore {
+    /// Records versions not seen before; returns those seen before with other content.
+    fn sync_catalog(&self, versions: &[&ModuleVersion], now: &str) -> Result<Vec<ChangedVersion>>;
+    /// Whether any version of the module was ever seen.
+    fn known_module(&self, module: &str) -> Result<bool>;
+    /// The recorded content of one version.
+    fn stored_version(&self, module: &str, version: &str) -> Result<Option<StoredVersion>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TenantRecord {
+    pub name: String,
+    pub created_at: String,
+    pub modules: usize,
+}
+
+/// One module a tenant has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InstalledModule {
+    pub tenant: String,
+    pub module: String,
+    pub version: String,
+    pub enabled: bool,
+    pub installed_at: String,
+    pub updated_at: String,
+}
+
+/// A file modreg keeps: an uninstall archive, a pre-upgrade copy, a removed tenant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveRecord {
+    pub id: i64,
+    pub tenant: String,
+    pub module: Option<String>,
+    pub version: Option<String>,
+    pub kind: String,
+    pub path: String,
+    pub job_id: Option<i64>,
+    pub created_at: String,
+}
+
+/// Tenants and what they have.
+pub trait TenantStore {
+    /// Registers a tenant; false when it already existed. Appends `tenant.added`.
+    fn add_tenant(&self, name: &str, now: &str) -> Result<bool>;
+    /// Forgets a tenant and what it had (jobs and events stay). Appends `tenant.removed`.
+    fn remove_tenant(&self, name: &str, archive: Option<&Path>, now: &str) -> Result<()>;
+    fn tenant(&self, name: &str) -> Result<Option<TenantRecord>>;
+    fn tenants(&self) -> Result<Vec<TenantRecord>>;
+    fn installed(&self, tenant: &str) -> Result<Vec<InstalledModule>>;
+    /// Every tenant's modules, for status and fleet planning.
+    fn installed_everywhere(&self) -> Result<Vec<InstalledModule>>;
+    /// Kept files of a tenant (and module), newest first.
+    fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<&str>) -> Result<Vec<ArchiveRecord>>;
+    /// Marks kept files as deleted (they were pruned).
+    fn forget_archives(&self, ids: &[i64], now: &str) -> Result<()>;
+}
+
+/// A job about to start.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub batch: String,
+    pub tenant: String,
+    pub module: String,
+    pub kind: JobKind,
+    pub from_version: Option<String>,
+    pub to_version: Option<String>,
+    pub actor: String,
+    pub effect: Effect,
+}
+
+/// How a job that did not complete ended.
+#[derive(Debug, Clone)]
+pub struct FailedJob {
+    pub id: i64,
+    pub status: JobStatus,
+    pub error: String,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub tenant: Option<String>,
+    pub module: Option<String>,
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
+    pub batch: Option<String>,
+    /// RFC 3339; jobs started at or after.
+    pub since: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// The audit trail, and the one place job effects are applied.
+pub trait JobStore {
+    /// Creates running jobs, in one transaction; returns their ids in order.
+    fn start_jobs(&self, jobs: &[NewJob], now: &str) -> Result<Vec<i64>>;
+    /// Records a step before it runs (hooks), so that a crash leaves a trace.
+    fn record_step(&self, job: i64, step: &Step) -> Result<()>;
+    /// Completes jobs: their steps, their stored effects and their events, in one
+    /// transaction.
+    fn complete_jobs(&self, jobs: &[(i64, Vec<Step>)], now: &str) -> Result<()>;
+    /// Ends jobs that did not complete, with their events, in one transaction.
+    fn fail_jobs(&self, jobs: &[FailedJob], now: &str) -> Result<()>;
+    fn job(&self, id: i64) -> Result<Option<(Job, Vec<Step>, Effect)>>;
+    fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// Jobs of a tenant that are pending, running or failed (not yet rolled back).
+    fn unfinished_jobs(&self, tenant: &str) -> Result<Vec<Job>>;
+    /// Tenants that have unfinished jobs.
+    fn tenants_with_unfinished_jobs(&self) -> Result<Vec<String>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FlagRecord {
+    pub module: String,
+    pub flag: String,
+    pub value: bool,
+    pub updated_at: String,
+}
+
+/// Per-tenant feature flags.
+pub trait FlagStore {
+    fn flags(&self, tenant: &str, module: Option<&str>) -> Result<Vec<FlagRecord>>;
+    /// Sets a flag that exists; returns the old value (None: no such flag). Appends
+    /// `flag.changed` when the value changes.
+    fn set_flag(&self, tenant: &str, module: &str, flag: &str, value: bool, now: &str) -> Result<Option<bool>>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SubscriptionRecord {
+    pub tenant: String,
+    pub module: String,
+    pub granted_at: String,
+    /// Last day included (YYYY-MM-DD), or open-ended.
+    pub until: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// The built-in subscription store.
+pub trait SubscriptionStore {
+    fn grant(&self, tenant: &str, module: &str, until: Option<&str>, now: &str) -> Result<()>;
+    /// False when there was nothing to revoke.
+    fn revoke(&self, tenant: &str, module: &str, now: &str) -> Result<bool>;
+    fn subscriptions(&self, tenant: &str) -> Result<Vec<SubscriptionRecord>>;
+}
+
+/// The event log and delivery cursors.
+pub trait EventStore {
+    fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
+    /// A change counter that moves whenever another connection commits.
+    fn data_version(&self) -> Result<i64>;
+    fn cursor(&self, name: &str) -> Result<i64>;
+    fn set_cursor(&self, name: &str, last_id: i64, now: &str) -> Result<()>;
+}
+
+/// Everything the landlord keeps.
+pub trait Landlord: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + Send + Sync {}
+
+impl<T: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + Send + Sync> Landlord for T {}
+
+// ---------------------------------------------------------------------------------------
+// Tenant databases
+// ---------------------------------------------------------------------------------------
+
+/// Timing of one piece of work inside a tenant database (a migration, the seeds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkStep {
+    pub name: String,
+    pub duration: Duration,
+    pub detail: Option<String>,
+}
+
+/// What applying a module's migrations (and seeds) did.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyReport {
+    pub steps: Vec<WorkStep>,
+    pub objects_created: Vec<String>,
+    pub objects_dropped: Vec<String>,
+}
+
+/// A failure inside a tenant database, with the steps that completed before it.
+#[derive(Debug, Clone)]
+pub struct WorkError {
+    /// The step that failed, e.g. `migrate V3__payments`.
+    pub step: String,
+    pub error: Error,
+    pub done: Vec<WorkStep>,
+    /// Where in the failing script's text the error points, when SQLite says.
+    pub offset: Option<usize>,
+}
+
+impl WorkError {
+    pub fn new(step: impl Into<String>, error: Error) -> Self {
+        WorkError { step: step.into(), error, done: Vec::new(), offset: None }
+    }
+}
+
+/// What a module's archive or kept copy holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveSummary {
+    pub module: String,
+    pub version: String,
+    pub tables: usize,
+    pub rows: u64,
+    pub flags: BTreeMap<String, bool>,
+}
+
+/// One tenant's SQLite file, opened for work. Module work happens between `begin` and
+/// `commit`; the whole-file rollback copy covers work that hooks, running outside the
+/// transaction, may also change.
+pub trait TenantDb {
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+    /// Copies the whole file aside (before work that hooks can see or change).
+    fn save_rollback_copy(&mut self) -> Result<()>;
+    /// Puts the copy back; false when there was none.
+    fn restore_rollback_copy(&mut self) -> Result<bool>;
+    fn discard_rollback_copy(&mut self) -> Result<()>;
+    /// Applies the module's migrations not yet applied (and its seeds when `seeds`),
+    /// sandboxed, recording the objects it creates.
+    fn apply(&mut self, module: &ModuleVersion, seeds: bool) -> std::result::Result<ApplyReport, WorkError>;
+    /// Saves the module's objects and rows to a new SQLite file at `dest`.
+    fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary>;
+    /// Drops exactly the module's objects, its migration history and its records.
+    fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError>;
+    /// Recreates a module from a file written by `save_module`.
+    fn restore_module(&mut self, archive: &Path) -> std::result::Result<ArchiveSummary, WorkError>;
+    /// Versions the tenant file itself records, module to version.
+    fn modules(&mut self) -> Result<BTreeMap<String, String>>;
+    /// Records, inside the current transaction, that these jobs' tenant work is done.
+    fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()>;
+    fn job_marked(&mut self, job: i64) -> Result<bool>;
+}
+
+/// Where a whole-file rollback copy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackCopy {
+    None,
+    /// Being written when the process stopped: the tenant file was not touched yet.
+    Partial,
+    Complete,
+}
+
+/// Opaque guard of a tenant lock; dropping it releases the lock.
+pub type TenantLock = Box<dyn std::any::Any + Send>;
+
+/// The tenant files under the data folder.
+pub trait TenantFiles: Send + Sync {
+    fn path(&self, tenant: &str) -> PathBuf;
+    fn exists(&self, tenant: &str) -> bool;
+    /// Creates an empty tenant file (idempotent).
+    fn create(&self, tenant: &str) -> Result<()>;
+    fn open(&self, tenant: &str) -> Result<Box<dyn TenantDb>>;
+    /// An in-memory database with the same sandbox, for `validate`.
+    fn scratch(&self) -> Result<Box<dyn TenantDb>>;
+    /// Moves the tenant file to `dest` (or deletes it when `dest` is None).
+    fn retire(&self, tenant: &str, dest: Option<&Path>) -> Result<()>;
+    fn rollback_copy(&self, tenant: &str) -> RollbackCopy;
+    /// Removes a partial rollback copy left by a killed process.
+    fn discard_partial_copy(&self, tenant: &str) -> Result<()>;
+    /// Reads what an archive written by `TenantDb::save_module` holds.
+    fn read_archive(&self, path: &Path) -> Result<ArchiveSummary>;
+    /// Serializes work on one tenant across processes; waits up to `timeout`.
+    fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Hooks, subscriptions, discovery
+// ---------------------------------------------------------------------------------------
+
+/// A hook to run.
+#[derive(Debug, Clone)]
+pub struct HookCall {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub dir: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+    /// Written to the program's standard input (an event, for the event command).
+    pub stdin: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookStatus {
+    Succeeded,
+    Exited(i32),
+    Signalled(i32),
+    TimedOut,
+    CouldNotStart(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct HookOutcome {
+    pub status: HookStatus,
+    pub output: String,
+    pub duration: Duration,
+}
+
+pub trait HookRunner: Send + Sync {
+    fn run(&self, call: &HookCall) -> HookOutcome;
+}
+
+/// Answers "may this tenant use this module" for modules that need a subscription.
+pub trait SubscriptionSource: Send + Sync {
+    fn allows(&self, tenant: &str, module: &str, today: &str) -> Result<bool>;
+    /// Describes the source in messages (`the built-in store`, `command \`…\``).
+    fn describe(&self) -> String;
+}
+
+/// What discovery found: module versions, and problems with the files it could not use.
+#[derive(Debug, Clone, Default)]
+pub struct Discovered {
+    pub versions: Vec<ModuleVersion>,
+    pub diagnostics: Vec<crate::domain::diagnostic::Diagnostic>,
+    /// Manifest files found, parsed or not.
+    pub manifests: usize,
+}
+
+/// Finds modules on disk.
+pub trait ModuleSource: Send + Sync {
+    fn discover(&self) -> Discovered;
+}

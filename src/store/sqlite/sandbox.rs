@@ -1,0 +1,188 @@
+//! The SQL sandbox: SQLite's authorizer decides, statement by statement, what module SQL
+//! may do. Module SQL may not ATTACH or DETACH, load extensions, manage transactions,
+//! run PRAGMAs outside a harmless list, create temporary triggers or views, touch any
+//! `_modreg_*` object, or create, drop or alter an object that it does not own. SQL that
+//! modreg runs itself passes, except that triggers and views (which module SQL wrote)
+//! may never reach `_modreg_*` objects, whoever fires them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+
+/// PRAGMAs module SQL may run: they read, or change only the current statement's rules.
+const ALLOWED_PRAGMAS: &[&str] = &[
+    "foreign_keys",
+    "defer_foreign_keys",
+    "foreign_key_check",
+    "foreign_key_list",
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "integrity_check",
+    "quick_check",
+    "recursive_triggers",
+    "case_sensitive_like",
+    "legacy_alter_table",
+    "collation_list",
+    "function_list",
+    "module_list",
+    "pragma_list",
+    "compile_options",
+];
+
+/// PRAGMAs module SQL may read but not set.
+const READ_ONLY_PRAGMAS: &[&str] = &["user_version", "application_id", "encoding", "page_size", "schema_version"];
+
+pub(crate) fn is_internal(name: &str) -> bool {
+    name.len() >= 8 && name.as_bytes()[..8].eq_ignore_ascii_case(b"_modreg_")
+}
+
+#[derive(Default)]
+struct State {
+    /// Module SQL is running.
+    active: bool,
+    module: String,
+    /// Objects that exist and that the running module does not own: lowercase name to
+    /// owning module (None: created outside modreg).
+    foreign: HashMap<String, Option<String>>,
+    /// Why the last statement was refused.
+    denial: Option<String>,
+}
+
+/// The sandbox of one connection.
+#[derive(Clone)]
+pub(crate) struct Sandbox {
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Sandbox {
+    /// Installs the authorizer on `conn` and forbids attaching databases at all.
+    pub(crate) fn install(conn: &mut Connection) -> rusqlite::Result<Sandbox> {
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+            let mut state = lock(&shared);
+            match decide(&state, &ctx) {
+                Ok(()) => Authorization::Allow,
+                Err(why) => {
+                    state.denial = Some(why);
+                    Authorization::Deny
+                }
+            }
+        }))?;
+        Ok(Sandbox { state })
+    }
+
+    /// Sets who the next module SQL runs as.
+    pub(crate) fn prepare(&self, module: &str, foreign: HashMap<String, Option<String>>) {
+        let mut state = lock(&self.state);
+        state.module = module.to_string();
+        state.foreign = foreign;
+    }
+
+    /// Runs `f` as module SQL.
+    pub(crate) fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut state = lock(&self.state);
+            state.active = true;
+            state.denial = None;
+        }
+        let value = f();
+        lock(&self.state).active = false;
+        value
+    }
+
+    /// Why the last statement was refused, if it was.
+    pub(crate) fn take_denial(&self) -> Option<String> {
+        lock(&self.state).denial.take()
+    }
+}
+
+/// The names an action touches: (object created, dropped or altered; other names read or written).
+fn names<'a>(action: &AuthAction<'a>) -> (Option<&'a str>, Vec<&'a str>) {
+    use AuthAction::*;
+    match *action {
+        CreateIndex { index_name, table_name } | CreateTempIndex { index_name, table_name } => (Some(index_name), vec![table_name]),
+        CreateTable { table_name } | CreateTempTable { table_name } => (Some(table_name), vec![]),
+        CreateVtable { table_name, .. } => (Some(table_name), vec![]),
+        CreateView { view_name } | CreateTempView { view_name } => (Some(view_name), vec![]),
+        CreateTrigger { trigger_name, table_name } | CreateTempTrigger { trigger_name, table_name } => {
+            (Some(trigger_name), vec![table_name])
+        }
+        DropIndex { index_name, table_name } | DropTempIndex { index_name, table_name } => (Some(index_name), vec![table_name]),
+        DropTable { table_name } | DropTempTable { table_name } | DropVtable { table_name, .. } => (Some(table_name), vec![]),
+        DropView { view_name } | DropTempView { view_name } => (Some(view_name), vec![]),
+        DropTrigger { trigger_name, table_name } | DropTempTrigger { trigger_name, table_name } => (Some(trigger_name), vec![table_name]),
+        AlterTable { table_name, .. } => (Some(table_name), vec![]),
+        Read { table_name, .. } | Insert { table_name } | Update { table_name, .. } | Delete { table_name } | Analyze { table_name } => {
+            (None, vec![table_name])
+        }
+        Reindex { index_name } => (None, vec![index_name]),
+        _ => (None, vec![]),
+    }
+}
+
+fn internal_denial(name: &str) -> String {
+    format!("`{name}` belongs to modreg: module SQL may not read or change `_modreg_*` objects")
+}
+
+fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), String> {
+    let (object, touched) = names(&ctx.action);
+    if let Some(name) = object.iter().chain(touched.iter()).find(|n| is_internal(n)) {
+        // modreg's own statements run with no accessor; a trigger or view written by a
+        // module never reaches modreg's tables, even when modreg's statement fires it.
+        let from_module_code = ctx.accessor.is_some_and(|a| !is_internal(a));
+        if state.active || from_module_code {
+            return Err(internal_denial(name));
+        }
+    }
+    if !state.active {
+        return Ok(());
+    }
+    use AuthAction::*;
+    match ctx.action {
+        Attach { .. } => Err("ATTACH is not allowed: module SQL may only use its own tenant database".into()),
+        Detach { .. } => Err("DETACH is not allowed in module SQL".into()),
+        Function { function_name } if function_name.eq_ignore_ascii_case("load_extension") => {
+            Err("loading extensions is not allowed in module SQL".into())
+        }
+        Transaction { .. } | Savepoint { .. } => Err(
+            "BEGIN, COMMIT, ROLLBACK and SAVEPOINT are not allowed in module SQL: modreg runs each module's work in a transaction of its own".into(),
+        ),
+        Pragma { pragma_name, pragma_value } => {
+            let name = pragma_name.to_ascii_lowercase();
+            let allowed = ALLOWED_PRAGMAS.contains(&name.as_str()) || (pragma_value.is_none() && READ_ONLY_PRAGMAS.contains(&name.as_str()));
+            if allowed { Ok(()) } else { Err(format!("PRAGMA {pragma_name} is not allowed in module SQL")) }
+        }
+        CreateTempTrigger { .. } | CreateTempView { .. } => Err("temporary triggers and views are not allowed in module SQL".into()),
+        CreateIndex { .. } | CreateTable { .. } | CreateVtable { .. } | CreateView { .. } | CreateTrigger { .. } => {
+            let name = object.unwrap_or_default();
+            match state.foreign.get(&name.to_ascii_lowercase()) {
+                None => Ok(()),
+                Some(Some(owner)) => Err(format!("module `{}` cannot create `{name}`: it already exists and belongs to module `{owner}`", state.module)),
+                Some(None) => Err(format!("module `{}` cannot create `{name}`: it already exists and was not created by a module", state.module)),
+            }
+        }
+        DropIndex { .. } | DropTable { .. } | DropVtable { .. } | DropView { .. } | DropTrigger { .. } | AlterTable { .. } => {
+            let name = object.unwrap_or_default();
+            match state.foreign.get(&name.to_ascii_lowercase()) {
+                None => Ok(()),
+                Some(owner) => {
+                    let owner = owner.as_deref().map_or("no module (it was created outside modreg)".to_string(), |o| format!("module `{o}`"));
+                    Err(format!("module `{}` may not drop or alter `{name}`, which belongs to {owner}", state.module))
+                }
+            }
+        }
+        _ => Ok(()),
+    }
+}
