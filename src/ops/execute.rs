@@ -298,7 +298,11 @@ impl Runner<'_> {
             }
             Ok(())
         })();
-        if let Err(failure) = result {
+        if let Err(mut failure) = result {
+            // The work ran and failed, and is rolled back: that is exit 1, whatever the cause.
+            if failure.error.kind == crate::domain::ErrorKind::Internal {
+                failure.error.kind = crate::domain::ErrorKind::Failed;
+            }
             run.push_work(failure.done);
             run.steps.push(Step {
                 name: failure.step.clone(),

@@ -12,7 +12,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::diagnostic::{Diagnostic, Severity};
 use crate::domain::module::ModuleVersion;
 use crate::domain::resolver::{Goal, Request, resolve};
-use crate::store::{CatalogStore, ModuleSource, TenantFiles, clock};
+use crate::store::{CatalogStore, ModuleSource, TenantFiles};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ValidateReport {
@@ -130,7 +130,6 @@ fn check_install(
             return;
         }
     };
-    let _ = clock::today();
     let mut db = match scratch.scratch() {
         Ok(db) => db,
         Err(e) => {
@@ -146,6 +145,14 @@ fn check_install(
         match applied {
             Ok(_) => {
                 let _ = db.commit();
+                if step.module.name() == module.name() {
+                    for problem in db.foreign_key_problems(module.name().as_str()).unwrap_or_default() {
+                        diagnostics.push(Diagnostic::error(
+                            &manifest_path(module),
+                            format!("after its migrations and seeds, {problem} (a foreign key is broken)"),
+                        ));
+                    }
+                }
             }
             Err((step_name, message, offset)) => {
                 let _ = db.rollback();

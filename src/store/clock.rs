@@ -9,9 +9,11 @@ pub fn now() -> String {
     format_time(OffsetDateTime::now_utc())
 }
 
+/// Always three fractional digits, so that stored times sort as text.
 pub fn format_time(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(t.millisecond() as u32 * 1_000_000).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&format).unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 /// Today's date in UTC.
@@ -23,6 +25,18 @@ pub fn today() -> Date {
 pub fn file_stamp() -> String {
     let t = OffsetDateTime::now_utc();
     format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_have_a_fixed_shape() {
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        assert_eq!(format_time(t), "2027-01-15T08:00:00.000Z");
+        assert_eq!(parse_time(&format_time(t)), Some(t));
+    }
 }
 
 /// Parses an RFC 3339 time.

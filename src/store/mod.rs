@@ -272,6 +272,8 @@ pub trait TenantDb {
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError>;
     /// Recreates a module from a file written by `save_module`.
     fn restore_module(&mut self, archive: &Path) -> std::result::Result<ArchiveSummary, WorkError>;
+    /// Rows of the module's tables whose foreign keys point at nothing.
+    fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>>;
     /// Versions the tenant file itself records, module to version.
     fn modules(&mut self) -> Result<BTreeMap<String, String>>;
     /// Records, inside the current transaction, that these jobs' tenant work is done.

@@ -103,56 +103,69 @@ pub(crate) fn save(db: &SqliteTenantDb, module: &str, flags: &BTreeMap<String, b
     let checksum: String =
         db.conn.query_row("SELECT checksum FROM _modreg_modules WHERE module = ?1", [module], |r| r.get(0)).map_err(fail)?;
 
-    let mut out = Connection::open(&partial).map_err(fail)?;
-    out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;").map_err(fail)?;
-    let tx = out.transaction().map_err(fail)?;
-    tx.execute_batch(ARCHIVE_SCHEMA).map_err(fail)?;
+    let written = write_archive(db, module, flags, &partial, &objects, &version, &checksum).map_err(fail);
+    let (tables, rows) = match written {
+        Ok(counts) => counts,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| std::fs::rename(&partial, dest))
+        .map_err(|e| Error::internal(format!("cannot finish {what}: {e}")))?;
+    Ok(ArchiveSummary { module: module.to_string(), version, tables, rows, flags: flags.clone() })
+}
+
+fn write_archive(
+    db: &SqliteTenantDb,
+    module: &str,
+    flags: &BTreeMap<String, bool>,
+    partial: &Path,
+    objects: &[SchemaObject],
+    version: &str,
+    checksum: &str,
+) -> rusqlite::Result<(usize, u64)> {
+    let mut out = Connection::open(partial)?;
+    out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;")?;
+    let tx = out.transaction()?;
+    tx.execute_batch(ARCHIVE_SCHEMA)?;
     let mut tables = 0;
     let mut rows = 0;
     for (seq, object) in objects.iter().enumerate() {
         tx.execute(
             "INSERT INTO _modreg_archive_objects (seq, name, type, tbl_name, sql) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![seq as i64, object.name, object.kind, object.tbl_name, object.sql],
-        )
-        .map_err(fail)?;
+        )?;
         if matches!(object.kind.as_str(), "table" | "shadow") {
             if let Some(sql) = &object.sql {
-                tx.execute_batch(sql).map_err(fail)?;
+                tx.execute_batch(sql)?;
             }
-            rows += copy_rows(&db.conn, "main", &tx, &object.name).map_err(fail)?;
+            rows += copy_rows(&db.conn, "main", &tx, &object.name)?;
             tables += 1;
         }
     }
     let history = history_table(module);
     let has_history: bool =
-        db.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?1", [&history], |r| r.get::<_, i64>(0)).map_err(fail)? > 0;
+        db.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?1", [&history], |r| r.get::<_, i64>(0))? > 0;
     if has_history {
-        let mut select = db.conn.prepare(&format!("SELECT version, name, applied_on, checksum FROM {}", quote(&history))).map_err(fail)?;
-        let mut insert = tx
-            .prepare("INSERT INTO _modreg_archive_history (version, name, applied_on, checksum) VALUES (?1, ?2, ?3, ?4)")
-            .map_err(fail)?;
-        let mut found = select.query([]).map_err(fail)?;
-        while let Some(r) = found.next().map_err(fail)? {
-            insert
-                .execute(params![
-                    r.get::<_, Value>(0).map_err(fail)?,
-                    r.get::<_, Value>(1).map_err(fail)?,
-                    r.get::<_, Value>(2).map_err(fail)?,
-                    r.get::<_, Value>(3).map_err(fail)?
-                ])
-                .map_err(fail)?;
+        let mut select = db.conn.prepare(&format!("SELECT version, name, applied_on, checksum FROM {}", quote(&history)))?;
+        let mut insert = tx.prepare("INSERT INTO _modreg_archive_history (version, name, applied_on, checksum) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut found = select.query([])?;
+        while let Some(r) = found.next()? {
+            insert.execute(params![r.get::<_, Value>(0)?, r.get::<_, Value>(1)?, r.get::<_, Value>(2)?, r.get::<_, Value>(3)?])?;
         }
     }
     let flags_json = serde_json::to_string(flags).unwrap_or_else(|_| "{}".into());
     // AUTOINCREMENT counters, so that a restored table hands out the ids it would have.
     let mut sequences = BTreeMap::new();
     let has_sequence: bool =
-        db.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'", [], |r| r.get::<_, i64>(0)).map_err(fail)?
-            > 0;
+        db.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'", [], |r| r.get::<_, i64>(0))? > 0;
     if has_sequence {
-        let mut select = db.conn.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?1").map_err(fail)?;
+        let mut select = db.conn.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?1")?;
         for object in objects.iter().filter(|o| o.kind == "table") {
-            if let Some(seq) = select.query_row([&object.name], |r| r.get::<_, i64>(0)).optional().map_err(fail)? {
+            if let Some(seq) = select.query_row([&object.name], |r| r.get::<_, i64>(0)).optional()? {
                 sequences.insert(object.name.clone(), seq);
             }
         }
@@ -161,21 +174,16 @@ pub(crate) fn save(db: &SqliteTenantDb, module: &str, flags: &BTreeMap<String, b
     for (key, value) in [
         ("format", FORMAT.to_string()),
         ("module", module.to_string()),
-        ("version", version.clone()),
-        ("checksum", checksum),
+        ("version", version.to_string()),
+        ("checksum", checksum.to_string()),
         ("flags", flags_json),
         ("sequences", sequences_json),
         ("created_at", clock::now()),
     ] {
-        tx.execute("INSERT INTO _modreg_archive (key, value) VALUES (?1, ?2)", params![key, value]).map_err(fail)?;
+        tx.execute("INSERT INTO _modreg_archive (key, value) VALUES (?1, ?2)", params![key, value])?;
     }
-    tx.commit().map_err(fail)?;
-    drop(out);
-    std::fs::File::open(&partial)
-        .and_then(|f| f.sync_all())
-        .and_then(|()| std::fs::rename(&partial, dest))
-        .map_err(|e| Error::internal(format!("cannot finish {what}: {e}")))?;
-    Ok(ArchiveSummary { module: module.to_string(), version, tables, rows, flags: flags.clone() })
+    tx.commit()?;
+    Ok((tables, rows))
 }
 
 /// Reads an archive's metadata without touching any tenant.
@@ -206,6 +214,7 @@ pub(crate) fn restore(db: &SqliteTenantDb, path: &Path) -> std::result::Result<A
         WorkError::new(step, Error::failed(format!("cannot restore from `{}`: {message}", path.display())))
     };
     let archive = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(fail)?;
+    archive.pragma_update(None, "foreign_keys", false).map_err(fail)?;
     let mut summary = summary(&archive).map_err(fail)?;
     let module = summary.module.clone();
     let objects: Vec<SchemaObject> = archive

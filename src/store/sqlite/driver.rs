@@ -15,6 +15,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::store::WorkStep;
 use crate::store::sqlite::sandbox::Sandbox;
+use crate::store::sqlite::script;
 
 /// A failure while applying migrations.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub(crate) struct DriverError {
     /// Why the sandbox refused it, when it did.
     pub denial: Option<String>,
     pub source: rusqlite::Error,
+    /// Where in the migration's text it failed.
+    pub offset: Option<usize>,
 }
 
 impl fmt::Display for DriverError {
@@ -66,11 +69,18 @@ impl Transaction for Driver<'_> {
             match self.bodies.get_mut(query).and_then(VecDeque::pop_front) {
                 Some(name) => {
                     let started = Instant::now();
-                    let result = self.sandbox.run(|| self.conn.execute_batch(query));
-                    result.map_err(|source| DriverError { migration: Some(name.clone()), denial: self.sandbox.take_denial(), source })?;
+                    let result = self.sandbox.run(|| script::run(self.conn, query));
+                    result.map_err(|e| DriverError {
+                        migration: Some(name.clone()),
+                        denial: self.sandbox.take_denial(),
+                        source: e.error,
+                        offset: Some(e.offset),
+                    })?;
                     self.steps.push(WorkStep { name: format!("migrate {name}"), duration: started.elapsed(), detail: None });
                 }
-                None => self.conn.execute_batch(query).map_err(|source| DriverError { migration: None, denial: None, source })?,
+                None => {
+                    self.conn.execute_batch(query).map_err(|source| DriverError { migration: None, denial: None, source, offset: None })?
+                }
             }
             count += 1;
         }
@@ -80,7 +90,7 @@ impl Transaction for Driver<'_> {
 
 impl Query<Vec<Migration>> for Driver<'_> {
     fn query(&mut self, query: &str) -> Result<Vec<Migration>, Self::Error> {
-        let wrap = |source| DriverError { migration: None, denial: None, source };
+        let wrap = |source| DriverError { migration: None, denial: None, source, offset: None };
         let mut stmt = self.conn.prepare(query).map_err(wrap)?;
         let mut rows = stmt.query([]).map_err(wrap)?;
         let mut applied = Vec::new();

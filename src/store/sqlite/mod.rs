@@ -5,6 +5,7 @@ mod archive;
 mod driver;
 pub mod landlord;
 mod sandbox;
+mod script;
 pub mod tenant;
 
 use std::time::Duration;

@@ -151,8 +151,12 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), String> {
     }
     use AuthAction::*;
     match ctx.action {
-        Attach { .. } => Err("ATTACH is not allowed: module SQL may only use its own tenant database".into()),
-        Detach { .. } => Err("DETACH is not allowed in module SQL".into()),
+        // ATTACH with a computed file name reaches the authorizer without one, as an
+        // action rusqlite does not name.
+        Attach { .. } | Unknown { code: rusqlite::ffi::SQLITE_ATTACH, .. } => {
+            Err("ATTACH is not allowed: module SQL may only use its own tenant database".into())
+        }
+        Detach { .. } | Unknown { code: rusqlite::ffi::SQLITE_DETACH, .. } => Err("DETACH is not allowed in module SQL".into()),
         Function { function_name } if function_name.eq_ignore_ascii_case("load_extension") => {
             Err("loading extensions is not allowed in module SQL".into())
         }

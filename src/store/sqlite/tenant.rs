@@ -17,7 +17,7 @@ use crate::store::clock;
 use crate::store::lock::FileLock;
 use crate::store::sqlite::driver::{Driver, DriverError};
 use crate::store::sqlite::sandbox::{Sandbox, is_internal};
-use crate::store::sqlite::{archive, configure, sql_error};
+use crate::store::sqlite::{archive, configure, script, sql_error};
 use crate::store::{ApplyReport, ArchiveSummary, RollbackCopy, TenantDb, TenantFiles, TenantLock, WorkError, WorkStep};
 
 /// modreg's own tables in every tenant file.
@@ -210,6 +210,10 @@ fn err(e: rusqlite::Error) -> Error {
 
 impl SqliteTenantDb {
     fn new(mut conn: Connection, path: Option<PathBuf>, copy: PathBuf, partial_copy: PathBuf) -> Result<Self> {
+        // The bundled SQLite enforces foreign keys by default; schema changes must not
+        // (dropping a table would cascade into its children's rows), as SQLite's own
+        // ALTER TABLE procedure says. Applications keep their own setting.
+        conn.pragma_update(None, "foreign_keys", false).map_err(err)?;
         let sandbox = Sandbox::install(&mut conn).map_err(err)?;
         let has_internal: bool =
             conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = '_modreg_jobs'", [], |r| r.get::<_, i64>(0)).map_err(err)? > 0;
@@ -323,16 +327,6 @@ impl SqliteTenantDb {
     }
 }
 
-/// The byte offset inside `sql` that an SQLite error points at, when it points at one.
-fn error_offset(sql: &str, e: &rusqlite::Error) -> Option<usize> {
-    match e {
-        rusqlite::Error::SqlInputError { offset, sql: tail, .. } if *offset >= 0 && sql.ends_with(tail.as_str()) => {
-            Some(sql.len() - tail.len() + *offset as usize)
-        }
-        _ => None,
-    }
-}
-
 fn sqlite_message(e: &rusqlite::Error) -> String {
     match e {
         rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
@@ -425,16 +419,33 @@ impl TenantDb for SqliteTenantDb {
             for seed in &module.seeds {
                 let started = Instant::now();
                 let step = format!("seed {}", seed.name);
-                let result = self.sandbox.run(|| self.conn.execute_batch(&seed.sql));
+                let result = self.sandbox.run(|| script::run(&self.conn, &seed.sql));
                 if let Err(e) = result {
-                    let reason = self.sandbox.take_denial().unwrap_or_else(|| sqlite_message(&e));
+                    let reason = self.sandbox.take_denial().unwrap_or_else(|| sqlite_message(&e.error));
                     let mut failure = WorkError::new(&step, Error::failed(format!("seed `{}` of `{name}` failed: {reason}", seed.name)));
-                    failure.offset = error_offset(&seed.sql, &e);
+                    failure.offset = Some(e.offset);
                     failure.done = steps;
                     return Err(failure);
                 }
                 steps.push(WorkStep { name: step, duration: started.elapsed(), detail: None });
             }
+        }
+        // Trigger and view bodies are checked by the authorizer only when they run, which
+        // may be in an application's connection: refuse any that names modreg's tables.
+        let planted = self.schema().map_err(internal)?.into_iter().find(|o| {
+            matches!(o.kind.as_str(), "trigger" | "view")
+                && o.sql.as_deref().is_some_and(|sql| sql.to_ascii_lowercase().contains("_modreg_"))
+        });
+        if let Some(object) = planted {
+            let mut failure = WorkError::new(
+                "record objects",
+                Error::failed(format!(
+                    "module `{name}` created {} `{}`, which refers to modreg's `_modreg_*` tables",
+                    object.kind, object.name
+                )),
+            );
+            failure.done = steps;
+            return Err(failure);
         }
         let (objects_created, objects_dropped) = self.record_objects(name, &before).map_err(internal)?;
         self.set_module_record(module).map_err(internal)?;
@@ -498,6 +509,22 @@ impl TenantDb for SqliteTenantDb {
         archive::restore(self, archive)
     }
 
+    fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        for table in self.module_objects(module).map_err(err)?.iter().filter(|o| o.kind == "table") {
+            let mut stmt = self.conn.prepare(&format!("PRAGMA foreign_key_check({})", quote(&table.name))).map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(err)?;
+            for (child, rowid, parent) in rows {
+                let row = rowid.map_or_else(|| "a row".to_string(), |id| format!("row {id}"));
+                problems.push(format!("{row} of `{child}` refers to a row of `{parent}` that does not exist"));
+            }
+        }
+        Ok(problems)
+    }
+
     fn modules(&mut self) -> Result<BTreeMap<String, String>> {
         self.conn
             .prepare_cached("SELECT module, version FROM _modreg_modules")
@@ -558,9 +585,7 @@ fn migration_error(module: &ModuleVersion, e: refinery_core::Error) -> WorkError
                     format!("migrate {migration}"),
                     Error::failed(format!("migration `{migration}` of `{name}` failed: {reason}")),
                 );
-                if let Some(m) = module.migrations.iter().find(|m| Some(&m.name) == driver.migration.as_ref()) {
-                    failure.offset = error_offset(&m.sql, &driver.source);
-                }
+                failure.offset = driver.offset;
                 failure
             }
             None => WorkError::new("migrate", Error::internal(format!("migrations of `{name}`: {source}"))),
