@@ -1,0 +1,12 @@
+//! Integration tests: the real `modreg` binary in a temporary world, judged by what a
+//! user would see: exit codes, output, and the tenant files and landlord themselves.
+
+mod support;
+
+mod catalog;
+mod help;
+mod install;
+mod rollback;
+mod sandbox;
+mod tenants;
+mod validate;

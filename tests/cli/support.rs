@@ -1,0 +1,386 @@
+//! The test world: a temporary folder with a modules catalog and a data folder, the real
+//! `modreg` binary, and ways to look at what a user would: exit codes, output, and the
+//! tenant files and landlord themselves.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use assert_cmd::Command;
+use rusqlite::Connection;
+use rusqlite::types::Value;
+use serde_json::Value as Json;
+use tempfile::TempDir;
+
+pub struct World {
+    pub dir: TempDir,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Json {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// The JSON error object of a failed `--json` run.
+    pub fn error(&self) -> Json {
+        self.json()["error"].clone()
+    }
+}
+
+impl World {
+    pub fn new() -> World {
+        let world = World { dir: tempfile::tempdir().expect("temp dir") };
+        std::fs::create_dir_all(world.modules()).expect("modules dir");
+        world
+    }
+
+    /// A world whose catalog is a copy of the repository's sample `modules/`.
+    pub fn sample() -> World {
+        let world = World::new();
+        let status = StdCommand::new("cp")
+            .arg("-R")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/modules/."))
+            .arg(world.modules())
+            .status()
+            .expect("cp");
+        assert!(status.success());
+        world
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn modules(&self) -> PathBuf {
+        self.path().join("modules")
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+
+    pub fn tenant_path(&self, tenant: &str) -> PathBuf {
+        self.data().join("tenants").join(format!("{tenant}.db"))
+    }
+
+    /// The binary, run in the world's folder, with the world's catalog and data folder
+    /// and none of the caller's `MODREG_*` settings.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::cargo_bin("modreg").expect("binary");
+        cmd.current_dir(self.path());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MODREG_") || key == "NO_COLOR" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("MODREG_MODULES", self.modules()).env("MODREG_DATA", self.data()).env("MODREG_ACTOR", "tester");
+        cmd
+    }
+
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command();
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run modreg");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs with no `MODREG_*` variables at all (help text shows the environment).
+    pub fn run_bare(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command();
+        cmd.env_remove("MODREG_MODULES").env_remove("MODREG_DATA").env_remove("MODREG_ACTOR").args(args);
+        let output = cmd.output().expect("run modreg");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// Runs and requires exit 0.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        run.code(0);
+        run
+    }
+
+    /// Runs with `--json` and requires exit 0.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Json {
+        let mut all = args.to_vec();
+        all.push("--json");
+        self.ok(&all).json()
+    }
+
+    pub fn module(&self, folder: &str, name: &str, version: &str) -> ModuleBuilder<'_> {
+        ModuleBuilder {
+            dir: self.modules().join(folder),
+            name: name.into(),
+            version: version.into(),
+            body: String::new(),
+            deps: Vec::new(),
+            optional: Vec::new(),
+            features: Vec::new(),
+            hooks: Vec::new(),
+            migrations: Vec::new(),
+            seeds: Vec::new(),
+            _world: self,
+        }
+    }
+
+    pub fn tenant_db(&self, tenant: &str) -> Connection {
+        Connection::open(self.tenant_path(tenant)).expect("open tenant db")
+    }
+
+    pub fn landlord(&self) -> Connection {
+        Connection::open(self.data().join("landlord.db")).expect("open landlord")
+    }
+
+    /// A logical dump of a tenant file: every object's SQL and every table's rows.
+    pub fn dump(&self, tenant: &str) -> String {
+        dump(&self.tenant_db(tenant))
+    }
+
+    /// Names of the objects in a tenant file (tables, indexes, views, triggers).
+    pub fn objects(&self, tenant: &str) -> Vec<String> {
+        let conn = self.tenant_db(tenant);
+        let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_autoindex%' ORDER BY name").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    pub fn has_object(&self, tenant: &str, name: &str) -> bool {
+        self.objects(tenant).iter().any(|o| o == name)
+    }
+
+    /// Runs SQL on a tenant file, as an application would.
+    pub fn sql(&self, tenant: &str, sql: &str) {
+        self.tenant_db(tenant).execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    pub fn count(&self, tenant: &str, table: &str) -> i64 {
+        self.tenant_db(tenant).query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
+    }
+
+    /// All jobs, oldest first, as `jobs list --json` shows them.
+    pub fn jobs(&self) -> Vec<Json> {
+        let mut jobs = self.json(&["jobs", "list", "--limit", "100000"])["jobs"].as_array().cloned().unwrap_or_default();
+        jobs.reverse();
+        jobs
+    }
+
+    /// Module to version, as the landlord records them for a tenant.
+    pub fn installed(&self, tenant: &str) -> BTreeMap<String, String> {
+        let status = self.json(&["status", "--tenant", tenant]);
+        status["tenants"][0]["modules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["name"].as_str().unwrap().to_string(), m["version"].as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+fn render(value: Value) -> String {
+    match value {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(f) => format!("{f:?}"),
+        Value::Text(t) => format!("'{t}'"),
+        Value::Blob(b) => format!("x'{}'", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+    }
+}
+
+/// A logical dump like `sqlite3 FILE .dump`, but ordered so that two dumps of the same
+/// logical content are equal: objects by name with their SQL, then each table's rows
+/// (with rowids where the table has them), sorted.
+pub fn dump(conn: &Connection) -> String {
+    let mut out = String::new();
+    let objects: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY name, type")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (kind, name, sql) in &objects {
+        out.push_str(&format!("{kind} {name}: {}\n", sql.as_deref().unwrap_or("-")));
+    }
+    for (kind, name, sql) in &objects {
+        let is_virtual = sql.as_deref().is_some_and(|s| s.to_uppercase().starts_with("CREATE VIRTUAL"));
+        if kind != "table" || is_virtual {
+            continue;
+        }
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let mut stmt = match conn.prepare(&format!("SELECT rowid, * FROM {quoted}")) {
+            Ok(stmt) => stmt,
+            Err(_) => conn.prepare(&format!("SELECT * FROM {quoted}")).unwrap(),
+        };
+        let columns = stmt.column_count();
+        let mut rows: Vec<String> = stmt
+            .query_map([], |r| Ok((0..columns).map(|i| render(r.get::<_, Value>(i).unwrap())).collect::<Vec<_>>().join(", ")))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        rows.sort();
+        for row in rows {
+            out.push_str(&format!("{name}: ({row})\n"));
+        }
+    }
+    out
+}
+
+/// Writes a module folder: manifest, migrations, seeds and hooks.
+pub struct ModuleBuilder<'a> {
+    dir: PathBuf,
+    name: String,
+    version: String,
+    body: String,
+    deps: Vec<(String, String)>,
+    optional: Vec<(String, String)>,
+    features: Vec<(String, bool)>,
+    hooks: Vec<(String, String)>,
+    migrations: Vec<(String, String)>,
+    seeds: Vec<(String, String)>,
+    _world: &'a World,
+}
+
+impl ModuleBuilder<'_> {
+    pub fn dep(mut self, name: &str, req: &str) -> Self {
+        self.deps.push((name.into(), req.into()));
+        self
+    }
+
+    pub fn optional(mut self, name: &str, req: &str) -> Self {
+        self.optional.push((name.into(), req.into()));
+        self
+    }
+
+    pub fn flag(mut self, name: &str, value: bool) -> Self {
+        self.features.push((name.into(), value));
+        self
+    }
+
+    /// `name` without `.sql`, e.g. `V1__init`.
+    pub fn migration(mut self, name: &str, sql: &str) -> Self {
+        self.migrations.push((name.into(), sql.into()));
+        self
+    }
+
+    pub fn seed(mut self, file: &str, sql: &str) -> Self {
+        self.seeds.push((file.into(), sql.into()));
+        self
+    }
+
+    /// A POSIX sh hook: `kind` as in the manifest (`post_install`), `script` its body.
+    pub fn hook(mut self, kind: &str, script: &str) -> Self {
+        self.hooks.push((kind.into(), script.into()));
+        self
+    }
+
+    /// Extra lines for the `[module]` table, or whole extra tables.
+    pub fn toml(mut self, text: &str) -> Self {
+        self.body.push_str(text);
+        self.body.push('\n');
+        self
+    }
+
+    pub fn subscription(self) -> Self {
+        self.toml("requires_subscription = true")
+    }
+
+    pub fn write(self) -> PathBuf {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let mut text =
+            format!("[module]\nname = \"{}\"\nversion = \"{}\"\ndescription = \"{} for tests\"\n", self.name, self.version, self.name);
+        let (module_lines, tables): (Vec<&str>, Vec<&str>) = {
+            let mut in_table = false;
+            let mut module_lines = Vec::new();
+            let mut tables = Vec::new();
+            for line in self.body.lines() {
+                if line.trim_start().starts_with('[') {
+                    in_table = true;
+                }
+                if in_table { tables.push(line) } else { module_lines.push(line) }
+            }
+            (module_lines, tables)
+        };
+        for line in module_lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let table = |title: &str, rows: &[(String, String)], text: &mut String| {
+            if !rows.is_empty() {
+                text.push_str(&format!("[{title}]\n"));
+                for (k, v) in rows {
+                    text.push_str(&format!("{k} = \"{v}\"\n"));
+                }
+            }
+        };
+        table("dependencies", &self.deps, &mut text);
+        table("optional-dependencies", &self.optional, &mut text);
+        if !self.features.is_empty() {
+            text.push_str("[features]\n");
+            for (k, v) in &self.features {
+                text.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        let hook_rows: Vec<(String, String)> = self.hooks.iter().map(|(kind, _)| (kind.clone(), format!("hooks/{kind}.sh"))).collect();
+        table("hooks", &hook_rows, &mut text);
+        for line in tables {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::write(self.dir.join("module.toml"), text).unwrap();
+        for (name, sql) in &self.migrations {
+            let path = self.dir.join("migrations").join(format!("{name}.sql"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, sql).unwrap();
+        }
+        for (name, sql) in &self.seeds {
+            let path = self.dir.join("seeds").join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, sql).unwrap();
+        }
+        for (kind, script) in &self.hooks {
+            let path = self.dir.join("hooks").join(format!("{kind}.sh"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, format!("#!/bin/sh\nset -eu\n{script}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        self.dir
+    }
+}
