@@ -27,6 +27,11 @@ pub fn file_stamp() -> String {
     format!("{:04}{:02}{:02}T{:02}{:02}{:02}Z", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second())
 }
 
+/// Parses an RFC 3339 time.
+pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,9 +42,4 @@ mod tests {
         assert_eq!(format_time(t), "2027-01-15T08:00:00.000Z");
         assert_eq!(parse_time(&format_time(t)), Some(t));
     }
-}
-
-/// Parses an RFC 3339 time.
-pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339).ok()
 }

@@ -204,3 +204,24 @@ fn installed_objects_are_recorded_as_the_modules_own() {
     let sequence: i64 = conn.query_row("SELECT count(*) FROM _modreg_objects WHERE name LIKE 'sqlite_%'", [], |r| r.get(0)).unwrap();
     assert_eq!(sequence, 0, "SQLite's own objects belong to no module");
 }
+
+#[test]
+fn optional_dependencies_are_not_installed_for_you_but_order_the_plan() {
+    let world = World::new();
+    world.module("chat", "chat", "1.0.0").migration("V1__chat", "CREATE TABLE chat_t (x);").write();
+    world
+        .module("board", "board", "1.0.0")
+        .optional("chat", "^1")
+        .flag("threads", true)
+        .subscription()
+        .migration("V1__board", "CREATE TABLE board_t (x);")
+        .write();
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    world.ok(&["subscription", "grant", "--tenant", "acme", "board"]);
+    world.ok(&["subscription", "grant", "--tenant", "globex", "board"]);
+    let alone = world.json(&["install", "board", "--tenant", "acme"]);
+    assert_eq!(names(&alone["plan"], "module"), ["board"]);
+    let both = world.json(&["install", "board", "chat", "--tenant", "globex"]);
+    assert_eq!(names(&both["plan"], "module"), ["chat", "board"]);
+    assert_eq!(world.json(&["flags", "list", "--tenant", "globex"])["flags"][0]["flag"], "threads");
+}

@@ -4,9 +4,13 @@
 mod support;
 
 mod catalog;
+mod crash;
 mod help;
 mod install;
+mod locks;
+mod ownership;
 mod rollback;
 mod sandbox;
 mod tenants;
+mod uninstall;
 mod validate;

@@ -245,7 +245,9 @@ pub fn dump(conn: &Connection) -> String {
             continue;
         }
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        let mut stmt = match conn.prepare(&format!("SELECT rowid, * FROM {quoted}")) {
+        // Like `.dump`, the rowids of SQLite's counters are not content.
+        let with_rowid = if name == "sqlite_sequence" { "" } else { "rowid, " };
+        let mut stmt = match conn.prepare(&format!("SELECT {with_rowid}* FROM {quoted}")) {
             Ok(stmt) => stmt,
             Err(_) => conn.prepare(&format!("SELECT * FROM {quoted}")).unwrap(),
         };

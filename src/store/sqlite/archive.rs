@@ -147,9 +147,9 @@ fn write_archive(
         }
     }
     let history = history_table(module);
-    let has_history: bool =
-        db.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?1", [&history], |r| r.get::<_, i64>(0))? > 0;
-    if has_history {
+    let history_sql: Option<String> =
+        db.conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [&history], |r| r.get(0)).optional()?;
+    if history_sql.is_some() {
         let mut select = db.conn.prepare(&format!("SELECT version, name, applied_on, checksum FROM {}", quote(&history)))?;
         let mut insert = tx.prepare("INSERT INTO _modreg_archive_history (version, name, applied_on, checksum) VALUES (?1, ?2, ?3, ?4)")?;
         let mut found = select.query([])?;
@@ -178,6 +178,7 @@ fn write_archive(
         ("checksum", checksum.to_string()),
         ("flags", flags_json),
         ("sequences", sequences_json),
+        ("history_sql", history_sql.unwrap_or_default()),
         ("created_at", clock::now()),
     ] {
         tx.execute("INSERT INTO _modreg_archive (key, value) VALUES (?1, ?2)", params![key, value])?;
@@ -253,12 +254,14 @@ pub(crate) fn restore(db: &SqliteTenantDb, path: &Path) -> std::result::Result<A
         db.conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)", params![table, seq]).map_err(fail)?;
     }
     let history = history_table(&module);
-    db.conn
-        .execute_batch(&format!(
-            "CREATE TABLE {}(version INT4 PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255));",
+    // The history table exactly as refinery created it.
+    let history_sql = meta(&archive, "history_sql").ok().filter(|sql| !sql.is_empty()).unwrap_or_else(|| {
+        format!(
+            "CREATE TABLE {}(version INT4 PRIMARY KEY, name VARCHAR(255), applied_on VARCHAR(255), checksum VARCHAR(255))",
             quote(&history)
-        ))
-        .map_err(fail)?;
+        )
+    });
+    db.conn.execute_batch(&history_sql).map_err(fail)?;
     copy_rows_named(&archive, "_modreg_archive_history", &db.conn, &history).map_err(fail)?;
     let mut insert =
         db.conn.prepare("INSERT OR REPLACE INTO _modreg_objects (name, module, type, tbl_name) VALUES (?1, ?2, ?3, ?4)").map_err(fail)?;

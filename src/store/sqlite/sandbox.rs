@@ -36,7 +36,8 @@ const ALLOWED_PRAGMAS: &[&str] = &[
 ];
 
 /// PRAGMAs module SQL may read but not set.
-const READ_ONLY_PRAGMAS: &[&str] = &["user_version", "application_id", "encoding", "page_size", "schema_version"];
+/// (R-tree reads `data_version` while creating its table.)
+const READ_ONLY_PRAGMAS: &[&str] = &["user_version", "application_id", "encoding", "page_size", "schema_version", "data_version"];
 
 pub(crate) fn is_internal(name: &str) -> bool {
     name.len() >= 8 && name.as_bytes()[..8].eq_ignore_ascii_case(b"_modreg_")

@@ -1,0 +1,162 @@
+//! A process killed at any point leaves work that the next command (or `recover`) puts
+//! right. Debug builds honour `MODREG_FAULT_POINT`, which makes the process SIGKILL
+//! itself at a named point; hooks that wait let a test kill it mid-hook.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::World;
+
+fn world() -> World {
+    let world = World::new();
+    world
+        .module("a", "a", "1.0.0")
+        .migration("V1__a", "CREATE TABLE a_t (id INTEGER PRIMARY KEY, v TEXT);")
+        .seed("1.sql", "INSERT INTO a_t (v) VALUES ('x');")
+        .write();
+    world.module("b", "b", "1.0.0").dep("a", "^1").migration("V1__b", "CREATE TABLE b_t (x);\nUPDATE a_t SET v = 'changed by b';").write();
+    world.ok(&["tenant", "add", "acme"]);
+    world.sql("acme", "CREATE TABLE app_data (x); INSERT INTO app_data VALUES (1);");
+    world
+}
+
+fn killed_at(world: &World, point: &str, args: &[&str]) {
+    let run = world.run_with(args, &[("MODREG_FAULT_POINT", point)]);
+    assert_eq!(run.code, -1, "{point}: the process was not killed\n{}", run.stderr);
+}
+
+fn job_statuses(world: &World) -> Vec<String> {
+    world.jobs().iter().map(|j| j["status"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn killed_before_the_tenant_commits_the_work_is_rolled_back() {
+    for point in ["jobs-started", "module-applied"] {
+        let world = world();
+        let before = world.dump("acme");
+        killed_at(&world, point, &["install", "b", "--tenant", "acme"]);
+        assert_eq!(job_statuses(&world), ["running", "running"], "{point}");
+        let report = world.json(&["recover"]);
+        assert_eq!(report["tenants"][0]["rolled_back"].as_array().unwrap().len(), 2, "{point}: {report}");
+        assert_eq!(job_statuses(&world), ["rolled_back", "rolled_back"], "{point}");
+        assert!(world.jobs()[0]["error"].as_str().unwrap().contains("interrupted"));
+        assert_eq!(world.dump("acme"), before, "{point}");
+        assert!(world.installed("acme").is_empty());
+        // And the work can be done again.
+        world.ok(&["install", "b", "--tenant", "acme"]);
+        assert_eq!(world.installed("acme").len(), 2);
+    }
+}
+
+#[test]
+fn killed_after_the_tenant_commits_the_jobs_are_completed() {
+    for point in ["tenant-committed", "landlord-completed"] {
+        let world = world();
+        killed_at(&world, point, &["install", "b", "--tenant", "acme"]);
+        // The next command that touches the tenant recovers it first.
+        world.ok(&["install", "b", "--tenant", "acme"]);
+        assert_eq!(job_statuses(&world), ["completed", "completed"], "{point}");
+        assert_eq!(world.installed("acme").len(), 2, "{point}");
+        assert!(world.has_object("acme", "b_t"));
+        let flags_and_events = world.ok(&["events"]).stdout;
+        assert_eq!(flags_and_events.matches("module.installed").count(), 2, "{point}: {flags_and_events}");
+    }
+}
+
+#[test]
+fn killed_during_a_hook_the_copy_is_put_back_and_rollback_is_called() {
+    let world = world();
+    let started = world.path().join("hook.started");
+    let marker = world.path().join("rolled-back.txt");
+    world
+        .module("c", "c", "1.0.0")
+        .dep("a", "^1")
+        .migration("V1__c", "CREATE TABLE c_t (x);\nDELETE FROM a_t;")
+        .hook("post_install", &format!("touch {}; sleep 60", started.display()))
+        .hook("rollback", &format!("echo \"$MODREG_JOB_ID\" >> {}", marker.display()))
+        .write();
+    world.ok(&["install", "a", "--tenant", "acme"]);
+    let before = world.dump("acme");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"))
+        .current_dir(world.path())
+        .env("MODREG_MODULES", world.modules())
+        .env("MODREG_DATA", world.data())
+        .args(["install", "c", "--tenant", "acme"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the hook never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9));
+    assert!(world.data().join("tenants/acme.db.rollback").exists(), "no rollback copy on disk");
+    assert_ne!(world.dump("acme"), before, "the migration had committed for the hook to see");
+
+    let report = world.json(&["recover"]);
+    assert_eq!(report["tenants"][0]["restored_copy"], true, "{report}");
+    assert_eq!(world.dump("acme"), before);
+    let last = world.jobs().last().unwrap().clone();
+    assert_eq!(last["status"], "rolled_back");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), last["id"].to_string());
+    assert!(!world.data().join("tenants/acme.db.rollback").exists());
+    assert_eq!(world.json(&["recover"])["tenants"], serde_json::json!([]));
+}
+
+#[test]
+fn killed_mid_migration_the_transaction_is_gone() {
+    let world = world();
+    // A migration that takes seconds: the kill lands inside it.
+    world
+        .module("slow", "slow", "1.0.0")
+        .dep("a", "^1")
+        .migration(
+            "V1__slow",
+            "CREATE TABLE slow_t (x);\nDELETE FROM a_t;\nWITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000) SELECT count(*) FROM n;",
+        )
+        .write();
+    world.ok(&["install", "a", "--tenant", "acme"]);
+    let before = world.dump("acme");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"))
+        .current_dir(world.path())
+        .env("MODREG_MODULES", world.modules())
+        .env("MODREG_DATA", world.data())
+        .args(["install", "slow", "--tenant", "acme"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let running = world.jobs().iter().any(|j| j["module"] == "slow" && j["status"] == "running");
+        if running {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let status = world.json(&["status", "--tenant", "acme"]);
+    assert_eq!(status["tenants"][0]["unfinished_jobs"], 1);
+    world.ok(&["recover"]);
+    assert_eq!(world.dump("acme"), before);
+    assert_eq!(world.jobs().last().unwrap()["status"], "rolled_back");
+}
+
+#[test]
+fn a_half_written_rollback_copy_is_discarded() {
+    let world = world();
+    std::fs::write(world.data().join("tenants/acme.db.rollback.tmp"), b"half").unwrap();
+    let before = world.dump("acme");
+    let report = world.json(&["recover"]);
+    assert_eq!(report["tenants"][0]["discarded_copies"], 1);
+    assert!(!world.data().join("tenants/acme.db.rollback.tmp").exists());
+    assert_eq!(world.dump("acme"), before);
+}

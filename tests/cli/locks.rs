@@ -1,0 +1,139 @@
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::World;
+
+/// Waits (bounded) for a file a hook creates, so the test knows where the other process is.
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn spawn(world: &World, args: &[&str]) -> Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"));
+    cmd.current_dir(world.path())
+        .env("MODREG_MODULES", world.modules())
+        .env("MODREG_DATA", world.data())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().unwrap()
+}
+
+/// A module whose pre_install hook says it started, then waits for `go`.
+fn gated(world: &World, name: &str) {
+    let started = world.path().join(format!("{name}.started"));
+    let go = world.path().join(format!("{name}.go"));
+    world
+        .module(name, name, "1.0.0")
+        .migration("V1__x", &format!("CREATE TABLE {name}_t (x);"))
+        .hook("pre_install", &format!("touch {}; while [ ! -f {} ]; do sleep 0.02; done", started.display(), go.display()))
+        .write();
+}
+
+#[test]
+fn a_second_process_on_the_same_tenant_waits_then_gives_up_busy() {
+    let world = World::new();
+    gated(&world, "slow");
+    world.module("quick", "quick", "1.0.0").migration("V1__q", "CREATE TABLE quick_t (x);").write();
+    world.ok(&["tenant", "add", "acme"]);
+    let first = spawn(&world, &["install", "slow", "--tenant", "acme"]);
+    wait_for(&world.path().join("slow.started"));
+    let started = Instant::now();
+    let second = world.run(&["install", "quick", "--tenant", "acme", "--lock-timeout", "0.3", "--json"]);
+    second.code(6);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(second.error()["kind"], "busy");
+    assert!(second.error()["message"].as_str().unwrap().contains("tenant `acme` is busy"));
+    assert!(!second.stdout.contains("database is locked") && !second.stderr.contains("database is locked"));
+    std::fs::write(world.path().join("slow.go"), "").unwrap();
+    assert!(first.wait_with_output().unwrap().status.success());
+    world.ok(&["install", "quick", "--tenant", "acme"]);
+}
+
+#[test]
+fn work_on_one_tenant_is_serialized() {
+    let world = World::new();
+    gated(&world, "slow");
+    world.module("quick", "quick", "1.0.0").migration("V1__q", "CREATE TABLE quick_t (x);").write();
+    world.ok(&["tenant", "add", "acme"]);
+    let first = spawn(&world, &["install", "slow", "--tenant", "acme"]);
+    wait_for(&world.path().join("slow.started"));
+    let second = spawn(&world, &["install", "quick", "--tenant", "acme"]);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(world.path().join("slow.go"), "").unwrap();
+    assert!(first.wait_with_output().unwrap().status.success());
+    assert!(second.wait_with_output().unwrap().status.success());
+    let jobs = world.jobs();
+    assert_eq!(jobs.len(), 2);
+    assert!(jobs[0]["finished_at"].as_str().unwrap() <= jobs[1]["started_at"].as_str().unwrap(), "{jobs:#?}");
+}
+
+#[test]
+fn different_tenants_proceed_in_parallel() {
+    let world = World::new();
+    // Each hook waits for the other tenant's hook to start: serialized, they would time out.
+    let a = world.path().join("acme.started");
+    let b = world.path().join("globex.started");
+    world
+        .module("meet", "meet", "1.0.0")
+        .migration("V1__x", "CREATE TABLE meet_t (x);")
+        .hook(
+            "pre_install",
+            &format!(
+                "touch {}/$MODREG_TENANT.started; i=0; while [ ! -f {} ] || [ ! -f {} ]; do sleep 0.02; i=$((i+1)); [ $i -lt 1000 ] || exit 9; done",
+                world.path().display(),
+                a.display(),
+                b.display()
+            ),
+        )
+        .write();
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    let one = spawn(&world, &["install", "meet", "--tenant", "acme"]);
+    let two = spawn(&world, &["install", "meet", "--tenant", "globex"]);
+    assert!(one.wait_with_output().unwrap().status.success());
+    assert!(two.wait_with_output().unwrap().status.success());
+    assert_eq!(world.installed("acme").len(), 1);
+    assert_eq!(world.installed("globex").len(), 1);
+}
+
+#[test]
+fn a_landlord_held_by_another_writer_is_reported_busy_not_locked() {
+    let world = World::new();
+    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x);").write();
+    world.ok(&["tenant", "add", "acme"]);
+    let landlord = world.landlord();
+    landlord.execute_batch("BEGIN IMMEDIATE; INSERT INTO tenants VALUES ('held', 'now');").unwrap();
+    let run = world.run(&["tenant", "add", "other", "--lock-timeout", "0.2", "--json"]);
+    run.code(6);
+    assert_eq!(run.error()["kind"], "busy");
+    assert!(!run.stdout.contains("database is locked"), "{}", run.stdout);
+    landlord.execute_batch("ROLLBACK").unwrap();
+    world.ok(&["tenant", "add", "other"]);
+}
+
+#[test]
+fn many_processes_at_once_all_succeed() {
+    let world = World::new();
+    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x);").write();
+    world.module("b", "b", "1.0.0").migration("V1__b", "CREATE TABLE b_t (x);").write();
+    let tenants: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+    let mut args = vec!["tenant", "add"];
+    args.extend(tenants.iter().map(String::as_str));
+    world.ok(&args);
+    let children: Vec<Child> = tenants
+        .iter()
+        .flat_map(|t| [spawn(&world, &["install", "a", "--tenant", t]), spawn(&world, &["install", "b", "--tenant", t])])
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for t in &tenants {
+        assert_eq!(world.installed(t).len(), 2);
+    }
+}
