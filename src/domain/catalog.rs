@@ -2,7 +2,7 @@
 //! (and, for installed versions whose folder is gone, from the landlord's copies). Pure.
 
 use std::borrow::Borrow;
-use std::collections::BTreeMap;
+use std::hash::Hash;
 use std::sync::Arc;
 
 use semver::Version;
@@ -19,9 +19,10 @@ pub struct Duplicate {
     pub refused: Arc<ModuleVersion>,
 }
 
+/// Lookups by name are hashed (resolution makes many); listing sorts by name.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    modules: BTreeMap<ModuleName, Vec<Arc<ModuleVersion>>>,
+    modules: rustc_hash::FxHashMap<ModuleName, Vec<Arc<ModuleVersion>>>,
 }
 
 impl Catalog {
@@ -53,21 +54,21 @@ impl Catalog {
     }
 
     /// Every version of a module, newest first (empty for an unknown module).
-    pub fn versions<Q: Ord + ?Sized>(&self, name: &Q) -> &[Arc<ModuleVersion>]
+    pub fn versions<Q: Hash + Eq + ?Sized>(&self, name: &Q) -> &[Arc<ModuleVersion>]
     where
         ModuleName: Borrow<Q>,
     {
         self.modules.get(name).map_or(&[], Vec::as_slice)
     }
 
-    pub fn contains<Q: Ord + ?Sized>(&self, name: &Q) -> bool
+    pub fn contains<Q: Hash + Eq + ?Sized>(&self, name: &Q) -> bool
     where
         ModuleName: Borrow<Q>,
     {
         self.modules.contains_key(name)
     }
 
-    pub fn get<Q: Ord + ?Sized>(&self, name: &Q, version: &Version) -> Option<&Arc<ModuleVersion>>
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, name: &Q, version: &Version) -> Option<&Arc<ModuleVersion>>
     where
         ModuleName: Borrow<Q>,
     {
@@ -75,7 +76,7 @@ impl Catalog {
     }
 
     /// The newest installable release (prereleases only when nothing else exists).
-    pub fn latest<Q: Ord + ?Sized>(&self, name: &Q) -> Option<&Arc<ModuleVersion>>
+    pub fn latest<Q: Hash + Eq + ?Sized>(&self, name: &Q) -> Option<&Arc<ModuleVersion>>
     where
         ModuleName: Borrow<Q>,
     {
@@ -83,13 +84,16 @@ impl Catalog {
         installable().find(|m| m.version().pre.is_empty()).or_else(|| installable().next())
     }
 
+    /// Module names in order.
     pub fn names(&self) -> impl Iterator<Item = &ModuleName> {
-        self.modules.keys()
+        let mut names: Vec<&ModuleName> = self.modules.keys().collect();
+        names.sort();
+        names.into_iter()
     }
 
-    /// Every module version, grouped by name, newest first.
+    /// Every module version, by name, newest first.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<ModuleVersion>> {
-        self.modules.values().flatten()
+        self.names().flat_map(|name| self.modules[name].iter())
     }
 
     pub fn len(&self) -> usize {
@@ -102,10 +106,8 @@ impl Catalog {
 
     /// Modules some version of which depends (required or optional) on `name`.
     pub fn dependents(&self, name: &str) -> Vec<&ModuleName> {
-        self.modules
-            .iter()
-            .filter(|(_, versions)| versions.iter().any(|v| v.manifest.all_dependencies().any(|(d, _, _)| d.as_str() == name)))
-            .map(|(n, _)| n)
+        self.names()
+            .filter(|n| self.modules[*n].iter().any(|v| v.manifest.all_dependencies().any(|(d, _, _)| d.as_str() == name)))
             .collect()
     }
 }

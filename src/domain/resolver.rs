@@ -10,6 +10,7 @@
 //! holds it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -264,7 +265,8 @@ pub fn resolve(catalog: &Catalog, installed: &Installed, goal: &Goal, today: Dat
     let mut requested = BTreeSet::new();
     match goal {
         Goal::Install(requests) => {
-            solver.lock_all_installed(&BTreeSet::new())?;
+            let every: BTreeSet<&ModuleName> = installed.keys().collect();
+            solver.lock(&every);
             for request in requests {
                 requested.insert(request.name.clone());
                 if let Some(version) = installed.get(&request.name) {
@@ -284,9 +286,9 @@ pub fn resolve(catalog: &Catalog, installed: &Installed, goal: &Goal, today: Dat
                     return Err(ResolveError::UnknownModule { name: request.name.clone(), required_by: Origin::Request });
                 }
                 if request.allow_stored {
-                    solver.stored_ok.insert(request.name.clone());
+                    solver.stored_ok.insert(&request.name);
                 }
-                solver.require(&request.name, request.req.clone(), Origin::Request, false);
+                solver.require(&request.name, Need { req: &request.req, holder: None, optional: false });
             }
         }
         Goal::Upgrade { modules, to } => {
@@ -317,18 +319,17 @@ pub fn resolve(catalog: &Catalog, installed: &Installed, goal: &Goal, today: Dat
                 }
                 targets.insert(name.clone());
             }
-            solver.to = to.clone();
+            solver.to = to.as_ref();
             let dependents = dependents_closure(catalog, installed, &targets, true);
-            let mut locked: BTreeSet<ModuleName> = dependents.into_iter().filter(|d| !targets.contains(d)).collect();
-            locked.retain(|n| installed.contains_key(n));
-            solver.lock(&locked)?;
-            for target in &targets {
-                solver.modes.insert(target.clone(), Mode::Target);
-                solver.enqueue(target);
+            let locked: BTreeSet<&ModuleName> = installed.keys().filter(|n| dependents.contains(*n) && !targets.contains(*n)).collect();
+            solver.lock(&locked);
+            for (name, _) in installed.iter().filter(|(n, _)| targets.contains(*n)) {
+                solver.modes.insert(name, Mode::Target);
+                solver.enqueue(name);
             }
             for name in installed.keys() {
                 if !targets.contains(name) && !locked.contains(name) {
-                    solver.modes.insert(name.clone(), Mode::Upgradable);
+                    solver.modes.insert(name, Mode::Upgradable);
                     solver.enqueue(name);
                 }
             }
@@ -370,34 +371,37 @@ pub fn dependents_closure(
 }
 
 /// Orders modules so that each comes after everything it depends on (required, and
-/// optional when present). Ties are broken by name.
+/// optional when present). Ties go to the name that sorts first.
 pub fn dependency_order(modules: &[Arc<ModuleVersion>]) -> Result<Vec<Arc<ModuleVersion>>, ResolveError> {
-    let by_name: HashMap<&ModuleName, &Arc<ModuleVersion>> = modules.iter().map(|m| (m.name(), m)).collect();
-    let mut indegree: HashMap<&ModuleName, usize> = HashMap::new();
-    let mut dependents: HashMap<&ModuleName, Vec<&ModuleName>> = HashMap::new();
-    for m in modules {
-        indegree.entry(m.name()).or_insert(0);
+    // Work on indices into the modules sorted by name: ties break by index.
+    let mut sorted: Vec<&Arc<ModuleVersion>> = modules.iter().collect();
+    sorted.sort_by(|a, b| a.name().cmp(b.name()));
+    let index: rustc_hash::FxHashMap<&ModuleName, usize> = sorted.iter().enumerate().map(|(i, m)| (m.name(), i)).collect();
+    let mut indegree = vec![0usize; sorted.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); sorted.len()];
+    for (i, m) in sorted.iter().enumerate() {
         for (dep, _, _) in m.manifest.all_dependencies() {
-            if let Some((dep_name, _)) = by_name.get_key_value(dep) {
-                *indegree.entry(m.name()).or_insert(0) += 1;
-                dependents.entry(dep_name).or_default().push(m.name());
+            if let Some(&d) = index.get(dep) {
+                indegree[i] += 1;
+                dependents[d].push(i);
             }
         }
     }
-    let mut ready: BTreeSet<&ModuleName> = indegree.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
-    let mut order = Vec::with_capacity(modules.len());
-    while let Some(next) = ready.pop_first() {
-        order.push(by_name[next].clone());
-        for dependent in dependents.get(next).map(Vec::as_slice).unwrap_or_default() {
-            let d = indegree.get_mut(dependent).expect("every module has an indegree");
-            *d -= 1;
-            if *d == 0 {
-                ready.insert(dependent);
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
+        (0..sorted.len()).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
+    let mut order = Vec::with_capacity(sorted.len());
+    while let Some(std::cmp::Reverse(next)) = ready.pop() {
+        order.push(Arc::clone(sorted[next]));
+        for &dependent in &dependents[next] {
+            indegree[dependent] -= 1;
+            if indegree[dependent] == 0 {
+                ready.push(std::cmp::Reverse(dependent));
             }
         }
     }
-    if order.len() < modules.len() {
-        let remaining: HashSet<&ModuleName> = indegree.iter().filter(|(_, d)| **d > 0).map(|(n, _)| *n).collect();
+    if order.len() < sorted.len() {
+        let by_name: HashMap<&ModuleName, &Arc<ModuleVersion>> = sorted.iter().map(|m| (m.name(), *m)).collect();
+        let remaining: HashSet<&ModuleName> = (0..sorted.len()).filter(|&i| indegree[i] > 0).map(|i| sorted[i].name()).collect();
         return Err(ResolveError::Cycle { path: find_cycle(&by_name, &remaining) });
     }
     Ok(order)
@@ -434,18 +438,32 @@ enum Mode {
     Upgradable,
 }
 
-enum Undo {
-    Assign(ModuleName),
-    Requirement(ModuleName),
-    Enqueue,
+/// A requirement while solving, borrowed from the catalog and the goal: solving
+/// allocates nothing per dependency edge. `holder` is `None` for the request itself.
+#[derive(Clone, Copy)]
+struct Need<'a> {
+    req: &'a VersionReq,
+    holder: Option<&'a ModuleVersion>,
+    optional: bool,
 }
 
-struct Decision {
-    name: ModuleName,
-    candidates: Vec<Arc<ModuleVersion>>,
+type Map<K, V> = rustc_hash::FxHashMap<K, V>;
+type Set<K> = rustc_hash::FxHashSet<K>;
+
+enum Undo<'a> {
+    Assign(&'a ModuleName),
+    Need(&'a ModuleName),
+    /// A name was pushed on the pending stack (and is now known to be needed).
+    Push(&'a ModuleName),
+    /// A name was popped off the pending stack.
+    Pop(&'a ModuleName),
+}
+
+struct Decision<'a> {
+    name: &'a ModuleName,
+    candidates: Vec<&'a Arc<ModuleVersion>>,
     next: usize,
     undo_mark: usize,
-    queue_pos: usize,
 }
 
 const MAX_TRIES: usize = 200_000;
@@ -454,17 +472,20 @@ struct Solver<'a> {
     catalog: &'a Catalog,
     installed: &'a Installed,
     today: Date,
-    to: Option<Version>,
-    modes: HashMap<ModuleName, Mode>,
-    assigned: HashMap<ModuleName, Arc<ModuleVersion>>,
-    requirements: HashMap<ModuleName, Vec<Requirement>>,
-    queue: Vec<ModuleName>,
-    queued: HashSet<ModuleName>,
-    undo: Vec<Undo>,
+    to: Option<&'a Version>,
+    modes: Map<&'a ModuleName, Mode>,
+    /// Chosen versions, with the decision that chose them (`None`: locked).
+    assigned: Map<&'a ModuleName, (&'a Arc<ModuleVersion>, Option<usize>)>,
+    needs: Map<&'a ModuleName, Vec<Need<'a>>>,
+    /// Names waiting for a decision, newest on top: a module's dependencies are decided
+    /// right after it, so a conflict is found next to the decision that caused it.
+    pending: Vec<&'a ModuleName>,
+    queued: Set<&'a ModuleName>,
+    undo: Vec<Undo<'a>>,
     tries: usize,
     first_failure: Option<ResolveError>,
     /// Modules whose landlord-only versions may be chosen.
-    stored_ok: HashSet<ModuleName>,
+    stored_ok: Set<&'a ModuleName>,
 }
 
 impl<'a> Solver<'a> {
@@ -474,84 +495,88 @@ impl<'a> Solver<'a> {
             installed,
             today,
             to: None,
-            modes: HashMap::new(),
-            assigned: HashMap::new(),
-            requirements: HashMap::new(),
-            queue: Vec::new(),
-            queued: HashSet::new(),
+            modes: Map::default(),
+            assigned: Map::default(),
+            needs: Map::default(),
+            pending: Vec::new(),
+            queued: Set::default(),
             undo: Vec::new(),
             tries: 0,
             first_failure: None,
-            stored_ok: HashSet::new(),
+            stored_ok: Set::default(),
         }
     }
 
-    fn installed_module(&self, name: &ModuleName) -> Option<Arc<ModuleVersion>> {
+    fn installed_module(&self, name: &ModuleName) -> Option<&'a Arc<ModuleVersion>> {
         let version = self.installed.get(name)?;
-        self.catalog.get(name, version).cloned()
-    }
-
-    fn lock_all_installed(&mut self, except: &BTreeSet<ModuleName>) -> Result<(), ResolveError> {
-        let names: BTreeSet<ModuleName> = self.installed.keys().filter(|n| !except.contains(*n)).cloned().collect();
-        self.lock(&names)
+        self.catalog.get(name, version)
     }
 
     /// Pins installed modules at their versions; their requirements bind everyone else.
-    fn lock(&mut self, names: &BTreeSet<ModuleName>) -> Result<(), ResolveError> {
-        for name in names {
-            let Some(module) = self.installed_module(name) else {
-                // The landlord keeps every installed version; a gap means the module's
-                // record was lost, and it can only be treated as having no requirements.
-                continue;
-            };
-            self.modes.insert(name.clone(), Mode::Locked);
-            self.assigned.insert(name.clone(), module);
+    fn lock(&mut self, names: &BTreeSet<&'a ModuleName>) {
+        for &name in names {
+            // The landlord keeps every installed version; a gap means the module's record
+            // was lost, and it can only be treated as having no requirements.
+            let Some(module) = self.installed_module(name) else { continue };
+            self.modes.insert(name, Mode::Locked);
+            self.assigned.insert(name, (module, None));
         }
-        for name in names {
-            let Some(module) = self.assigned.get(name).cloned() else { continue };
-            let origin = Origin::Module { name: name.clone(), version: module.version().clone(), installed: true };
+        for &name in names {
+            let Some(&(module, _)) = self.assigned.get(name) else { continue };
             for (dep, req, optional) in module.manifest.all_dependencies() {
-                self.requirements.entry(dep.clone()).or_default().push(Requirement { req: req.clone(), origin: origin.clone(), optional });
+                self.needs.entry(dep).or_default().push(Need { req, holder: Some(module), optional });
             }
         }
-        Ok(())
     }
 
-    fn add_requirement(&mut self, name: &ModuleName, requirement: Requirement) {
-        self.requirements.entry(name.clone()).or_default().push(requirement);
-        self.undo.push(Undo::Requirement(name.clone()));
+    fn add_need(&mut self, name: &'a ModuleName, need: Need<'a>) {
+        self.needs.entry(name).or_default().push(need);
+        self.undo.push(Undo::Need(name));
     }
 
-    fn require(&mut self, name: &ModuleName, req: VersionReq, origin: Origin, optional: bool) {
-        self.add_requirement(name, Requirement { req, origin, optional });
+    fn require(&mut self, name: &'a ModuleName, need: Need<'a>) {
+        let optional = need.optional;
+        self.add_need(name, need);
         if !optional {
             self.enqueue(name);
         }
     }
 
-    fn enqueue(&mut self, name: &ModuleName) {
-        if self.queued.insert(name.clone()) {
-            self.queue.push(name.clone());
-            self.undo.push(Undo::Enqueue);
+    fn enqueue(&mut self, name: &'a ModuleName) {
+        if self.queued.insert(name) {
+            self.pending.push(name);
+            self.undo.push(Undo::Push(name));
         }
+    }
+
+    /// The next name that needs a decision, dropping names decided meanwhile.
+    fn next_pending(&mut self) -> Option<&'a ModuleName> {
+        while let Some(&top) = self.pending.last() {
+            if !self.assigned.contains_key(top) {
+                return Some(top);
+            }
+            self.pending.pop();
+            self.undo.push(Undo::Pop(top));
+        }
+        None
     }
 
     fn undo_to(&mut self, mark: usize) {
         while self.undo.len() > mark {
             match self.undo.pop() {
                 Some(Undo::Assign(name)) => {
-                    self.assigned.remove(&name);
+                    self.assigned.remove(name);
                 }
-                Some(Undo::Requirement(name)) => {
-                    if let Some(list) = self.requirements.get_mut(&name) {
+                Some(Undo::Need(name)) => {
+                    if let Some(list) = self.needs.get_mut(name) {
                         list.pop();
                     }
                 }
-                Some(Undo::Enqueue) => {
-                    if let Some(name) = self.queue.pop() {
-                        self.queued.remove(&name);
-                    }
+                Some(Undo::Push(name)) => {
+                    self.pending.pop();
+                    self.queued.remove(name);
                 }
+                Some(Undo::Pop(name)) => self.pending.push(name),
                 None => break,
             }
         }
@@ -571,40 +596,53 @@ impl<'a> Solver<'a> {
     }
 
     fn satisfies_all(&self, name: &ModuleName, version: &Version) -> bool {
-        self.requirements.get(name).is_none_or(|reqs| reqs.iter().all(|r| r.req.matches(version)))
+        self.needs.get(name).is_none_or(|needs| needs.iter().all(|n| n.req.matches(version)))
     }
 
-    /// The versions worth trying for `name`, best first, or why there are none.
-    fn candidates(&self, name: &ModuleName) -> Result<Vec<Arc<ModuleVersion>>, ResolveError> {
+    /// The versions worth trying for `name`, best first; empty when none fits.
+    fn candidates(&self, name: &'a ModuleName) -> Vec<&'a Arc<ModuleVersion>> {
         let all = self.catalog.versions(name);
         let mode = self.modes.get(name).copied();
         let installed = self.installed.get(name);
         let stored_ok = self.stored_ok.contains(name);
-        let fresh = |m: &&Arc<ModuleVersion>| (m.is_installable() || stored_ok) && !self.past_sunset(m);
-        let pool: Vec<Arc<ModuleVersion>> = match (mode, installed) {
+        let fresh = |m: &&'a Arc<ModuleVersion>| (m.is_installable() || stored_ok) && !self.past_sunset(m);
+        let pool: Vec<&'a Arc<ModuleVersion>> = match (mode, installed) {
             (Some(Mode::Target), Some(current)) => all
                 .iter()
                 .filter(|m| m.version() > current && m.is_installable())
-                .filter(|m| match &self.to {
+                .filter(|m| match self.to {
                     Some(to) => m.version() == to,
                     None => m.version().pre.is_empty() && !self.past_sunset(m),
                 })
-                .cloned()
                 .collect(),
             (Some(Mode::Upgradable), Some(current)) => {
-                self.installed_module(name).into_iter().chain(all.iter().filter(|m| m.version() > current).filter(fresh).cloned()).collect()
+                self.installed_module(name).into_iter().chain(all.iter().filter(|m| m.version() > current).filter(fresh)).collect()
             }
-            _ => all.iter().filter(fresh).cloned().collect(),
+            _ => all.iter().filter(fresh).collect(),
         };
-        let matching: Vec<Arc<ModuleVersion>> = pool.into_iter().filter(|m| self.satisfies_all(name, m.version())).collect();
-        if !matching.is_empty() {
-            return Ok(matching);
-        }
-        Err(self.explain(name, mode))
+        pool.into_iter().filter(|m| self.satisfies_all(name, m.version())).collect()
     }
 
-    fn explain(&self, name: &ModuleName, mode: Option<Mode>) -> ResolveError {
-        let requirements = self.requirements.get(name).cloned().unwrap_or_default();
+    fn owned(&self, need: &Need<'_>) -> Requirement {
+        let origin = match need.holder {
+            None => Origin::Request,
+            Some(m) => Origin::Module {
+                name: m.name().clone(),
+                version: m.version().clone(),
+                installed: self.installed.get(m.name()) == Some(m.version()),
+            },
+        };
+        Requirement { req: need.req.clone(), origin, optional: need.optional }
+    }
+
+    fn requirements(&self, name: &ModuleName) -> Vec<Requirement> {
+        self.needs.get(name).map(|needs| needs.iter().map(|n| self.owned(n)).collect()).unwrap_or_default()
+    }
+
+    /// Why no version of `name` fits.
+    fn explain(&self, name: &ModuleName) -> ResolveError {
+        let mode = self.modes.get(name).copied();
+        let requirements = self.requirements(name);
         let all = self.catalog.versions(name);
         // Retired versions that would otherwise have matched.
         if let Some(retired) = all.iter().find(|m| m.is_installable() && self.past_sunset(m) && self.satisfies_all(name, m.version())) {
@@ -631,67 +669,85 @@ impl<'a> Solver<'a> {
         ResolveError::Conflict { name: name.clone(), requirements, available, newer_than }
     }
 
-    /// Assigns `candidate` to `name` and adds its requirements; fails on the first
-    /// requirement an already-decided module does not meet.
-    fn assign(&mut self, name: &ModuleName, candidate: &Arc<ModuleVersion>) -> Result<(), ResolveError> {
-        self.assigned.insert(name.clone(), candidate.clone());
-        self.undo.push(Undo::Assign(name.clone()));
-        let installed = self.installed.get(name) == Some(candidate.version());
-        let origin = Origin::Module { name: name.clone(), version: candidate.version().clone(), installed };
+    /// Assigns `candidate` to `name` (chosen by decision `decision`) and adds its
+    /// requirements. Stops at the first requirement that an already-decided module
+    /// misses, or on an unknown dependency; the first such failure is kept to explain.
+    fn assign(&mut self, name: &'a ModuleName, candidate: &'a Arc<ModuleVersion>, decision: usize) -> bool {
+        self.assigned.insert(name, (candidate, Some(decision)));
+        self.undo.push(Undo::Assign(name));
         for (dep, req, optional) in candidate.manifest.all_dependencies() {
-            if let Some(current) = self.assigned.get(dep) {
+            let need = Need { req, holder: Some(candidate.as_ref()), optional };
+            if let Some(&(current, _)) = self.assigned.get(dep) {
                 if !req.matches(current.version()) {
-                    let requirement = Requirement { req: req.clone(), origin: origin.clone(), optional };
-                    let others = self.requirements.get(dep).cloned().unwrap_or_default();
-                    if self.modes.get(dep) == Some(&Mode::Locked) {
-                        return Err(ResolveError::InstalledMismatch {
-                            name: dep.clone(),
-                            installed: current.version().clone(),
-                            requirement,
-                            others,
-                        });
-                    }
-                    let mut requirements = others;
-                    requirements.push(requirement);
-                    let available = self.catalog.versions(dep).iter().map(|m| m.version().clone()).collect();
-                    return Err(ResolveError::Conflict { name: dep.clone(), requirements, available, newer_than: None });
+                    self.note_failure(|solver| {
+                        let requirement = solver.owned(&need);
+                        let others = solver.requirements(dep);
+                        if solver.modes.get(dep) == Some(&Mode::Locked) {
+                            return ResolveError::InstalledMismatch {
+                                name: dep.clone(),
+                                installed: current.version().clone(),
+                                requirement,
+                                others,
+                            };
+                        }
+                        let mut requirements = others;
+                        requirements.push(requirement);
+                        let available = solver.catalog.versions(dep).iter().map(|m| m.version().clone()).collect();
+                        ResolveError::Conflict { name: dep.clone(), requirements, available, newer_than: None }
+                    });
+                    return false;
                 }
-                self.add_requirement(dep, Requirement { req: req.clone(), origin: origin.clone(), optional });
+                self.add_need(dep, need);
                 continue;
             }
             if !optional && !self.catalog.contains(dep) {
-                return Err(ResolveError::UnknownModule { name: dep.clone(), required_by: origin });
+                self.note_failure(|solver| ResolveError::UnknownModule { name: dep.clone(), required_by: solver.owned(&need).origin });
+                return false;
             }
-            self.require(dep, req.clone(), origin.clone(), optional);
+            self.require(dep, need);
         }
-        Ok(())
+        true
     }
 
-    fn note_failure(&mut self, e: ResolveError) {
+    /// Keeps the first failure, built only when it is the first.
+    fn note_failure(&mut self, explain: impl FnOnce(&Self) -> ResolveError) {
         if self.first_failure.is_none() {
-            self.first_failure = Some(e);
+            self.first_failure = Some(explain(self));
         }
+    }
+
+    /// The latest decision that put a requirement on `name`: going back to it is the
+    /// nearest change that can make `name` satisfiable. Decisions in between had no
+    /// part in the conflict, so jumping over them loses no solution.
+    fn culprit(&self, name: &ModuleName) -> Option<usize> {
+        self.needs
+            .get(name)?
+            .iter()
+            .filter_map(|need| need.holder)
+            .filter_map(|holder| self.assigned.get(holder.name()).and_then(|(_, decision)| *decision))
+            .max()
     }
 
     fn solve(&mut self) -> Result<(), ResolveError> {
-        let mut decisions: Vec<Decision> = Vec::new();
-        let mut pos = 0;
+        let mut decisions: Vec<Decision<'a>> = Vec::new();
         loop {
-            // Find the next module that still needs a version.
-            while pos < self.queue.len() && self.assigned.contains_key(&self.queue[pos]) {
-                pos += 1;
+            let Some(name) = self.next_pending() else { return Ok(()) };
+            let candidates = self.candidates(name);
+            if candidates.is_empty() {
+                self.note_failure(|solver| solver.explain(name));
+                match self.culprit(name) {
+                    Some(i) => decisions.truncate(i + 1),
+                    None => decisions.clear(),
+                }
+            } else {
+                self.pending.pop();
+                self.undo.push(Undo::Pop(name));
+                decisions.push(Decision { name, candidates, next: 0, undo_mark: self.undo.len() });
             }
-            if pos == self.queue.len() {
-                return Ok(());
-            }
-            let name = self.queue[pos].clone();
-            match self.candidates(&name) {
-                Ok(candidates) => decisions.push(Decision { name, candidates, next: 0, undo_mark: self.undo.len(), queue_pos: pos }),
-                Err(e) => self.note_failure(e),
-            }
-            // Try the next candidate of the innermost decision, backtracking outward as
+            // Try the next candidate of the innermost decision, going back further as
             // decisions run out of candidates.
             loop {
+                let depth = decisions.len();
                 let Some(decision) = decisions.last_mut() else {
                     return Err(self.first_failure.take().unwrap_or(ResolveError::TooComplex { tries: self.tries }));
                 };
@@ -699,20 +755,16 @@ impl<'a> Solver<'a> {
                     decisions.pop();
                     continue;
                 }
-                let candidate = decision.candidates[decision.next].clone();
+                let candidate = decision.candidates[decision.next];
                 decision.next += 1;
-                let (mark, name, queue_pos) = (decision.undo_mark, decision.name.clone(), decision.queue_pos);
+                let (mark, name) = (decision.undo_mark, decision.name);
                 self.undo_to(mark);
                 self.tries += 1;
                 if self.tries > MAX_TRIES {
                     return Err(ResolveError::TooComplex { tries: MAX_TRIES });
                 }
-                match self.assign(&name, &candidate) {
-                    Ok(()) => {
-                        pos = queue_pos + 1;
-                        break;
-                    }
-                    Err(e) => self.note_failure(e),
+                if self.assign(name, candidate, depth - 1) {
+                    break;
                 }
             }
         }
@@ -720,12 +772,11 @@ impl<'a> Solver<'a> {
 
     /// The changed modules in dependency order, each with why it is there.
     fn plan(&self, requested: &BTreeSet<ModuleName>) -> Result<Vec<PlanStep>, ResolveError> {
-        let mut modules: Vec<Arc<ModuleVersion>> = self.assigned.values().cloned().collect();
-        modules.sort_by(|a, b| a.name().cmp(b.name()));
+        let modules: Vec<Arc<ModuleVersion>> = self.assigned.values().map(|(m, _)| Arc::clone(m)).collect();
         let order = dependency_order(&modules)?;
         let changed = |m: &Arc<ModuleVersion>| self.installed.get(m.name()) != Some(m.version());
         // A dependency joins the plan for the first changed module that needs it.
-        let mut needed_by: HashMap<&ModuleName, &ModuleName> = HashMap::new();
+        let mut needed_by: Map<&ModuleName, &ModuleName> = Map::default();
         for module in order.iter().filter(|m| changed(m)) {
             for dep in module.manifest.dependencies.keys() {
                 needed_by.entry(dep).or_insert(module.name());
