@@ -4,7 +4,10 @@
 mod support;
 
 mod catalog;
+// Crash tests need the fault points that only debug builds compile in.
+#[cfg(debug_assertions)]
 mod crash;
+mod fleet;
 mod help;
 mod install;
 mod locks;
@@ -13,4 +16,5 @@ mod rollback;
 mod sandbox;
 mod tenants;
 mod uninstall;
+mod upgrade;
 mod validate;
