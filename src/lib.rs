@@ -16,11 +16,14 @@
 //!   rusqlite.
 //! - [`cli`] is the thin edge: clap types, one file per command (args to options to an ops
 //!   call to rendering), the human and JSON printer, and indicatif progress.
+//! - [`api`] is the read-only library handle applications use to ask "may tenant X use
+//!   module Y, and is flag Z on?", cached, and aware of changes other processes make.
 
 // Errors here carry explanations (every requirement and who holds it, the steps done
 // before a failure); they travel on the cold path, where their size costs nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod ops;

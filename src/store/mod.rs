@@ -199,6 +199,28 @@ pub trait EventStore {
     fn set_cursor(&self, name: &str, last_id: i64, now: &str) -> Result<()>;
 }
 
+/// One module of a tenant, as applications see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleState {
+    pub version: String,
+    pub enabled: bool,
+    pub flags: std::collections::HashMap<String, bool>,
+}
+
+/// What a tenant has, read in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantSnapshot {
+    pub modules: std::collections::HashMap<String, ModuleState>,
+}
+
+/// The read side applications use (the library API): cheap to poll for changes.
+pub trait ReadModel: Send {
+    /// Moves whenever another connection commits a change.
+    fn version(&mut self) -> Result<i64>;
+    /// `None` for an unknown tenant.
+    fn tenant(&mut self, tenant: &str) -> Result<Option<TenantSnapshot>>;
+}
+
 /// Everything the landlord keeps.
 pub trait Landlord: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + Send + Sync {}
 

@@ -4,6 +4,7 @@
 mod archive;
 mod driver;
 pub mod landlord;
+mod reader;
 mod sandbox;
 mod script;
 pub mod tenant;
@@ -15,6 +16,7 @@ use rusqlite::{Connection, ErrorCode};
 use crate::domain::Error;
 
 pub use landlord::SqliteLandlord;
+pub use reader::SqliteReadModel;
 pub use tenant::SqliteTenantFiles;
 
 /// Maps a SQLite error to a user-facing one; "database is locked" never reaches a user raw.

@@ -1,0 +1,188 @@
+//! The library API for Rust applications: a read-only handle on the landlord that
+//! answers "which modules does this tenant have, is this one enabled, is this flag on".
+//!
+//! Answers come from a per-tenant cache. Every call first asks SQLite whether the
+//! landlord changed since the cache was filled (`PRAGMA data_version`, which moves when
+//! any other connection commits), so a change made by `modreg` in another process is
+//! seen on the next call, without a restart and without re-reading on every call.
+//!
+//! ```no_run
+//! let registry = modreg::api::Registry::open("modreg-data")?;
+//! if registry.allows("acme", "finance", Some("invoicing"))? {
+//!     // show the invoicing screens
+//! }
+//! # Ok::<(), modreg::domain::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::domain::Result;
+use crate::store::sqlite::SqliteReadModel;
+use crate::store::{ModuleState, ReadModel, TenantSnapshot};
+
+/// One module a tenant has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantModule {
+    pub name: String,
+    pub version: String,
+    pub enabled: bool,
+}
+
+struct State {
+    model: Box<dyn ReadModel>,
+    /// The landlord's `data_version` when the cache was last known good.
+    seen: Option<i64>,
+    tenants: HashMap<String, Option<Arc<TenantSnapshot>>>,
+}
+
+/// A read-only, caching handle on the landlord. Cheap to share between threads
+/// (`Registry` is `Send + Sync`); calls are serialized on one connection.
+pub struct Registry {
+    state: Mutex<State>,
+}
+
+impl Registry {
+    /// Opens the landlord in a data folder (the `--data` of the CLI).
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<Registry> {
+        Self::open_landlord(data_dir.as_ref().join("landlord.db"))
+    }
+
+    /// Opens a landlord file directly.
+    pub fn open_landlord(path: impl AsRef<Path>) -> Result<Registry> {
+        Ok(Self::with_model(Box::new(SqliteReadModel::open(path.as_ref())?)))
+    }
+
+    /// A registry over any read model (another landlord store, or a test double).
+    pub fn with_model(model: Box<dyn ReadModel>) -> Registry {
+        Registry { state: Mutex::new(State { model, seen: None, tenants: HashMap::new() }) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The tenant's snapshot, from the cache unless the landlord changed.
+    fn snapshot(&self, tenant: &str) -> Result<Option<Arc<TenantSnapshot>>> {
+        let mut state = self.lock();
+        let version = state.model.version()?;
+        if state.seen != Some(version) {
+            state.tenants.clear();
+            state.seen = Some(version);
+        }
+        if let Some(cached) = state.tenants.get(tenant) {
+            return Ok(cached.clone());
+        }
+        let loaded = state.model.tenant(tenant)?.map(Arc::new);
+        state.tenants.insert(tenant.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    fn module<T>(&self, tenant: &str, module: &str, read: impl FnOnce(&ModuleState) -> T) -> Result<Option<T>> {
+        Ok(self.snapshot(tenant)?.and_then(|s| s.modules.get(module).map(read)))
+    }
+
+    /// Whether the tenant is registered.
+    pub fn has_tenant(&self, tenant: &str) -> Result<bool> {
+        Ok(self.snapshot(tenant)?.is_some())
+    }
+
+    /// The tenant's modules, by name (empty for an unknown tenant).
+    pub fn modules(&self, tenant: &str) -> Result<Vec<TenantModule>> {
+        let mut modules: Vec<TenantModule> = self
+            .snapshot(tenant)?
+            .map(|s| {
+                s.modules
+                    .iter()
+                    .map(|(name, m)| TenantModule { name: name.clone(), version: m.version.clone(), enabled: m.enabled })
+                    .collect()
+            })
+            .unwrap_or_default();
+        modules.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(modules)
+    }
+
+    /// The installed version, if the tenant has the module.
+    pub fn version(&self, tenant: &str, module: &str) -> Result<Option<String>> {
+        self.module(tenant, module, |m| m.version.clone())
+    }
+
+    /// Installed and enabled.
+    pub fn is_enabled(&self, tenant: &str, module: &str) -> Result<bool> {
+        Ok(self.module(tenant, module, |m| m.enabled)?.unwrap_or(false))
+    }
+
+    /// A flag's value; `None` when the tenant lacks the module or the module the flag.
+    pub fn flag(&self, tenant: &str, module: &str, flag: &str) -> Result<Option<bool>> {
+        Ok(self.module(tenant, module, |m| m.flags.get(flag).copied())?.flatten())
+    }
+
+    /// "May this tenant use this module (and is this flag on)?": installed, enabled, and
+    /// the flag, when given, on. What `modreg check` answers with its exit code.
+    pub fn allows(&self, tenant: &str, module: &str, flag: Option<&str>) -> Result<bool> {
+        Ok(self.module(tenant, module, |m| m.enabled && flag.is_none_or(|f| m.flags.get(f).copied().unwrap_or(false)))?.unwrap_or(false))
+    }
+
+    /// Drops the cache: the next call reads the landlord again.
+    pub fn invalidate(&self) {
+        let mut state = self.lock();
+        state.tenants.clear();
+        state.seen = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+    /// A read model that counts reads and whose version the test moves.
+    struct Fake {
+        version: Arc<AtomicI64>,
+        reads: Arc<AtomicUsize>,
+    }
+
+    impl ReadModel for Fake {
+        fn version(&mut self) -> Result<i64> {
+            Ok(self.version.load(Ordering::SeqCst))
+        }
+
+        fn tenant(&mut self, tenant: &str) -> Result<Option<TenantSnapshot>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if tenant != "acme" {
+                return Ok(None);
+            }
+            let mut snapshot = TenantSnapshot::default();
+            let flags = HashMap::from([("invoicing".to_string(), true), ("recurring".to_string(), false)]);
+            snapshot.modules.insert("finance".into(), ModuleState { version: "1.2.0".into(), enabled: true, flags });
+            snapshot.modules.insert("forum".into(), ModuleState { version: "1.0.0".into(), enabled: false, flags: HashMap::new() });
+            Ok(Some(snapshot))
+        }
+    }
+
+    #[test]
+    fn answers_from_the_cache_until_the_landlord_changes() {
+        let version = Arc::new(AtomicI64::new(1));
+        let reads = Arc::new(AtomicUsize::new(0));
+        let registry = Registry::with_model(Box::new(Fake { version: version.clone(), reads: reads.clone() }));
+        assert!(registry.allows("acme", "finance", None).unwrap());
+        assert!(registry.allows("acme", "finance", Some("invoicing")).unwrap());
+        assert!(!registry.allows("acme", "finance", Some("recurring")).unwrap());
+        assert!(!registry.allows("acme", "finance", Some("unknown")).unwrap());
+        assert!(!registry.allows("acme", "forum", None).unwrap());
+        assert!(!registry.allows("acme", "elections", None).unwrap());
+        assert_eq!(registry.version("acme", "finance").unwrap().as_deref(), Some("1.2.0"));
+        assert_eq!(registry.flag("acme", "finance", "recurring").unwrap(), Some(false));
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        version.store(2, Ordering::SeqCst);
+        assert!(registry.is_enabled("acme", "finance").unwrap());
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        assert!(!registry.has_tenant("ghost").unwrap());
+        assert!(!registry.has_tenant("ghost").unwrap());
+        assert_eq!(reads.load(Ordering::SeqCst), 3, "unknown tenants are cached too");
+        registry.invalidate();
+        assert_eq!(registry.modules("acme").unwrap().iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["finance", "forum"]);
+        assert_eq!(reads.load(Ordering::SeqCst), 4);
+    }
+}

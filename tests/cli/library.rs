@@ -1,0 +1,74 @@
+//! The library API and the examples, against landlords the real binary wrote.
+
+use modreg::api::Registry;
+
+use crate::support::World;
+
+#[test]
+fn the_registry_sees_changes_made_by_another_process() {
+    let world = World::sample();
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "elections", "--tenant", "acme"]);
+    let registry = Registry::open(world.data()).unwrap();
+    assert!(registry.allows("acme", "elections", None).unwrap());
+    assert!(registry.allows("acme", "elections", Some("candidate_statements")).unwrap());
+    assert!(!registry.allows("acme", "elections", Some("live_results")).unwrap());
+    assert!(!registry.allows("acme", "forum", None).unwrap());
+    assert_eq!(registry.version("acme", "membership").unwrap().as_deref(), Some("1.1.0"));
+
+    world.ok(&["flags", "set", "--tenant", "acme", "elections.live_results=true"]);
+    assert!(registry.allows("acme", "elections", Some("live_results")).unwrap());
+    world.ok(&["disable", "elections", "--tenant", "acme"]);
+    assert!(!registry.allows("acme", "elections", None).unwrap());
+    assert!(!registry.is_enabled("acme", "elections").unwrap());
+    world.ok(&["install", "forum", "--tenant", "acme"]);
+    let names: Vec<String> = registry.modules("acme").unwrap().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["elections", "forum", "membership"]);
+    assert!(!registry.has_tenant("globex").unwrap());
+    world.ok(&["tenant", "add", "globex"]);
+    assert!(registry.has_tenant("globex").unwrap());
+}
+
+#[test]
+fn opening_a_missing_landlord_is_not_found() {
+    let world = World::new();
+    let error = Registry::open(world.data()).err().unwrap();
+    assert_eq!(error.kind, modreg::domain::ErrorKind::NotFound);
+}
+
+#[test]
+fn the_provisioning_example_brings_tenants_to_the_desired_modules_idempotently() {
+    let world = World::sample();
+    let desired = world.write("desired.txt", "# tenant: modules\nacme: elections forum\nglobex: messaging\n\ninitech: finance\n");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/provision.sh");
+    let run = |file: &std::path::Path| {
+        std::process::Command::new("sh")
+            .arg(script)
+            .arg(file)
+            .env("MODREG", assert_cmd::cargo::cargo_bin("modreg"))
+            .env("MODREG_MODULES", world.modules())
+            .env("MODREG_DATA", world.data())
+            .output()
+            .unwrap()
+    };
+    let first = run(&desired);
+    // initech has no finance subscription: reported, the others done, exit non-zero.
+    assert!(!first.status.success());
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("initech: needs a subscription first"), "{stderr}");
+    assert_eq!(world.installed("acme").keys().cloned().collect::<Vec<_>>(), ["elections", "forum", "membership"]);
+    assert_eq!(world.installed("globex").keys().cloned().collect::<Vec<_>>(), ["membership", "messaging"]);
+
+    world.ok(&["subscription", "grant", "--tenant", "initech", "finance"]);
+    let second = run(&desired);
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let jobs = world.jobs().len();
+    let third = run(&desired);
+    assert!(third.status.success());
+    assert_eq!(world.jobs().len(), jobs, "a third run changed something");
+
+    // acme drops the forum: it goes; membership stays, elections needs it.
+    let smaller = world.write("smaller.txt", "acme: elections\n");
+    assert!(run(&smaller).status.success());
+    assert_eq!(world.installed("acme").keys().cloned().collect::<Vec<_>>(), ["elections", "membership"]);
+}
