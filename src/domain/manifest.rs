@@ -474,6 +474,52 @@ sunset = "2027-06-30"
         assert_eq!(manifest_warnings(text, Path::new("m")).len(), 1);
     }
 
+    proptest::proptest! {
+        /// Every cargo-style requirement in a manifest means what semver says it means.
+        #[test]
+        fn requirements_parse_as_semver_does(op in proptest::sample::select(vec!["", "^", "~", "=", ">=", "<", ">", "<="]), major in 0u64..20, minor in proptest::option::of(0u64..20), patch in 0u64..20, upper in proptest::option::of(1u64..40)) {
+            let mut req = format!("{op}{major}");
+            if let Some(minor) = minor {
+                req.push_str(&format!(".{minor}.{patch}"));
+            }
+            if let Some(upper) = upper {
+                req.push_str(&format!(", <{upper}"));
+            }
+            let text = format!("[module]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nb = \"{req}\"\n");
+            let expected = VersionReq::parse(&req);
+            match parse(&text) {
+                Ok(m) => {
+                    let parsed = &m.dependencies[&ModuleName::parse("b").unwrap()];
+                    proptest::prop_assert_eq!(Some(parsed), expected.as_ref().ok());
+                }
+                Err(e) => {
+                    proptest::prop_assert!(expected.is_err(), "{req} refused: {e:?}");
+                    proptest::prop_assert_eq!(e[0].line, Some(5));
+                }
+            }
+        }
+
+        /// No manifest text makes the parser panic; every refusal says where.
+        #[test]
+        fn any_text_is_parsed_or_refused_without_panic(text in "\\PC{0,200}") {
+            if let Err(diagnostics) = parse(&text) {
+                proptest::prop_assert!(!diagnostics.is_empty());
+            }
+        }
+
+        /// Manifests that are nearly right (a few characters changed) never panic either.
+        #[test]
+        fn mangled_manifests_never_panic(edits in proptest::collection::vec((0usize..400, proptest::char::any()), 1..6)) {
+            let mut text: Vec<char> = FULL.chars().collect();
+            for (at, c) in edits {
+                let at = at % text.len();
+                text[at] = c;
+            }
+            let text: String = text.into_iter().collect();
+            let _ = parse(&text);
+        }
+    }
+
     #[test]
     fn sunset_is_inclusive() {
         let d = Deprecation { message: None, replacement: None, sunset: parse_date("2027-06-30") };
