@@ -174,12 +174,40 @@ fn settings(cli: &Cli) -> Result<Settings> {
     Ok(settings)
 }
 
-/// `--tenant T…` or `--all-tenants`, names checked before anything is touched.
-pub fn selection(tenants: &[String], all: bool) -> Result<TenantSelection> {
-    if all {
-        return Ok(TenantSelection::All);
+/// Which tenants `install`, `upgrade` and `uninstall` work on, and how many at once.
+#[derive(Debug, clap::Args)]
+pub struct FleetArgs {
+    /// The tenant (repeat for several)
+    #[arg(long = "tenant", short = 't', value_name = "TENANT", required_unless_present = "all_tenants")]
+    tenants: Vec<String>,
+    /// Every registered tenant
+    #[arg(long, conflicts_with = "tenants")]
+    all_tenants: bool,
+    /// Tenants worked on at once (default: the number of cores)
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Stop at the first tenant that fails
+    #[arg(long)]
+    fail_fast: bool,
+}
+
+impl FleetArgs {
+    /// `--tenant T…` or `--all-tenants`, names checked before anything is touched.
+    pub fn selection(&self) -> Result<TenantSelection> {
+        if self.all_tenants {
+            return Ok(TenantSelection::All);
+        }
+        Ok(TenantSelection::Named(crate::ops::parse_tenants(&self.tenants)?))
     }
-    Ok(TenantSelection::Named(crate::ops::parse_tenants(tenants)?))
+
+    /// The context, with `--jobs` applied.
+    pub fn context(&self, env: &Env) -> Result<Context> {
+        let mut ctx = env.context()?;
+        if let Some(jobs) = self.jobs {
+            ctx.settings.jobs = jobs.max(1);
+        }
+        Ok(ctx)
+    }
 }
 
 pub fn tenant(name: &str) -> Result<TenantName> {

@@ -2,13 +2,55 @@
 //! tenant its own atomic unit, going on past failures unless told to stop, with progress
 //! reported per tenant and one summary at the end.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::domain::job::{Job, JobStatus};
-use crate::domain::name::TenantName;
+use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::resolver::Installed;
 use crate::domain::{Error, Result};
-use crate::ops::{OperationReport, PlanRow, Reporter, Summary, TenantResult};
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, recover};
+use crate::store::TenantLock;
+
+/// What the landlord says about every tenant, read once per command, so that tenants
+/// already where they should be are left alone without opening their files.
+pub(crate) struct FleetState {
+    installed: BTreeMap<String, Installed>,
+    unfinished: BTreeSet<String>,
+}
+
+impl FleetState {
+    pub fn load(ctx: &Context) -> Result<FleetState> {
+        let mut installed: BTreeMap<String, Installed> = BTreeMap::new();
+        for m in ctx.landlord.installed_everywhere()? {
+            let (Ok(name), Ok(version)) = (ModuleName::parse(&m.module), semver::Version::parse(&m.version)) else { continue };
+            installed.entry(m.tenant).or_default().insert(name, version);
+        }
+        let unfinished = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect();
+        Ok(FleetState { installed, unfinished })
+    }
+
+    pub fn installed(&self, tenant: &TenantName) -> Option<&Installed> {
+        self.installed.get(tenant.as_str())
+    }
+
+    /// True when no interrupted work waits on the tenant and `done` holds for what it has.
+    pub fn settled(&self, tenant: &TenantName, done: impl FnOnce(Option<&Installed>) -> bool) -> bool {
+        !self.unfinished.contains(tenant.as_str()) && done(self.installed(tenant))
+    }
+}
+
+/// Takes the tenant's lock (a dry run takes none) and finishes what a killed process
+/// left on it, before anything is planned.
+pub(crate) fn prepare_tenant(ctx: &Context, tenant: &TenantName, dry_run: bool, reporter: &dyn Reporter) -> Result<Option<TenantLock>> {
+    if dry_run {
+        return Ok(None);
+    }
+    let lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
+    recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
+    Ok(Some(lock))
+}
 
 /// How one tenant's part of a command ended.
 #[derive(Debug, Default)]

@@ -14,9 +14,9 @@ use crate::domain::name::TenantName;
 use crate::domain::resolver::{Goal, Installed, PlanStep, Request, resolve};
 use crate::domain::{Error, Result};
 use crate::ops::execute::{Action, Work, execute};
-use crate::ops::fleet::{TenantOutcome, into_report, run_tenants};
-use crate::ops::{Context, LoadedCatalog, OperationReport, PlanRow, Reporter, TenantSelection, load_catalog, new_batch_id, recover};
-use crate::store::{Landlord, clock};
+use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
+use crate::ops::{Context, LoadedCatalog, OperationReport, PlanRow, Reporter, TenantSelection, load_catalog, new_batch_id};
+use crate::store::clock;
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -39,15 +39,12 @@ pub fn install(ctx: &Context, options: &InstallOptions, reporter: &dyn Reporter)
         }
     }
     let batch = new_batch_id();
-    let installed_everywhere = installed_by_tenant(ctx.landlord.as_ref())?;
-    let unfinished: std::collections::BTreeSet<String> = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect();
+    let state = FleetState::load(ctx)?;
     let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
-        // A tenant the landlord shows with every request in place is left alone,
-        // without opening its files.
-        let have = installed_everywhere.get(tenant.as_str());
         let done = !options.restore
-            && !unfinished.contains(tenant.as_str())
-            && options.requests.iter().all(|r| have.and_then(|h| h.get(&r.name)).is_some_and(|v| r.req.matches(v)));
+            && state.settled(tenant, |have| {
+                options.requests.iter().all(|r| have.and_then(|h| h.get(&r.name)).is_some_and(|v| r.req.matches(v)))
+            });
         if done {
             return TenantOutcome { unchanged: options.requests.len(), ..TenantOutcome::new(tenant) };
         }
@@ -65,18 +62,6 @@ pub(crate) fn not_found_hint(loaded: &LoadedCatalog) -> String {
     }
 }
 
-/// Every tenant's installed modules, from one landlord query.
-pub(crate) fn installed_by_tenant(landlord: &dyn Landlord) -> Result<BTreeMap<String, Installed>> {
-    let mut by_tenant: BTreeMap<String, Installed> = BTreeMap::new();
-    for m in landlord.installed_everywhere()? {
-        let (Ok(name), Ok(version)) = (crate::domain::name::ModuleName::parse(&m.module), semver::Version::parse(&m.version)) else {
-            continue;
-        };
-        by_tenant.entry(m.tenant).or_default().insert(name, version);
-    }
-    Ok(by_tenant)
-}
-
 fn install_tenant(
     ctx: &Context,
     loaded: &LoadedCatalog,
@@ -85,10 +70,7 @@ fn install_tenant(
     batch: &str,
     reporter: &dyn Reporter,
 ) -> Result<TenantOutcome> {
-    let _lock = if options.dry_run { None } else { Some(ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?) };
-    if !options.dry_run {
-        recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
-    }
+    let _lock = prepare_tenant(ctx, tenant, options.dry_run, reporter)?;
     let installed = ctx.installed(tenant.as_str())?;
     let mut requests = options.requests.clone();
     let mut archives: BTreeMap<String, (PathBuf, BTreeMap<String, bool>)> = BTreeMap::new();

@@ -9,7 +9,7 @@ use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::dependency_order;
 use crate::domain::{Error, Result};
-use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, new_batch_id, recover};
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, new_batch_id};
 use crate::store::{InstalledModule, NewJob, clock};
 
 pub(crate) struct TenantModules {
@@ -129,9 +129,7 @@ pub(crate) fn unchanged(tenant: &TenantName) -> OperationReport {
 }
 
 /// Locks the tenant and recovers it; the guard is held while the caller works.
-pub(crate) fn prepare(ctx: &Context, tenant: &TenantName, reporter: &dyn Reporter) -> Result<crate::store::TenantLock> {
+pub(crate) fn prepare(ctx: &Context, tenant: &TenantName, reporter: &dyn Reporter) -> Result<Option<crate::store::TenantLock>> {
     ctx.require_tenant(tenant)?;
-    let lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
-    recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
-    Ok(lock)
+    crate::ops::fleet::prepare_tenant(ctx, tenant, false, reporter)
 }

@@ -12,11 +12,9 @@ use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::{dependency_order, dependents_closure};
 use crate::domain::{Error, Result};
 use crate::ops::execute::{Action, Work, execute};
-use crate::ops::fleet::{TenantOutcome, into_report, run_tenants};
-use crate::ops::install::{installed_by_tenant, planning_catalog};
-use crate::ops::{
-    Context, LoadedCatalog, OperationReport, PlanRow, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id, recover,
-};
+use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
+use crate::ops::install::planning_catalog;
+use crate::ops::{Context, LoadedCatalog, OperationReport, PlanRow, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id};
 
 #[derive(Debug, Clone)]
 pub struct UninstallOptions {
@@ -32,12 +30,9 @@ pub fn uninstall(ctx: &Context, options: &UninstallOptions, reporter: &dyn Repor
     let tenants = options.tenants.resolve(ctx)?;
     let loaded = load_catalog(ctx, reporter)?;
     let batch = new_batch_id();
-    let installed_everywhere = installed_by_tenant(ctx.landlord.as_ref())?;
-    let unfinished: BTreeSet<String> = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect();
+    let state = FleetState::load(ctx)?;
     let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
-        let have = installed_everywhere.get(tenant.as_str());
-        let none_installed = options.modules.iter().all(|m| !have.is_some_and(|h| h.contains_key(m)));
-        if none_installed && !unfinished.contains(tenant.as_str()) {
+        if state.settled(tenant, |have| options.modules.iter().all(|m| !have.is_some_and(|h| h.contains_key(m)))) {
             return TenantOutcome { unchanged: options.modules.len(), ..TenantOutcome::new(tenant) };
         }
         uninstall_tenant(ctx, &loaded, tenant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
@@ -53,10 +48,7 @@ fn uninstall_tenant(
     batch: &str,
     reporter: &dyn Reporter,
 ) -> Result<TenantOutcome> {
-    let _lock = if options.dry_run { None } else { Some(ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?) };
-    if !options.dry_run {
-        recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
-    }
+    let _lock = prepare_tenant(ctx, tenant, options.dry_run, reporter)?;
     let installed = ctx.installed(tenant.as_str())?;
     let catalog = planning_catalog::<()>(ctx, loaded, &installed, &BTreeMap::new())?;
     let targets: BTreeSet<ModuleName> = options.modules.iter().filter(|m| installed.contains_key(*m)).cloned().collect();

@@ -9,14 +9,12 @@ use semver::Version;
 
 use crate::domain::job::{Effect, JobKind};
 use crate::domain::name::{ModuleName, TenantName};
-use crate::domain::resolver::{Goal, PlanStep, resolve};
+use crate::domain::resolver::{Goal, Installed, PlanStep, resolve};
 use crate::domain::{Error, Result};
 use crate::ops::execute::{Action, Work, execute};
-use crate::ops::fleet::{TenantOutcome, into_report, run_tenants};
-use crate::ops::install::{
-    check_subscriptions, install_action, installed_by_tenant, not_found_hint, plan_rows, planning_catalog, warn_deprecated,
-};
-use crate::ops::{Context, LoadedCatalog, OperationReport, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id, recover};
+use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
+use crate::ops::install::{check_subscriptions, install_action, not_found_hint, plan_rows, planning_catalog, warn_deprecated};
+use crate::ops::{Context, LoadedCatalog, OperationReport, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id};
 use crate::store::clock;
 
 #[derive(Debug, Clone)]
@@ -40,21 +38,21 @@ pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter)
         }
     }
     let batch = new_batch_id();
-    let installed_everywhere = installed_by_tenant(ctx.landlord.as_ref())?;
-    let unfinished: std::collections::BTreeSet<String> = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect();
+    let state = FleetState::load(ctx)?;
     let every_tenant = matches!(options.tenants, TenantSelection::All);
     let targets: Vec<(ModuleName, Option<Version>)> =
         options.modules.iter().map(|m| (m.clone(), target_version(&loaded, m, options.to.as_ref()))).collect();
     let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
-        let have = installed_everywhere.get(tenant.as_str());
-        let has = |m: &ModuleName| have.is_some_and(|h| h.contains_key(m));
-        // Across every tenant, those without the module have nothing to upgrade; those
-        // the landlord shows at the target are left alone without opening their files.
-        let relevant: Vec<ModuleName> = options.modules.iter().filter(|m| !every_tenant || has(m)).cloned().collect();
-        let at_target = targets
-            .iter()
-            .all(|(m, target)| !relevant.contains(m) || target.as_ref().is_some_and(|t| have.and_then(|h| h.get(m)) == Some(t)));
-        if relevant.is_empty() || (!unfinished.contains(tenant.as_str()) && at_target) {
+        let have = state.installed(tenant);
+        // Across every tenant, those without the module have nothing to upgrade.
+        let relevant: Vec<ModuleName> =
+            options.modules.iter().filter(|m| !every_tenant || have.is_some_and(|h| h.contains_key(*m))).cloned().collect();
+        let at_target = |have: Option<&Installed>| {
+            targets
+                .iter()
+                .all(|(m, target)| !relevant.contains(m) || target.as_ref().is_some_and(|t| have.and_then(|h| h.get(m)) == Some(t)))
+        };
+        if relevant.is_empty() || state.settled(tenant, at_target) {
             return TenantOutcome { unchanged: options.modules.len(), ..TenantOutcome::new(tenant) };
         }
         upgrade_tenant(ctx, &loaded, tenant, &relevant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
@@ -88,10 +86,7 @@ fn upgrade_tenant(
     batch: &str,
     reporter: &dyn Reporter,
 ) -> Result<TenantOutcome> {
-    let _lock = if options.dry_run { None } else { Some(ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?) };
-    if !options.dry_run {
-        recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
-    }
+    let _lock = prepare_tenant(ctx, tenant, options.dry_run, reporter)?;
     let installed = ctx.installed(tenant.as_str())?;
     let catalog = planning_catalog::<()>(ctx, loaded, &installed, &Default::default())?;
     let goal = Goal::Upgrade { modules: modules.to_vec(), to: options.to.clone() };

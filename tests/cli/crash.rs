@@ -3,7 +3,6 @@
 //! itself at a named point; hooks that wait let a test kill it mid-hook.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::World;
@@ -78,15 +77,7 @@ fn killed_during_a_hook_the_copy_is_put_back_and_rollback_is_called() {
         .write();
     world.ok(&["install", "a", "--tenant", "acme"]);
     let before = world.dump("acme");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"))
-        .current_dir(world.path())
-        .env("MODREG_MODULES", world.modules())
-        .env("MODREG_DATA", world.data())
-        .args(["install", "c", "--tenant", "acme"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = world.spawn(&["install", "c", "--tenant", "acme"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !started.exists() {
         assert!(Instant::now() < deadline, "the hook never started");
@@ -122,15 +113,7 @@ fn killed_mid_migration_the_transaction_is_gone() {
         .write();
     world.ok(&["install", "a", "--tenant", "acme"]);
     let before = world.dump("acme");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"))
-        .current_dir(world.path())
-        .env("MODREG_MODULES", world.modules())
-        .env("MODREG_DATA", world.data())
-        .args(["install", "slow", "--tenant", "acme"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = world.spawn(&["install", "slow", "--tenant", "acme"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let running = world.jobs().iter().any(|j| j["module"] == "slow" && j["status"] == "running");

@@ -1,5 +1,5 @@
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::World;
@@ -11,17 +11,6 @@ fn wait_for(path: &Path) {
         assert!(Instant::now() < deadline, "{} never appeared", path.display());
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn spawn(world: &World, args: &[&str]) -> Child {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"));
-    cmd.current_dir(world.path())
-        .env("MODREG_MODULES", world.modules())
-        .env("MODREG_DATA", world.data())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.spawn().unwrap()
 }
 
 /// A module whose pre_install hook says it started, then waits for `go`.
@@ -41,7 +30,7 @@ fn a_second_process_on_the_same_tenant_waits_then_gives_up_busy() {
     gated(&world, "slow");
     world.module("quick", "quick", "1.0.0").migration("V1__q", "CREATE TABLE quick_t (x);").write();
     world.ok(&["tenant", "add", "acme"]);
-    let first = spawn(&world, &["install", "slow", "--tenant", "acme"]);
+    let first = world.spawn(&["install", "slow", "--tenant", "acme"]);
     wait_for(&world.path().join("slow.started"));
     let started = Instant::now();
     let second = world.run(&["install", "quick", "--tenant", "acme", "--lock-timeout", "0.3", "--json"]);
@@ -61,9 +50,9 @@ fn work_on_one_tenant_is_serialized() {
     gated(&world, "slow");
     world.module("quick", "quick", "1.0.0").migration("V1__q", "CREATE TABLE quick_t (x);").write();
     world.ok(&["tenant", "add", "acme"]);
-    let first = spawn(&world, &["install", "slow", "--tenant", "acme"]);
+    let first = world.spawn(&["install", "slow", "--tenant", "acme"]);
     wait_for(&world.path().join("slow.started"));
-    let second = spawn(&world, &["install", "quick", "--tenant", "acme"]);
+    let second = world.spawn(&["install", "quick", "--tenant", "acme"]);
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(world.path().join("slow.go"), "").unwrap();
     assert!(first.wait_with_output().unwrap().status.success());
@@ -93,8 +82,8 @@ fn different_tenants_proceed_in_parallel() {
         )
         .write();
     world.ok(&["tenant", "add", "acme", "globex"]);
-    let one = spawn(&world, &["install", "meet", "--tenant", "acme"]);
-    let two = spawn(&world, &["install", "meet", "--tenant", "globex"]);
+    let one = world.spawn(&["install", "meet", "--tenant", "acme"]);
+    let two = world.spawn(&["install", "meet", "--tenant", "globex"]);
     assert!(one.wait_with_output().unwrap().status.success());
     assert!(two.wait_with_output().unwrap().status.success());
     assert_eq!(world.installed("acme").len(), 1);
@@ -127,7 +116,7 @@ fn many_processes_at_once_all_succeed() {
     world.ok(&args);
     let children: Vec<Child> = tenants
         .iter()
-        .flat_map(|t| [spawn(&world, &["install", "a", "--tenant", t]), spawn(&world, &["install", "b", "--tenant", t])])
+        .flat_map(|t| [world.spawn(&["install", "a", "--tenant", t]), world.spawn(&["install", "b", "--tenant", t])])
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();

@@ -159,13 +159,7 @@ fn every_kind_of_change_appends_its_event() {
 fn events_follow_waits_for_new_ones() {
     let world = World::new();
     world.ok(&["tenant", "add", "first"]);
-    let mut follower = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"))
-        .env("MODREG_DATA", world.data())
-        .env("MODREG_MODULES", world.modules())
-        .args(["events", "--follow", "--after", "1"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut follower = world.spawn(&["events", "--follow", "--after", "1"]);
     world.ok(&["tenant", "add", "second"]);
     let stdout = follower.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -123,6 +123,25 @@ impl World {
         self.run_with(args, &[])
     }
 
+    /// Starts the binary in the background, stdout and stderr piped, for tests that
+    /// need it running while they act (kill it, race it, follow its output).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MODREG_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.current_dir(self.path())
+            .env("MODREG_MODULES", self.modules())
+            .env("MODREG_DATA", self.data())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn modreg")
+    }
+
     /// Runs and requires exit 0.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> Run {

@@ -78,6 +78,12 @@ impl SqliteLandlord {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs a query and maps every row.
+    fn rows<T>(&self, sql: &str, params: impl rusqlite::Params, map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Result<Vec<T>> {
+        let conn = self.conn();
+        conn.prepare_cached(sql).and_then(|mut s| s.query_map(params, map)?.collect()).map_err(err)
+    }
+
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
@@ -446,38 +452,35 @@ impl TenantStore for SqliteLandlord {
     }
 
     fn tenants(&self) -> Result<Vec<TenantRecord>> {
-        let conn = self.conn();
-        conn.prepare_cached(
+        self.rows(
             "SELECT t.name, t.created_at, count(m.module) FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name GROUP BY t.name ORDER BY t.name",
+            [],
+            |r| Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize }),
         )
-        .and_then(|mut s| s.query_map([], |r| Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize }))?.collect())
-        .map_err(err)
     }
 
     fn installed(&self, tenant: &str) -> Result<Vec<InstalledModule>> {
-        let conn = self.conn();
-        conn.prepare_cached(
+        self.rows(
             "SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules WHERE tenant = ?1 ORDER BY module",
+            [tenant],
+            installed_from_row,
         )
-        .and_then(|mut s| s.query_map([tenant], installed_from_row)?.collect())
-        .map_err(err)
     }
 
     fn installed_everywhere(&self) -> Result<Vec<InstalledModule>> {
-        let conn = self.conn();
-        conn.prepare_cached("SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules ORDER BY tenant, module")
-            .and_then(|mut s| s.query_map([], installed_from_row)?.collect())
-            .map_err(err)
+        self.rows(
+            "SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules ORDER BY tenant, module",
+            [],
+            installed_from_row,
+        )
     }
 
     fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<&str>) -> Result<Vec<ArchiveRecord>> {
-        let conn = self.conn();
-        conn.prepare_cached(
+        self.rows(
             "SELECT id, tenant, module, version, kind, path, job_id, created_at FROM archives
              WHERE tenant = ?1 AND (?2 IS NULL OR module = ?2) AND (?3 IS NULL OR kind = ?3) AND deleted_at IS NULL ORDER BY id DESC",
-        )
-        .and_then(|mut s| {
-            s.query_map(params![tenant, module, kind], |r| {
+            params![tenant, module, kind],
+            |r| {
                 Ok(ArchiveRecord {
                     id: r.get(0)?,
                     tenant: r.get(1)?,
@@ -488,10 +491,8 @@ impl TenantStore for SqliteLandlord {
                     job_id: r.get(6)?,
                     created_at: r.get(7)?,
                 })
-            })?
-            .collect()
-        })
-        .map_err(err)
+            },
+        )
     }
 
     fn forget_archives(&self, ids: &[i64], now: &str) -> Result<()> {
@@ -618,61 +619,33 @@ impl JobStore for SqliteLandlord {
     }
 
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR module = ?2) AND (?3 IS NULL OR status = ?3)
              AND (?4 IS NULL OR kind = ?4) AND (?5 IS NULL OR batch = ?5) AND (?6 IS NULL OR started_at >= ?6) ORDER BY id DESC LIMIT ?7"
         );
         let limit = filter.limit.map_or(-1, |l| l as i64);
-        conn.prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_map(
-                    params![
-                        filter.tenant,
-                        filter.module,
-                        filter.status.map(JobStatus::as_str),
-                        filter.kind.map(JobKind::as_str),
-                        filter.batch,
-                        filter.since,
-                        limit
-                    ],
-                    job_from_row,
-                )?
-                .collect()
-            })
-            .map_err(err)
+        let status = filter.status.map(JobStatus::as_str);
+        let kind = filter.kind.map(JobKind::as_str);
+        self.rows(&sql, params![filter.tenant, filter.module, status, kind, filter.batch, filter.since, limit], job_from_row)
     }
 
     fn unfinished_jobs(&self, tenant: &str) -> Result<Vec<Job>> {
-        let conn = self.conn();
-        conn.prepare_cached(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND status IN ('pending', 'running', 'failed') ORDER BY id"
-        ))
-        .and_then(|mut s| s.query_map([tenant], job_from_row)?.collect())
-        .map_err(err)
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ?1 AND status IN ('pending', 'running', 'failed') ORDER BY id");
+        self.rows(&sql, [tenant], job_from_row)
     }
 
     fn tenants_with_unfinished_jobs(&self) -> Result<Vec<String>> {
-        let conn = self.conn();
-        conn.prepare_cached("SELECT DISTINCT tenant FROM jobs WHERE status IN ('pending', 'running', 'failed') ORDER BY tenant")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(err)
+        self.rows("SELECT DISTINCT tenant FROM jobs WHERE status IN ('pending', 'running', 'failed') ORDER BY tenant", [], |r| r.get(0))
     }
 }
 
 impl FlagStore for SqliteLandlord {
     fn flags(&self, tenant: &str, module: Option<&str>) -> Result<Vec<FlagRecord>> {
-        let conn = self.conn();
-        conn.prepare_cached(
+        self.rows(
             "SELECT module, flag, value, updated_at FROM flags WHERE tenant = ?1 AND (?2 IS NULL OR module = ?2) ORDER BY module, flag",
+            params![tenant, module],
+            |r| Ok(FlagRecord { module: r.get(0)?, flag: r.get(1)?, value: r.get(2)?, updated_at: r.get(3)? }),
         )
-        .and_then(|mut s| {
-            s.query_map(params![tenant, module], |r| {
-                Ok(FlagRecord { module: r.get(0)?, flag: r.get(1)?, value: r.get(2)?, updated_at: r.get(3)? })
-            })?
-            .collect()
-        })
-        .map_err(err)
     }
 
     fn set_flag(&self, tenant: &str, module: &str, flag: &str, value: bool, now: &str) -> Result<Option<bool>> {
@@ -714,46 +687,42 @@ impl SubscriptionStore for SqliteLandlord {
     }
 
     fn subscriptions(&self, tenant: &str) -> Result<Vec<SubscriptionRecord>> {
-        let conn = self.conn();
-        conn.prepare_cached("SELECT tenant, module, granted_at, until, revoked_at FROM subscriptions WHERE tenant = ?1 ORDER BY module")
-            .and_then(|mut s| {
-                s.query_map([tenant], |r| {
-                    Ok(SubscriptionRecord {
-                        tenant: r.get(0)?,
-                        module: r.get(1)?,
-                        granted_at: r.get(2)?,
-                        until: r.get(3)?,
-                        revoked_at: r.get(4)?,
-                    })
-                })?
-                .collect()
-            })
-            .map_err(err)
+        self.rows(
+            "SELECT tenant, module, granted_at, until, revoked_at FROM subscriptions WHERE tenant = ?1 ORDER BY module",
+            [tenant],
+            |r| {
+                Ok(SubscriptionRecord {
+                    tenant: r.get(0)?,
+                    module: r.get(1)?,
+                    granted_at: r.get(2)?,
+                    until: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            },
+        )
     }
 }
 
 impl EventStore for SqliteLandlord {
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
-        let conn = self.conn();
-        conn.prepare_cached("SELECT id, at, type, tenant, module, version, job_id, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
-            .and_then(|mut s| {
-                s.query_map(params![after, limit as i64], |r| {
-                    let kind: String = r.get(2)?;
-                    let data: Option<String> = r.get(7)?;
-                    Ok(Event {
-                        id: r.get(0)?,
-                        at: r.get(1)?,
-                        kind: EventType::parse(&kind).ok_or_else(|| bad_row(format!("unknown event type `{kind}`")))?,
-                        tenant: r.get(3)?,
-                        module: r.get(4)?,
-                        version: r.get(5)?,
-                        job_id: r.get(6)?,
-                        data: data.and_then(|d| serde_json::from_str(&d).ok()),
-                    })
-                })?
-                .collect()
-            })
-            .map_err(err)
+        self.rows(
+            "SELECT id, at, type, tenant, module, version, job_id, data FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+            params![after, limit as i64],
+            |r| {
+                let kind: String = r.get(2)?;
+                let data: Option<String> = r.get(7)?;
+                Ok(Event {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    kind: EventType::parse(&kind).ok_or_else(|| bad_row(format!("unknown event type `{kind}`")))?,
+                    tenant: r.get(3)?,
+                    module: r.get(4)?,
+                    version: r.get(5)?,
+                    job_id: r.get(6)?,
+                    data: data.and_then(|d| serde_json::from_str(&d).ok()),
+                })
+            },
+        )
     }
 
     fn data_version(&self) -> Result<i64> {
