@@ -1,0 +1,319 @@
+//! Resolver tests: plans, explanations, and properties over random catalogs.
+
+use super::*;
+use crate::domain::catalog::tests::{module, module_with};
+use crate::domain::manifest::parse_date;
+use proptest::prelude::*;
+
+fn today() -> Date {
+    parse_date("2026-11-21").unwrap()
+}
+
+fn name(n: &str) -> ModuleName {
+    ModuleName::parse(n).unwrap()
+}
+
+fn v(s: &str) -> Version {
+    Version::parse(s).unwrap()
+}
+
+fn installed(pairs: &[(&str, &str)]) -> Installed {
+    pairs.iter().map(|(n, ver)| (name(n), v(ver))).collect()
+}
+
+fn install(catalog: &Catalog, have: &Installed, requests: &[&str]) -> Result<Resolution, ResolveError> {
+    let requests = requests.iter().map(|r| Request::parse(r).unwrap()).collect();
+    resolve(catalog, have, &Goal::Install(requests), today())
+}
+
+fn upgrade(catalog: &Catalog, have: &Installed, modules: &[&str], to: Option<&str>) -> Result<Resolution, ResolveError> {
+    let goal = Goal::Upgrade { modules: modules.iter().map(|m| name(m)).collect(), to: to.map(v) };
+    resolve(catalog, have, &goal, today())
+}
+
+fn labels(r: &Resolution) -> Vec<String> {
+    r.steps.iter().map(|s| s.module.label()).collect()
+}
+
+fn platform() -> Catalog {
+    Catalog::new([
+        module("membership", "1.0.0", &[]),
+        module("membership", "1.1.0", &[]),
+        module("membership", "2.0.0", &[]),
+        module("digital_card", "1.0.0", &[("membership", "^1.0")]),
+        module("finance", "1.2.0", &[("digital_card", "^1.0"), ("membership", ">=1.0, <3")]),
+        module_with("forum", "1.0.0", &[("membership", "^1")], &[("messaging", "^1")], ""),
+        module("messaging", "1.0.0", &[("membership", "^1")]),
+        module("messaging", "2.0.0", &[("membership", "^1")]),
+    ])
+    .0
+}
+
+#[test]
+fn installs_missing_dependencies_first_at_the_newest_fitting_version() {
+    let r = install(&platform(), &Installed::new(), &["finance"]).unwrap();
+    assert_eq!(labels(&r), ["membership 1.1.0", "digital_card 1.0.0", "finance 1.2.0"]);
+    assert_eq!(r.steps[0].reason, Reason::DependencyOf(name("digital_card")));
+    assert_eq!(r.steps[2].reason, Reason::Requested);
+}
+
+#[test]
+fn installed_modules_stay_and_satisfied_requests_are_unchanged() {
+    let have = installed(&[("membership", "1.0.0")]);
+    let r = install(&platform(), &have, &["digital_card", "membership"]).unwrap();
+    assert_eq!(labels(&r), ["digital_card 1.0.0"]);
+    assert_eq!(r.unchanged, vec![(name("membership"), v("1.0.0"))]);
+    let r = install(&platform(), &installed(&[("membership", "1.0.0"), ("digital_card", "1.0.0")]), &["digital_card"]).unwrap();
+    assert!(r.steps.is_empty());
+}
+
+#[test]
+fn an_unsuitable_installed_dependency_names_both_requirements() {
+    let have = installed(&[("membership", "2.0.0"), ("messaging", "2.0.0")]);
+    let catalog = Catalog::new([
+        module("membership", "2.0.0", &[]),
+        module("messaging", "2.0.0", &[("membership", ">=2")]),
+        module("digital_card", "1.0.0", &[("membership", "^1.0")]),
+    ])
+    .0;
+    let e = install(&catalog, &have, &["digital_card"]).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, ResolveError::InstalledMismatch { .. }), "{e:?}");
+    assert!(text.contains("`digital_card 1.0.0` requires `membership ^1.0`, but `membership 2.0.0` is installed"), "{text}");
+    assert!(text.contains("`>=2` from `messaging 2.0.0` (installed)"), "{text}");
+    assert_eq!(e.kind(), ErrorKind::Dependency);
+}
+
+#[test]
+fn backtracks_to_an_older_version_that_fits() {
+    let catalog = Catalog::new([
+        module("membership", "1.1.0", &[]),
+        module("finance", "1.2.0", &[("membership", "^1")]),
+        module("finance", "1.3.0", &[("membership", "^2")]),
+    ])
+    .0;
+    let r = install(&catalog, &installed(&[("membership", "1.1.0")]), &["finance"]).unwrap();
+    assert_eq!(labels(&r), ["finance 1.2.0"]);
+}
+
+#[test]
+fn backtracks_through_a_transitive_dependency() {
+    let catalog = Catalog::new([
+        module("a", "1.0.0", &[]),
+        module("a", "2.0.0", &[]),
+        module("b", "1.0.0", &[("a", "^1")]),
+        module("b", "2.0.0", &[("a", "^2")]),
+        module("c", "1.0.0", &[("b", "*"), ("a", "^1")]),
+    ])
+    .0;
+    let r = install(&catalog, &Installed::new(), &["c"]).unwrap();
+    let mut got = labels(&r);
+    got.sort();
+    assert_eq!(got, ["a 1.0.0", "b 1.0.0", "c 1.0.0"]);
+}
+
+#[test]
+fn conflicts_list_every_requirement_and_its_holder() {
+    let catalog = Catalog::new([
+        module("a", "1.0.0", &[]),
+        module("a", "2.0.0", &[]),
+        module("x", "1.0.0", &[("a", "^1")]),
+        module("y", "1.0.0", &[("a", "^2")]),
+    ])
+    .0;
+    let e = install(&catalog, &installed(&[("x", "1.0.0"), ("a", "1.0.0")]), &["y"]).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("`y 1.0.0` requires `a ^2`, but `a 1.0.0` is installed"), "{text}");
+    assert!(text.contains("`^1` from `x 1.0.0` (installed)"), "{text}");
+
+    let e = install(&catalog, &Installed::new(), &["x", "y"]).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("no version of `a` satisfies every requirement"), "{text}");
+    assert!(text.contains("`^1` from `x 1.0.0`") && text.contains("`^2` from `y 1.0.0`"), "{text}");
+}
+
+#[test]
+fn unknown_modules_and_versions_are_not_found() {
+    let e = install(&platform(), &Installed::new(), &["nope"]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let e = install(&platform(), &Installed::new(), &["finance@^9"]).unwrap_err();
+    assert_eq!(e.to_string(), "no version of `finance` matches `^9` (available: 1.2.0)");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let catalog = Catalog::new([module("a", "1.0.0", &[("ghost", "^1")])]).0;
+    let e = install(&catalog, &Installed::new(), &["a"]).unwrap_err();
+    assert_eq!(e.to_string(), "`a 1.0.0` depends on `ghost`, which is not in the catalog");
+    assert_eq!(e.kind(), ErrorKind::Dependency);
+}
+
+#[test]
+fn cycles_are_reported_with_their_path() {
+    let catalog =
+        Catalog::new([module("a", "1.0.0", &[("b", "^1")]), module("b", "1.0.0", &[("c", "^1")]), module("c", "1.0.0", &[("a", "^1")])]).0;
+    let e = install(&catalog, &Installed::new(), &["a"]).unwrap_err();
+    assert_eq!(e.to_string(), "dependency cycle: a -> b -> c -> a");
+    assert_eq!(e.kind(), ErrorKind::Dependency);
+}
+
+#[test]
+fn optional_dependencies_order_the_plan_and_must_match_when_present() {
+    let r = install(&platform(), &Installed::new(), &["forum", "messaging@^1"]).unwrap();
+    assert_eq!(labels(&r), ["membership 1.1.0", "messaging 1.0.0", "forum 1.0.0"]);
+    // Not installed for you.
+    let r = install(&platform(), &Installed::new(), &["forum"]).unwrap();
+    assert_eq!(labels(&r), ["membership 1.1.0", "forum 1.0.0"]);
+    // If installed, it must match: messaging 2 is refused for a tenant with forum.
+    let have = installed(&[("membership", "1.1.0"), ("forum", "1.0.0")]);
+    let r = install(&platform(), &have, &["messaging"]).unwrap();
+    assert_eq!(labels(&r), ["messaging 1.0.0"]);
+    let e = install(&platform(), &have, &["messaging@^2"]).unwrap_err();
+    assert!(e.to_string().contains("(optional dependency)"), "{e}");
+}
+
+#[test]
+fn prereleases_only_when_asked_for_exactly() {
+    let catalog = Catalog::new([module("a", "1.0.0", &[]), module("a", "1.1.0-beta.1", &[])]).0;
+    assert_eq!(labels(&install(&catalog, &Installed::new(), &["a"]).unwrap()), ["a 1.0.0"]);
+    assert_eq!(labels(&install(&catalog, &Installed::new(), &["a@=1.1.0-beta.1"]).unwrap()), ["a 1.1.0-beta.1"]);
+}
+
+#[test]
+fn sunset_versions_cannot_be_installed_but_installed_ones_stay() {
+    let retired = "[deprecation]\nmessage = \"old\"\nreplacement = \"messaging\"\nsunset = \"2026-01-31\"\n";
+    let future = "[deprecation]\nsunset = \"2030-01-01\"\n";
+    let catalog = Catalog::new([
+        module("membership", "1.0.0", &[]),
+        module_with("newsletter", "0.9.0", &[("membership", "^1")], &[], retired),
+        module_with("legacy", "1.0.0", &[], &[], future),
+    ])
+    .0;
+    let e = install(&catalog, &Installed::new(), &["newsletter"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "`newsletter 0.9.0` was retired on 2026-01-31 and can no longer be installed; its replacement is `messaging`"
+    );
+    assert!(install(&catalog, &Installed::new(), &["legacy"]).is_ok());
+    let have = installed(&[("membership", "1.0.0"), ("newsletter", "0.9.0")]);
+    assert!(install(&catalog, &have, &["newsletter"]).unwrap().steps.is_empty());
+}
+
+#[test]
+fn upgrade_moves_to_the_newest_version_dependents_allow() {
+    let catalog = Catalog::new([
+        module("membership", "1.0.0", &[]),
+        module("membership", "1.1.0", &[]),
+        module("membership", "2.0.0", &[]),
+        module("digital_card", "1.0.0", &[("membership", "^1.0")]),
+    ])
+    .0;
+    let have = installed(&[("membership", "1.0.0")]);
+    let r = upgrade(&catalog, &have, &["membership"], None).unwrap();
+    assert_eq!(labels(&r), ["membership 2.0.0"]);
+    assert_eq!(r.steps[0].from, Some(v("1.0.0")));
+
+    let have = installed(&[("membership", "1.0.0"), ("digital_card", "1.0.0")]);
+    let r = upgrade(&catalog, &have, &["membership"], None).unwrap();
+    assert_eq!(labels(&r), ["membership 1.1.0"]);
+
+    let e = upgrade(&catalog, &have, &["membership"], Some("2.0.0")).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("no version of `membership` newer than 1.0.0"), "{text}");
+    assert!(text.contains("`^1.0` from `digital_card 1.0.0` (installed)"), "{text}");
+    assert_eq!(e.kind(), ErrorKind::Dependency);
+}
+
+#[test]
+fn upgrade_installs_and_upgrades_what_the_new_version_needs() {
+    let catalog = Catalog::new([
+        module("membership", "1.0.0", &[]),
+        module("membership", "1.2.0", &[]),
+        module("audit", "1.0.0", &[]),
+        module("finance", "1.0.0", &[("membership", "^1.0")]),
+        module("finance", "2.0.0", &[("membership", "^1.2"), ("audit", "^1")]),
+    ])
+    .0;
+    let have = installed(&[("membership", "1.0.0"), ("finance", "1.0.0")]);
+    let r = upgrade(&catalog, &have, &["finance"], None).unwrap();
+    let got: Vec<(String, Option<Version>)> = r.steps.iter().map(|s| (s.module.label(), s.from.clone())).collect();
+    assert_eq!(
+        got,
+        [("audit 1.0.0".into(), None), ("membership 1.2.0".into(), Some(v("1.0.0"))), ("finance 2.0.0".into(), Some(v("1.0.0")))]
+    );
+}
+
+#[test]
+fn upgrade_of_something_current_is_a_no_op_and_downgrades_are_refused() {
+    let catalog = platform();
+    let have = installed(&[("membership", "2.0.0")]);
+    let r = upgrade(&catalog, &have, &["membership"], None).unwrap();
+    assert!(r.steps.is_empty());
+    assert_eq!(r.unchanged, vec![(name("membership"), v("2.0.0"))]);
+    let e = upgrade(&catalog, &have, &["membership"], Some("1.0.0")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    let e = upgrade(&catalog, &have, &["finance"], None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let e = upgrade(&catalog, &have, &["membership"], Some("3.0.0")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn deep_chains_do_not_overflow() {
+    let n = 20_000;
+    let modules = (0..n).map(|i| {
+        let deps: Vec<(String, String)> = if i + 1 < n { vec![(format!("m{}", i + 1), "^1".to_string())] } else { vec![] };
+        let deps: Vec<(&str, &str)> = deps.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        module(&format!("m{i}"), "1.0.0", &deps)
+    });
+    let catalog = Catalog::new(modules).0;
+    let r = install(&catalog, &Installed::new(), &["m0"]).unwrap();
+    assert_eq!(r.steps.len(), n);
+    assert_eq!(r.steps[0].module.name().as_str(), format!("m{}", n - 1));
+}
+
+#[test]
+fn request_parsing() {
+    assert_eq!(Request::parse("finance").unwrap().req, VersionReq::STAR);
+    assert_eq!(Request::parse("finance@1.2").unwrap().req, VersionReq::parse("^1.2").unwrap());
+    assert_eq!(Request::parse("finance@=1.2.0").unwrap().to_string(), "finance@=1.2.0");
+    assert_eq!(Request::parse("Finance").unwrap_err().kind, ErrorKind::Invalid);
+    assert_eq!(Request::parse("finance@banana").unwrap_err().kind, ErrorKind::Invalid);
+}
+
+/// (module index, major version, [(dependency index, required major)])
+type Entry = (usize, u64, Vec<(usize, u64)>);
+
+fn random_catalog() -> impl Strategy<Value = Vec<Entry>> {
+    prop::collection::vec((0usize..6, 1u64..4, prop::collection::vec((0usize..6, 1u64..4), 0..3)), 1..14)
+}
+
+proptest! {
+    /// Whatever the catalog, a successful plan lists each module once, after all of
+    /// its dependencies, and every chosen version meets every requirement on it.
+    #[test]
+    fn plans_are_ordered_and_consistent(entries in random_catalog(), want in 0usize..6) {
+        let mut seen = HashSet::new();
+        let mut versions = Vec::new();
+        for (m, major, deps) in entries {
+            if !seen.insert((m, major)) { continue; }
+            let deps: Vec<(String, String)> = deps.into_iter().filter(|(d, _)| *d != m).map(|(d, r)| (format!("m{d}"), format!("^{r}"))).collect();
+            let mut unique = BTreeMap::new();
+            for (d, r) in deps { unique.entry(d).or_insert(r); }
+            let deps: Vec<(&str, &str)> = unique.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            versions.push(module(&format!("m{m}"), &format!("{major}.0.0"), &deps));
+        }
+        let catalog = Catalog::new(versions).0;
+        let request = format!("m{want}");
+        if let Ok(r) = install(&catalog, &Installed::new(), &[request.as_str()]) {
+            let chosen: HashMap<&str, &Version> = r.steps.iter().map(|s| (s.module.name().as_str(), s.module.version())).collect();
+            prop_assert_eq!(chosen.len(), r.steps.len());
+            prop_assert!(chosen.contains_key(request.as_str()));
+            for (i, step) in r.steps.iter().enumerate() {
+                for (dep, req, _) in step.module.manifest.all_dependencies() {
+                    let version = chosen.get(dep.as_str());
+                    prop_assert!(version.is_some_and(|v| req.matches(v)));
+                    let at = r.steps.iter().position(|s| s.module.name() == dep).unwrap();
+                    prop_assert!(at < i, "dependency {} after {}", dep, step.module.name());
+                }
+            }
+        }
+    }
+}

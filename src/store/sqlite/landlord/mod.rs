@@ -1,0 +1,362 @@
+//! The landlord on SQLite: one file, WAL, a busy timeout, a schema versioned with
+//! refinery's embedded migrations. Each trait method is one transaction. Here: opening
+//! and migrating, the helpers the stores share, the catalog and the tenants; jobs in
+//! `jobs`, flags, subscriptions and events in `runtime`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use crate::domain::event::EventType;
+use crate::domain::module::{Migration, ModuleVersion, Seed};
+use crate::domain::{Error, Result};
+use crate::store::sqlite::{configure, sql_error};
+use crate::store::{ArchiveRecord, CatalogStore, ChangedVersion, InstalledModule, StoredVersion, TenantRecord, TenantStore};
+
+mod jobs;
+mod runtime;
+
+mod embedded {
+    refinery::embed_migrations!("src/store/sqlite/landlord_migrations");
+}
+
+/// The landlord schema version this binary writes: the number of embedded migrations.
+const SCHEMA_VERSION: i32 = 1;
+
+pub struct SqliteLandlord {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+fn err(e: rusqlite::Error) -> Error {
+    sql_error("landlord", e)
+}
+
+impl SqliteLandlord {
+    /// Opens (creating when needed) `landlord.db` in `data_dir`, upgrading its schema.
+    pub fn open(data_dir: &Path, busy_timeout: Duration) -> Result<SqliteLandlord> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| Error::internal(format!("cannot create the data folder `{}`: {e}", data_dir.display())))?;
+        let path = data_dir.join("landlord.db");
+        let mut conn = Connection::open(&path).map_err(err)?;
+        configure(&conn, busy_timeout).map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", true).map_err(err)?;
+        let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::internal(format!(
+                "the landlord `{}` has schema version {version}, newer than this modreg understands ({SCHEMA_VERSION})",
+                path.display()
+            ))
+            .with_hint("use the modreg release that last wrote it, or a newer one"));
+        }
+        if version < SCHEMA_VERSION {
+            migrate(&mut conn, data_dir)?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        Ok(SqliteLandlord { conn: Mutex::new(conn), path })
+    }
+
+    /// Opens an existing landlord read-only (for `validate` and the library API).
+    pub fn open_read_only(data_dir: &Path) -> Result<Option<SqliteLandlord>> {
+        let path = data_dir.join("landlord.db");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
+        configure(&conn, Duration::from_secs(5)).map_err(err)?;
+        Ok(Some(SqliteLandlord { conn: Mutex::new(conn), path }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A poisoned lock means a panic elsewhere; the connection itself is still sound.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs a query and maps every row.
+    fn rows<T>(&self, sql: &str, params: impl rusqlite::Params, map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Result<Vec<T>> {
+        let conn = self.conn();
+        conn.prepare_cached(sql).and_then(|mut s| s.query_map(params, map)?.collect()).map_err(err)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let value = f(&tx).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(value)
+    }
+}
+
+/// Runs the embedded migrations under a file lock, so that two processes creating the
+/// landlord at once do not both try.
+fn migrate(conn: &mut Connection, data_dir: &Path) -> Result<()> {
+    let lock_path = data_dir.join(".landlord.lock");
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::internal(format!("cannot open `{}`: {e}", lock_path.display())))?;
+    lock_file.lock().map_err(|e| Error::internal(format!("cannot lock `{}`: {e}", lock_path.display())))?;
+    let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
+    if version < SCHEMA_VERSION {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        embedded::migrations::runner()
+            .set_migration_table_name("_landlord_schema_history")
+            .run(conn)
+            .map_err(|e| Error::internal(format!("cannot upgrade the landlord schema: {e}")))?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// An event to append, in the same transaction as the change it describes.
+#[derive(Default)]
+struct EventRow<'a> {
+    tenant: Option<&'a str>,
+    module: Option<&'a str>,
+    version: Option<&'a str>,
+    job_id: Option<i64>,
+    data: Option<&'a serde_json::Value>,
+}
+
+fn insert_event(tx: &Transaction<'_>, kind: EventType, row: EventRow<'_>, now: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO events (at, type, tenant, module, version, job_id, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+        .execute(params![now, kind.as_str(), row.tenant, row.module, row.version, row.job_id, row.data.map(|d| d.to_string())])?;
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn bad_row(e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.to_string().into())
+}
+
+/// A file modreg keeps, recorded in `archives`.
+struct KeptFile<'a> {
+    tenant: &'a str,
+    module: Option<&'a str>,
+    version: Option<&'a str>,
+    kind: &'a str,
+    path: &'a str,
+    job: Option<i64>,
+}
+
+fn keep_file(tx: &Transaction<'_>, file: KeptFile<'_>, now: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO archives (tenant, module, version, kind, path, job_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![file.tenant, file.module, file.version, file.kind, file.path, file.job, now])?;
+    Ok(())
+}
+
+impl CatalogStore for SqliteLandlord {
+    fn sync_catalog(&self, versions: &[&ModuleVersion], now: &str) -> Result<Vec<ChangedVersion>> {
+        let mut conn = self.conn();
+        let known: HashMap<(String, String), (String, String)> = {
+            let mut stmt = conn.prepare_cached("SELECT module, version, checksum, first_seen_at FROM catalog").map_err(err)?;
+            stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))).and_then(|rows| rows.collect()).map_err(err)?
+        };
+        let mut changed = Vec::new();
+        let mut new = Vec::new();
+        for v in versions {
+            let key = (v.name().to_string(), v.version().to_string());
+            match known.get(&key) {
+                None => new.push(*v),
+                Some((checksum, first_seen_at)) if checksum != &v.checksum => changed.push(ChangedVersion {
+                    module: key.0,
+                    version: key.1,
+                    recorded_checksum: checksum.clone(),
+                    found_checksum: v.checksum.clone(),
+                    first_seen_at: first_seen_at.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+        if !new.is_empty() {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO catalog (module, version, checksum, manifest, migrations, seeds, first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .map_err(err)?;
+                for v in new {
+                    let migrations: Vec<_> =
+                        v.migrations.iter().map(|m| serde_json::json!({"name": m.name, "version": m.version, "sql": m.sql})).collect();
+                    let seeds: Vec<_> = v.seeds.iter().map(|s| serde_json::json!({"name": s.name, "sql": s.sql})).collect();
+                    insert
+                        .execute(params![
+                            v.name().as_str(),
+                            v.version().to_string(),
+                            v.checksum,
+                            v.manifest_text,
+                            to_json(&migrations),
+                            to_json(&seeds),
+                            now
+                        ])
+                        .map_err(err)?;
+                }
+            }
+            tx.commit().map_err(err)?;
+        }
+        Ok(changed)
+    }
+
+    fn known_module(&self, module: &str) -> Result<bool> {
+        let conn = self.conn();
+        conn.prepare_cached("SELECT 1 FROM catalog WHERE module = ?1 LIMIT 1")
+            .and_then(|mut s| s.query_row([module], |_| Ok(())).optional())
+            .map(|found| found.is_some())
+            .map_err(err)
+    }
+
+    fn stored_version(&self, module: &str, version: &str) -> Result<Option<StoredVersion>> {
+        #[derive(serde::Deserialize)]
+        struct M {
+            name: String,
+            version: i32,
+            sql: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct S {
+            name: String,
+            sql: String,
+        }
+        let conn = self.conn();
+        conn.prepare_cached("SELECT checksum, manifest, migrations, seeds, first_seen_at FROM catalog WHERE module = ?1 AND version = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![module, version], |r| {
+                    let migrations: String = r.get(2)?;
+                    let seeds: String = r.get(3)?;
+                    let migrations: Vec<M> = serde_json::from_str(&migrations).map_err(bad_row)?;
+                    let seeds: Vec<S> = serde_json::from_str(&seeds).map_err(bad_row)?;
+                    Ok(StoredVersion {
+                        module: module.to_string(),
+                        version: version.to_string(),
+                        checksum: r.get(0)?,
+                        manifest: r.get(1)?,
+                        migrations: migrations.into_iter().map(|m| Migration { name: m.name, version: m.version, sql: m.sql }).collect(),
+                        seeds: seeds.into_iter().map(|s| Seed { name: s.name, sql: s.sql }).collect(),
+                        first_seen_at: r.get(4)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(err)
+    }
+}
+
+fn installed_from_row(r: &Row<'_>) -> rusqlite::Result<InstalledModule> {
+    Ok(InstalledModule {
+        tenant: r.get(0)?,
+        module: r.get(1)?,
+        version: r.get(2)?,
+        enabled: r.get(3)?,
+        installed_at: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+impl TenantStore for SqliteLandlord {
+    fn add_tenant(&self, name: &str, now: &str) -> Result<bool> {
+        self.write(|tx| {
+            let added =
+                tx.prepare_cached("INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?1, ?2)")?.execute(params![name, now])? > 0;
+            if added {
+                insert_event(tx, EventType::TenantAdded, EventRow { tenant: Some(name), ..EventRow::default() }, now)?;
+            }
+            Ok(added)
+        })
+    }
+
+    fn remove_tenant(&self, name: &str, archive: Option<&Path>, now: &str) -> Result<()> {
+        self.write(|tx| {
+            for table in ["tenant_modules", "flags", "subscriptions"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [name])?;
+            }
+            tx.execute("DELETE FROM tenants WHERE name = ?1", [name])?;
+            let data = archive.map(|a| serde_json::json!({ "archive": a.display().to_string() }));
+            if let Some(archive) = archive {
+                let path = archive.display().to_string();
+                keep_file(tx, KeptFile { tenant: name, module: None, version: None, kind: "tenant", path: &path, job: None }, now)?;
+            }
+            insert_event(tx, EventType::TenantRemoved, EventRow { tenant: Some(name), data: data.as_ref(), ..EventRow::default() }, now)
+        })
+    }
+
+    fn tenant(&self, name: &str) -> Result<Option<TenantRecord>> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name) FROM tenants WHERE name = ?1",
+        )
+        .and_then(|mut s| {
+            s.query_row([name], |r| Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize }))
+                .optional()
+        })
+        .map_err(err)
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>> {
+        self.rows(
+            "SELECT t.name, t.created_at, count(m.module) FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name GROUP BY t.name ORDER BY t.name",
+            [],
+            |r| Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize }),
+        )
+    }
+
+    fn installed(&self, tenant: &str) -> Result<Vec<InstalledModule>> {
+        self.rows(
+            "SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules WHERE tenant = ?1 ORDER BY module",
+            [tenant],
+            installed_from_row,
+        )
+    }
+
+    fn installed_everywhere(&self) -> Result<Vec<InstalledModule>> {
+        self.rows(
+            "SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules ORDER BY tenant, module",
+            [],
+            installed_from_row,
+        )
+    }
+
+    fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<&str>) -> Result<Vec<ArchiveRecord>> {
+        self.rows(
+            "SELECT id, tenant, module, version, kind, path, job_id, created_at FROM archives
+             WHERE tenant = ?1 AND (?2 IS NULL OR module = ?2) AND (?3 IS NULL OR kind = ?3) AND deleted_at IS NULL ORDER BY id DESC",
+            params![tenant, module, kind],
+            |r| {
+                Ok(ArchiveRecord {
+                    id: r.get(0)?,
+                    tenant: r.get(1)?,
+                    module: r.get(2)?,
+                    version: r.get(3)?,
+                    kind: r.get(4)?,
+                    path: r.get(5)?,
+                    job_id: r.get(6)?,
+                    created_at: r.get(7)?,
+                })
+            },
+        )
+    }
+
+    fn forget_archives(&self, ids: &[i64], now: &str) -> Result<()> {
+        self.write(|tx| {
+            let mut update = tx.prepare_cached("UPDATE archives SET deleted_at = ?2 WHERE id = ?1")?;
+            for id in ids {
+                update.execute(params![id, now])?;
+            }
+            Ok(())
+        })
+    }
+}
