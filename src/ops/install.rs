@@ -54,6 +54,9 @@ pub fn install(ctx: &Context, options: &InstallOptions, reporter: &dyn Reporter)
 }
 
 pub(crate) fn not_found_hint(loaded: &LoadedCatalog) -> String {
+    if loaded.missing_folder {
+        return "the modules folder does not exist: pass `--modules DIR` or set `MODREG_MODULES`".into();
+    }
     let invalid = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
     if invalid > 0 {
         format!("{invalid} problem(s) in the modules folder kept some modules out; run `modreg validate`")

@@ -205,6 +205,8 @@ pub struct LoadedCatalog {
     pub catalog: Catalog,
     pub changed: Vec<ChangedVersion>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The modules folder does not exist.
+    pub missing_folder: bool,
 }
 
 impl LoadedCatalog {
@@ -249,12 +251,14 @@ pub fn stored_module(landlord: &dyn Landlord, module: &str, version: &str) -> Re
     Ok(Some(ModuleVersion::new(manifest, stored.manifest, stored.migrations, stored.seeds, Source::Landlord)))
 }
 
-/// Discovers the modules folder and records what the landlord has not seen.
+/// Discovers the modules folder and records what the landlord has not seen. A missing
+/// folder is an empty catalog (with a warning): what tenants have can still be listed,
+/// uninstalled and reverted from the landlord's copies.
 pub fn load_catalog(ctx: &Context, reporter: &dyn Reporter) -> Result<LoadedCatalog> {
     let dir = &ctx.settings.modules_dir;
     if !dir.exists() {
-        return Err(Error::not_found(format!("the modules folder `{}` does not exist", dir.display()))
-            .with_hint("pass `--modules DIR` or set `MODREG_MODULES`"));
+        reporter.warning(&format!("the modules folder `{}` does not exist; only versions the landlord remembers are known", dir.display()));
+        return Ok(LoadedCatalog { catalog: Catalog::default(), changed: Vec::new(), diagnostics: Vec::new(), missing_folder: true });
     }
     let discovered = ctx.modules.discover();
     for d in discovered.diagnostics.iter().filter(|d| d.is_error()) {
@@ -279,7 +283,7 @@ pub fn load_catalog(ctx: &Context, reporter: &dyn Reporter) -> Result<LoadedCata
     }
     let versions: Vec<&ModuleVersion> = catalog.iter().map(|m| m.as_ref()).collect();
     let changed = ctx.landlord.sync_catalog(&versions, &clock::now())?;
-    Ok(LoadedCatalog { catalog, changed, diagnostics: discovered.diagnostics })
+    Ok(LoadedCatalog { catalog, changed, diagnostics: discovered.diagnostics, missing_folder: false })
 }
 
 /// A batch id: time-ordered and unique enough across processes.

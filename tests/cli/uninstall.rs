@@ -120,3 +120,17 @@ fn a_failing_uninstall_hook_restores_the_module_and_deletes_its_archive() {
     assert!(!kept.exists() || std::fs::read_dir(&kept).unwrap().next().is_none(), "an archive of a rolled-back uninstall was kept");
     assert_eq!(world.installed("acme").len(), 1);
 }
+
+#[test]
+fn status_and_uninstall_work_without_any_modules_folder() {
+    let world = finance_world();
+    std::fs::remove_dir_all(world.modules()).unwrap();
+    let status = world.json(&["status", "--tenant", "acme"]);
+    assert_eq!(status["tenants"][0]["modules"].as_array().unwrap().len(), 4);
+    let run = world.run(&["install", "forum", "--tenant", "acme", "--json"]);
+    run.code(3);
+    assert!(run.error()["hint"].as_str().unwrap().contains("modules folder does not exist"));
+    let report = world.json(&["uninstall", "membership", "--tenant", "acme", "--cascade"]);
+    assert_eq!(report["summary"]["completed"], 4);
+    assert!(world.installed("acme").is_empty());
+}
