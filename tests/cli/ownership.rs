@@ -137,3 +137,52 @@ fn a_module_may_rebuild_its_own_table() {
     assert_eq!(listed, ["owned"]);
     assert_eq!(world.count("acme", "owned"), 1);
 }
+
+#[test]
+fn sqlite_corners_survive_install_archive_and_restore() {
+    let world = World::new();
+    world
+        .module("corners", "corners", "1.0.0")
+        .migration(
+            "V1__corners",
+            r#"CREATE TABLE "odd ""name""" (id INTEGER PRIMARY KEY, "the value" TEXT);
+CREATE TABLE priced (id INTEGER PRIMARY KEY, net INTEGER NOT NULL, tax INTEGER NOT NULL,
+    gross INTEGER GENERATED ALWAYS AS (net + tax) STORED, label TEXT GENERATED ALWAYS AS ('#' || id) VIRTUAL) STRICT;
+CREATE TABLE pairs (a TEXT, b TEXT, PRIMARY KEY (a, b)) WITHOUT ROWID;
+CREATE TABLE plain (note TEXT);
+CREATE INDEX priced_gross ON priced (gross) WHERE gross > 100;
+CREATE INDEX plain_lower ON plain (lower(note));
+CREATE VIEW big AS SELECT * FROM priced WHERE gross > 100;
+CREATE VIEW bigger AS SELECT id FROM big WHERE gross > 1000;
+CREATE TRIGGER big_insert INSTEAD OF INSERT ON big BEGIN INSERT INTO priced (net, tax) VALUES (NEW.net, NEW.tax); END;"#,
+        )
+        .seed(
+            "1.sql",
+            r#"INSERT INTO "odd ""name""" VALUES (7, 'x;y''z');
+INSERT INTO big (net, tax) VALUES (1000, 210);
+INSERT INTO priced (net, tax) VALUES (5, 1);
+INSERT INTO pairs VALUES ('k', 'v');
+INSERT INTO plain VALUES ('Kept'), ('Also kept');
+DELETE FROM plain WHERE note = 'Kept';"#,
+        )
+        .write();
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "corners", "--tenant", "acme"]);
+    assert_eq!(world.count("acme", "priced"), 2);
+    let gross: i64 = world.tenant_db("acme").query_row("SELECT gross FROM priced WHERE net = 1000", [], |r| r.get(0)).unwrap();
+    assert_eq!(gross, 1210);
+    let before = world.dump("acme");
+    world.ok(&["uninstall", "corners", "--tenant", "acme"]);
+    assert!(!world.has_object("acme", "odd \"name\"") && !world.has_object("acme", "bigger"));
+    world.ok(&["install", "corners", "--tenant", "acme", "--restore"]);
+    let content = |dump: String| {
+        dump.lines().filter(|l| !l.starts_with("_modreg_jobs:") && !l.starts_with("_modreg_modules:")).map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(content(world.dump("acme")), content(before), "restore is not faithful");
+    // The plain table's rowids (2 after the delete) came back as they were.
+    let rowid: i64 = world.tenant_db("acme").query_row("SELECT rowid FROM plain", [], |r| r.get(0)).unwrap();
+    assert_eq!(rowid, 2);
+    world.ok(&["uninstall", "corners", "--tenant", "acme", "--purge"]);
+    let left: Vec<String> = world.objects("acme").into_iter().filter(|o| !o.starts_with("_modreg_") && !o.starts_with("sqlite_")).collect();
+    assert!(left.is_empty(), "{left:?}");
+}

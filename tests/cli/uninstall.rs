@@ -134,3 +134,14 @@ fn status_and_uninstall_work_without_any_modules_folder() {
     assert_eq!(report["summary"]["completed"], 4);
     assert!(world.installed("acme").is_empty());
 }
+
+#[test]
+fn restore_works_from_the_landlords_copy_when_the_folder_is_gone() {
+    let world = finance_world();
+    world.ok(&["uninstall", "elections", "--tenant", "acme"]);
+    std::fs::remove_dir_all(world.modules().join("elections")).unwrap();
+    world.run(&["install", "elections", "--tenant", "acme"]).code(3);
+    let report = world.json(&["install", "elections", "--tenant", "acme", "--restore"]);
+    assert_eq!(report["plan"][0]["action"], "restore");
+    assert!(world.has_object("acme", "ballots") && world.has_object("acme", "election_results"));
+}
