@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use semver::VersionReq;
+use semver::{Version, VersionReq};
 
 use crate::domain::job::{Effect, JobKind};
 use crate::domain::module::ModuleVersion;
-use crate::domain::name::TenantName;
-use crate::domain::resolver::{Goal, Installed, PlanStep, Request, resolve};
+use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::resolver::{Goal, PlanStep, Request, resolve};
 use crate::domain::{Error, Result};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
@@ -77,6 +77,7 @@ fn install_tenant(
     let installed = ctx.installed(tenant.as_str())?;
     let mut requests = options.requests.clone();
     let mut archives: BTreeMap<String, (PathBuf, BTreeMap<String, bool>)> = BTreeMap::new();
+    let mut restored: Vec<(ModuleName, Version)> = Vec::new();
     if options.restore {
         for request in &mut requests {
             if installed.contains_key(&request.name) {
@@ -93,10 +94,12 @@ fn install_tenant(
             }
             request.req = VersionReq::parse(&format!("={version}")).unwrap_or(VersionReq::STAR);
             request.allow_stored = true;
+            restored.push((request.name.clone(), version));
             archives.insert(request.name.to_string(), (path, summary.flags));
         }
     }
-    let catalog = planning_catalog(ctx, loaded, &installed, &archives)?;
+    let versions: Vec<(&ModuleName, &Version)> = installed.iter().chain(restored.iter().map(|(n, v)| (n, v))).collect();
+    let catalog = planning_catalog(ctx, loaded, &versions)?;
     let resolution = resolve(&catalog, &installed, &Goal::Install(requests), clock::today())?;
     loaded.check_unchanged(resolution.steps.iter().map(|s| s.module.as_ref()))?;
     check_subscriptions(ctx, tenant, resolution.steps.iter().map(|s| &s.module))?;
@@ -138,22 +141,19 @@ fn install_tenant(
 }
 
 /// The catalog for planning one tenant: the loaded one, plus the landlord's copies of
-/// versions the tenant has (or will restore) that the disk no longer has.
-pub(crate) fn planning_catalog<'a, T>(
+/// `versions` (what the tenant has, what it restores) that the disk no longer has.
+pub(crate) fn planning_catalog<'a>(
     ctx: &Context,
     loaded: &'a LoadedCatalog,
-    installed: &Installed,
-    restoring: &BTreeMap<String, T>,
+    versions: &[(&ModuleName, &Version)],
 ) -> Result<std::borrow::Cow<'a, crate::domain::catalog::Catalog>> {
-    let missing = installed.iter().any(|(n, v)| loaded.catalog.get(n, v).is_none()) || !restoring.is_empty();
-    if !missing {
+    let missing: Vec<&(&ModuleName, &Version)> = versions.iter().filter(|(n, v)| loaded.catalog.get(*n, v).is_none()).collect();
+    if missing.is_empty() {
         return Ok(std::borrow::Cow::Borrowed(&loaded.catalog));
     }
     let mut catalog = loaded.catalog.clone();
-    for (name, version) in installed {
-        if catalog.get(name, version).is_none()
-            && let Some(copy) = crate::ops::stored_module(ctx.landlord.as_ref(), name.as_str(), &version.to_string())?
-        {
+    for (name, version) in missing {
+        if let Some(copy) = crate::ops::stored_module(ctx.landlord.as_ref(), name.as_str(), &version.to_string())? {
             let _ = catalog.insert(Arc::new(copy));
         }
     }

@@ -3,7 +3,7 @@
 //! tables and rows unless `--purge`; removes exactly what the module created. Works when
 //! the module's folder is gone, from the landlord's copy of its manifest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::domain::job::{Effect, JobKind};
@@ -50,7 +50,7 @@ fn uninstall_tenant(
 ) -> Result<TenantOutcome> {
     let _lock = prepare_tenant(ctx, tenant, options.dry_run, reporter)?;
     let installed = ctx.installed(tenant.as_str())?;
-    let catalog = planning_catalog::<()>(ctx, loaded, &installed, &BTreeMap::new())?;
+    let catalog = planning_catalog(ctx, loaded, &installed.iter().collect::<Vec<_>>())?;
     let targets: BTreeSet<ModuleName> = options.modules.iter().filter(|m| installed.contains_key(*m)).cloned().collect();
     let mut outcome = TenantOutcome { unchanged: options.modules.len() - targets.len(), ..TenantOutcome::new(tenant) };
     if targets.is_empty() {

@@ -88,7 +88,7 @@ fn upgrade_tenant(
 ) -> Result<TenantOutcome> {
     let _lock = prepare_tenant(ctx, tenant, options.dry_run, reporter)?;
     let installed = ctx.installed(tenant.as_str())?;
-    let catalog = planning_catalog::<()>(ctx, loaded, &installed, &Default::default())?;
+    let catalog = planning_catalog(ctx, loaded, &installed.iter().collect::<Vec<_>>())?;
     let goal = Goal::Upgrade { modules: modules.to_vec(), to: options.to.clone() };
     let resolution = resolve(&catalog, &installed, &goal, clock::today())?;
     loaded.check_unchanged(resolution.steps.iter().map(|s| s.module.as_ref()))?;
