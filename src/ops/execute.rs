@@ -25,7 +25,7 @@ use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, trun
 use crate::domain::manifest::HookKind;
 use crate::domain::module::ModuleVersion;
 use crate::ops::{Context, Reporter, fault};
-use crate::store::{FailedJob, HookCall, HookStatus, NewJob, TenantDb, WorkError, WorkStep, clock};
+use crate::store::{FailedJob, HookCall, HookStatus, JobFilter, NewJob, TenantDb, WorkError, WorkStep, clock};
 
 /// What to do to the tenant file for one module.
 #[derive(Debug, Clone)]
@@ -168,7 +168,7 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
                 .map(|&id| FailedJob { id, status: JobStatus::RolledBack, error: error.message.clone(), steps: Vec::new() })
                 .collect();
             let _ = ctx.landlord.fail_jobs(&failed, &clock::now());
-            return TenantRun { jobs: load_jobs(ctx, &ids), error: Some(error) };
+            return TenantRun { jobs: load_jobs(ctx, tenant, batch), error: Some(error) };
         }
     };
     match runner.run_all(db.as_mut(), &actions, &mut runs, &ids) {
@@ -182,17 +182,21 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
             if error.is_none() && runner.with_hooks {
                 let _ = db.discard_rollback_copy();
             }
-            TenantRun { jobs: load_jobs(ctx, &ids), error }
+            TenantRun { jobs: load_jobs(ctx, tenant, batch), error }
         }
         Err((failed_at, error)) => {
             let error = runner.roll_back(db.as_mut(), &actions, &mut runs, failed_at, error);
-            TenantRun { jobs: load_jobs(ctx, &ids), error: Some(error) }
+            TenantRun { jobs: load_jobs(ctx, tenant, batch), error: Some(error) }
         }
     }
 }
 
-fn load_jobs(ctx: &Context, ids: &[i64]) -> Vec<Job> {
-    ids.iter().filter_map(|id| ctx.landlord.job(*id).ok().flatten().map(|(job, _, _)| job)).collect()
+/// The run's jobs as the landlord now has them, in one query.
+fn load_jobs(ctx: &Context, tenant: &str, batch: &str) -> Vec<Job> {
+    let filter = JobFilter { tenant: Some(tenant.to_string()), batch: Some(batch.to_string()), ..JobFilter::default() };
+    let mut jobs = ctx.landlord.jobs(&filter).unwrap_or_default();
+    jobs.reverse();
+    jobs
 }
 
 impl Runner<'_> {

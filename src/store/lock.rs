@@ -16,15 +16,16 @@ pub struct FileLock {
 impl FileLock {
     /// Waits up to `timeout` for the lock at `path`. `Err(None)` means it timed out.
     pub fn acquire(path: &Path, timeout: Duration) -> Result<FileLock, Option<Error>> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Some(Error::internal(format!("cannot create `{}`: {e}", parent.display()))))?;
+        let open = || OpenOptions::new().create(true).truncate(false).write(true).open(path);
+        // The folder exists after the first lock: create it only when missing, not on
+        // every call (fleet commands take thousands of locks).
+        let file = match open() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                path.parent().map_or(Err(e), |parent| std::fs::create_dir_all(parent).and_then(|()| open()))
+            }
+            other => other,
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Some(Error::internal(format!("cannot open lock file `{}`: {e}", path.display()))))?;
+        .map_err(|e| Some(Error::internal(format!("cannot open lock file `{}`: {e}", path.display()))))?;
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(1);
         loop {
