@@ -289,7 +289,7 @@ pub fn resolve(catalog: &Catalog, installed: &Installed, goal: &Goal, today: Dat
                     return Err(ResolveError::UnknownModule { name: request.name.clone(), required_by: Origin::Request });
                 }
                 if request.allow_stored {
-                    solver.stored_ok.insert(&request.name);
+                    solver.allow_stored(&request.name);
                 }
                 solver.require(&request.name, Need { req: &request.req, holder: None, optional: false });
             }
@@ -327,12 +327,12 @@ pub fn resolve(catalog: &Catalog, installed: &Installed, goal: &Goal, today: Dat
             let locked: BTreeSet<&ModuleName> = installed.keys().filter(|n| dependents.contains(*n) && !targets.contains(*n)).collect();
             solver.lock(&locked);
             for (name, _) in installed.iter().filter(|(n, _)| targets.contains(*n)) {
-                solver.modes.insert(name, Mode::Target);
+                solver.set_mode(name, Mode::Target);
                 solver.enqueue(name);
             }
             for name in installed.keys() {
                 if !targets.contains(name) && !locked.contains(name) {
-                    solver.modes.insert(name, Mode::Upgradable);
+                    solver.set_mode(name, Mode::Upgradable);
                     solver.enqueue(name);
                 }
             }

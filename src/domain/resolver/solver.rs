@@ -1,10 +1,14 @@
 //! The search behind [`resolve`](super::resolve): one decision per module, newest
 //! candidate first, an undo log instead of recursion (deep chains cannot overflow the
 //! stack), dependencies decided right after their dependent, and a jump back to the
-//! decision that caused a conflict instead of the one made last. Requirements borrow
-//! from the catalog and the goal, so solving allocates nothing per dependency edge.
+//! decision that caused a conflict instead of the one made last.
+//!
+//! Every module name is interned once per resolve: the search keeps its state in vectors
+//! indexed by that number, so a dependency edge costs one hash lookup, and requirements
+//! borrow from the catalog and the goal, so solving allocates nothing per edge.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use semver::{Version, VersionReq};
@@ -26,8 +30,8 @@ pub(super) enum Mode {
     Upgradable,
 }
 
-/// A requirement while solving, borrowed from the catalog and the goal: solving
-/// allocates nothing per dependency edge. `holder` is `None` for the request itself.
+/// A requirement while solving, borrowed from the catalog and the goal. `holder` is
+/// `None` for the request itself.
 #[derive(Clone, Copy)]
 pub(super) struct Need<'a> {
     pub req: &'a VersionReq,
@@ -35,20 +39,20 @@ pub(super) struct Need<'a> {
     pub optional: bool,
 }
 
-type Map<K, V> = rustc_hash::FxHashMap<K, V>;
-type Set<K> = rustc_hash::FxHashSet<K>;
+/// An interned module name.
+type Id = u32;
 
-enum Undo<'a> {
-    Assign(&'a ModuleName),
-    Need(&'a ModuleName),
+enum Undo {
+    Assign(Id),
+    Need(Id),
     /// A name was pushed on the pending stack (and is now known to be needed).
-    Push(&'a ModuleName),
+    Push(Id),
     /// A name was popped off the pending stack.
-    Pop(&'a ModuleName),
+    Pop(Id),
 }
 
 struct Decision<'a> {
-    name: &'a ModuleName,
+    id: Id,
     candidates: Vec<&'a Arc<ModuleVersion>>,
     next: usize,
     undo_mark: usize,
@@ -56,24 +60,33 @@ struct Decision<'a> {
 
 const MAX_TRIES: usize = 200_000;
 
+/// What the search knows about one module name.
+struct Slot<'a> {
+    name: &'a ModuleName,
+    /// The catalog's versions of it, newest first (empty: not in the catalog).
+    versions: &'a [Arc<ModuleVersion>],
+    mode: Option<Mode>,
+    /// The chosen version, and the decision that chose it (`None`: locked).
+    assigned: Option<(&'a Arc<ModuleVersion>, Option<usize>)>,
+    needs: Vec<Need<'a>>,
+    queued: bool,
+    /// Versions only the landlord still has may be chosen (restores).
+    stored_ok: bool,
+}
+
 pub(super) struct Solver<'a> {
     catalog: &'a Catalog,
     installed: &'a Installed,
     today: Date,
     pub to: Option<&'a Version>,
-    pub modes: Map<&'a ModuleName, Mode>,
-    /// Chosen versions, with the decision that chose them (`None`: locked).
-    assigned: Map<&'a ModuleName, (&'a Arc<ModuleVersion>, Option<usize>)>,
-    needs: Map<&'a ModuleName, Vec<Need<'a>>>,
+    ids: rustc_hash::FxHashMap<&'a ModuleName, Id>,
+    slots: Vec<Slot<'a>>,
     /// Names waiting for a decision, newest on top: a module's dependencies are decided
     /// right after it, so a conflict is found next to the decision that caused it.
-    pending: Vec<&'a ModuleName>,
-    queued: Set<&'a ModuleName>,
-    undo: Vec<Undo<'a>>,
+    pending: Vec<Id>,
+    undo: Vec<Undo>,
     tries: usize,
     first_failure: Option<ResolveError>,
-    /// Modules whose landlord-only versions may be chosen.
-    pub stored_ok: Set<&'a ModuleName>,
 }
 
 impl<'a> Solver<'a> {
@@ -83,16 +96,39 @@ impl<'a> Solver<'a> {
             installed,
             today,
             to: None,
-            modes: Map::default(),
-            assigned: Map::default(),
-            needs: Map::default(),
+            ids: rustc_hash::FxHashMap::default(),
+            slots: Vec::new(),
             pending: Vec::new(),
-            queued: Set::default(),
             undo: Vec::new(),
             tries: 0,
             first_failure: None,
-            stored_ok: Set::default(),
         }
+    }
+
+    fn id(&mut self, name: &'a ModuleName) -> Id {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.slots.len() as Id;
+        self.slots.push(Slot {
+            name,
+            versions: self.catalog.versions(name),
+            mode: None,
+            assigned: None,
+            needs: Vec::new(),
+            queued: false,
+            stored_ok: false,
+        });
+        self.ids.insert(name, id);
+        id
+    }
+
+    fn slot(&self, id: Id) -> &Slot<'a> {
+        &self.slots[id as usize]
+    }
+
+    fn slot_mut(&mut self, id: Id) -> &mut Slot<'a> {
+        &mut self.slots[id as usize]
     }
 
     fn installed_module(&self, name: &ModuleName) -> Option<&'a Arc<ModuleVersion>> {
@@ -100,47 +136,73 @@ impl<'a> Solver<'a> {
         self.catalog.get(name, version)
     }
 
+    pub fn set_mode(&mut self, name: &'a ModuleName, mode: Mode) {
+        let id = self.id(name);
+        self.slot_mut(id).mode = Some(mode);
+    }
+
+    pub fn allow_stored(&mut self, name: &'a ModuleName) {
+        let id = self.id(name);
+        self.slot_mut(id).stored_ok = true;
+    }
+
     /// Pins installed modules at their versions; their requirements bind everyone else.
     pub fn lock(&mut self, names: &BTreeSet<&'a ModuleName>) {
+        let mut locked = Vec::new();
         for &name in names {
             // The landlord keeps every installed version; a gap means the module's record
             // was lost, and it can only be treated as having no requirements.
             let Some(module) = self.installed_module(name) else { continue };
-            self.modes.insert(name, Mode::Locked);
-            self.assigned.insert(name, (module, None));
+            let id = self.id(name);
+            let slot = self.slot_mut(id);
+            slot.mode = Some(Mode::Locked);
+            slot.assigned = Some((module, None));
+            locked.push(module);
         }
-        for &name in names {
-            let Some(&(module, _)) = self.assigned.get(name) else { continue };
+        for module in locked {
             for (dep, req, optional) in module.manifest.all_dependencies() {
-                self.needs.entry(dep).or_default().push(Need { req, holder: Some(module), optional });
+                let id = self.id(dep);
+                self.slot_mut(id).needs.push(Need { req, holder: Some(module), optional });
             }
         }
     }
 
-    fn add_need(&mut self, name: &'a ModuleName, need: Need<'a>) {
-        self.needs.entry(name).or_default().push(need);
-        self.undo.push(Undo::Need(name));
+    fn add_need(&mut self, id: Id, need: Need<'a>) {
+        self.slot_mut(id).needs.push(need);
+        self.undo.push(Undo::Need(id));
     }
 
     pub fn require(&mut self, name: &'a ModuleName, need: Need<'a>) {
+        let id = self.id(name);
+        self.require_id(id, need);
+    }
+
+    fn require_id(&mut self, id: Id, need: Need<'a>) {
         let optional = need.optional;
-        self.add_need(name, need);
+        self.add_need(id, need);
         if !optional {
-            self.enqueue(name);
+            self.enqueue_id(id);
         }
     }
 
     pub fn enqueue(&mut self, name: &'a ModuleName) {
-        if self.queued.insert(name) {
-            self.pending.push(name);
-            self.undo.push(Undo::Push(name));
+        let id = self.id(name);
+        self.enqueue_id(id);
+    }
+
+    fn enqueue_id(&mut self, id: Id) {
+        let slot = self.slot_mut(id);
+        if !slot.queued {
+            slot.queued = true;
+            self.pending.push(id);
+            self.undo.push(Undo::Push(id));
         }
     }
 
     /// The next name that needs a decision, dropping names decided meanwhile.
-    fn next_pending(&mut self) -> Option<&'a ModuleName> {
+    fn next_pending(&mut self) -> Option<Id> {
         while let Some(&top) = self.pending.last() {
-            if !self.assigned.contains_key(top) {
+            if self.slot(top).assigned.is_none() {
                 return Some(top);
             }
             self.pending.pop();
@@ -152,19 +214,15 @@ impl<'a> Solver<'a> {
     fn undo_to(&mut self, mark: usize) {
         while self.undo.len() > mark {
             match self.undo.pop() {
-                Some(Undo::Assign(name)) => {
-                    self.assigned.remove(name);
+                Some(Undo::Assign(id)) => self.slot_mut(id).assigned = None,
+                Some(Undo::Need(id)) => {
+                    self.slot_mut(id).needs.pop();
                 }
-                Some(Undo::Need(name)) => {
-                    if let Some(list) = self.needs.get_mut(name) {
-                        list.pop();
-                    }
-                }
-                Some(Undo::Push(name)) => {
+                Some(Undo::Push(id)) => {
                     self.pending.pop();
-                    self.queued.remove(name);
+                    self.slot_mut(id).queued = false;
                 }
-                Some(Undo::Pop(name)) => self.pending.push(name),
+                Some(Undo::Pop(id)) => self.pending.push(id),
                 None => break,
             }
         }
@@ -183,32 +241,35 @@ impl<'a> Solver<'a> {
             .any(|m| m.version() > current && m.version().pre.is_empty() && m.is_installable() && !self.past_sunset(m))
     }
 
-    fn satisfies_all(&self, name: &ModuleName, version: &Version) -> bool {
-        self.needs.get(name).is_none_or(|needs| needs.iter().all(|n| n.req.matches(version)))
+    fn satisfies_all(&self, id: Id, version: &Version) -> bool {
+        self.slot(id).needs.iter().all(|n| n.req.matches(version))
     }
 
-    /// The versions worth trying for `name`, best first; empty when none fits.
-    fn candidates(&self, name: &'a ModuleName) -> Vec<&'a Arc<ModuleVersion>> {
-        let all = self.catalog.versions(name);
-        let mode = self.modes.get(name).copied();
-        let installed = self.installed.get(name);
-        let stored_ok = self.stored_ok.contains(name);
-        let fresh = |m: &&'a Arc<ModuleVersion>| (m.is_installable() || stored_ok) && !self.past_sunset(m);
-        let pool: Vec<&'a Arc<ModuleVersion>> = match (mode, installed) {
-            (Some(Mode::Target), Some(current)) => all
+    /// The versions worth trying for `id`, best first; empty when none fits.
+    fn candidates(&self, id: Id) -> Vec<&'a Arc<ModuleVersion>> {
+        let slot = self.slot(id);
+        let installed = self.installed.get(slot.name);
+        let fresh = |m: &&'a Arc<ModuleVersion>| (m.is_installable() || slot.stored_ok) && !self.past_sunset(m);
+        let fits = |m: &&'a Arc<ModuleVersion>| self.satisfies_all(id, m.version());
+        match (slot.mode, installed) {
+            (Some(Mode::Target), Some(current)) => slot
+                .versions
                 .iter()
                 .filter(|m| m.version() > current && m.is_installable())
                 .filter(|m| match self.to {
                     Some(to) => m.version() == to,
                     None => m.version().pre.is_empty() && !self.past_sunset(m),
                 })
+                .filter(fits)
                 .collect(),
-            (Some(Mode::Upgradable), Some(current)) => {
-                self.installed_module(name).into_iter().chain(all.iter().filter(|m| m.version() > current).filter(fresh)).collect()
-            }
-            _ => all.iter().filter(fresh).collect(),
-        };
-        pool.into_iter().filter(|m| self.satisfies_all(name, m.version())).collect()
+            (Some(Mode::Upgradable), Some(current)) => self
+                .installed_module(slot.name)
+                .into_iter()
+                .chain(slot.versions.iter().filter(|m| m.version() > current).filter(fresh))
+                .filter(fits)
+                .collect(),
+            _ => slot.versions.iter().filter(fresh).filter(fits).collect(),
+        }
     }
 
     fn owned(&self, need: &Need<'_>) -> Requirement {
@@ -223,17 +284,19 @@ impl<'a> Solver<'a> {
         Requirement { req: need.req.clone(), origin, optional: need.optional }
     }
 
-    fn requirements(&self, name: &ModuleName) -> Vec<Requirement> {
-        self.needs.get(name).map(|needs| needs.iter().map(|n| self.owned(n)).collect()).unwrap_or_default()
+    fn requirements(&self, id: Id) -> Vec<Requirement> {
+        self.slot(id).needs.iter().map(|n| self.owned(n)).collect()
     }
 
-    /// Why no version of `name` fits.
-    fn explain(&self, name: &ModuleName) -> ResolveError {
-        let mode = self.modes.get(name).copied();
-        let requirements = self.requirements(name);
-        let all = self.catalog.versions(name);
+    /// Why no version of `id` fits.
+    fn explain(&self, id: Id) -> ResolveError {
+        let slot = self.slot(id);
+        let name = slot.name;
+        let requirements = self.requirements(id);
         // Retired versions that would otherwise have matched.
-        if let Some(retired) = all.iter().find(|m| m.is_installable() && self.past_sunset(m) && self.satisfies_all(name, m.version())) {
+        if let Some(retired) =
+            slot.versions.iter().find(|m| m.is_installable() && self.past_sunset(m) && self.satisfies_all(id, m.version()))
+        {
             let deprecation = retired.manifest.deprecation.as_ref();
             if let Some(sunset) = deprecation.and_then(|d| d.sunset) {
                 return ResolveError::Sunset {
@@ -245,32 +308,33 @@ impl<'a> Solver<'a> {
             }
         }
         let available: Vec<Version> =
-            all.iter().filter(|m| m.is_installable() || self.stored_ok.contains(name)).map(|m| m.version().clone()).collect();
+            slot.versions.iter().filter(|m| m.is_installable() || slot.stored_ok).map(|m| m.version().clone()).collect();
         let only_request = requirements.iter().all(|r| r.origin == Origin::Request);
         if only_request && let [request] = requirements.as_slice() {
             return ResolveError::NoMatchingVersion { name: name.clone(), req: request.req.clone(), available };
         }
-        let newer_than = match mode {
+        let newer_than = match slot.mode {
             Some(Mode::Target) => self.installed.get(name).cloned(),
             _ => None,
         };
         ResolveError::Conflict { name: name.clone(), requirements, available, newer_than }
     }
 
-    /// Assigns `candidate` to `name` (chosen by decision `decision`) and adds its
+    /// Assigns `candidate` to `id` (chosen by decision `decision`) and adds its
     /// requirements. Stops at the first requirement that an already-decided module
     /// misses, or on an unknown dependency; the first such failure is kept to explain.
-    fn assign(&mut self, name: &'a ModuleName, candidate: &'a Arc<ModuleVersion>, decision: usize) -> bool {
-        self.assigned.insert(name, (candidate, Some(decision)));
-        self.undo.push(Undo::Assign(name));
+    fn assign(&mut self, id: Id, candidate: &'a Arc<ModuleVersion>, decision: usize) -> bool {
+        self.slot_mut(id).assigned = Some((candidate, Some(decision)));
+        self.undo.push(Undo::Assign(id));
         for (dep, req, optional) in candidate.manifest.all_dependencies() {
+            let dep_id = self.id(dep);
             let need = Need { req, holder: Some(candidate.as_ref()), optional };
-            if let Some(&(current, _)) = self.assigned.get(dep) {
+            if let Some((current, _)) = self.slot(dep_id).assigned {
                 if !req.matches(current.version()) {
                     self.note_failure(|solver| {
                         let requirement = solver.owned(&need);
-                        let others = solver.requirements(dep);
-                        if solver.modes.get(dep) == Some(&Mode::Locked) {
+                        let others = solver.requirements(dep_id);
+                        if solver.slot(dep_id).mode == Some(Mode::Locked) {
                             return ResolveError::InstalledMismatch {
                                 name: dep.clone(),
                                 installed: current.version().clone(),
@@ -280,19 +344,19 @@ impl<'a> Solver<'a> {
                         }
                         let mut requirements = others;
                         requirements.push(requirement);
-                        let available = solver.catalog.versions(dep).iter().map(|m| m.version().clone()).collect();
+                        let available = solver.slot(dep_id).versions.iter().map(|m| m.version().clone()).collect();
                         ResolveError::Conflict { name: dep.clone(), requirements, available, newer_than: None }
                     });
                     return false;
                 }
-                self.add_need(dep, need);
+                self.add_need(dep_id, need);
                 continue;
             }
-            if !optional && !self.catalog.contains(dep) {
+            if !optional && self.slot(dep_id).versions.is_empty() {
                 self.note_failure(|solver| ResolveError::UnknownModule { name: dep.clone(), required_by: solver.owned(&need).origin });
                 return false;
             }
-            self.require(dep, need);
+            self.require_id(dep_id, need);
         }
         true
     }
@@ -304,33 +368,33 @@ impl<'a> Solver<'a> {
         }
     }
 
-    /// The latest decision that put a requirement on `name`: going back to it is the
-    /// nearest change that can make `name` satisfiable. Decisions in between had no
-    /// part in the conflict, so jumping over them loses no solution.
-    fn culprit(&self, name: &ModuleName) -> Option<usize> {
-        self.needs
-            .get(name)?
+    /// The latest decision that put a requirement on `id`: going back to it is the
+    /// nearest change that can make `id` satisfiable. Decisions in between had no part
+    /// in the conflict, so jumping over them loses no solution.
+    fn culprit(&self, id: Id) -> Option<usize> {
+        self.slot(id)
+            .needs
             .iter()
             .filter_map(|need| need.holder)
-            .filter_map(|holder| self.assigned.get(holder.name()).and_then(|(_, decision)| *decision))
+            .filter_map(|holder| self.ids.get(holder.name()).and_then(|&h| self.slot(h).assigned).and_then(|(_, decision)| decision))
             .max()
     }
 
     pub fn solve(&mut self) -> Result<(), ResolveError> {
         let mut decisions: Vec<Decision<'a>> = Vec::new();
         loop {
-            let Some(name) = self.next_pending() else { return Ok(()) };
-            let candidates = self.candidates(name);
+            let Some(id) = self.next_pending() else { return Ok(()) };
+            let candidates = self.candidates(id);
             if candidates.is_empty() {
-                self.note_failure(|solver| solver.explain(name));
-                match self.culprit(name) {
+                self.note_failure(|solver| solver.explain(id));
+                match self.culprit(id) {
                     Some(i) => decisions.truncate(i + 1),
                     None => decisions.clear(),
                 }
             } else {
                 self.pending.pop();
-                self.undo.push(Undo::Pop(name));
-                decisions.push(Decision { name, candidates, next: 0, undo_mark: self.undo.len() });
+                self.undo.push(Undo::Pop(id));
+                decisions.push(Decision { id, candidates, next: 0, undo_mark: self.undo.len() });
             }
             // Try the next candidate of the innermost decision, going back further as
             // decisions run out of candidates.
@@ -345,38 +409,80 @@ impl<'a> Solver<'a> {
                 }
                 let candidate = decision.candidates[decision.next];
                 decision.next += 1;
-                let (mark, name) = (decision.undo_mark, decision.name);
+                let (mark, id) = (decision.undo_mark, decision.id);
                 self.undo_to(mark);
                 self.tries += 1;
                 if self.tries > MAX_TRIES {
                     return Err(ResolveError::TooComplex { tries: MAX_TRIES });
                 }
-                if self.assign(name, candidate, depth - 1) {
+                if self.assign(id, candidate, depth - 1) {
                     break;
                 }
             }
         }
     }
 
-    /// The changed modules in dependency order, each with why it is there.
+    /// The changed modules in dependency order (ties by name), each with why it is there.
     pub fn plan(&self, requested: &BTreeSet<ModuleName>) -> Result<Vec<PlanStep>, ResolveError> {
-        let modules: Vec<Arc<ModuleVersion>> = self.assigned.values().map(|(m, _)| Arc::clone(m)).collect();
-        let order = dependency_order(&modules)?;
-        let changed = |m: &Arc<ModuleVersion>| self.installed.get(m.name()) != Some(m.version());
-        // A dependency joins the plan for the first changed module that needs it.
-        let mut needed_by: Map<&ModuleName, &ModuleName> = Map::default();
-        for module in order.iter().filter(|m| changed(m)) {
-            for dep in module.manifest.dependencies.keys() {
-                needed_by.entry(dep).or_insert(module.name());
+        let chosen: Vec<(Id, &'a Arc<ModuleVersion>)> =
+            (0..self.slots.len() as Id).filter_map(|id| self.slot(id).assigned.map(|(m, _)| (id, m))).collect();
+        // Ties break by name: rank the chosen modules by name once.
+        let mut by_name: Vec<Id> = chosen.iter().map(|(id, _)| *id).collect();
+        by_name.sort_by(|a, b| self.slot(*a).name.cmp(self.slot(*b).name));
+        let mut rank = vec![u32::MAX; self.slots.len()];
+        for (r, id) in by_name.iter().enumerate() {
+            rank[*id as usize] = r as u32;
+        }
+        let mut indegree = vec![0u32; self.slots.len()];
+        let mut dependents: Vec<Vec<Id>> = vec![Vec::new(); self.slots.len()];
+        for (id, module) in &chosen {
+            for (dep, _, _) in module.manifest.all_dependencies() {
+                if let Some(&d) = self.ids.get(dep)
+                    && self.slot(d).assigned.is_some()
+                {
+                    indegree[*id as usize] += 1;
+                    dependents[d as usize].push(*id);
+                }
             }
         }
-        let mut steps: Vec<PlanStep> = Vec::new();
-        for module in order.iter().filter(|m| changed(m)) {
-            let reason = match needed_by.get(module.name()) {
-                Some(by) if !requested.contains(module.name()) => Reason::DependencyOf((*by).clone()),
+        let mut ready: BinaryHeap<Reverse<(u32, Id)>> =
+            chosen.iter().filter(|(id, _)| indegree[*id as usize] == 0).map(|(id, _)| Reverse((rank[*id as usize], *id))).collect();
+        let mut order: Vec<Id> = Vec::with_capacity(chosen.len());
+        while let Some(Reverse((_, id))) = ready.pop() {
+            order.push(id);
+            for &dependent in &dependents[id as usize] {
+                indegree[dependent as usize] -= 1;
+                if indegree[dependent as usize] == 0 {
+                    ready.push(Reverse((rank[dependent as usize], dependent)));
+                }
+            }
+        }
+        if order.len() < chosen.len() {
+            // A cycle: the general ordering finds and names it.
+            let modules: Vec<Arc<ModuleVersion>> = chosen.iter().map(|(_, m)| Arc::clone(m)).collect();
+            dependency_order(&modules)?;
+        }
+        let assigned = |id: Id| self.slot(id).assigned.map(|(m, _)| m);
+        let changed = |id: Id| assigned(id).is_some_and(|m| self.installed.get(m.name()) != Some(m.version()));
+        // A dependency joins the plan for the first changed module that needs it.
+        let mut needed_by: Vec<Option<Id>> = vec![None; self.slots.len()];
+        for &id in order.iter().filter(|id| changed(**id)) {
+            if let Some(module) = assigned(id) {
+                for dep in module.manifest.dependencies.keys() {
+                    if let Some(&d) = self.ids.get(dep) {
+                        needed_by[d as usize].get_or_insert(id);
+                    }
+                }
+            }
+        }
+        let mut steps = Vec::new();
+        for &id in order.iter().filter(|id| changed(**id)) {
+            let Some(module) = assigned(id) else { continue };
+            let reason = match needed_by[id as usize] {
+                Some(by) if !requested.contains(module.name()) => Reason::DependencyOf(self.slot(by).name.clone()),
                 _ => Reason::Requested,
             };
-            steps.push(PlanStep { module: module.clone(), from: self.installed.get(module.name()).cloned(), reason });
+            steps.push(PlanStep { module: Arc::clone(module), from: self.installed.get(module.name()).cloned(), reason });
         }
         Ok(steps)
     }
