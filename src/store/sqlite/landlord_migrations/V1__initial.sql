@@ -41,10 +41,13 @@ CREATE TABLE version_history (
     job_id       INTEGER,
     at           TEXT NOT NULL
 );
-CREATE INDEX version_history_by_tenant ON version_history (tenant, module);
 
+-- Jobs and events are never deleted, so plain rowids only ever grow: no AUTOINCREMENT,
+-- which would cost a write to sqlite_sequence on every insert. Every index here is one
+-- more page written per job, so only the ones queries need: a tenant's jobs, and the
+-- unfinished ones that recovery looks for.
 CREATE TABLE jobs (
-    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           INTEGER PRIMARY KEY,
     batch        TEXT NOT NULL,
     tenant       TEXT NOT NULL,
     module       TEXT NOT NULL,
@@ -60,8 +63,6 @@ CREATE TABLE jobs (
     effect       TEXT NOT NULL   -- JSON: what completing the job changes here
 );
 CREATE INDEX jobs_by_tenant ON jobs (tenant, id);
-CREATE INDEX jobs_by_batch ON jobs (batch);
-CREATE INDEX jobs_by_started ON jobs (started_at);
 CREATE INDEX jobs_unfinished ON jobs (tenant) WHERE status IN ('pending', 'running', 'failed');
 
 CREATE TABLE job_steps (
@@ -94,7 +95,7 @@ CREATE TABLE flags (
 ) WITHOUT ROWID;
 
 CREATE TABLE events (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id      INTEGER PRIMARY KEY,
     at      TEXT NOT NULL,
     type    TEXT NOT NULL,
     tenant  TEXT,
