@@ -168,7 +168,7 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
                 .map(|&id| FailedJob { id, status: JobStatus::RolledBack, error: error.message.clone(), steps: Vec::new() })
                 .collect();
             let _ = ctx.landlord.fail_jobs(&failed, &clock::now());
-            return TenantRun { jobs: load_jobs(ctx, tenant, batch), error: Some(error) };
+            return TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error: Some(error) };
         }
     };
     match runner.run_all(db.as_mut(), &actions, &mut runs, &ids) {
@@ -182,18 +182,23 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
             if error.is_none() && runner.with_hooks {
                 let _ = db.discard_rollback_copy();
             }
-            TenantRun { jobs: load_jobs(ctx, tenant, batch), error }
+            TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error }
         }
         Err((failed_at, error)) => {
             let error = runner.roll_back(db.as_mut(), &actions, &mut runs, failed_at, error);
-            TenantRun { jobs: load_jobs(ctx, tenant, batch), error: Some(error) }
+            TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error: Some(error) }
         }
     }
 }
 
-/// The run's jobs as the landlord now has them, in one query.
-fn load_jobs(ctx: &Context, tenant: &str, batch: &str) -> Vec<Job> {
-    let filter = JobFilter { tenant: Some(tenant.to_string()), batch: Some(batch.to_string()), ..JobFilter::default() };
+/// The run's jobs as the landlord now has them, in one query that reads only them.
+fn load_jobs(ctx: &Context, tenant: &str, batch: &str, ids: &[i64]) -> Vec<Job> {
+    let filter = JobFilter {
+        tenant: Some(tenant.to_string()),
+        batch: Some(batch.to_string()),
+        from_id: ids.iter().min().copied(),
+        ..JobFilter::default()
+    };
     let mut jobs = ctx.landlord.jobs(&filter).unwrap_or_default();
     jobs.reverse();
     jobs

@@ -134,6 +134,8 @@ pub struct JobFilter {
     pub batch: Option<String>,
     /// RFC 3339; jobs started at or after.
     pub since: Option<String>,
+    /// Jobs with this id or a later one.
+    pub from_id: Option<i64>,
     pub limit: Option<usize>,
 }
 

@@ -225,3 +225,29 @@ fn optional_dependencies_are_not_installed_for_you_but_order_the_plan() {
     assert_eq!(names(&both["plan"], "module"), ["chat", "board"]);
     assert_eq!(world.json(&["flags", "list", "--tenant", "globex"])["flags"][0]["flag"], "threads");
 }
+
+#[test]
+fn jobs_list_filters_by_tenant_module_status_and_batch_newest_first() {
+    let world = World::new();
+    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x);").write();
+    world.module("b", "b", "1.0.0").migration("V1__b", "CREATE TABLE b_t (x); CREATE TABLE broken (;").write();
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    let acme = world.json(&["install", "a", "--tenant", "acme"]);
+    world.ok(&["install", "a", "--tenant", "globex"]);
+    world.run(&["install", "b", "--tenant", "acme"]).code(1);
+
+    let ids = |args: &[&str]| -> Vec<u64> {
+        let mut all = vec!["jobs", "list"];
+        all.extend_from_slice(args);
+        world.json(&all)["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(ids(&[]), [3, 2, 1]);
+    assert_eq!(ids(&["--tenant", "acme"]), [3, 1]);
+    assert_eq!(ids(&["--module", "a"]), [2, 1]);
+    assert_eq!(ids(&["--status", "rolled_back"]), [3]);
+    assert_eq!(ids(&["--tenant", "acme", "--status", "completed"]), [1]);
+    assert_eq!(ids(&["--batch", acme["jobs"][0]["batch"].as_str().unwrap()]), [1]);
+    assert_eq!(ids(&["--limit", "1"]), [3]);
+    assert_eq!(ids(&["--tenant", "nobody"]), Vec::<u64>::new());
+    world.run(&["jobs", "list", "--status", "done"]).code(2);
+}

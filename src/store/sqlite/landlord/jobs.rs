@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, Transaction, params};
 
 use super::{EventRow, KeptFile, SqliteLandlord, bad_row, err, insert_event, keep_file, to_json};
 use crate::domain::Result;
@@ -271,14 +271,30 @@ impl JobStore for SqliteLandlord {
     }
 
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
-        let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR module = ?2) AND (?3 IS NULL OR status = ?3)
-             AND (?4 IS NULL OR kind = ?4) AND (?5 IS NULL OR batch = ?5) AND (?6 IS NULL OR started_at >= ?6) ORDER BY id DESC LIMIT ?7"
-        );
-        let limit = filter.limit.map_or(-1, |l| l as i64);
+        // Only the conditions that are set, so that SQLite can use `jobs_by_tenant`
+        // (a `?1 IS NULL OR tenant = ?1` form would scan every job).
         let status = filter.status.map(JobStatus::as_str);
         let kind = filter.kind.map(JobKind::as_str);
-        self.rows(&sql, params![filter.tenant, filter.module, status, kind, filter.batch, filter.since, limit], job_from_row)
+        let conditions: [(&str, Option<&dyn ToSql>); 7] = [
+            ("tenant = ?", filter.tenant.as_ref().map(|v| v as &dyn ToSql)),
+            ("module = ?", filter.module.as_ref().map(|v| v as &dyn ToSql)),
+            ("status = ?", status.as_ref().map(|v| v as &dyn ToSql)),
+            ("kind = ?", kind.as_ref().map(|v| v as &dyn ToSql)),
+            ("batch = ?", filter.batch.as_ref().map(|v| v as &dyn ToSql)),
+            ("started_at >= ?", filter.since.as_ref().map(|v| v as &dyn ToSql)),
+            ("id >= ?", filter.from_id.as_ref().map(|v| v as &dyn ToSql)),
+        ];
+        let (clauses, values): (Vec<&str>, Vec<&dyn ToSql>) = conditions.iter().filter_map(|(c, v)| Some((*c, (*v)?))).unzip();
+        let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if let Some(limit) = filter.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        self.rows(&sql, values.as_slice(), job_from_row)
     }
 
     fn unfinished_jobs(&self, tenant: &str) -> Result<Vec<Job>> {
