@@ -27,6 +27,9 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
     }
     let mut report = TenantAddReport::default();
     for tenant in tenants {
+        // Under the tenant's lock, so that a `tenant remove` of the same name cannot
+        // interleave; this also creates the lock file that every later command takes.
+        let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
         let added = ctx.landlord.add_tenant(tenant.as_str(), &clock::now())?;
         if !ctx.tenants.exists(tenant.as_str()) {
             ctx.tenants.create(tenant.as_str())?;

@@ -45,6 +45,23 @@ fn a_second_process_on_the_same_tenant_waits_then_gives_up_busy() {
 }
 
 #[test]
+fn adding_a_tenant_waits_for_its_lock_and_writes_nothing_when_busy() {
+    let world = World::new();
+    let locks = world.data().join("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    let held = std::fs::File::create(locks.join("acme.lock")).unwrap();
+    held.lock().unwrap();
+    let busy = world.run(&["tenant", "add", "acme", "--lock-timeout", "0.2", "--json"]);
+    busy.code(6);
+    assert_eq!(busy.error()["kind"], "busy");
+    assert!(!world.tenant_path("acme").exists());
+    held.unlock().unwrap();
+    assert_eq!(world.json(&["tenant", "list"])["tenants"], serde_json::json!([]));
+    world.ok(&["tenant", "add", "acme"]);
+    assert!(world.tenant_path("acme").exists());
+}
+
+#[test]
 fn work_on_one_tenant_is_serialized() {
     let world = World::new();
     gated(&world, "slow");
