@@ -3,6 +3,7 @@
 //! unit. Installing what is installed does nothing.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use semver::{Version, VersionReq};
 use crate::domain::job::{Effect, JobKind};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
-use crate::domain::resolver::{Goal, PlanStep, Request, resolve};
+use crate::domain::resolver::{Goal, PlanStep, Request, Resolution, resolve};
 use crate::domain::{Error, Result};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
@@ -101,20 +102,11 @@ fn install_tenant(
     let versions: Vec<(&ModuleName, &Version)> = installed.iter().chain(restored.iter().map(|(n, v)| (n, v))).collect();
     let catalog = planning_catalog(ctx, loaded, &versions)?;
     let resolution = resolve(&catalog, &installed, &Goal::Install(requests), clock::today())?;
-    loaded.check_unchanged(resolution.steps.iter().map(|s| s.module.as_ref()))?;
-    check_subscriptions(ctx, tenant, resolution.steps.iter().map(|s| &s.module))?;
-    let plan =
-        plan_rows(tenant, &resolution.steps, |s| if archives.contains_key(s.module.name().as_str()) { "restore" } else { "install" });
-    warn_deprecated(reporter, &resolution.steps);
-    let mut outcome = TenantOutcome { unchanged: resolution.unchanged.len(), ..TenantOutcome::new(tenant) };
-    if plan.is_empty() {
-        return Ok(outcome);
-    }
-    reporter.plan(&plan);
-    outcome.plan = plan;
-    if options.dry_run {
-        return Ok(outcome);
-    }
+    let action = |s: &PlanStep| if archives.contains_key(s.module.name().as_str()) { "restore" } else { "install" };
+    let mut outcome = match present_plan(ctx, loaded, tenant, &resolution, action, options.dry_run, reporter)? {
+        ControlFlow::Continue(outcome) => outcome,
+        ControlFlow::Break(outcome) => return Ok(outcome),
+    };
     let actions = resolution
         .steps
         .iter()
@@ -185,11 +177,7 @@ pub(crate) fn install_action(step: &PlanStep) -> Action {
 }
 
 /// Refuses (exit 5) when a module of the plan needs a subscription the tenant lacks.
-pub(crate) fn check_subscriptions<'a>(
-    ctx: &Context,
-    tenant: &TenantName,
-    modules: impl IntoIterator<Item = &'a Arc<ModuleVersion>>,
-) -> Result<()> {
+fn check_subscriptions<'a>(ctx: &Context, tenant: &TenantName, modules: impl IntoIterator<Item = &'a Arc<ModuleVersion>>) -> Result<()> {
     let today = clock::today().to_string();
     for module in modules {
         if !module.manifest.requires_subscription {
@@ -211,7 +199,33 @@ pub(crate) fn check_subscriptions<'a>(
     Ok(())
 }
 
-pub(crate) fn plan_rows(tenant: &TenantName, steps: &[PlanStep], action: impl Fn(&PlanStep) -> &'static str) -> Vec<PlanRow> {
+/// What install and upgrade do between resolving and running: refuse changed published
+/// versions and missing subscriptions, warn of deprecations and show the plan. `Break`
+/// when nothing is left to run (nothing to change, or a dry run), with the outcome to
+/// report; `Continue` with the outcome the run fills in.
+pub(crate) fn present_plan(
+    ctx: &Context,
+    loaded: &LoadedCatalog,
+    tenant: &TenantName,
+    resolution: &Resolution,
+    action: impl Fn(&PlanStep) -> &'static str,
+    dry_run: bool,
+    reporter: &dyn Reporter,
+) -> Result<ControlFlow<TenantOutcome, TenantOutcome>> {
+    loaded.check_unchanged(resolution.steps.iter().map(|s| s.module.as_ref()))?;
+    check_subscriptions(ctx, tenant, resolution.steps.iter().map(|s| &s.module))?;
+    let plan = plan_rows(tenant, &resolution.steps, action);
+    warn_deprecated(reporter, &resolution.steps);
+    let mut outcome = TenantOutcome { unchanged: resolution.unchanged.len(), ..TenantOutcome::new(tenant) };
+    if plan.is_empty() {
+        return Ok(ControlFlow::Break(outcome));
+    }
+    reporter.plan(&plan);
+    outcome.plan = plan;
+    Ok(if dry_run { ControlFlow::Break(outcome) } else { ControlFlow::Continue(outcome) })
+}
+
+fn plan_rows(tenant: &TenantName, steps: &[PlanStep], action: impl Fn(&PlanStep) -> &'static str) -> Vec<PlanRow> {
     steps
         .iter()
         .map(|s| PlanRow {
@@ -243,7 +257,7 @@ pub(crate) fn deprecation_note(d: &crate::domain::manifest::Deprecation) -> Stri
     if parts.is_empty() { "deprecated".into() } else { parts.join("; ") }
 }
 
-pub(crate) fn warn_deprecated(reporter: &dyn Reporter, steps: &[PlanStep]) {
+fn warn_deprecated(reporter: &dyn Reporter, steps: &[PlanStep]) {
     for step in steps {
         if let Some(d) = &step.module.manifest.deprecation {
             reporter.warning(&format!("`{}` is deprecated: {}", step.module.label(), deprecation_note(d)));

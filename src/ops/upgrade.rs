@@ -3,6 +3,7 @@
 //! needs, applying only the migrations the tenant lacks, keeping a pre-upgrade copy of
 //! the module for `revert`. Downgrades are refused; what is current is left alone.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use semver::Version;
@@ -13,7 +14,7 @@ use crate::domain::resolver::{Goal, Installed, PlanStep, resolve};
 use crate::domain::{Error, Result};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
-use crate::ops::install::{check_subscriptions, install_action, not_found_hint, plan_rows, planning_catalog, warn_deprecated};
+use crate::ops::install::{install_action, not_found_hint, planning_catalog, present_plan};
 use crate::ops::{Context, LoadedCatalog, OperationReport, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id};
 use crate::store::clock;
 
@@ -91,19 +92,10 @@ fn upgrade_tenant(
     let catalog = planning_catalog(ctx, loaded, &installed.iter().collect::<Vec<_>>())?;
     let goal = Goal::Upgrade { modules: modules.to_vec(), to: options.to.clone() };
     let resolution = resolve(&catalog, &installed, &goal, clock::today())?;
-    loaded.check_unchanged(resolution.steps.iter().map(|s| s.module.as_ref()))?;
-    check_subscriptions(ctx, tenant, resolution.steps.iter().map(|s| &s.module))?;
-    let plan = plan_rows(tenant, &resolution.steps, |_| "install");
-    warn_deprecated(reporter, &resolution.steps);
-    let mut outcome = TenantOutcome { unchanged: resolution.unchanged.len(), ..TenantOutcome::new(tenant) };
-    if plan.is_empty() {
-        return Ok(outcome);
-    }
-    reporter.plan(&plan);
-    outcome.plan = plan;
-    if options.dry_run {
-        return Ok(outcome);
-    }
+    let mut outcome = match present_plan(ctx, loaded, tenant, &resolution, |_| "install", options.dry_run, reporter)? {
+        ControlFlow::Continue(outcome) => outcome,
+        ControlFlow::Break(outcome) => return Ok(outcome),
+    };
     let mut actions = Vec::with_capacity(resolution.steps.len());
     for step in &resolution.steps {
         actions.push(match &step.from {

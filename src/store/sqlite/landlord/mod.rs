@@ -256,6 +256,11 @@ impl CatalogStore for SqliteLandlord {
     }
 }
 
+/// A tenant row: name, created_at, number of modules.
+fn tenant_from_row(r: &Row<'_>) -> rusqlite::Result<TenantRecord> {
+    Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize })
+}
+
 fn installed_from_row(r: &Row<'_>) -> rusqlite::Result<InstalledModule> {
     Ok(InstalledModule {
         tenant: r.get(0)?,
@@ -299,10 +304,7 @@ impl TenantStore for SqliteLandlord {
         conn.prepare_cached(
             "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name) FROM tenants WHERE name = ?1",
         )
-        .and_then(|mut s| {
-            s.query_row([name], |r| Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize }))
-                .optional()
-        })
+        .and_then(|mut s| s.query_row([name], tenant_from_row).optional())
         .map_err(err)
     }
 
@@ -310,7 +312,7 @@ impl TenantStore for SqliteLandlord {
         self.rows(
             "SELECT t.name, t.created_at, count(m.module) FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name GROUP BY t.name ORDER BY t.name",
             [],
-            |r| Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize }),
+            tenant_from_row,
         )
     }
 
