@@ -48,7 +48,10 @@ pub(crate) fn run(conn: &Connection, sql: &str) -> Result<(), ScriptError> {
         };
         let Some(mut statement) = next else { return Ok(()) };
         let text = statement.expanded_sql().unwrap_or_default();
-        let start = sql[cursor..].find(text.as_str()).map_or(cursor, |i| cursor + i);
+        // SQLite may give back a rewritten text (an unbound `?` as `NULL`); then the
+        // place is not known, and the cursor stays where it was rather than guess.
+        let found = sql[cursor..].find(text.as_str()).map(|i| cursor + i);
+        let start = found.unwrap_or(cursor);
         let mut rows = statement.raw_query();
         loop {
             match rows.next() {
@@ -57,7 +60,9 @@ pub(crate) fn run(conn: &Connection, sql: &str) -> Result<(), ScriptError> {
                 Err(error) => return Err(ScriptError { error, offset: skip_trivia(sql, start) }),
             }
         }
-        cursor = (start + text.len()).min(sql.len());
+        if let Some(start) = found {
+            cursor = start + text.len();
+        }
     }
 }
 
@@ -85,6 +90,19 @@ mod tests {
         let e = run(&conn, sql).unwrap_err();
         assert_eq!(line_of(sql, e.offset), 3);
         assert!(e.error.to_string().contains("UNIQUE"));
+    }
+
+    #[test]
+    fn a_statement_whose_text_sqlite_rewrites_does_not_lose_the_place() {
+        // An unbound `?` comes back from SQLite as `NULL`: the statement's text is not
+        // found in the script, and multi-byte characters follow it.
+        for gap in ["", " ", "\n", "\n\n"] {
+            let conn = Connection::open_in_memory().unwrap();
+            let sql = format!("SELECT ?;{gap}--éééé\nCREATE TABLE t (a UNIQUE);\nINSERT INTO t VALUES ('é'), ('é');");
+            let e = run(&conn, &sql).unwrap_err();
+            assert!(e.error.to_string().contains("UNIQUE"), "{:?}", e.error);
+            assert_eq!(line_of(&sql, e.offset), sql.lines().count());
+        }
     }
 
     #[test]
