@@ -24,14 +24,21 @@ fn gated(world: &World, name: &str) {
         .write();
 }
 
-#[test]
-fn a_second_process_on_the_same_tenant_waits_then_gives_up_busy() {
-    let world = World::new();
-    gated(&world, "slow");
+/// Modules `slow` (gated) and `quick`, tenant `acme`, and a first process installing
+/// `slow` that is inside its hook, holding the tenant, until `slow.go` appears.
+fn slow_install_under_way(world: &World) -> Child {
+    gated(world, "slow");
     world.module("quick", "quick", "1.0.0").migration("V1__q", "CREATE TABLE quick_t (x);").write();
     world.ok(&["tenant", "add", "acme"]);
     let first = world.spawn(&["install", "slow", "--tenant", "acme"]);
     wait_for(&world.path().join("slow.started"));
+    first
+}
+
+#[test]
+fn a_second_process_on_the_same_tenant_waits_then_gives_up_busy() {
+    let world = World::new();
+    let first = slow_install_under_way(&world);
     let started = Instant::now();
     let second = world.run(&["install", "quick", "--tenant", "acme", "--lock-timeout", "0.3", "--json"]);
     second.code(6);
@@ -64,11 +71,7 @@ fn adding_a_tenant_waits_for_its_lock_and_writes_nothing_when_busy() {
 #[test]
 fn work_on_one_tenant_is_serialized() {
     let world = World::new();
-    gated(&world, "slow");
-    world.module("quick", "quick", "1.0.0").migration("V1__q", "CREATE TABLE quick_t (x);").write();
-    world.ok(&["tenant", "add", "acme"]);
-    let first = world.spawn(&["install", "slow", "--tenant", "acme"]);
-    wait_for(&world.path().join("slow.started"));
+    let first = slow_install_under_way(&world);
     let second = world.spawn(&["install", "quick", "--tenant", "acme"]);
     std::thread::sleep(Duration::from_millis(300));
     std::fs::write(world.path().join("slow.go"), "").unwrap();

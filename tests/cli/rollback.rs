@@ -1,4 +1,4 @@
-use crate::support::World;
+use crate::support::{World, event_types};
 
 fn statuses(world: &World) -> Vec<(String, String, String)> {
     world
@@ -56,12 +56,7 @@ fn a_failing_migration_at_the_last_of_several_modules_rolls_everything_back() {
     let failed_steps = world.json(&["jobs", "show", "3"])["job"]["steps"].clone();
     let names: Vec<&str> = failed_steps.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"migrate V1__c") && names.contains(&"migrate V2__c"), "{names:?}");
-    let events: Vec<String> = world
-        .ok(&["events"])
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string())
-        .collect();
+    let events = event_types(&world.events(None));
     assert_eq!(events.iter().filter(|e| *e == "module.install_failed").count(), 3);
     assert!(!events.contains(&"module.installed".to_string()));
     // The landlord has seen `c 1.0.0`: a fix needs a new version, and then it all installs.

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::World;
+use crate::support::{World, event_types};
 
 fn world() -> World {
     let world = World::sample();
@@ -10,20 +10,6 @@ fn world() -> World {
     world.ok(&["subscription", "grant", "--tenant", "acme", "finance"]);
     world.ok(&["install", "finance", "--tenant", "acme"]);
     world
-}
-
-fn events(world: &World, after: Option<i64>) -> Vec<Value> {
-    let mut args = vec!["events".to_string()];
-    if let Some(after) = after {
-        args.push("--after".into());
-        args.push(after.to_string());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    world.ok(&args).stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
-
-fn types(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]
@@ -129,9 +115,9 @@ fn every_kind_of_change_appends_its_event() {
     world.module("broken", "broken", "1.0.0").migration("V1__b", "CREATE TABLE b (x);\nSELECT nope();").write();
     world.run(&["install", "broken", "--tenant", "acme"]).code(1);
     world.ok(&["tenant", "remove", "acme"]);
-    let all = events(&world, None);
+    let all = world.events(None);
     assert_eq!(
-        types(&all),
+        event_types(&all),
         [
             "tenant.added",
             "module.installed",
@@ -151,8 +137,8 @@ fn every_kind_of_change_appends_its_event() {
     assert_eq!(installed["version"], "1.0.0");
     assert!(installed["job_id"].as_i64().is_some() && installed["at"].as_str().unwrap().ends_with('Z'));
     let ids: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
-    let after = events(&world, Some(ids[5]));
-    assert_eq!(types(&after), ["module.uninstalled", "module.install_failed", "tenant.removed"]);
+    let after = world.events(Some(ids[5]));
+    assert_eq!(event_types(&after), ["module.uninstalled", "module.install_failed", "tenant.removed"]);
 }
 
 #[test]

@@ -214,6 +214,16 @@ impl World {
         jobs
     }
 
+    /// The events `modreg events` prints (after `after`), oldest first.
+    pub fn events(&self, after: Option<i64>) -> Vec<Json> {
+        let after = after.map(|a| a.to_string());
+        let mut args = vec!["events"];
+        if let Some(after) = &after {
+            args.extend(["--after", after]);
+        }
+        self.ok(&args).stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
     /// Module to version, as the landlord records them for a tenant.
     pub fn installed(&self, tenant: &str) -> BTreeMap<String, String> {
         let status = self.json(&["status", "--tenant", tenant]);
@@ -404,4 +414,9 @@ impl ModuleBuilder<'_> {
         }
         self.dir
     }
+}
+
+/// The `type` of each event, in order.
+pub fn event_types(events: &[Json]) -> Vec<String> {
+    events.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
 }

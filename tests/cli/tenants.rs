@@ -1,4 +1,4 @@
-use crate::support::World;
+use crate::support::{World, event_types};
 
 #[test]
 fn tenants_are_added_listed_and_adding_again_changes_nothing() {
@@ -66,12 +66,7 @@ fn removing_a_tenant_archives_its_file_unless_purged() {
     assert!(purged["removed"][0]["archive"].is_null());
     assert!(!world.tenant_path("globex").exists());
     assert_eq!(world.json(&["tenant", "list"])["tenants"], serde_json::json!([]));
-    let events: Vec<String> = world
-        .ok(&["events"])
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string())
-        .collect();
+    let events = event_types(&world.events(None));
     assert_eq!(events, ["tenant.added", "tenant.added", "tenant.removed", "tenant.removed"]);
 }
 
