@@ -16,12 +16,17 @@
 //!    `post_install` hook, into a tenant of about 1 GB against a tenant with the same
 //!    schema and no rows; uninstalling both; and, for reference, copying the 1 GB file
 //!    with `std::fs::copy` and with SQLite's backup API.
+//! 5. **Views**: installing, upgrading and uninstalling a small module (`shop` of the
+//!    `tests/fixtures/views` catalog: four tables, about thirty rows) on a tenant that
+//!    also has fifty views built on each other (`reports`, one of them recursive),
+//!    against the same on a tenant without them.
 //!
 //! Run with `cargo bench --bench fleet`. Environment: `MODREG_BENCH_TENANTS` (fleet size,
 //! default 10000), `MODREG_BENCH_REPS` (fleet repetitions, default 3),
 //! `MODREG_BENCH_RUNS` (single-install runs, default 20), `MODREG_BENCH_BULK_MB` (size of
 //! the big tenant, default 1024), `MODREG_BENCH_ONLY` (comma-separated subset of
-//! `fleet,single,bulk`), `MODREG_BENCH_DIR` (where the temporary folders go, default
+//! `fleet,single,bulk,views`), `MODREG_BENCH_BIN` (another `modreg` binary to measure,
+//! e.g. an older build), `MODREG_BENCH_DIR` (where the temporary folders go, default
 //! `target/bench-tmp`), `MODREG_BENCH_SETTLE_SECS` (see below). The fleet case needs about
 //! 50 KB of disk per tenant for the template and for each of its copies (three per
 //! repetition, all kept until the end: 8 GB for 10,000 tenants and 5 repetitions), the
@@ -65,7 +70,7 @@ fn main() {
     let config = Config::from_env();
     // Cargo builds the binary targets (with the bench profile, which is the release
     // profile) before a bench, and tells us where.
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_modreg"));
+    let bin = std::env::var_os("MODREG_BENCH_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_modreg")), PathBuf::from);
     std::fs::create_dir_all(&config.dir).expect("create the benchmark folder");
     let work = tempfile::Builder::new().prefix("fleet-").tempdir_in(&config.dir).expect("create a temporary folder");
     println!("modreg binary: {}", bin.display());
@@ -81,6 +86,9 @@ fn main() {
     }
     if config.includes("bulk") {
         bulk(&config, &bin, work.path(), &mut report);
+    }
+    if config.includes("views") {
+        views(&config, &bin, work.path(), &mut report);
     }
     report.print();
 }
@@ -426,6 +434,48 @@ fn bulk(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
     }
     report.row(format!("reference: std::fs::copy + fsync of big.db ({big_label})"), &fs_copy, String::new());
     report.row(format!("reference: SQLite backup API + fsync of big.db ({big_label})"), &backup_copy, String::new());
+}
+
+// ---------------------------------------------------------------------------------------
+// 5: a small module beside fifty views
+// ---------------------------------------------------------------------------------------
+
+fn views(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
+    let runs = config.runs;
+    println!("\n== install, upgrade and uninstall of `shop` beside fifty views, {runs} runs");
+    let catalog = dir.join("views-modules");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/views"), &catalog);
+    let m = Modreg::new(bin, &catalog, &dir.join("views-data"));
+    m.run(&["tenant", "add", "viewful", "plain", "-q"]);
+    m.run(&["install", "reports", "--tenant", "viewful", "-q"]);
+    let kinds = [["install", "shop@=1.0.0"], ["upgrade", "shop"], ["uninstall", "shop"]];
+    // stats[tenant][kind]: tenant 0 is `plain`, 1 is `viewful`.
+    let mut stats: [[Stats; 3]; 2] = Default::default();
+    settle(config);
+    for run in 0..runs {
+        let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        for t in order {
+            let tenant = ["plain", "viewful"][t];
+            for (k, kind) in kinds.iter().enumerate() {
+                let mut args = kind.to_vec();
+                args.extend(["--tenant", tenant, "-q"]);
+                sync();
+                stats[t][k].push(m.timed(&args).0);
+            }
+        }
+    }
+    let views = Connection::open_with_flags(dir.join("views-data/tenants/viewful.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'view'", [], |r| r.get::<_, i64>(0)))
+        .expect("count the views");
+    assert_eq!(views, 50, "the viewful tenant has the fifty views of `reports` (shop is uninstalled)");
+    for (k, kind) in kinds.iter().enumerate() {
+        let what = kind.join(" ");
+        println!("{what:<24} plain: {}   viewful: {}", stats[0][k].describe(), stats[1][k].describe());
+        report.row(format!("{what}, tenant without views"), &stats[0][k], String::new());
+        report.row(format!("{what}, tenant with 50 views"), &stats[1][k], format!("{:.2}x without", ratio(&stats[1][k], &stats[0][k])));
+    }
+    let (uninstall, uninstall_text) = paired(&stats[1][2], &stats[0][2]);
+    report.goal("uninstall beside 50 views ≤ 2x without views", uninstall_text, uninstall <= 2.0);
 }
 
 /// Inserts rows of about 1 KB in transactions of 25,000 until the file reaches `bytes`,

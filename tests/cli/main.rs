@@ -16,6 +16,7 @@ mod ownership;
 mod rollback;
 mod runtime;
 mod sandbox;
+mod schemas;
 mod tenants;
 mod uninstall;
 mod upgrade;

@@ -1,4 +1,4 @@
-use crate::support::World;
+use crate::support::{World, content};
 
 fn base(world: &World) {
     world
@@ -175,10 +175,7 @@ DELETE FROM plain WHERE note = 'Kept';"#,
     world.ok(&["uninstall", "corners", "--tenant", "acme"]);
     assert!(!world.has_object("acme", "odd \"name\"") && !world.has_object("acme", "bigger"));
     world.ok(&["install", "corners", "--tenant", "acme", "--restore"]);
-    let content = |dump: String| {
-        dump.lines().filter(|l| !l.starts_with("_modreg_jobs:") && !l.starts_with("_modreg_modules:")).map(String::from).collect::<Vec<_>>()
-    };
-    assert_eq!(content(world.dump("acme")), content(before), "restore is not faithful");
+    assert_eq!(content(&world.dump("acme")), content(&before), "restore is not faithful");
     // The plain table's rowids (2 after the delete) came back as they were.
     let rowid: i64 = world.tenant_db("acme").query_row("SELECT rowid FROM plain", [], |r| r.get(0)).unwrap();
     assert_eq!(rowid, 2);

@@ -52,13 +52,17 @@ impl World {
 
     /// A world whose catalog is a copy of the repository's sample `modules/`.
     pub fn sample() -> World {
+        World::copy_of(Path::new(env!("CARGO_MANIFEST_DIR")).join("modules"))
+    }
+
+    /// A world whose catalog is a copy of `tests/fixtures/<name>`.
+    pub fn fixture(name: &str) -> World {
+        World::copy_of(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name))
+    }
+
+    fn copy_of(catalog: PathBuf) -> World {
         let world = World::new();
-        let status = StdCommand::new("cp")
-            .arg("-R")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/modules/."))
-            .arg(world.modules())
-            .status()
-            .expect("cp");
+        let status = StdCommand::new("cp").arg("-R").arg(catalog.join(".")).arg(world.modules()).status().expect("cp");
         assert!(status.success());
         world
     }
@@ -292,6 +296,12 @@ pub fn dump(conn: &Connection) -> String {
         }
     }
     out
+}
+
+/// A dump's lines without modreg's bookkeeping rows (`_modreg_jobs`, `_modreg_modules`),
+/// which record the jobs themselves: what must be as before after an undo.
+pub fn content(dump: &str) -> Vec<String> {
+    dump.lines().filter(|l| !l.starts_with("_modreg_jobs:") && !l.starts_with("_modreg_modules:")).map(String::from).collect()
 }
 
 /// Writes a module folder: manifest, migrations, seeds and hooks.

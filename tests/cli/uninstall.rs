@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::support::World;
+use crate::support::{World, content};
 
 fn finance_world() -> World {
     let world = World::sample();
@@ -60,10 +60,7 @@ fn uninstall_archives_and_restore_brings_rows_and_flags_back() {
     let flag = world.json(&["flags", "list", "--tenant", "acme", "finance"])["flags"][1].clone();
     assert_eq!((flag["flag"].as_str(), flag["value"].as_bool()), (Some("recurring_billing"), Some(true)));
     // Logically as before, modreg's own bookkeeping rows aside (they record the new jobs).
-    let content = |dump: String| {
-        dump.lines().filter(|l| !l.starts_with("_modreg_jobs:") && !l.starts_with("_modreg_modules:")).map(String::from).collect::<Vec<_>>()
-    };
-    assert_eq!(content(world.dump("acme")), content(before));
+    assert_eq!(content(&world.dump("acme")), content(&before));
     world.sql(
         "acme",
         "INSERT INTO invoices (number, member_id, amount_cents, currency, due_on) VALUES ('INV-2', 1, 1, 'EUR', '2027-01-31');",

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::support::World;
+use crate::support::{World, content};
 
 /// membership 1.0.0 only, installed for acme with a member; then 1.1.0 is published.
 fn membership_world() -> World {
@@ -204,10 +204,7 @@ fn revert_brings_back_the_tables_rows_version_and_flags() {
     assert_eq!(report["jobs"][0]["kind"], "revert");
     assert_eq!(report["jobs"][0]["to_version"], "1.0.0");
     assert_eq!(world.installed("acme")["membership"], "1.0.0");
-    let content = |dump: String| {
-        dump.lines().filter(|l| !l.starts_with("_modreg_jobs:") && !l.starts_with("_modreg_modules:")).map(String::from).collect::<Vec<_>>()
-    };
-    assert_eq!(content(world.dump("acme")), content(before));
+    assert_eq!(content(&world.dump("acme")), content(&before));
     let flags = world.json(&["flags", "list", "--tenant", "acme"]);
     assert_eq!(flags["flags"].as_array().unwrap().len(), 2);
     assert_eq!(flags["flags"][1]["value"], false, "self_signup as it was before the upgrade");

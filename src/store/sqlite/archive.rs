@@ -15,8 +15,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::domain::{Error, Result};
+use crate::store::sqlite::schema::{self, SchemaObject, history_table, quote, quote_literal};
+use crate::store::sqlite::script::sqlite_message;
 use crate::store::sqlite::sql_error;
-use crate::store::sqlite::tenant::{SchemaObject, SqliteTenantDb, history_table, quote};
 use crate::store::{ArchiveSummary, WorkError, clock};
 
 const FORMAT: &str = "1";
@@ -27,8 +28,9 @@ CREATE TABLE _modreg_archive_objects (seq INTEGER PRIMARY KEY, name TEXT NOT NUL
 CREATE TABLE _modreg_archive_history (version INTEGER PRIMARY KEY, name TEXT, applied_on TEXT, checksum TEXT);
 ";
 
-/// The columns to copy for a table, and whether its rowid must be copied explicitly.
-fn copy_columns(conn: &Connection, schema: &str, table: &str) -> rusqlite::Result<(Vec<String>, bool)> {
+/// The columns to copy for a table, and the name to copy its rowid by when it has one
+/// of its own (not `WITHOUT ROWID`, not an `INTEGER PRIMARY KEY` alias).
+fn copy_columns(conn: &Connection, schema: &str, table: &str) -> rusqlite::Result<(Vec<String>, Option<&'static str>)> {
     let mut columns = Vec::new();
     let mut pk = Vec::new();
     let mut stmt = conn.prepare(&format!(
@@ -49,24 +51,18 @@ fn copy_columns(conn: &Connection, schema: &str, table: &str) -> rusqlite::Resul
             columns.push(name);
         }
     }
-    let without_rowid: bool = conn
-        .query_row("SELECT wr FROM pragma_table_list WHERE schema = ?1 AND name = ?2", params![schema, table], |r| r.get(0))
-        .unwrap_or(false);
     let integer_pk = pk.len() == 1 && pk[0].eq_ignore_ascii_case("INTEGER");
-    let rowid_shadowed = columns.iter().any(|c| ["rowid", "_rowid_", "oid"].contains(&c.to_lowercase().as_str()));
-    Ok((columns, !without_rowid && !integer_pk && !rowid_shadowed))
-}
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+    let alias = ["rowid", "_rowid_", "oid"].into_iter().find(|a| !columns.iter().any(|c| c.eq_ignore_ascii_case(a)));
+    let rowid = alias.filter(|a| !integer_pk && schema::has_rowid(conn, schema, table, a));
+    Ok((columns, rowid))
 }
 
 /// Copies every row of `table` from `from` to `to`; returns the count.
 fn copy_rows(from: &Connection, from_schema: &str, to: &Connection, table: &str) -> rusqlite::Result<u64> {
-    let (columns, with_rowid) = copy_columns(from, from_schema, table)?;
+    let (columns, rowid) = copy_columns(from, from_schema, table)?;
     let mut names: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-    if with_rowid {
-        names.insert(0, "rowid".into());
+    if let Some(rowid) = rowid {
+        names.insert(0, rowid.into());
     }
     if names.is_empty() {
         return Ok(0);
@@ -87,7 +83,7 @@ fn copy_rows(from: &Connection, from_schema: &str, to: &Connection, table: &str)
 
 /// Writes the module's objects and rows to `dest` (through a temporary file, so that a
 /// half-written archive never carries the final name).
-pub(crate) fn save(db: &SqliteTenantDb, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary> {
+pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary> {
     let what = format!("archive `{}`", dest.display());
     let fail = |e: rusqlite::Error| sql_error(&what, e);
     if let Some(parent) = dest.parent() {
@@ -95,15 +91,14 @@ pub(crate) fn save(db: &SqliteTenantDb, module: &str, flags: &BTreeMap<String, b
     }
     let partial = dest.with_extension("partial");
     let _ = std::fs::remove_file(&partial);
-    let objects = db.module_objects(module).map_err(fail)?;
-    let version: String = db
-        .conn
+    let objects = schema::module_objects(conn, module).map_err(fail)?;
+    let version: String = conn
         .query_row("SELECT version FROM _modreg_modules WHERE module = ?1", [module], |r| r.get(0))
         .map_err(|e| sql_error(format!("module `{module}` in the tenant file"), e))?;
     let checksum: String =
-        db.conn.query_row("SELECT checksum FROM _modreg_modules WHERE module = ?1", [module], |r| r.get(0)).map_err(fail)?;
+        conn.query_row("SELECT checksum FROM _modreg_modules WHERE module = ?1", [module], |r| r.get(0)).map_err(fail)?;
 
-    let written = write_archive(db, module, flags, &partial, &objects, &version, &checksum).map_err(fail);
+    let written = write_archive(conn, module, flags, &partial, &objects, &version, &checksum).map_err(fail);
     let (tables, rows) = match written {
         Ok(counts) => counts,
         Err(e) => {
@@ -119,7 +114,7 @@ pub(crate) fn save(db: &SqliteTenantDb, module: &str, flags: &BTreeMap<String, b
 }
 
 fn write_archive(
-    db: &SqliteTenantDb,
+    conn: &Connection,
     module: &str,
     flags: &BTreeMap<String, bool>,
     partial: &Path,
@@ -142,15 +137,15 @@ fn write_archive(
             if let Some(sql) = &object.sql {
                 tx.execute_batch(sql)?;
             }
-            rows += copy_rows(&db.conn, "main", &tx, &object.name)?;
+            rows += copy_rows(conn, "main", &tx, &object.name)?;
             tables += 1;
         }
     }
     let history = history_table(module);
     let history_sql: Option<String> =
-        db.conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [&history], |r| r.get(0)).optional()?;
+        conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [&history], |r| r.get(0)).optional()?;
     if history_sql.is_some() {
-        let mut select = db.conn.prepare(&format!("SELECT version, name, applied_on, checksum FROM {}", quote(&history)))?;
+        let mut select = conn.prepare(&format!("SELECT version, name, applied_on, checksum FROM {}", quote(&history)))?;
         let mut insert = tx.prepare("INSERT INTO _modreg_archive_history (version, name, applied_on, checksum) VALUES (?1, ?2, ?3, ?4)")?;
         let mut found = select.query([])?;
         while let Some(r) = found.next()? {
@@ -161,9 +156,9 @@ fn write_archive(
     // AUTOINCREMENT counters, so that a restored table hands out the ids it would have.
     let mut sequences = BTreeMap::new();
     let has_sequence: bool =
-        db.conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'", [], |r| r.get::<_, i64>(0))? > 0;
+        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_sequence'", [], |r| r.get::<_, i64>(0))? > 0;
     if has_sequence {
-        let mut select = db.conn.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?1")?;
+        let mut select = conn.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?1")?;
         for object in objects.iter().filter(|o| o.kind == "table") {
             if let Some(seq) = select.query_row([&object.name], |r| r.get::<_, i64>(0)).optional()? {
                 sequences.insert(object.name.clone(), seq);
@@ -205,14 +200,10 @@ fn summary(conn: &Connection) -> rusqlite::Result<ArchiveSummary> {
 }
 
 /// Recreates a module from an archive inside the tenant's open transaction.
-pub(crate) fn restore(db: &SqliteTenantDb, path: &Path) -> std::result::Result<ArchiveSummary, WorkError> {
+pub(crate) fn restore(conn: &Connection, path: &Path) -> std::result::Result<ArchiveSummary, WorkError> {
     let step = "restore";
     let fail = |e: rusqlite::Error| {
-        let message = match &e {
-            rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
-            other => other.to_string(),
-        };
-        WorkError::new(step, Error::failed(format!("cannot restore from `{}`: {message}", path.display())))
+        WorkError::new(step, Error::failed(format!("cannot restore from `{}`: {}", path.display(), sqlite_message(&e))))
     };
     let archive = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(fail)?;
     archive.pragma_update(None, "foreign_keys", false).map_err(fail)?;
@@ -225,7 +216,7 @@ pub(crate) fn restore(db: &SqliteTenantDb, path: &Path) -> std::result::Result<A
         })
         .map_err(fail)?;
 
-    let existing: HashSet<String> = db.schema().map_err(fail)?.into_iter().map(|o| o.name.to_lowercase()).collect();
+    let existing: HashSet<String> = schema::list(conn).map_err(fail)?.into_iter().map(|o| o.name.to_lowercase()).collect();
     if let Some(clash) = objects.iter().find(|o| existing.contains(&o.name.to_lowercase())) {
         return Err(WorkError::new(
             step,
@@ -234,14 +225,14 @@ pub(crate) fn restore(db: &SqliteTenantDb, path: &Path) -> std::result::Result<A
     }
     let run = |sql: &Option<String>| -> std::result::Result<(), WorkError> {
         match sql {
-            Some(sql) => db.conn.execute_batch(sql).map_err(fail),
+            Some(sql) => conn.execute_batch(sql).map_err(fail),
             None => Ok(()),
         }
     };
     for object in objects.iter().filter(|o| matches!(o.kind.as_str(), "table" | "virtual")) {
         run(&object.sql)?;
     }
-    let attached = copy_archived_rows(&archive, &db.conn, &objects).map_err(fail)?;
+    let attached = copy_archived_rows(&archive, conn, &objects).map_err(fail)?;
     summary.rows = attached;
     for kind in ["index", "view", "trigger"] {
         for object in objects.iter().filter(|o| o.kind == kind) {
@@ -250,8 +241,8 @@ pub(crate) fn restore(db: &SqliteTenantDb, path: &Path) -> std::result::Result<A
     }
     let sequences: BTreeMap<String, i64> = meta(&archive, "sequences").ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
     for (table, seq) in &sequences {
-        db.conn.execute("DELETE FROM sqlite_sequence WHERE name = ?1", [table]).map_err(fail)?;
-        db.conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)", params![table, seq]).map_err(fail)?;
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = ?1", [table]).map_err(fail)?;
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)", params![table, seq]).map_err(fail)?;
     }
     let history = history_table(&module);
     // The history table exactly as refinery created it.
@@ -261,21 +252,20 @@ pub(crate) fn restore(db: &SqliteTenantDb, path: &Path) -> std::result::Result<A
             quote(&history)
         )
     });
-    db.conn.execute_batch(&history_sql).map_err(fail)?;
-    copy_rows_named(&archive, "_modreg_archive_history", &db.conn, &history).map_err(fail)?;
+    conn.execute_batch(&history_sql).map_err(fail)?;
+    copy_rows_named(&archive, "_modreg_archive_history", conn, &history).map_err(fail)?;
     let mut insert =
-        db.conn.prepare("INSERT OR REPLACE INTO _modreg_objects (name, module, type, tbl_name) VALUES (?1, ?2, ?3, ?4)").map_err(fail)?;
+        conn.prepare("INSERT OR REPLACE INTO _modreg_objects (name, module, type, tbl_name) VALUES (?1, ?2, ?3, ?4)").map_err(fail)?;
     for object in &objects {
         insert.execute(params![object.name, module, object.kind, object.tbl_name]).map_err(fail)?;
     }
     let checksum = meta(&archive, "checksum").map_err(fail)?;
     let now = clock::now();
-    db.conn
-        .execute(
-            "INSERT OR REPLACE INTO _modreg_modules (module, version, checksum, installed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-            params![module, summary.version, checksum, now],
-        )
-        .map_err(fail)?;
+    conn.execute(
+        "INSERT OR REPLACE INTO _modreg_modules (module, version, checksum, installed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![module, summary.version, checksum, now],
+    )
+    .map_err(fail)?;
     Ok(summary)
 }
 

@@ -8,14 +8,17 @@ use std::fmt;
 use std::time::Instant;
 
 use refinery_core::Migration;
+use refinery_core::error::Kind;
 use refinery_core::traits::sync::{Migrate, Query, Transaction};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::store::WorkStep;
+use crate::domain::Error;
+use crate::domain::module::ModuleVersion;
 use crate::store::sqlite::sandbox::Sandbox;
-use crate::store::sqlite::script;
+use crate::store::sqlite::script::sqlite_message;
+use crate::store::{WorkError, WorkStep};
 
 /// A failure while applying migrations.
 #[derive(Debug)]
@@ -69,7 +72,7 @@ impl Transaction for Driver<'_> {
             match self.bodies.get_mut(query).and_then(VecDeque::pop_front) {
                 Some(name) => {
                     let started = Instant::now();
-                    let result = self.sandbox.run(|| script::run(self.conn, query));
+                    let result = self.sandbox.run_script(self.conn, query);
                     result.map_err(|e| DriverError {
                         migration: Some(name.clone()),
                         denial: self.sandbox.take_denial(),
@@ -115,3 +118,46 @@ impl Query<Vec<Migration>> for Driver<'_> {
 }
 
 impl Migrate for Driver<'_> {}
+
+/// Turns refinery's error into one that names the migration and says what to do.
+pub(crate) fn migration_error(module: &ModuleVersion, e: refinery_core::Error) -> WorkError {
+    let name = module.name();
+    match e.kind() {
+        Kind::DivergentVersion(applied, _) => WorkError::new(
+            format!("migrate V{}__{}", applied.version(), applied.name()),
+            Error::invalid(format!(
+                "migration `V{}__{}` of `{name}` has changed since it was applied to this tenant",
+                applied.version(),
+                applied.name()
+            ))
+            .with_hint("a published migration never changes: revert the edit and put the change in a new migration of a new version"),
+        ),
+        Kind::MissingVersion(m) => WorkError::new(
+            format!("migrate V{}__{}", m.version(), m.name()),
+            Error::invalid(format!(
+                "migration `V{}__{}` was applied to this tenant but `{}` does not have it (or has it out of order)",
+                m.version(),
+                m.name(),
+                module.label()
+            ))
+            .with_hint("a new version must keep every migration of the old one and add new ones with higher numbers"),
+        ),
+        Kind::RepeatedVersion(m) => {
+            WorkError::new("migrate", Error::invalid(format!("`{}` has two migrations numbered {}", module.label(), m.version())))
+        }
+        Kind::Connection(_, source) => match source.downcast_ref::<DriverError>() {
+            Some(driver) => {
+                let migration = driver.migration.clone().unwrap_or_else(|| "history".into());
+                let reason = driver.denial.clone().unwrap_or_else(|| sqlite_message(&driver.source));
+                let mut failure = WorkError::new(
+                    format!("migrate {migration}"),
+                    Error::failed(format!("migration `{migration}` of `{name}` failed: {reason}")),
+                );
+                failure.offset = driver.offset;
+                failure
+            }
+            None => WorkError::new("migrate", Error::internal(format!("migrations of `{name}`: {source}"))),
+        },
+        other => WorkError::new("migrate", Error::internal(format!("migrations of `{name}`: {other}"))),
+    }
+}

@@ -6,8 +6,10 @@ mod driver;
 pub mod landlord;
 mod reader;
 mod sandbox;
+mod schema;
 mod script;
-pub mod tenant;
+mod tenant_db;
+mod tenant_files;
 
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use crate::domain::Error;
 
 pub use landlord::SqliteLandlord;
 pub use reader::SqliteReadModel;
-pub use tenant::SqliteTenantFiles;
+pub use tenant_files::SqliteTenantFiles;
 
 /// Maps a SQLite error to a user-facing one; "database is locked" never reaches a user raw.
 pub(crate) fn sql_error(what: impl std::fmt::Display, e: rusqlite::Error) -> Error {

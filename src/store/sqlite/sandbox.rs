@@ -1,7 +1,8 @@
 //! The SQL sandbox: SQLite's authorizer decides, statement by statement, what module SQL
 //! may do. Module SQL may not ATTACH or DETACH, load extensions, manage transactions,
 //! run PRAGMAs outside a harmless list, create temporary triggers or views, touch any
-//! `_modreg_*` object, or create, drop or alter an object that it does not own. SQL that
+//! `_modreg_*` object, or create, drop or alter an object that it does not own. Each
+//! script starts from the same connection settings and leaves none behind. SQL that
 //! modreg runs itself passes, except that triggers and views (which module SQL wrote)
 //! may never reach `_modreg_*` objects, whoever fires them.
 
@@ -11,10 +12,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 
-/// PRAGMAs module SQL may run: they read, or change only the current statement's rules.
-const ALLOWED_PRAGMAS: &[&str] = &[
-    "foreign_keys",
-    "defer_foreign_keys",
+use crate::store::sqlite::schema::quote;
+use crate::store::sqlite::script::{self, ScriptError};
+
+/// PRAGMAs module SQL may set, each with the value every module's SQL starts from: a
+/// migration that sets one (a rebuild with `legacy_alter_table`, `defer_foreign_keys`…)
+/// changes only itself, never the next migration or the next module of the plan.
+/// `foreign_keys` is off for schema work, and a no-op inside modreg's transaction anyway.
+const SETTABLE_PRAGMAS: &[(&str, &str)] = &[
+    ("foreign_keys", "OFF"),
+    ("defer_foreign_keys", "OFF"),
+    ("recursive_triggers", "OFF"),
+    ("case_sensitive_like", "OFF"),
+    ("legacy_alter_table", "OFF"),
+];
+
+/// PRAGMAs module SQL may run that only read.
+const QUERY_PRAGMAS: &[&str] = &[
     "foreign_key_check",
     "foreign_key_list",
     "table_info",
@@ -25,9 +39,6 @@ const ALLOWED_PRAGMAS: &[&str] = &[
     "index_xinfo",
     "integrity_check",
     "quick_check",
-    "recursive_triggers",
-    "case_sensitive_like",
-    "legacy_alter_table",
     "collation_list",
     "function_list",
     "module_list",
@@ -91,22 +102,42 @@ impl Sandbox {
         state.foreign = foreign;
     }
 
-    /// Runs `f` as module SQL.
-    pub(crate) fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+    /// Runs one script (a migration or a seed) as module SQL, from the same connection
+    /// settings whatever ran before it, and puts them back after it: the settable
+    /// PRAGMAs at their starting values, and no temporary table left over.
+    pub(crate) fn run_script(&self, conn: &Connection, sql: &str) -> Result<(), ScriptError> {
+        let outside = |error| ScriptError { error, offset: 0 };
+        reset_connection(conn).map_err(outside)?;
         {
             let mut state = lock(&self.state);
             state.active = true;
             state.denial = None;
         }
-        let value = f();
+        let result = script::run(conn, sql);
         lock(&self.state).active = false;
-        value
+        reset_connection(conn).map_err(outside)?;
+        result
     }
 
     /// Why the last statement was refused, if it was.
     pub(crate) fn take_denial(&self) -> Option<String> {
         lock(&self.state).denial.take()
     }
+}
+
+/// Puts back what module SQL may change on its connection.
+fn reset_connection(conn: &Connection) -> rusqlite::Result<()> {
+    for (pragma, value) in SETTABLE_PRAGMAS {
+        conn.execute_batch(&format!("PRAGMA {pragma} = {value}"))?;
+    }
+    let temporary: Vec<String> = conn
+        .prepare_cached("SELECT name FROM temp.sqlite_schema WHERE type = 'table'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for table in temporary {
+        conn.execute_batch(&format!("DROP TABLE temp.{}", quote(&table)))?;
+    }
+    Ok(())
 }
 
 /// The names an action touches: (object created, dropped or altered; other names read or written).
@@ -166,7 +197,9 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), String> {
         ),
         Pragma { pragma_name, pragma_value } => {
             let name = pragma_name.to_ascii_lowercase();
-            let allowed = ALLOWED_PRAGMAS.contains(&name.as_str()) || (pragma_value.is_none() && READ_ONLY_PRAGMAS.contains(&name.as_str()));
+            let allowed = SETTABLE_PRAGMAS.iter().any(|(p, _)| *p == name)
+                || QUERY_PRAGMAS.contains(&name.as_str())
+                || (pragma_value.is_none() && READ_ONLY_PRAGMAS.contains(&name.as_str()));
             if allowed { Ok(()) } else { Err(format!("PRAGMA {pragma_name} is not allowed in module SQL")) }
         }
         CreateTempTrigger { .. } | CreateTempView { .. } => Err("temporary triggers and views are not allowed in module SQL".into()),

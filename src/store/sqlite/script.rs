@@ -28,6 +28,15 @@ fn skip_trivia(sql: &str, mut at: usize) -> usize {
     }
 }
 
+/// SQLite's own words for an error, without rusqlite's wrapping.
+pub(crate) fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
 pub(crate) fn run(conn: &Connection, sql: &str) -> Result<(), ScriptError> {
     let mut batch = Batch::new(conn, sql);
     // Where the next statement may start: just after the last one that ran.

@@ -1,0 +1,285 @@
+//! What a tenant file holds, read from `sqlite_schema` alone, and who owns it, from
+//! `_modreg_objects`. Shared by the tenant database and the archives.
+//!
+//! Nothing here asks `pragma_table_list`: that pragma compiles every view in the file on
+//! each call (SQLite needs their column counts), so a schema with dozens of views built
+//! on each other made every listing cost as much as compiling all of them. Virtual
+//! tables are told from their `CREATE VIRTUAL TABLE` text, their shadow tables by
+//! SQLite's own rule, and whether a table has a rowid by preparing a statement on that
+//! table alone.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::Connection;
+
+/// modreg's own tables in every tenant file.
+pub(crate) const INTERNAL_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS _modreg_modules (
+    module       TEXT PRIMARY KEY,
+    version      TEXT NOT NULL,
+    checksum     TEXT NOT NULL,
+    installed_at TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _modreg_objects (
+    name     TEXT PRIMARY KEY COLLATE NOCASE,
+    module   TEXT NOT NULL,
+    type     TEXT NOT NULL,
+    tbl_name TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _modreg_jobs (
+    job_id INTEGER PRIMARY KEY,
+    batch  TEXT NOT NULL,
+    at     TEXT NOT NULL
+);
+";
+
+/// The name of a module's refinery history table.
+pub(crate) fn history_table(module: &str) -> String {
+    format!("_modreg_history_{module}")
+}
+
+/// Quotes an SQL identifier.
+pub(crate) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes an SQL string literal.
+pub(crate) fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// An object in `sqlite_schema`. `kind` is SQLite's type, except that tables are
+/// `virtual` or `shadow` when they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SchemaObject {
+    pub name: String,
+    pub kind: String,
+    pub tbl_name: String,
+    pub sql: Option<String>,
+}
+
+/// Every object of the main schema except SQLite's own, in creation order.
+pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<SchemaObject>> {
+    let mut objects: Vec<SchemaObject> = conn
+        .prepare_cached("SELECT name, type, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid")?
+        .query_map([], |r| Ok(SchemaObject { name: r.get(0)?, kind: r.get(1)?, tbl_name: r.get(2)?, sql: r.get(3)? }))?
+        .collect::<rusqlite::Result<_>>()?;
+    // Lowercase virtual table name to the module it uses.
+    let mut virtual_tables: HashMap<String, String> = HashMap::new();
+    for object in objects.iter_mut().filter(|o| o.kind == "table") {
+        if let Some(module) = object.sql.as_deref().and_then(virtual_table_module) {
+            object.kind = "virtual".into();
+            virtual_tables.insert(object.name.to_lowercase(), module);
+        }
+    }
+    if !virtual_tables.is_empty() {
+        for object in objects.iter_mut().filter(|o| o.kind == "table") {
+            if is_shadow(&object.name, &virtual_tables) {
+                object.kind = "shadow".into();
+            }
+        }
+    }
+    Ok(objects)
+}
+
+/// SQLite's rule (`sqlite3ShadowTableName`): a table is a shadow table when the part of
+/// its name before the last `_` names a virtual table whose module claims the part after
+/// it. Module SQL can load no extension, so the modules are the ones built in.
+fn is_shadow(name: &str, virtual_tables: &HashMap<String, String>) -> bool {
+    let Some((owner, suffix)) = name.rsplit_once('_') else { return false };
+    let Some(module) = virtual_tables.get(&owner.to_lowercase()) else { return false };
+    shadow_suffixes(module).iter().any(|s| s.eq_ignore_ascii_case(suffix))
+}
+
+/// The shadow table suffixes of the virtual table modules the bundled SQLite has (each
+/// module's `xShadowName`).
+fn shadow_suffixes(module: &str) -> &'static [&'static str] {
+    match module.to_ascii_lowercase().as_str() {
+        "fts3" | "fts4" => &["content", "docsize", "segdir", "segments", "stat"],
+        "fts5" => &["config", "content", "data", "docsize", "idx"],
+        "rtree" | "rtree_i32" | "geopoly" => &["node", "parent", "rowid"],
+        _ => &[],
+    }
+}
+
+/// The module of a `CREATE VIRTUAL TABLE [IF NOT EXISTS] [schema.]name USING module…`
+/// statement; `None` for anything else.
+fn virtual_table_module(sql: &str) -> Option<String> {
+    let mut tokens = Tokens { rest: sql };
+    for keyword in ["create", "virtual", "table"] {
+        if !tokens.next()?.eq_ignore_ascii_case(keyword) {
+            return None;
+        }
+    }
+    let mut token = tokens.next()?;
+    if token.eq_ignore_ascii_case("if") {
+        for keyword in ["not", "exists"] {
+            if !tokens.next()?.eq_ignore_ascii_case(keyword) {
+                return None;
+            }
+        }
+        token = tokens.next()?;
+    }
+    let _name = token;
+    let mut token = tokens.next()?;
+    if token == "." {
+        tokens.next()?;
+        token = tokens.next()?;
+    }
+    if !token.eq_ignore_ascii_case("using") {
+        return None;
+    }
+    let module = tokens.next()?;
+    Some(module.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']' | '\'')).to_string())
+}
+
+/// Just enough of SQLite's tokenizer for the head of a CREATE statement: words, quoted
+/// names, single punctuation; whitespace and comments skipped.
+struct Tokens<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Tokens<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            self.rest = self.rest.trim_start();
+            if let Some(tail) = self.rest.strip_prefix("--") {
+                self.rest = tail.split_once('\n').map_or("", |(_, after)| after);
+            } else if let Some(tail) = self.rest.strip_prefix("/*") {
+                self.rest = tail.split_once("*/").map_or("", |(_, after)| after);
+            } else {
+                break;
+            }
+        }
+        let first = self.rest.chars().next()?;
+        let end = match first {
+            '"' | '`' | '\'' => closing(self.rest, first, first),
+            '[' => closing(self.rest, '[', ']'),
+            c if c.is_alphanumeric() || c == '_' || c == '$' => {
+                self.rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).unwrap_or(self.rest.len())
+            }
+            c => c.len_utf8(),
+        };
+        let (token, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(token)
+    }
+}
+
+/// The end (exclusive) of a quoted token starting at `text[0]`; a doubled closing quote
+/// is part of the name.
+fn closing(text: &str, open: char, close: char) -> usize {
+    let mut chars = text.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == close {
+            if open == close && chars.peek().is_some_and(|(_, next)| *next == close) {
+                chars.next();
+                continue;
+            }
+            return i + c.len_utf8();
+        }
+    }
+    text.len()
+}
+
+/// Whether an ordinary table has a rowid of its own (it is not `WITHOUT ROWID`), asked
+/// by preparing a statement on that table alone. `alias` is one of `rowid`, `_rowid_`,
+/// `oid` that no column of the table shadows.
+pub(crate) fn has_rowid(conn: &Connection, schema: &str, table: &str, alias: &str) -> bool {
+    conn.prepare(&format!("SELECT {alias} FROM {}.{} LIMIT 0", quote(schema), quote(table))).is_ok()
+}
+
+/// Lowercase object name to owning module.
+pub(crate) fn owners(conn: &Connection) -> rusqlite::Result<HashMap<String, String>> {
+    conn.prepare_cached("SELECT name, module FROM _modreg_objects")?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?.to_lowercase(), r.get(1)?)))?
+        .collect()
+}
+
+/// The names `_modreg_objects` lists for a module.
+pub(crate) fn owned_names(conn: &Connection, module: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached("SELECT name FROM _modreg_objects WHERE module = ?1")?.query_map([module], |r| r.get(0))?.collect()
+}
+
+/// Objects of a module that exist, in creation order.
+pub(crate) fn module_objects(conn: &Connection, module: &str) -> rusqlite::Result<Vec<SchemaObject>> {
+    let owned: HashSet<String> = owned_names(conn, module)?.into_iter().map(|n| n.to_lowercase()).collect();
+    Ok(list(conn)?.into_iter().filter(|o| owned.contains(&o.name.to_lowercase())).collect())
+}
+
+/// Objects that exist and are not `module`'s (nor modreg's): lowercase name to owning
+/// module (`None`: created outside modreg). What the module's SQL may not create, drop
+/// or alter.
+pub(crate) fn foreign_objects(
+    conn: &Connection,
+    module: &str,
+    schema: &[SchemaObject],
+) -> rusqlite::Result<HashMap<String, Option<String>>> {
+    let owners = owners(conn)?;
+    Ok(schema
+        .iter()
+        .map(|o| o.name.to_lowercase())
+        .filter(|name| owners.get(name).map(String::as_str) != Some(module))
+        .map(|name| {
+            let owner = owners.get(&name).cloned();
+            (name, owner)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kinds `pragma_table_list` gives, for comparison.
+    fn pragma_kinds(conn: &Connection) -> HashMap<String, String> {
+        conn.prepare("SELECT name, type FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn kinds_agree_with_sqlite_for_every_built_in_virtual_table_module() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE plain (a);
+             CREATE TABLE docs_extra (a);
+             CREATE VIRTUAL TABLE docs USING fts5(body);
+             CREATE VIRTUAL TABLE IF NOT EXISTS \"old docs\" USING fts4(body);
+             CREATE VIRTUAL TABLE main.notes USING fts3(body);
+             CREATE VIRTUAL TABLE /* where */ places USING rtree(id, x0, x1);
+             CREATE VIRTUAL TABLE boxes USING rtree_i32(id, x0, x1);
+             CREATE TABLE places_note (a PRIMARY KEY) WITHOUT ROWID;
+             CREATE VIEW v AS SELECT * FROM plain;",
+        )
+        .unwrap();
+        let expected = pragma_kinds(&conn);
+        let found = list(&conn).unwrap();
+        for object in found.iter().filter(|o| matches!(o.kind.as_str(), "table" | "virtual" | "shadow" | "view")) {
+            assert_eq!(Some(&object.kind), expected.get(&object.name), "{}", object.name);
+        }
+        assert_eq!(found.iter().filter(|o| o.kind == "shadow").count(), expected.values().filter(|k| *k == "shadow").count());
+        assert!(expected.values().filter(|k| *k == "shadow").count() >= 13);
+    }
+
+    #[test]
+    fn the_module_of_a_virtual_table_is_read_from_its_text() {
+        assert_eq!(virtual_table_module("CREATE VIRTUAL TABLE t USING fts5(a)").as_deref(), Some("fts5"));
+        assert_eq!(virtual_table_module("create virtual table if not exists \"a\"\"b\" using \"fts4\"").as_deref(), Some("fts4"));
+        assert_eq!(virtual_table_module("CREATE VIRTUAL TABLE [x].[using] -- c\n USING rtree(id,a,b)").as_deref(), Some("rtree"));
+        assert_eq!(virtual_table_module("CREATE TABLE t (a)"), None);
+        assert_eq!(virtual_table_module("CREATE VIRTUAL TABLE"), None);
+    }
+
+    #[test]
+    fn rowids_are_found_without_the_pragma() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE a (x); CREATE TABLE b (x PRIMARY KEY) WITHOUT ROWID;").unwrap();
+        assert!(has_rowid(&conn, "main", "a", "rowid"));
+        assert!(!has_rowid(&conn, "main", "b", "rowid"));
+    }
+}

@@ -1,0 +1,303 @@
+//! One tenant's SQLite file, opened for work. Module work runs inside one transaction of
+//! modreg's (SQLite DDL is transactional), through the sandbox, with ownership of every
+//! object recorded in `_modreg_objects`. A whole-file rollback copy is taken only when
+//! hooks, which run outside the transaction, are part of the work.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
+
+use crate::domain::module::ModuleVersion;
+use crate::domain::{Error, Result};
+use crate::store::clock;
+use crate::store::sqlite::driver::{Driver, migration_error};
+use crate::store::sqlite::sandbox::{Sandbox, is_internal};
+use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, SchemaObject, history_table, quote};
+use crate::store::sqlite::script::sqlite_message;
+use crate::store::sqlite::tenant_files::{io_error, remove_if_exists};
+use crate::store::sqlite::{archive, sql_error};
+use crate::store::{ApplyReport, ArchiveSummary, TenantDb, WorkError, WorkStep};
+
+pub(crate) struct SqliteTenantDb {
+    conn: Connection,
+    path: Option<PathBuf>,
+    copy: PathBuf,
+    partial_copy: PathBuf,
+    sandbox: Sandbox,
+    in_transaction: bool,
+}
+
+fn err(e: rusqlite::Error) -> Error {
+    sql_error("tenant database", e)
+}
+
+impl SqliteTenantDb {
+    pub(crate) fn new(mut conn: Connection, path: Option<PathBuf>, copy: PathBuf, partial_copy: PathBuf) -> Result<Self> {
+        // The bundled SQLite enforces foreign keys by default; schema changes must not
+        // (dropping a table would cascade into its children's rows), as SQLite's own
+        // ALTER TABLE procedure says. Applications keep their own setting.
+        conn.pragma_update(None, "foreign_keys", false).map_err(err)?;
+        let sandbox = Sandbox::install(&mut conn).map_err(err)?;
+        let has_internal: bool =
+            conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = '_modreg_jobs'", [], |r| r.get::<_, i64>(0)).map_err(err)? > 0;
+        if !has_internal {
+            conn.execute_batch(INTERNAL_SCHEMA).map_err(err)?;
+        }
+        Ok(SqliteTenantDb { conn, path, copy, partial_copy, sandbox, in_transaction: false })
+    }
+
+    fn require_transaction(&self, step: &str) -> std::result::Result<(), WorkError> {
+        if self.in_transaction { Ok(()) } else { Err(WorkError::new(step, Error::internal("module work outside a transaction"))) }
+    }
+
+    fn record_objects(&self, module: &str, before: &[SchemaObject]) -> rusqlite::Result<(Vec<String>, Vec<String>)> {
+        let after = schema::list(&self.conn)?;
+        let before_names: HashSet<String> = before.iter().map(|o| o.name.to_lowercase()).collect();
+        let after_names: HashSet<String> = after.iter().map(|o| o.name.to_lowercase()).collect();
+        let mut created = Vec::new();
+        let mut insert =
+            self.conn.prepare_cached("INSERT OR REPLACE INTO _modreg_objects (name, module, type, tbl_name) VALUES (?1, ?2, ?3, ?4)")?;
+        for object in after.iter().filter(|o| !before_names.contains(&o.name.to_lowercase()) && !is_internal(&o.name)) {
+            insert.execute(params![object.name, module, object.kind, object.tbl_name])?;
+            created.push(object.name.clone());
+        }
+        let mut dropped = Vec::new();
+        let mut delete = self.conn.prepare_cached("DELETE FROM _modreg_objects WHERE name = ?1")?;
+        for object in schema::owned_names(&self.conn, module)? {
+            if !after_names.contains(&object.to_lowercase()) {
+                delete.execute([&object])?;
+                dropped.push(object);
+            }
+        }
+        Ok((created, dropped))
+    }
+
+    fn set_module_record(&self, module: &ModuleVersion) -> rusqlite::Result<()> {
+        let now = clock::now();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO _modreg_modules (module, version, checksum, installed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (module) DO UPDATE SET version = excluded.version, checksum = excluded.checksum, updated_at = excluded.updated_at",
+            )?
+            .execute(params![module.name().as_str(), module.version().to_string(), module.checksum, now])?;
+        Ok(())
+    }
+}
+
+impl TenantDb for SqliteTenantDb {
+    fn begin(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(err)?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            self.in_transaction = false;
+            return Ok(());
+        }
+        self.conn.execute_batch("ROLLBACK").map_err(err)?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    fn save_rollback_copy(&mut self) -> Result<()> {
+        if self.path.is_none() {
+            return Ok(());
+        }
+        remove_if_exists(&self.partial_copy)?;
+        self.conn.backup(MAIN_DB, &self.partial_copy, None::<fn(rusqlite::backup::Progress)>).map_err(|e| sql_error("rollback copy", e))?;
+        std::fs::File::open(&self.partial_copy)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_error(format!("cannot sync `{}`", self.partial_copy.display()), e))?;
+        std::fs::rename(&self.partial_copy, &self.copy)
+            .map_err(|e| io_error(format!("cannot rename `{}`", self.partial_copy.display()), e))?;
+        Ok(())
+    }
+
+    fn restore_rollback_copy(&mut self) -> Result<bool> {
+        if self.path.is_none() || !self.copy.is_file() {
+            return Ok(false);
+        }
+        self.rollback()?;
+        self.conn
+            .restore(MAIN_DB, &self.copy, None::<fn(rusqlite::backup::Progress)>)
+            .map_err(|e| sql_error("restoring the rollback copy", e))?;
+        remove_if_exists(&self.copy)?;
+        Ok(true)
+    }
+
+    fn discard_rollback_copy(&mut self) -> Result<()> {
+        remove_if_exists(&self.copy)?;
+        remove_if_exists(&self.partial_copy)
+    }
+
+    fn apply(&mut self, module: &ModuleVersion, seeds: bool) -> std::result::Result<ApplyReport, WorkError> {
+        let name = module.name().as_str();
+        self.require_transaction("migrate")?;
+        let internal = |e: rusqlite::Error| WorkError::new("migrate", err(e));
+        let before = schema::list(&self.conn).map_err(internal)?;
+        let foreign = schema::foreign_objects(&self.conn, name, &before).map_err(internal)?;
+        self.sandbox.prepare(name, foreign);
+
+        let mut migrations = Vec::with_capacity(module.migrations.len());
+        for m in &module.migrations {
+            let migration = refinery_core::Migration::unapplied(&m.name, &m.sql).map_err(|e| {
+                WorkError::new(format!("migrate {}", m.name), Error::invalid(format!("migration `{}` of `{name}`: {e}", m.name)))
+            })?;
+            migrations.push(migration);
+        }
+        let mut runner = refinery_core::Runner::new(&migrations).set_grouped(true).set_abort_divergent(true).set_abort_missing(true);
+        runner.set_migration_table_name(history_table(name));
+        let mut driver = Driver::new(&self.conn, &self.sandbox, &module.migrations);
+        let outcome = runner.run(&mut driver);
+        let mut steps = std::mem::take(&mut driver.steps);
+        drop(driver);
+        if let Err(e) = outcome {
+            let mut failure = migration_error(module, e);
+            failure.done = steps;
+            return Err(failure);
+        }
+        if seeds {
+            for seed in &module.seeds {
+                let started = Instant::now();
+                let step = format!("seed {}", seed.name);
+                let result = self.sandbox.run_script(&self.conn, &seed.sql);
+                if let Err(e) = result {
+                    let reason = self.sandbox.take_denial().unwrap_or_else(|| sqlite_message(&e.error));
+                    let mut failure = WorkError::new(&step, Error::failed(format!("seed `{}` of `{name}` failed: {reason}", seed.name)));
+                    failure.offset = Some(e.offset);
+                    failure.done = steps;
+                    return Err(failure);
+                }
+                steps.push(WorkStep { name: step, duration: started.elapsed(), detail: None });
+            }
+        }
+        // Trigger and view bodies are checked by the authorizer only when they run, which
+        // may be in an application's connection: refuse any that names modreg's tables.
+        let planted = schema::list(&self.conn).map_err(internal)?.into_iter().find(|o| {
+            matches!(o.kind.as_str(), "trigger" | "view")
+                && o.sql.as_deref().is_some_and(|sql| sql.to_ascii_lowercase().contains("_modreg_"))
+        });
+        if let Some(object) = planted {
+            let mut failure = WorkError::new(
+                "record objects",
+                Error::failed(format!(
+                    "module `{name}` created {} `{}`, which refers to modreg's `_modreg_*` tables",
+                    object.kind, object.name
+                )),
+            );
+            failure.done = steps;
+            return Err(failure);
+        }
+        let (objects_created, objects_dropped) = self.record_objects(name, &before).map_err(internal)?;
+        self.set_module_record(module).map_err(internal)?;
+        Ok(ApplyReport { steps, objects_created, objects_dropped })
+    }
+
+    fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary> {
+        archive::save(&self.conn, module, flags, dest)
+    }
+
+    fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError> {
+        self.require_transaction("remove")?;
+        let fail = |e: rusqlite::Error| {
+            WorkError::new("remove objects", Error::failed(format!("cannot remove the objects of `{module}`: {}", sqlite_message(&e))))
+        };
+        let objects = schema::module_objects(&self.conn, module).map_err(fail)?;
+        // Dependents first: triggers and views, then indexes, then virtual tables (which
+        // take their shadow tables with them), then tables, newest first.
+        let rank = |kind: &str| match kind {
+            "trigger" => 0,
+            "view" => 1,
+            "index" => 2,
+            "virtual" => 3,
+            "table" => 4,
+            _ => 5,
+        };
+        let mut ordered: Vec<(usize, &SchemaObject)> = objects.iter().enumerate().collect();
+        ordered.sort_by_key(|(i, o)| (rank(&o.kind), std::cmp::Reverse(*i)));
+        let mut removed = Vec::new();
+        for (_, object) in ordered {
+            if object.kind == "shadow" {
+                continue;
+            }
+            let exists: bool = self
+                .conn
+                .prepare_cached("SELECT count(*) FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE")
+                .and_then(|mut s| s.query_row([&object.name], |r| r.get::<_, i64>(0)))
+                .map_err(fail)?
+                > 0;
+            if !exists {
+                continue;
+            }
+            let kind = match object.kind.as_str() {
+                "virtual" => "TABLE",
+                other => &other.to_uppercase(),
+            };
+            self.conn.execute_batch(&format!("DROP {kind} {}", quote(&object.name))).map_err(fail)?;
+            removed.push(object.name.clone());
+        }
+        let history = history_table(module);
+        self.conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(&history))).map_err(fail)?;
+        self.conn.execute("DELETE FROM _modreg_objects WHERE module = ?1", [module]).map_err(fail)?;
+        // Objects of other modules that went with these (a trigger on a dropped table).
+        self.conn.execute("DELETE FROM _modreg_objects WHERE name NOT IN (SELECT name FROM sqlite_schema)", []).map_err(fail)?;
+        self.conn.execute("DELETE FROM _modreg_modules WHERE module = ?1", [module]).map_err(fail)?;
+        Ok(removed)
+    }
+
+    fn restore_module(&mut self, archive: &Path) -> std::result::Result<ArchiveSummary, WorkError> {
+        self.require_transaction("restore")?;
+        archive::restore(&self.conn, archive)
+    }
+
+    fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        for table in schema::module_objects(&self.conn, module).map_err(err)?.iter().filter(|o| o.kind == "table") {
+            let mut stmt = self.conn.prepare(&format!("PRAGMA foreign_key_check({})", quote(&table.name))).map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(err)?;
+            for (child, rowid, parent) in rows {
+                let row = rowid.map_or_else(|| "a row".to_string(), |id| format!("row {id}"));
+                problems.push(format!("{row} of `{child}` refers to a row of `{parent}` that does not exist"));
+            }
+        }
+        Ok(problems)
+    }
+
+    fn modules(&mut self) -> Result<BTreeMap<String, String>> {
+        self.conn
+            .prepare_cached("SELECT module, version FROM _modreg_modules")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(err)
+    }
+
+    fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()> {
+        let now = clock::now();
+        let mut insert =
+            self.conn.prepare_cached("INSERT OR REPLACE INTO _modreg_jobs (job_id, batch, at) VALUES (?1, ?2, ?3)").map_err(err)?;
+        for job in jobs {
+            insert.execute(params![job, batch, now]).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    fn job_marked(&mut self, job: i64) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM _modreg_jobs WHERE job_id = ?1")
+            .and_then(|mut s| s.query_row([job], |_| Ok(())).optional())
+            .map(|r| r.is_some())
+            .map_err(err)
+    }
+}

@@ -1,0 +1,149 @@
+//! Tenant files on SQLite: one WAL database per tenant under `<data>/tenants/`, the
+//! whole-file rollback copies beside them, and the per-tenant OS locks under `locks/`.
+//! Opening a file for work gives a [`SqliteTenantDb`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::domain::{Error, Result};
+use crate::store::lock::FileLock;
+use crate::store::sqlite::schema::INTERNAL_SCHEMA;
+use crate::store::sqlite::tenant_db::SqliteTenantDb;
+use crate::store::sqlite::{archive, configure, sql_error};
+use crate::store::{ArchiveSummary, RollbackCopy, TenantDb, TenantFiles, TenantLock};
+
+pub struct SqliteTenantFiles {
+    tenants_dir: PathBuf,
+    locks_dir: PathBuf,
+    busy_timeout: Duration,
+}
+
+impl SqliteTenantFiles {
+    pub fn new(data_dir: &Path, busy_timeout: Duration) -> Self {
+        SqliteTenantFiles { tenants_dir: data_dir.join("tenants"), locks_dir: data_dir.join("locks"), busy_timeout }
+    }
+
+    fn copy_path(&self, tenant: &str) -> PathBuf {
+        self.tenants_dir.join(format!("{tenant}.db.rollback"))
+    }
+
+    fn partial_copy_path(&self, tenant: &str) -> PathBuf {
+        self.tenants_dir.join(format!("{tenant}.db.rollback.tmp"))
+    }
+
+    fn connect(&self, path: &Path, flags: OpenFlags) -> Result<Connection> {
+        let what = format!("tenant database `{}`", path.display());
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(&what, e))?;
+        configure(&conn, self.busy_timeout).map_err(|e| sql_error(&what, e))?;
+        Ok(conn)
+    }
+}
+
+pub(crate) fn io_error(what: impl std::fmt::Display, e: std::io::Error) -> Error {
+    Error::internal(format!("{what}: {e}"))
+}
+
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(format!("cannot remove `{}`", path.display()), e)),
+    }
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+impl TenantFiles for SqliteTenantFiles {
+    fn path(&self, tenant: &str) -> PathBuf {
+        self.tenants_dir.join(format!("{tenant}.db"))
+    }
+
+    fn exists(&self, tenant: &str) -> bool {
+        self.path(tenant).is_file()
+    }
+
+    fn create(&self, tenant: &str) -> Result<()> {
+        std::fs::create_dir_all(&self.tenants_dir).map_err(|e| io_error(format!("cannot create `{}`", self.tenants_dir.display()), e))?;
+        let path = self.path(tenant);
+        let conn =
+            self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let what = format!("tenant database `{}`", path.display());
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| sql_error(&what, e))?;
+        conn.execute_batch(INTERNAL_SCHEMA).map_err(|e| sql_error(&what, e))?;
+        Ok(())
+    }
+
+    fn open(&self, tenant: &str) -> Result<Box<dyn TenantDb>> {
+        let path = self.path(tenant);
+        if !path.is_file() {
+            return Err(Error::not_found(format!("the database file of tenant `{tenant}` is missing: `{}`", path.display()))
+                .with_hint(format!("`modreg tenant add {tenant}` recreates an empty one")));
+        }
+        let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let db = SqliteTenantDb::new(conn, Some(path), self.copy_path(tenant), self.partial_copy_path(tenant))?;
+        Ok(Box::new(db))
+    }
+
+    fn scratch(&self) -> Result<Box<dyn TenantDb>> {
+        let conn = Connection::open_in_memory().map_err(|e| sql_error("scratch database", e))?;
+        let db = SqliteTenantDb::new(conn, None, PathBuf::new(), PathBuf::new())?;
+        Ok(Box::new(db))
+    }
+
+    fn retire(&self, tenant: &str, dest: Option<&Path>) -> Result<()> {
+        let path = self.path(tenant);
+        if path.is_file() {
+            // Fold the WAL into the main file so that one file holds everything.
+            let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| sql_error("checkpoint", e))?;
+            drop(conn);
+            match dest {
+                Some(dest) => {
+                    if let Some(parent) = dest.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| io_error(format!("cannot create `{}`", parent.display()), e))?;
+                    }
+                    std::fs::rename(&path, dest).map_err(|e| io_error(format!("cannot move `{}`", path.display()), e))?;
+                }
+                None => remove_if_exists(&path)?,
+            }
+        }
+        for suffix in ["-wal", "-shm", ".rollback", ".rollback.tmp"] {
+            remove_if_exists(&with_suffix(&path, suffix))?;
+        }
+        Ok(())
+    }
+
+    fn rollback_copy(&self, tenant: &str) -> RollbackCopy {
+        if self.copy_path(tenant).is_file() {
+            RollbackCopy::Complete
+        } else if self.partial_copy_path(tenant).is_file() {
+            RollbackCopy::Partial
+        } else {
+            RollbackCopy::None
+        }
+    }
+
+    fn discard_partial_copy(&self, tenant: &str) -> Result<()> {
+        remove_if_exists(&self.partial_copy_path(tenant))
+    }
+
+    fn read_archive(&self, path: &Path) -> Result<ArchiveSummary> {
+        archive::read_summary(path)
+    }
+
+    fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock> {
+        let path = self.locks_dir.join(format!("{tenant}.lock"));
+        let lock = FileLock::acquire(&path, timeout).map_err(|e| match e {
+            Some(e) => e,
+            None => Error::busy(format!("tenant `{tenant}` is busy: another modreg process is working on it"))
+                .with_hint("wait for it to finish, or raise `--lock-timeout`"),
+        })?;
+        Ok(Box::new(lock))
+    }
+}
