@@ -268,6 +268,39 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, Vec<Diagnosti
     }
 }
 
+/// A key of a manifest that diagnostics point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestKey<'a> {
+    /// `[module] version`.
+    Version,
+    /// A dependency's entry, in `[dependencies]` or `[optional-dependencies]`.
+    Dependency(&'a str),
+}
+
+/// Where `key` is in a manifest's text (a byte offset), when the text parses as TOML and
+/// has it.
+pub fn key_offset(text: &str, key: ManifestKey<'_>) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct Keys {
+        module: Option<ModuleKeys>,
+        #[serde(default)]
+        dependencies: BTreeMap<Spanned<String>, toml::Value>,
+        #[serde(default, rename = "optional-dependencies")]
+        optional_dependencies: BTreeMap<Spanned<String>, toml::Value>,
+    }
+    #[derive(Deserialize)]
+    struct ModuleKeys {
+        version: Option<Spanned<toml::Value>>,
+    }
+    let keys: Keys = toml::from_str(text).ok()?;
+    match key {
+        ManifestKey::Version => keys.module?.version.map(|v| v.span().start),
+        ManifestKey::Dependency(name) => {
+            keys.dependencies.keys().chain(keys.optional_dependencies.keys()).find(|k| k.get_ref() == name).map(|k| k.span().start)
+        }
+    }
+}
+
 /// Warnings of a manifest that parsed: reported by `validate` but never fatal.
 pub fn manifest_warnings(text: &str, file: &Path) -> Vec<Diagnostic> {
     match parse_manifest(text, file) {
@@ -387,6 +420,22 @@ sunset = "2027-06-30"
 
     fn errors(text: &str) -> Vec<Diagnostic> {
         parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn keys_are_found_where_they_are_written() {
+        let at = |key| key_offset(FULL, key).map(|offset| crate::domain::diagnostic::line_column(FULL, offset));
+        assert_eq!(at(ManifestKey::Version), Some((4, 11)));
+        assert_eq!(at(ManifestKey::Dependency("membership")), Some((10, 1)));
+        assert_eq!(at(ManifestKey::Dependency("messaging")), Some((13, 1)));
+        assert_eq!(at(ManifestKey::Dependency("ledger")), None);
+        // A dependency named like a key of another table is found in its own.
+        let text = "[module]\nname = \"a\"\nversion = \"1.0.0\"\n[dependencies]\nversion = \"^1\"\n";
+        assert_eq!(
+            key_offset(text, ManifestKey::Dependency("version")).map(|o| crate::domain::diagnostic::line_column(text, o)),
+            Some((5, 1))
+        );
+        assert_eq!(key_offset("not toml [", ManifestKey::Version), None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, trun
 use crate::domain::manifest::HookKind;
 use crate::domain::module::ModuleVersion;
 use crate::ops::{Context, Reporter, fault};
-use crate::store::{FailedJob, HookCall, HookStatus, JobFilter, NewJob, TenantDb, WorkError, WorkStep, clock};
+use crate::store::{FailedJob, HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep, clock};
 
 /// What to do to the tenant file for one module.
 #[derive(Debug, Clone)]
@@ -247,7 +247,7 @@ impl Runner<'_> {
                 Work::Install { seeds } => {
                     let report = db.apply(&action.module, *seeds)?;
                     run.push_work(report.steps);
-                    let detail = (!report.objects_created.is_empty()).then(|| report.objects_created.join(", "));
+                    let detail = (!report.objects_created.is_empty()).then(|| SchemaItem::names(&report.objects_created));
                     run.steps.push(Step { name: "record objects".into(), status: StepStatus::Ok, duration_ms: 0, detail, output: None });
                 }
                 Work::Restore { archive } => {
@@ -276,7 +276,7 @@ impl Runner<'_> {
                     run.push_work(report.steps);
                     let mut changes = Vec::new();
                     if !report.objects_created.is_empty() {
-                        changes.push(format!("created: {}", report.objects_created.join(", ")));
+                        changes.push(format!("created: {}", SchemaItem::names(&report.objects_created)));
                     }
                     if !report.objects_dropped.is_empty() {
                         changes.push(format!("dropped: {}", report.objects_dropped.join(", ")));

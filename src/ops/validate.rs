@@ -4,15 +4,16 @@
 //! dependencies'. Collects every problem. Needs no state; when a landlord exists it is
 //! read (never written) to catch published versions whose content changed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::domain::catalog::Catalog;
 use crate::domain::diagnostic::{Diagnostic, Severity};
+use crate::domain::manifest::{ManifestKey, key_offset};
 use crate::domain::module::ModuleVersion;
-use crate::domain::resolver::{Goal, Request, resolve};
-use crate::store::{CatalogStore, ModuleSource, TenantFiles};
+use crate::domain::resolver::{Goal, Request, ResolveError, resolve};
+use crate::store::{CatalogStore, ModuleSource, SchemaItem, TenantFiles};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ValidateReport {
@@ -53,13 +54,17 @@ pub fn validate(
         }
     }
     let mut reported_cycles = BTreeSet::new();
+    let mut created = Vec::new();
     for module in checked.iter() {
         check_dependencies(module, &full, &mut diagnostics);
-        check_install(module, &full, scratch, &mut diagnostics, &mut reported_cycles);
+        if let Some(objects) = check_install(module, &full, scratch, &mut diagnostics, &mut reported_cycles) {
+            created.push((module, objects));
+        }
         if let Some(landlord) = landlord {
             check_published(module, landlord, &mut diagnostics);
         }
     }
+    check_shared_names(&created, &mut diagnostics);
     diagnostics.sort_by(|a, b| (&a.file, a.line, a.column, a.severity).cmp(&(&b.file, b.line, b.column, b.severity)));
     diagnostics.dedup();
     ValidateReport { valid: !diagnostics.iter().any(Diagnostic::is_error), modules: checked.len(), diagnostics }
@@ -69,19 +74,13 @@ fn manifest_path(module: &ModuleVersion) -> PathBuf {
     module.folder().map(|f| f.join("module.toml")).unwrap_or_else(|| PathBuf::from(module.label()))
 }
 
-fn at_key(module: &ModuleVersion, key: &str, severity: Severity, message: String) -> Diagnostic {
-    let path = manifest_path(module);
-    let d = Diagnostic { file: path, line: None, column: None, severity, message };
-    let text = &module.manifest_text;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if trimmed.strip_prefix(key).is_some_and(|rest| rest.trim_start().starts_with('=')) {
-            return d.at_offset(text, offset + line.len() - trimmed.len());
-        }
-        offset += line.len();
+/// A diagnostic on a module's manifest, at `key` when the manifest has it.
+fn at_key(module: &ModuleVersion, key: ManifestKey<'_>, severity: Severity, message: String) -> Diagnostic {
+    let d = Diagnostic { file: manifest_path(module), line: None, column: None, severity, message };
+    match key_offset(&module.manifest_text, key) {
+        Some(offset) => d.at_offset(&module.manifest_text, offset),
+        None => d,
     }
-    d
 }
 
 fn check_dependencies(module: &ModuleVersion, catalog: &Catalog, diagnostics: &mut Vec<Diagnostic>) {
@@ -90,12 +89,17 @@ fn check_dependencies(module: &ModuleVersion, catalog: &Catalog, diagnostics: &m
         let severity = if optional { Severity::Warning } else { Severity::Error };
         let kind = if optional { "optional dependency" } else { "dependency" };
         if versions.is_empty() {
-            diagnostics.push(at_key(module, dep.as_str(), severity, format!("{kind} `{dep}` is not in the catalog")));
+            diagnostics.push(at_key(
+                module,
+                ManifestKey::Dependency(dep.as_str()),
+                severity,
+                format!("{kind} `{dep}` is not in the catalog"),
+            ));
         } else if !versions.iter().any(|v| req.matches(v.version())) {
             let available: Vec<String> = versions.iter().map(|v| v.version().to_string()).collect();
             diagnostics.push(at_key(
                 module,
-                dep.as_str(),
+                ManifestKey::Dependency(dep.as_str()),
                 severity,
                 format!("no version of {kind} `{dep}` matches `{req}` (available: {})", available.join(", ")),
             ));
@@ -103,14 +107,15 @@ fn check_dependencies(module: &ModuleVersion, catalog: &Catalog, diagnostics: &m
     }
 }
 
-/// Installs the module and what it needs into a scratch database.
+/// Installs the module and what it needs into a scratch database; returns the objects
+/// the module itself created, when it got that far.
 fn check_install(
     module: &Arc<ModuleVersion>,
     catalog: &Catalog,
     scratch: &dyn TenantFiles,
     diagnostics: &mut Vec<Diagnostic>,
     cycles: &mut BTreeSet<String>,
-) {
+) -> Option<Vec<SchemaItem>> {
     let request = Request {
         name: module.name().clone(),
         req: semver::VersionReq::parse(&format!("={}", module.version())).unwrap_or(semver::VersionReq::STAR),
@@ -120,32 +125,42 @@ fn check_install(
     let day = time::Date::MIN;
     let resolution = match resolve(catalog, &Default::default(), &Goal::Install(vec![request]), day) {
         Ok(r) => r,
-        Err(e) => {
-            let message = e.to_string();
-            let is_cycle = matches!(e, crate::domain::resolver::ResolveError::Cycle { .. });
-            // Dependencies already reported above; a cycle is reported once.
-            if (is_cycle && cycles.insert(message.clone())) || !is_cycle && !diagnostics.iter().any(|d| d.file == manifest_path(module)) {
-                diagnostics.push(Diagnostic::error(&manifest_path(module), message));
+        Err(ResolveError::Cycle { path }) => {
+            // Reported once, against the first module on it, at its entry for the next.
+            let message = ResolveError::Cycle { path: path.clone() }.to_string();
+            if let ([(first, version), (next, _), ..], true) = (path.as_slice(), cycles.insert(message.clone()))
+                && let Some(on_cycle) = catalog.get(first, version)
+            {
+                diagnostics.push(at_key(on_cycle, ManifestKey::Dependency(next.as_str()), Severity::Error, message));
             }
-            return;
+            return None;
+        }
+        Err(e) => {
+            // Dependencies already reported above.
+            if !diagnostics.iter().any(|d| d.file == manifest_path(module)) {
+                diagnostics.push(Diagnostic::error(&manifest_path(module), e.to_string()));
+            }
+            return None;
         }
     };
     let mut db = match scratch.scratch() {
         Ok(db) => db,
         Err(e) => {
             diagnostics.push(Diagnostic::error(&manifest_path(module), format!("cannot open a scratch database: {}", e.message)));
-            return;
+            return None;
         }
     };
+    let mut created = None;
     for step in &resolution.steps {
         let applied = db
             .begin()
             .map_err(|e| (String::new(), e.message, None))
             .and_then(|()| db.apply(&step.module, true).map_err(|w| (w.step, w.error.message, w.offset)));
         match applied {
-            Ok(_) => {
+            Ok(report) => {
                 let _ = db.commit();
                 if step.module.name() == module.name() {
+                    created = Some(report.objects_created);
                     for problem in db.foreign_key_problems(module.name().as_str()).unwrap_or_default() {
                         diagnostics.push(Diagnostic::error(
                             &manifest_path(module),
@@ -163,13 +178,97 @@ fn check_install(
                         &manifest_path(module),
                         format!("cannot check the migrations: dependency `{}` fails to apply", failing.label()),
                     ));
-                    return;
+                    return None;
                 }
                 diagnostics.push(script_diagnostic(module, &step_name, message, offset));
-                return;
+                return None;
             }
         }
     }
+    created
+}
+
+/// Warns when two modules create an object of the same name: SQLite names are one
+/// namespace per file, so they can never be installed on the same tenant. Each pair of
+/// modules and name is reported once, at the later module's `CREATE`.
+fn check_shared_names(created: &[(&Arc<ModuleVersion>, Vec<SchemaItem>)], diagnostics: &mut Vec<Diagnostic>) {
+    // Lowercase name to the first module (and its object) that creates it.
+    let mut first: BTreeMap<String, Vec<(&ModuleVersion, &SchemaItem)>> = BTreeMap::new();
+    for (module, objects) in created {
+        for object in objects.iter().filter(|o| o.kind != "shadow") {
+            first.entry(object.name.to_lowercase()).or_default().push((module, object));
+        }
+    }
+    let mut reported = BTreeSet::new();
+    for creators in first.values() {
+        for (i, (module, object)) in creators.iter().enumerate() {
+            for (other, theirs) in &creators[..i] {
+                if other.name() == module.name() || !reported.insert((other.name(), module.name(), object.name.to_lowercase())) {
+                    continue;
+                }
+                let message = format!(
+                    "`{}` and `{}` both create `{}` (a {} in `{}`, a {} in `{}`): they can never be installed on the same tenant",
+                    other.name(),
+                    module.name(),
+                    object.name,
+                    theirs.kind,
+                    other.name(),
+                    object.kind,
+                    module.name()
+                );
+                diagnostics.push(creation_site(module, &object.name, message));
+            }
+        }
+    }
+}
+
+/// A warning at the migration (or seed) that creates `name`, or on the manifest.
+fn creation_site(module: &ModuleVersion, name: &str, message: String) -> Diagnostic {
+    let folder = module.folder().unwrap_or(Path::new(""));
+    let scripts = module
+        .migrations
+        .iter()
+        .map(|m| (folder.join("migrations").join(format!("{}.sql", m.name)), m.sql.as_str()))
+        .chain(module.seeds.iter().map(|s| (folder.join("seeds").join(&s.name), s.sql.as_str())));
+    for (file, sql) in scripts {
+        if let Some(offset) = find_create(sql, name) {
+            return Diagnostic::warning(&file, message).at_offset(sql, offset);
+        }
+    }
+    Diagnostic::warning(&manifest_path(module), message)
+}
+
+/// Where `CREATE … TABLE|INDEX|VIEW|TRIGGER [IF NOT EXISTS] [schema.]name` names `name`
+/// in a script (case-insensitive, quoted or not): the offset of that `CREATE`.
+fn find_create(sql: &str, name: &str) -> Option<usize> {
+    let lower = sql.to_ascii_lowercase();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(&name.to_ascii_lowercase()).map(|i| from + i) {
+        from = found + name.len();
+        let after = lower.as_bytes().get(from).copied();
+        let before = found.checked_sub(1).map(|i| lower.as_bytes()[i]);
+        if after.is_some_and(is_word) || before.is_some_and(is_word) {
+            continue;
+        }
+        // Walk back over a quote, `schema.`, `if not exists` to the kind, then to CREATE.
+        let head = lower[..found].trim_end_matches(['"', '`', '[']).trim_end();
+        let head = head
+            .strip_suffix('.')
+            .map_or(head, |h| h.trim_end().trim_end_matches(['"', '`', ']']).trim_end_matches(is_word_char).trim_end());
+        let head = head.strip_suffix("if not exists").map_or(head, str::trim_end);
+        let Some(kind) = ["table", "index", "view", "trigger"].into_iter().find(|k| head.ends_with(k)) else { continue };
+        let statement = &head[..head.len() - kind.len()];
+        let start = statement.rfind(';').map_or(0, |i| i + 1);
+        if let Some(create) = statement[start..].find("create") {
+            return Some(start + create);
+        }
+    }
+    None
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
 }
 
 /// Points a migration or seed failure at its file and, when SQLite says, its line.
@@ -195,7 +294,7 @@ fn check_published(module: &ModuleVersion, landlord: &dyn CatalogStore, diagnost
     if stored.checksum != module.checksum {
         let d = at_key(
             module,
-            "version",
+            ManifestKey::Version,
             Severity::Error,
             format!(
                 "`{}` was published on {} with other content: a published version never changes; give the change a new version number",

@@ -240,12 +240,27 @@ pub struct WorkStep {
     pub detail: Option<String>,
 }
 
+/// An object of a tenant's schema: its name, and its kind (`table`, `index`, `view`,
+/// `trigger`, `virtual` or `shadow`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaItem {
+    pub name: String,
+    pub kind: String,
+}
+
 /// What applying a module's migrations (and seeds) did.
 #[derive(Debug, Clone, Default)]
 pub struct ApplyReport {
     pub steps: Vec<WorkStep>,
-    pub objects_created: Vec<String>,
+    pub objects_created: Vec<SchemaItem>,
     pub objects_dropped: Vec<String>,
+}
+
+impl SchemaItem {
+    /// Objects' names, as a step's detail lists them.
+    pub fn names(items: &[SchemaItem]) -> String {
+        items.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// A failure inside a tenant database, with the steps that completed before it.

@@ -84,6 +84,59 @@ fn cycles_are_reported_with_their_path() {
 }
 
 #[test]
+fn a_cycle_is_reported_on_a_module_of_the_cycle_at_its_dependency_entry() {
+    let world = World::new();
+    // `app` is checked first and reaches the cycle, but is not on it.
+    world.module("app", "app", "1.0.0").dep("x", "^1").migration("V1__app", "CREATE TABLE app_t (id INTEGER);").write();
+    world.module("x", "x", "1.0.0").dep("y", "^1").migration("V1__x", "CREATE TABLE x_t (id INTEGER);").write();
+    world.module("y", "y", "1.0.0").dep("x", "^1").migration("V1__y", "CREATE TABLE y_t (id INTEGER);").write();
+    let run = world.run(&["validate", "--json"]);
+    run.code(2);
+    let cycles: Vec<Value> = errors(&run).into_iter().filter(|d| d["message"] == "dependency cycle: x -> y -> x").collect();
+    assert_eq!(cycles.len(), 1, "{:#?}", errors(&run));
+    assert!(cycles[0]["file"].as_str().unwrap().ends_with("modules/x/module.toml"), "{:#?}", cycles[0]);
+    let manifest = std::fs::read_to_string(world.modules().join("x/module.toml")).unwrap();
+    let line = manifest.lines().position(|l| l.starts_with("y = ")).unwrap() + 1;
+    assert_eq!((cycles[0]["line"].as_u64(), cycles[0]["column"].as_u64()), (Some(line as u64), Some(1)));
+}
+
+#[test]
+fn two_modules_creating_the_same_name_are_a_warning_at_the_create() {
+    let world = World::new();
+    world.module("blog", "blog", "1.0.0").migration("V1__blog", "CREATE TABLE posts (id INTEGER);").write();
+    world
+        .module("forum", "forum", "1.0.0")
+        .migration("V1__forum", "CREATE TABLE topics (id INTEGER);")
+        .migration(
+            "V2__posts",
+            "-- the posts of a topic\nCREATE TABLE IF NOT EXISTS \"Posts\" (id INTEGER);\nCREATE INDEX topics_by_id ON topics (id);",
+        )
+        .write();
+    world
+        .module("wiki", "wiki", "1.0.0")
+        .migration("V1__wiki", "CREATE TABLE pages (id INTEGER);\nCREATE INDEX topics_by_id ON pages (id);")
+        .write();
+    let run = world.run(&["validate", "--json"]);
+    run.code(0);
+    let warnings: Vec<Value> = diagnostics(&run).into_iter().filter(|d| d["severity"] == "warning").collect();
+    assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    let posts = warnings.iter().find(|w| w["message"].as_str().unwrap().contains("`Posts`")).expect("posts");
+    assert_eq!(
+        posts["message"],
+        "`blog` and `forum` both create `Posts` (a table in `blog`, a table in `forum`): they can never be installed on the same tenant"
+    );
+    assert!(posts["file"].as_str().unwrap().ends_with("modules/forum/migrations/V2__posts.sql"));
+    assert_eq!((posts["line"].as_u64(), posts["column"].as_u64()), (Some(2), Some(1)));
+    let index = warnings.iter().find(|w| w["message"].as_str().unwrap().contains("`topics_by_id`")).expect("index");
+    assert!(index["file"].as_str().unwrap().ends_with("modules/wiki/migrations/V1__wiki.sql"), "{index:#}");
+    assert_eq!(index["line"].as_u64(), Some(2));
+    // Versions of one module share names, of course.
+    world.module("blog-2", "blog", "2.0.0").migration("V1__blog", "CREATE TABLE posts (id INTEGER);").write();
+    let warnings = diagnostics(&world.run(&["validate", "--json"])).into_iter().filter(|d| d["severity"] == "warning").count();
+    assert_eq!(warnings, 2);
+}
+
+#[test]
 fn migration_names_hooks_and_binary_junk_are_checked() {
     let world = World::new();
     world.module("a", "a", "1.0.0").migration("V1_missing_underscore", "CREATE TABLE a_t (id INTEGER);").write();

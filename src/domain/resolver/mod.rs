@@ -7,7 +7,7 @@
 //! names every requirement on the module at fault and who holds it. The search itself is
 //! in `solver`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use crate::domain::error::{Error, ErrorKind};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::ModuleName;
 
+mod order;
 mod solver;
 #[cfg(test)]
 mod tests;
@@ -118,8 +119,9 @@ pub enum ResolveError {
     Sunset { name: ModuleName, version: Version, sunset: Date, replacement: Option<ModuleName> },
     /// `--to` names a version older than the installed one.
     Downgrade { name: ModuleName, installed: Version, to: Version },
-    /// The chosen versions depend on each other in a circle.
-    Cycle { path: Vec<ModuleName> },
+    /// The chosen versions depend on each other in a circle: `a -> b -> a`, each with the
+    /// version that holds the dependency on the next.
+    Cycle { path: Vec<(ModuleName, Version)> },
     /// The search gave up.
     TooComplex { tries: usize },
 }
@@ -205,7 +207,7 @@ impl fmt::Display for ResolveError {
                 write!(f, "`{name}` is at {installed}; moving it to {to} would be a downgrade")
             }
             ResolveError::Cycle { path } => {
-                let path: Vec<&str> = path.iter().map(ModuleName::as_str).collect();
+                let path: Vec<&str> = path.iter().map(|(name, _)| name.as_str()).collect();
                 write!(f, "dependency cycle: {}", path.join(" -> "))
             }
             ResolveError::TooComplex { tries } => write!(f, "dependency resolution gave up after trying {tries} candidate versions"),
@@ -376,57 +378,16 @@ pub fn dependents_closure(
 /// Orders modules so that each comes after everything it depends on (required, and
 /// optional when present). Ties go to the name that sorts first.
 pub fn dependency_order(modules: &[Arc<ModuleVersion>]) -> Result<Vec<Arc<ModuleVersion>>, ResolveError> {
-    // Work on indices into the modules sorted by name: ties break by index.
     let mut sorted: Vec<&Arc<ModuleVersion>> = modules.iter().collect();
     sorted.sort_by(|a, b| a.name().cmp(b.name()));
     let index: rustc_hash::FxHashMap<&ModuleName, usize> = sorted.iter().enumerate().map(|(i, m)| (m.name(), i)).collect();
-    let mut indegree = vec![0usize; sorted.len()];
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); sorted.len()];
-    for (i, m) in sorted.iter().enumerate() {
-        for (dep, _, _) in m.manifest.all_dependencies() {
-            if let Some(&d) = index.get(dep) {
-                indegree[i] += 1;
-                dependents[d].push(i);
-            }
+    let deps: Vec<Vec<usize>> =
+        sorted.iter().map(|m| m.manifest.all_dependencies().filter_map(|(dep, _, _)| index.get(dep).copied()).collect()).collect();
+    let rank: Vec<usize> = (0..sorted.len()).collect();
+    match order::order(&deps, &rank) {
+        Ok(order) => Ok(order.into_iter().map(|i| Arc::clone(sorted[i])).collect()),
+        Err(cycle) => {
+            Err(ResolveError::Cycle { path: cycle.into_iter().map(|i| (sorted[i].name().clone(), sorted[i].version().clone())).collect() })
         }
-    }
-    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> =
-        (0..sorted.len()).filter(|&i| indegree[i] == 0).map(std::cmp::Reverse).collect();
-    let mut order = Vec::with_capacity(sorted.len());
-    while let Some(std::cmp::Reverse(next)) = ready.pop() {
-        order.push(Arc::clone(sorted[next]));
-        for &dependent in &dependents[next] {
-            indegree[dependent] -= 1;
-            if indegree[dependent] == 0 {
-                ready.push(std::cmp::Reverse(dependent));
-            }
-        }
-    }
-    if order.len() < sorted.len() {
-        let by_name: HashMap<&ModuleName, &Arc<ModuleVersion>> = sorted.iter().map(|m| (m.name(), *m)).collect();
-        let remaining: HashSet<&ModuleName> = (0..sorted.len()).filter(|&i| indegree[i] > 0).map(|i| sorted[i].name()).collect();
-        return Err(ResolveError::Cycle { path: find_cycle(&by_name, &remaining) });
-    }
-    Ok(order)
-}
-
-/// Walks dependencies inside `remaining` (every node of which has an unresolved
-/// dependency there) until a node repeats; returns the loop `a -> b -> a`.
-fn find_cycle(by_name: &HashMap<&ModuleName, &Arc<ModuleVersion>>, remaining: &HashSet<&ModuleName>) -> Vec<ModuleName> {
-    let Some(start) = remaining.iter().min() else { return Vec::new() };
-    let mut path: Vec<&ModuleName> = vec![start];
-    let mut seen: HashMap<&ModuleName, usize> = HashMap::from([(*start, 0)]);
-    let mut current = *start;
-    loop {
-        let next = by_name[current].manifest.all_dependencies().map(|(d, _, _)| d).filter_map(|d| remaining.get(d).copied()).min();
-        let Some(next) = next else { return path.into_iter().cloned().collect() };
-        if let Some(&at) = seen.get(next) {
-            let mut cycle: Vec<ModuleName> = path[at..].iter().map(|n| (*n).clone()).collect();
-            cycle.push(next.clone());
-            return cycle;
-        }
-        seen.insert(next, path.len());
-        path.push(next);
-        current = next;
     }
 }

@@ -7,14 +7,13 @@
 //! indexed by that number, so a dependency edge costs one hash lookup, and requirements
 //! borrow from the catalog and the goal, so solving allocates nothing per edge.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use semver::{Version, VersionReq};
 use time::Date;
 
-use super::{Origin, PlanStep, Reason, Requirement, ResolveError, dependency_order};
+use super::{Origin, PlanStep, Reason, Requirement, ResolveError, order};
 use crate::domain::catalog::Catalog;
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::ModuleName;
@@ -426,42 +425,35 @@ impl<'a> Solver<'a> {
     pub fn plan(&self, requested: &BTreeSet<ModuleName>) -> Result<Vec<PlanStep>, ResolveError> {
         let chosen: Vec<(Id, &'a Arc<ModuleVersion>)> =
             (0..self.slots.len() as Id).filter_map(|id| self.slot(id).assigned.map(|(m, _)| (id, m))).collect();
-        // Ties break by name: rank the chosen modules by name once.
-        let mut by_name: Vec<Id> = chosen.iter().map(|(id, _)| *id).collect();
-        by_name.sort_by(|a, b| self.slot(*a).name.cmp(self.slot(*b).name));
-        let mut rank = vec![u32::MAX; self.slots.len()];
-        for (r, id) in by_name.iter().enumerate() {
-            rank[*id as usize] = r as u32;
+        // Positions in `chosen` stand for the modules in the one topological sort; ties
+        // break by name.
+        let mut by_name: Vec<usize> = (0..chosen.len()).collect();
+        by_name.sort_by(|a, b| chosen[*a].1.name().cmp(chosen[*b].1.name()));
+        let mut ranks = vec![0; chosen.len()];
+        for (r, p) in by_name.into_iter().enumerate() {
+            ranks[p] = r;
         }
-        let mut indegree = vec![0u32; self.slots.len()];
-        let mut dependents: Vec<Vec<Id>> = vec![Vec::new(); self.slots.len()];
-        for (id, module) in &chosen {
-            for (dep, _, _) in module.manifest.all_dependencies() {
-                if let Some(&d) = self.ids.get(dep)
-                    && self.slot(d).assigned.is_some()
-                {
-                    indegree[*id as usize] += 1;
-                    dependents[d as usize].push(*id);
-                }
+        let mut position = vec![usize::MAX; self.slots.len()];
+        for (p, (id, _)) in chosen.iter().enumerate() {
+            position[*id as usize] = p;
+        }
+        let deps: Vec<Vec<usize>> = chosen
+            .iter()
+            .map(|(_, module)| {
+                module
+                    .manifest
+                    .all_dependencies()
+                    .filter_map(|(dep, _, _)| self.ids.get(dep).map(|&d| position[d as usize]).filter(|&p| p != usize::MAX))
+                    .collect()
+            })
+            .collect();
+        let order: Vec<Id> = match order::order(&deps, &ranks) {
+            Ok(order) => order.into_iter().map(|p| chosen[p].0).collect(),
+            Err(cycle) => {
+                let path = cycle.into_iter().map(|p| (chosen[p].1.name().clone(), chosen[p].1.version().clone())).collect();
+                return Err(ResolveError::Cycle { path });
             }
-        }
-        let mut ready: BinaryHeap<Reverse<(u32, Id)>> =
-            chosen.iter().filter(|(id, _)| indegree[*id as usize] == 0).map(|(id, _)| Reverse((rank[*id as usize], *id))).collect();
-        let mut order: Vec<Id> = Vec::with_capacity(chosen.len());
-        while let Some(Reverse((_, id))) = ready.pop() {
-            order.push(id);
-            for &dependent in &dependents[id as usize] {
-                indegree[dependent as usize] -= 1;
-                if indegree[dependent as usize] == 0 {
-                    ready.push(Reverse((rank[dependent as usize], dependent)));
-                }
-            }
-        }
-        if order.len() < chosen.len() {
-            // A cycle: the general ordering finds and names it.
-            let modules: Vec<Arc<ModuleVersion>> = chosen.iter().map(|(_, m)| Arc::clone(m)).collect();
-            dependency_order(&modules)?;
-        }
+        };
         let assigned = |id: Id| self.slot(id).assigned.map(|(m, _)| m);
         let changed = |id: Id| assigned(id).is_some_and(|m| self.installed.get(m.name()) != Some(m.version()));
         // A dependency joins the plan for the first changed module that needs it.

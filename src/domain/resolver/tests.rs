@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::catalog::tests::{module, module_with};
 use crate::domain::manifest::parse_date;
 use proptest::prelude::*;
+use std::collections::{HashMap, HashSet};
 
 fn today() -> Date {
     parse_date("2026-11-21").unwrap()

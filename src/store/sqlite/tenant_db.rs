@@ -18,7 +18,7 @@ use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, SchemaObject, history_
 use crate::store::sqlite::script::sqlite_message;
 use crate::store::sqlite::tenant_files::{io_error, remove_if_exists};
 use crate::store::sqlite::{archive, sql_error};
-use crate::store::{ApplyReport, ArchiveSummary, TenantDb, WorkError, WorkStep};
+use crate::store::{ApplyReport, ArchiveSummary, SchemaItem, TenantDb, WorkError, WorkStep};
 
 pub(crate) struct SqliteTenantDb {
     conn: Connection,
@@ -52,7 +52,7 @@ impl SqliteTenantDb {
         if self.in_transaction { Ok(()) } else { Err(WorkError::new(step, Error::internal("module work outside a transaction"))) }
     }
 
-    fn record_objects(&self, module: &str, before: &[SchemaObject]) -> rusqlite::Result<(Vec<String>, Vec<String>)> {
+    fn record_objects(&self, module: &str, before: &[SchemaObject]) -> rusqlite::Result<(Vec<SchemaItem>, Vec<String>)> {
         let after = schema::list(&self.conn)?;
         let before_names: HashSet<String> = before.iter().map(|o| o.name.to_lowercase()).collect();
         let after_names: HashSet<String> = after.iter().map(|o| o.name.to_lowercase()).collect();
@@ -61,7 +61,7 @@ impl SqliteTenantDb {
             self.conn.prepare_cached("INSERT OR REPLACE INTO _modreg_objects (name, module, type, tbl_name) VALUES (?1, ?2, ?3, ?4)")?;
         for object in after.iter().filter(|o| !before_names.contains(&o.name.to_lowercase()) && !is_internal(&o.name)) {
             insert.execute(params![object.name, module, object.kind, object.tbl_name])?;
-            created.push(object.name.clone());
+            created.push(SchemaItem { name: object.name.clone(), kind: object.kind.clone() });
         }
         let mut dropped = Vec::new();
         let mut delete = self.conn.prepare_cached("DELETE FROM _modreg_objects WHERE name = ?1")?;
