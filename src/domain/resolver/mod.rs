@@ -381,10 +381,9 @@ pub fn dependency_order(modules: &[Arc<ModuleVersion>]) -> Result<Vec<Arc<Module
     let mut sorted: Vec<&Arc<ModuleVersion>> = modules.iter().collect();
     sorted.sort_by(|a, b| a.name().cmp(b.name()));
     let index: rustc_hash::FxHashMap<&ModuleName, usize> = sorted.iter().enumerate().map(|(i, m)| (m.name(), i)).collect();
-    let deps: Vec<Vec<usize>> =
-        sorted.iter().map(|m| m.manifest.all_dependencies().filter_map(|(dep, _, _)| index.get(dep).copied()).collect()).collect();
+    let deps = |i: usize| sorted[i].manifest.all_dependencies().filter_map(|(dep, _, _)| index.get(dep).copied());
     let rank: Vec<usize> = (0..sorted.len()).collect();
-    match order::order(&deps, &rank) {
+    match order::order(deps, &rank) {
         Ok(order) => Ok(order.into_iter().map(|i| Arc::clone(sorted[i])).collect()),
         Err(cycle) => {
             Err(ResolveError::Cycle { path: cycle.into_iter().map(|i| (sorted[i].name().clone(), sorted[i].version().clone())).collect() })

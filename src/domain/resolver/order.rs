@@ -6,17 +6,17 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// Orders nodes `0..deps.len()` so that each comes after every node in `deps[i]` (its
+/// Orders nodes `0..rank.len()` so that each comes after every node `deps(i)` yields (its
 /// dependencies), taking the ready node of lowest `rank[i]` first. On a cycle, returns
 /// one as `[a, b, …, a]`: from the lowest-ranked node left over, each step to its
 /// lowest-ranked dependency left over, until a node repeats.
-pub(super) fn order(deps: &[Vec<usize>], rank: &[usize]) -> Result<Vec<usize>, Vec<usize>> {
-    let n = deps.len();
+pub(super) fn order<I: IntoIterator<Item = usize>>(deps: impl Fn(usize) -> I, rank: &[usize]) -> Result<Vec<usize>, Vec<usize>> {
+    let n = rank.len();
     let mut indegree = vec![0usize; n];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (node, of) in deps.iter().enumerate() {
-        for &dep in of {
-            indegree[node] += 1;
+    for (node, count) in indegree.iter_mut().enumerate() {
+        for dep in deps(node) {
+            *count += 1;
             dependents[dep].push(node);
         }
     }
@@ -43,7 +43,7 @@ pub(super) fn order(deps: &[Vec<usize>], rank: &[usize]) -> Result<Vec<usize>, V
     at[start] = 0;
     let mut current = start;
     loop {
-        let Some(next) = lowest(&mut deps[current].iter().copied()) else { return Err(path) };
+        let Some(next) = lowest(&mut deps(current).into_iter()) else { return Err(path) };
         if at[next] != usize::MAX {
             let mut cycle = path.split_off(at[next]);
             cycle.push(next);
@@ -62,16 +62,17 @@ mod tests {
     #[test]
     fn dependencies_first_ties_by_rank() {
         // 0 needs 2; 1 needs nothing; 2 needs 1. Ranks make 1 the first choice among equals.
-        let deps = vec![vec![2], vec![], vec![1], vec![]];
-        assert_eq!(order(&deps, &[0, 1, 2, 3]), Ok(vec![1, 2, 0, 3]));
-        assert_eq!(order(&deps, &[3, 2, 1, 0]), Ok(vec![3, 1, 2, 0]));
+        let deps: Vec<Vec<usize>> = vec![vec![2], vec![], vec![1], vec![]];
+        let of = |i: usize| deps[i].clone();
+        assert_eq!(order(of, &[0, 1, 2, 3]), Ok(vec![1, 2, 0, 3]));
+        assert_eq!(order(of, &[3, 2, 1, 0]), Ok(vec![3, 1, 2, 0]));
     }
 
     #[test]
     fn a_cycle_is_returned_as_a_loop() {
         // 0 -> 1 -> 2 -> 1, and 3 needs 0.
-        let deps = vec![vec![1], vec![2], vec![1], vec![0]];
-        assert_eq!(order(&deps, &[0, 1, 2, 3]), Err(vec![1, 2, 1]));
-        assert_eq!(order(&[vec![0]], &[0]), Err(vec![0, 0]));
+        let deps: Vec<Vec<usize>> = vec![vec![1], vec![2], vec![1], vec![0]];
+        assert_eq!(order(|i| deps[i].clone(), &[0, 1, 2, 3]), Err(vec![1, 2, 1]));
+        assert_eq!(order(|_| [0], &[0]), Err(vec![0, 0]));
     }
 }

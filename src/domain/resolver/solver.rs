@@ -437,17 +437,14 @@ impl<'a> Solver<'a> {
         for (p, (id, _)) in chosen.iter().enumerate() {
             position[*id as usize] = p;
         }
-        let deps: Vec<Vec<usize>> = chosen
-            .iter()
-            .map(|(_, module)| {
-                module
-                    .manifest
-                    .all_dependencies()
-                    .filter_map(|(dep, _, _)| self.ids.get(dep).map(|&d| position[d as usize]).filter(|&p| p != usize::MAX))
-                    .collect()
-            })
-            .collect();
-        let order: Vec<Id> = match order::order(&deps, &ranks) {
+        let deps = |p: usize| {
+            chosen[p]
+                .1
+                .manifest
+                .all_dependencies()
+                .filter_map(|(dep, _, _)| self.ids.get(dep).map(|&d| position[d as usize]).filter(|&p| p != usize::MAX))
+        };
+        let order: Vec<Id> = match order::order(deps, &ranks) {
             Ok(order) => order.into_iter().map(|p| chosen[p].0).collect(),
             Err(cycle) => {
                 let path = cycle.into_iter().map(|p| (chosen[p].1.name().clone(), chosen[p].1.version().clone())).collect();
