@@ -20,7 +20,7 @@ pub fn run(args: CheckArgs, env: &Env) -> Result<Done> {
     let report = check(&env.context()?, &name, &target)?;
     if env.output.json {
         env.output.json_document(&report);
-    } else if env.output.verbose > 0 {
+    } else if env.output.verbose > 0 && !env.output.quiet {
         let answer = match &report.reason {
             None => "yes".to_string(),
             Some(reason) => format!("no: {reason}"),

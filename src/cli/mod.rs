@@ -63,7 +63,7 @@ pub struct Cli {
     /// Print exactly one JSON document on stdout, also on failure
     #[arg(long, global = true)]
     json: bool,
-    /// Print no status lines or warnings
+    /// Print nothing but errors (and the JSON document with --json)
     #[arg(short, long, global = true)]
     quiet: bool,
     /// Print each job's steps as they run

@@ -1,6 +1,7 @@
 //! The printer: data on stdout (tables, or exactly one JSON document with `--json`),
 //! status lines, warnings and errors on stderr in cargo's voice, colors only when asked
-//! for or on a terminal (and never with `NO_COLOR`).
+//! for or on a terminal (and never with `NO_COLOR`). With `-q` only errors are printed,
+//! and the JSON document when `--json` asks for it.
 
 use std::io::{IsTerminal, Write};
 
@@ -82,11 +83,11 @@ impl Output {
         }
     }
 
-    /// Prints a report: its JSON with `--json`, otherwise the human text.
+    /// Prints a report: its JSON with `--json`, otherwise the human text (none with `-q`).
     pub fn data<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
             self.json_document(value);
-        } else {
+        } else if !self.quiet {
             let text = human();
             if !text.is_empty() {
                 print_stdout(&text);

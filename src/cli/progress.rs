@@ -57,8 +57,8 @@ impl Reporter for CliReporter {
     }
 
     fn plan(&self, rows: &[PlanRow]) {
-        // Fleets and `--json` show plans in their final report instead.
-        if self.output.json || self.in_fleet() {
+        // Fleets and `--json` show plans in their final report instead; `-q` not at all.
+        if self.output.json || self.output.quiet || self.in_fleet() {
             return;
         }
         print_stdout(&render::plan(rows));

@@ -12,6 +12,7 @@ mod help;
 mod install;
 mod library;
 mod locks;
+mod output;
 mod ownership;
 mod rollback;
 mod runtime;
