@@ -19,8 +19,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::Result;
-use crate::store::sqlite::SqliteReadModel;
-use crate::store::{ModuleState, ReadModel, TenantSnapshot};
+use crate::store::{self, LandlordAccess, ModuleState, ReadModel, StoreConfig, TenantSnapshot};
 
 /// One module a tenant has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +43,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens the landlord in a data folder (the `--data` of the CLI).
+    /// Opens the landlord in a data folder (the `--data` of the CLI), read-only.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Registry> {
-        Self::open_landlord(data_dir.as_ref().join("landlord.db"))
-    }
-
-    /// Opens a landlord file directly.
-    pub fn open_landlord(path: impl AsRef<Path>) -> Result<Registry> {
-        Ok(Self::with_model(Box::new(SqliteReadModel::open(path.as_ref())?)))
+        let mut config = StoreConfig::new("modules", data_dir.as_ref());
+        config.landlord = LandlordAccess::ReadOnly;
+        Ok(Self::with_model(store::open(&config)?.landlord.read_model()?))
     }
 
     /// A registry over any read model (another landlord store, or a test double).

@@ -6,7 +6,7 @@ use crate::cli::{Done, Env, tenant};
 use crate::domain::Result;
 use crate::domain::graph::GraphFormat;
 use crate::ops::graph::{catalog_graph, tenant_graph};
-use crate::store::discovery::DiskModules;
+use crate::store::LandlordAccess;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
@@ -35,7 +35,7 @@ pub fn run(args: GraphArgs, env: &Env) -> Result<Done> {
             let name = tenant(&name)?;
             tenant_graph(&env.context()?, &name)?
         }
-        None => catalog_graph(&DiskModules::new(env.settings.modules_dir.clone())),
+        None => catalog_graph(&env.context_for(LandlordAccess::ReadOnlyOrEmpty)?),
     };
     env.output.data(&graph, || graph.render(format));
     Ok(Done::Success)

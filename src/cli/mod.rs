@@ -35,6 +35,7 @@ use crate::cli::progress::CliReporter;
 use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Settings, TenantSelection};
+use crate::store::LandlordAccess;
 
 const ABOUT: &str = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform";
 
@@ -138,8 +139,14 @@ pub struct Env {
 }
 
 impl Env {
+    /// The stores, with a landlord created when missing.
     pub fn context(&self) -> Result<Context> {
-        Context::open(self.settings.clone())
+        self.context_for(LandlordAccess::Create)
+    }
+
+    /// The stores, with the landlord opened as `access` says.
+    pub fn context_for(&self, access: LandlordAccess) -> Result<Context> {
+        Ok(Context::new(crate::store::open(&self.settings.store_config(access))?, self.settings.clone()))
     }
 }
 

@@ -6,7 +6,7 @@ use crate::cli::render::{or_dash, table, text};
 use crate::cli::{Done, Env};
 use crate::domain::Result;
 use crate::ops::modules;
-use crate::store::discovery::DiskModules;
+use crate::store::LandlordAccess;
 
 #[derive(Debug, Args)]
 pub struct ModulesArgs {
@@ -30,14 +30,14 @@ fn deps(map: &std::collections::BTreeMap<String, String>) -> String {
 }
 
 pub fn run(args: ModulesArgs, env: &Env) -> Result<Done> {
-    let source = DiskModules::new(env.settings.modules_dir.clone());
     if !env.settings.modules_dir.exists() {
         return Err(crate::domain::Error::not_found(format!("the modules folder `{}` does not exist", env.settings.modules_dir.display()))
             .with_hint("pass `--modules DIR` or set `MODREG_MODULES`"));
     }
+    let ctx = env.context_for(LandlordAccess::ReadOnlyOrEmpty)?;
     match args.command {
         ModulesCommand::List => {
-            let report = modules::list(&source);
+            let report = modules::list(&ctx);
             for d in &report.diagnostics {
                 env.output.warning(&format!("skipping an invalid module: {d}"));
             }
@@ -59,7 +59,7 @@ pub fn run(args: ModulesArgs, env: &Env) -> Result<Done> {
             });
         }
         ModulesCommand::Show { name } => {
-            let report = modules::show(&source, &name)?;
+            let report = modules::show(&ctx, &name)?;
             env.output.data(&report, || {
                 let mut out = format!("{} (latest {})\n", report.name, or_dash(report.latest.as_deref()));
                 if !report.dependents.is_empty() {

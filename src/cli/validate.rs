@@ -8,8 +8,7 @@ use crate::cli::{Done, Env};
 use crate::domain::diagnostic::Severity;
 use crate::domain::{ErrorKind, Result};
 use crate::ops::validate::validate;
-use crate::store::discovery::DiskModules;
-use crate::store::sqlite::{SqliteLandlord, SqliteTenantFiles};
+use crate::store::{LandlordAccess, module_source};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -21,11 +20,8 @@ pub struct ValidateArgs {
 pub fn run(args: ValidateArgs, env: &Env) -> Result<Done> {
     let modules_dir = &env.settings.modules_dir;
     let paths = if args.paths.is_empty() { vec![modules_dir.clone()] } else { args.paths };
-    let targets = DiskModules::paths(paths);
-    let catalog = DiskModules::new(modules_dir.clone());
-    let scratch = SqliteTenantFiles::new(&std::env::temp_dir(), env.settings.lock_timeout);
-    let landlord = SqliteLandlord::open_read_only(&env.settings.data_dir).ok().flatten();
-    let report = validate(&targets, &catalog, &scratch, landlord.as_ref().map(|l| l as &dyn crate::store::CatalogStore));
+    let ctx = env.context_for(LandlordAccess::ReadOnlyOrEmpty)?;
+    let report = validate(&ctx, module_source(paths).as_ref());
     env.output.data(&report, || report.diagnostics.iter().map(|d| format!("{d}\n")).collect());
     let errors = report.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = report.diagnostics.len() - errors;

@@ -10,7 +10,7 @@ use crate::domain::event::Event;
 use crate::domain::{Error, Result};
 use crate::ops::Context;
 use crate::store::lock::FileLock;
-use crate::store::{HookCall, HookStatus, clock};
+use crate::store::{HookCall, HookStatus};
 
 /// The cursor the event command's deliveries advance.
 pub const COMMAND_CURSOR: &str = "event_command";
@@ -86,7 +86,7 @@ pub fn deliver(ctx: &Context, command: &str) -> Result<DeliveryReport> {
                 return Ok(report);
             }
             cursor = event.id;
-            ctx.landlord.set_cursor(COMMAND_CURSOR, cursor, &clock::now())?;
+            ctx.landlord.set_cursor(COMMAND_CURSOR, cursor, &ctx.now())?;
             report.delivered += 1;
         }
     }

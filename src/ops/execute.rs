@@ -25,7 +25,7 @@ use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, trun
 use crate::domain::manifest::HookKind;
 use crate::domain::module::ModuleVersion;
 use crate::ops::{Context, Reporter, fault};
-use crate::store::{FailedJob, HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep, clock};
+use crate::store::{FailedJob, HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
 
 /// What to do to the tenant file for one module.
 #[derive(Debug, Clone)]
@@ -135,7 +135,7 @@ struct Runner<'a> {
 }
 
 pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Action>, reporter: &dyn Reporter) -> TenantRun {
-    let now = clock::now();
+    let now = ctx.now();
     let new_jobs: Vec<NewJob> = actions
         .iter()
         .map(|a| NewJob {
@@ -167,14 +167,14 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
                 .iter()
                 .map(|&id| FailedJob { id, status: JobStatus::RolledBack, error: error.message.clone(), steps: Vec::new() })
                 .collect();
-            let _ = ctx.landlord.fail_jobs(&failed, &clock::now());
+            let _ = ctx.landlord.fail_jobs(&failed, &ctx.now());
             return TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error: Some(error) };
         }
     };
     match runner.run_all(db.as_mut(), &actions, &mut runs, &ids) {
         Ok(()) => {
             let completed: Vec<(i64, Vec<Step>)> = runs.into_iter().map(|r| (r.id, r.steps)).collect();
-            let error = ctx.landlord.complete_jobs(&completed, &clock::now()).err().map(|e| {
+            let error = ctx.landlord.complete_jobs(&completed, &ctx.now()).err().map(|e| {
                 e.context(format!("the work on tenant `{tenant}` is committed but the landlord could not record it"))
                     .with_hint("`modreg recover` completes the jobs")
             });
@@ -420,7 +420,7 @@ impl Runner<'_> {
                 FailedJob { id: run.id, status, error: reason, steps: std::mem::take(&mut run.steps) }
             })
             .collect();
-        if let Err(e) = self.ctx.landlord.fail_jobs(&failed, &clock::now()) {
+        if let Err(e) = self.ctx.landlord.fail_jobs(&failed, &self.ctx.now()) {
             self.reporter.warning(&format!("could not record the rollback in the landlord: {}; `modreg recover` will", e.message));
         }
         match restored {

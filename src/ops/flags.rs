@@ -3,7 +3,7 @@
 use crate::domain::name::{FlagName, ModuleName, TenantName};
 use crate::domain::{Error, Result};
 use crate::ops::Context;
-use crate::store::{FlagRecord, clock};
+use crate::store::FlagRecord;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FlagsListReport {
@@ -62,7 +62,7 @@ pub fn set(ctx: &Context, tenant: &TenantName, assignment: &FlagAssignment) -> R
     ctx.require_tenant(tenant)?;
     require_installed(ctx, tenant, &assignment.module)?;
     let FlagAssignment { module, flag, value } = assignment;
-    match ctx.landlord.set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, &clock::now())? {
+    match ctx.landlord.set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, &ctx.now())? {
         Some(previous) => Ok(FlagSetReport {
             tenant: tenant.to_string(),
             module: module.to_string(),

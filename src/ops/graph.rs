@@ -9,7 +9,6 @@ use crate::domain::graph::{Edge, Graph, Node};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
 use crate::ops::Context;
-use crate::store::ModuleSource;
 
 fn edges(module: &ModuleVersion, present: impl Fn(&str) -> bool) -> Vec<Edge> {
     module
@@ -21,8 +20,8 @@ fn edges(module: &ModuleVersion, present: impl Fn(&str) -> bool) -> Vec<Edge> {
 }
 
 /// The catalog's graph, from the newest version of each module.
-pub fn catalog_graph(source: &dyn ModuleSource) -> Graph {
-    let (catalog, _) = Catalog::new(source.discover().versions);
+pub fn catalog_graph(ctx: &Context) -> Graph {
+    let (catalog, _) = Catalog::new(ctx.modules.discover().versions);
     let latest: Vec<Arc<ModuleVersion>> =
         catalog.names().filter_map(|n| catalog.latest(n).or_else(|| catalog.versions(n).first()).cloned()).collect();
     let mut graph = Graph::default();

@@ -17,7 +17,6 @@ use crate::domain::{Error, Result};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
 use crate::ops::{Context, LoadedCatalog, OperationReport, PlanRow, Reporter, TenantSelection, load_catalog, new_batch_id};
-use crate::store::clock;
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -39,7 +38,7 @@ pub fn install(ctx: &Context, options: &InstallOptions, reporter: &dyn Reporter)
             }
         }
     }
-    let batch = new_batch_id();
+    let batch = new_batch_id(ctx);
     let state = FleetState::load(ctx)?;
     let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
         let done = !options.restore
@@ -101,7 +100,7 @@ fn install_tenant(
     }
     let versions: Vec<(&ModuleName, &Version)> = installed.iter().chain(restored.iter().map(|(n, v)| (n, v))).collect();
     let catalog = planning_catalog(ctx, loaded, &versions)?;
-    let resolution = resolve(&catalog, &installed, &Goal::Install(requests), clock::today())?;
+    let resolution = resolve(&catalog, &installed, &Goal::Install(requests), ctx.today())?;
     let action = |s: &PlanStep| if archives.contains_key(s.module.name().as_str()) { "restore" } else { "install" };
     let mut outcome = match present_plan(ctx, loaded, tenant, &resolution, action, options.dry_run, reporter)? {
         ControlFlow::Continue(outcome) => outcome,
@@ -178,7 +177,7 @@ pub(crate) fn install_action(step: &PlanStep) -> Action {
 
 /// Refuses (exit 5) when a module of the plan needs a subscription the tenant lacks.
 fn check_subscriptions<'a>(ctx: &Context, tenant: &TenantName, modules: impl IntoIterator<Item = &'a Arc<ModuleVersion>>) -> Result<()> {
-    let today = clock::today().to_string();
+    let today = ctx.today().to_string();
     for module in modules {
         if !module.manifest.requires_subscription {
             continue;

@@ -40,11 +40,10 @@ use crate::domain::module::{ModuleVersion, Source};
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Installed;
 use crate::domain::{Error, Result};
-use crate::store::discovery::DiskModules;
-use crate::store::hooks::ProcessHookRunner;
-use crate::store::sqlite::{SqliteLandlord, SqliteTenantFiles};
-use crate::store::subscription::{BuiltinSubscriptions, CommandSubscriptions};
-use crate::store::{ChangedVersion, HookRunner, Landlord, ModuleSource, SubscriptionSource, TenantFiles, clock};
+use crate::store::clock::Clock;
+use crate::store::{
+    self, ChangedVersion, HookRunner, Landlord, LandlordAccess, ModuleSource, StoreConfig, Stores, SubscriptionSource, TenantFiles,
+};
 
 /// Settings that every use-case may read.
 #[derive(Debug, Clone)]
@@ -80,7 +79,21 @@ impl Settings {
     }
 }
 
-/// The stores a use-case works with, behind their traits.
+impl Settings {
+    /// What the stores need of these settings, with the landlord opened as `access` says.
+    pub fn store_config(&self, access: LandlordAccess) -> StoreConfig {
+        StoreConfig {
+            modules_dir: self.modules_dir.clone(),
+            data_dir: self.data_dir.clone(),
+            busy_timeout: self.lock_timeout,
+            hook_timeout: self.hook_timeout,
+            subscription_command: self.subscription_command.clone(),
+            landlord: access,
+        }
+    }
+}
+
+/// The stores a use-case works with, behind their traits, and the settings.
 pub struct Context {
     pub settings: Settings,
     pub landlord: Arc<dyn Landlord>,
@@ -88,20 +101,27 @@ pub struct Context {
     pub hooks: Arc<dyn HookRunner>,
     pub subscriptions: Arc<dyn SubscriptionSource>,
     pub modules: Arc<dyn ModuleSource>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Context {
-    /// Opens the SQLite landlord (creating it on first use) and the default adapters.
+    pub fn new(stores: Stores, settings: Settings) -> Context {
+        let Stores { landlord, tenants, hooks, subscriptions, modules, clock } = stores;
+        Context { settings, landlord, tenants, hooks, subscriptions, modules, clock }
+    }
+
+    /// The stores `settings` describe, with a landlord that is created when missing.
     pub fn open(settings: Settings) -> Result<Context> {
-        let landlord: Arc<dyn Landlord> = Arc::new(SqliteLandlord::open(&settings.data_dir, settings.lock_timeout)?);
-        let tenants: Arc<dyn TenantFiles> = Arc::new(SqliteTenantFiles::new(&settings.data_dir, settings.lock_timeout));
-        let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
-        let subscriptions: Arc<dyn SubscriptionSource> = match &settings.subscription_command {
-            Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), settings.hook_timeout)),
-            None => Arc::new(BuiltinSubscriptions::new(landlord.clone())),
-        };
-        let modules: Arc<dyn ModuleSource> = Arc::new(DiskModules::new(settings.modules_dir.clone()));
-        Ok(Context { settings, landlord, tenants, hooks, subscriptions, modules })
+        Ok(Context::new(store::open(&settings.store_config(LandlordAccess::Create))?, settings))
+    }
+
+    /// Now, as stored.
+    pub fn now(&self) -> String {
+        self.clock.now_text()
+    }
+
+    pub fn today(&self) -> time::Date {
+        self.clock.today()
     }
 
     /// Checks that a tenant is registered; not found otherwise.
@@ -282,17 +302,17 @@ pub fn load_catalog(ctx: &Context, reporter: &dyn Reporter) -> Result<LoadedCata
         catalog = Catalog::new(kept).0;
     }
     let versions: Vec<&ModuleVersion> = catalog.iter().map(|m| m.as_ref()).collect();
-    let changed = ctx.landlord.sync_catalog(&versions, &clock::now())?;
+    let changed = ctx.landlord.sync_catalog(&versions, &ctx.now())?;
     Ok(LoadedCatalog { catalog, changed, diagnostics: discovered.diagnostics, missing_folder: false })
 }
 
 /// A batch id: time-ordered and unique enough across processes.
-pub fn new_batch_id() -> String {
+pub fn new_batch_id(ctx: &Context) -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     hasher.write_u32(std::process::id());
-    format!("{}-{:08x}", clock::file_stamp(), hasher.finish() as u32)
+    format!("{}-{:08x}", ctx.clock.file_stamp(), hasher.finish() as u32)
 }
 
 /// Validates tenant names before anything is touched.

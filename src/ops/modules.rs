@@ -8,8 +8,8 @@ use crate::domain::diagnostic::Diagnostic;
 use crate::domain::manifest::Deprecation;
 use crate::domain::module::ModuleVersion;
 use crate::domain::{Error, Result};
+use crate::ops::Context;
 use crate::ops::install::deprecation_note;
-use crate::store::ModuleSource;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModuleSummary {
@@ -37,8 +37,8 @@ fn requirements(map: &BTreeMap<crate::domain::name::ModuleName, semver::VersionR
     map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-pub fn list(source: &dyn ModuleSource) -> ModulesListReport {
-    let discovered = source.discover();
+pub fn list(ctx: &Context) -> ModulesListReport {
+    let discovered = ctx.modules.discover();
     let diagnostics = discovered.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
     let (catalog, _) = Catalog::new(discovered.versions);
     let modules = catalog
@@ -88,9 +88,9 @@ fn deprecation(d: &Option<Deprecation>) -> Option<String> {
     d.as_ref().map(deprecation_note)
 }
 
-pub fn show(source: &dyn ModuleSource, name: &str) -> Result<ModuleShowReport> {
+pub fn show(ctx: &Context, name: &str) -> Result<ModuleShowReport> {
     crate::domain::name::ModuleName::parse(name)?;
-    let (catalog, _) = Catalog::new(source.discover().versions);
+    let (catalog, _) = Catalog::new(ctx.modules.discover().versions);
     let versions = catalog.versions(name);
     if versions.is_empty() {
         return Err(

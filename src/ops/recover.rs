@@ -13,7 +13,7 @@ use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
 use crate::ops::execute::recover_rollback_hook;
 use crate::ops::{Context, Reporter};
-use crate::store::{FailedJob, RollbackCopy, clock};
+use crate::store::{FailedJob, RollbackCopy};
 
 /// What recovery did for one tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -79,7 +79,7 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
                 steps: Vec::new(),
             })
             .collect();
-        ctx.landlord.fail_jobs(&failed, &clock::now())?;
+        ctx.landlord.fail_jobs(&failed, &ctx.now())?;
         done.rolled_back = jobs.iter().map(|j| j.id).collect();
         return Ok(Some(done));
     }
@@ -108,7 +108,7 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
                     (j.id, steps)
                 })
                 .collect();
-            ctx.landlord.complete_jobs(&completed, &clock::now())?;
+            ctx.landlord.complete_jobs(&completed, &ctx.now())?;
             done.completed.extend(batch.iter().map(|j| j.id));
             continue;
         }
@@ -138,7 +138,7 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
             };
             failed.push(FailedJob { id: job.id, status: JobStatus::RolledBack, error, steps });
         }
-        ctx.landlord.fail_jobs(&failed, &clock::now())?;
+        ctx.landlord.fail_jobs(&failed, &ctx.now())?;
         done.rolled_back.extend(batch.iter().map(|j| j.id));
     }
     if ctx.tenants.rollback_copy(tenant) == RollbackCopy::Complete {

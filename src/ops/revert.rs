@@ -130,7 +130,7 @@ pub fn revert(ctx: &Context, id: i64, reporter: &dyn Reporter) -> Result<Operati
         effect: Effect::Revert { version: planned.to_version.clone(), flags: flags.clone() },
         flags,
     };
-    let run = execute(ctx, tenant.as_str(), &new_batch_id(), vec![action], reporter);
+    let run = execute(ctx, tenant.as_str(), &new_batch_id(ctx), vec![action], reporter);
     let outcome = TenantOutcome { plan: vec![row], jobs: run.jobs, error: run.error, ..TenantOutcome::new(&tenant) };
     into_report(vec![outcome], true, false)
 }

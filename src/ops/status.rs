@@ -5,7 +5,6 @@ use crate::domain::Result;
 use crate::domain::name::TenantName;
 use crate::ops::install::deprecation_note;
 use crate::ops::{Context, Reporter, load_catalog};
-use crate::store::clock;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModuleStatus {
@@ -47,7 +46,7 @@ pub fn status(ctx: &Context, tenant: Option<&TenantName>, reporter: &dyn Reporte
         None => ctx.landlord.tenants()?.into_iter().map(|t| t.name).collect(),
     };
     let loaded = load_catalog(ctx, reporter)?;
-    let today = clock::today();
+    let today = ctx.today();
     let mut installed = ctx.landlord.installed_everywhere()?;
     installed.retain(|m| tenants.contains(&m.tenant));
     let unfinished = ctx.landlord.tenants_with_unfinished_jobs()?;

@@ -6,7 +6,7 @@ use time::Date;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::{Error, Result};
 use crate::ops::Context;
-use crate::store::{SubscriptionRecord, clock};
+use crate::store::SubscriptionRecord;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SubscriptionReport {
@@ -41,19 +41,19 @@ pub fn grant(ctx: &Context, tenant: &TenantName, module: &ModuleName, until: Opt
     ctx.require_tenant(tenant)?;
     require_module(ctx, module)?;
     let until = until.map(|d| d.to_string());
-    ctx.landlord.grant(tenant.as_str(), module.as_str(), until.as_deref(), &clock::now())?;
+    ctx.landlord.grant(tenant.as_str(), module.as_str(), until.as_deref(), &ctx.now())?;
     Ok(SubscriptionReport { tenant: tenant.to_string(), module: module.to_string(), action: "grant".into(), until, changed: true })
 }
 
 pub fn revoke(ctx: &Context, tenant: &TenantName, module: &ModuleName) -> Result<SubscriptionReport> {
     ctx.require_tenant(tenant)?;
-    let changed = ctx.landlord.revoke(tenant.as_str(), module.as_str(), &clock::now())?;
+    let changed = ctx.landlord.revoke(tenant.as_str(), module.as_str(), &ctx.now())?;
     Ok(SubscriptionReport { tenant: tenant.to_string(), module: module.to_string(), action: "revoke".into(), until: None, changed })
 }
 
 pub fn list(ctx: &Context, tenant: &TenantName, module: Option<&ModuleName>) -> Result<SubscriptionListReport> {
     ctx.require_tenant(tenant)?;
-    let today = clock::today().to_string();
+    let today = ctx.today().to_string();
     let subscriptions = ctx
         .landlord
         .subscriptions(tenant.as_str())?

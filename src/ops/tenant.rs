@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Reporter, recover};
-use crate::store::{TenantRecord, clock};
+use crate::store::TenantRecord;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct TenantAddReport {
@@ -30,7 +30,7 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
         // Under the tenant's lock, so that a `tenant remove` of the same name cannot
         // interleave; this also creates the lock file that every later command takes.
         let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
-        let added = ctx.landlord.add_tenant(tenant.as_str(), &clock::now())?;
+        let added = ctx.landlord.add_tenant(tenant.as_str(), &ctx.now())?;
         if !ctx.tenants.exists(tenant.as_str()) {
             ctx.tenants.create(tenant.as_str())?;
         }
@@ -75,11 +75,11 @@ pub fn remove(ctx: &Context, tenants: &[TenantName], purge: bool, reporter: &dyn
         let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
         recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
         let archive: Option<PathBuf> = (!purge)
-            .then(|| ctx.settings.data_dir.join("archive").join(tenant.as_str()).join(format!("tenant-{}.db", clock::file_stamp())));
+            .then(|| ctx.settings.data_dir.join("archive").join(tenant.as_str()).join(format!("tenant-{}.db", ctx.clock.file_stamp())));
         // The file first: a crash after it leaves a landlord row that a second
         // `tenant remove` clears; the other order could orphan a file with modules in it.
         ctx.tenants.retire(tenant.as_str(), archive.as_deref())?;
-        ctx.landlord.remove_tenant(tenant.as_str(), archive.as_deref(), &clock::now())?;
+        ctx.landlord.remove_tenant(tenant.as_str(), archive.as_deref(), &ctx.now())?;
         match &archive {
             Some(path) => reporter.status("Removed", &format!("tenant {tenant} (its file is kept at {})", path.display())),
             None => reporter.status("Purged", &format!("tenant {tenant}")),

@@ -10,7 +10,7 @@ use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::dependency_order;
 use crate::domain::{Error, Result};
 use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, new_batch_id};
-use crate::store::{InstalledModule, NewJob, clock};
+use crate::store::{InstalledModule, NewJob};
 
 pub(crate) struct TenantModules {
     pub records: BTreeMap<String, InstalledModule>,
@@ -65,7 +65,7 @@ pub(crate) fn run(
 ) -> Result<OperationReport> {
     let mut report = OperationReport::default();
     let kind = if enable { JobKind::Enable } else { JobKind::Disable };
-    let batch = new_batch_id();
+    let batch = new_batch_id(ctx);
     let jobs: Vec<NewJob> = modules
         .iter()
         .map(|m| {
@@ -91,14 +91,14 @@ pub(crate) fn run(
             }
         })
         .collect();
-    let ids = ctx.landlord.start_jobs(&jobs, &clock::now())?;
+    let ids = ctx.landlord.start_jobs(&jobs, &ctx.now())?;
     let completed: Vec<(i64, Vec<Step>)> = ids
         .iter()
         .map(|&id| {
             (id, vec![Step { name: format!("set enabled={enable}"), status: StepStatus::Ok, duration_ms: 0, detail: None, output: None }])
         })
         .collect();
-    ctx.landlord.complete_jobs(&completed, &clock::now())?;
+    ctx.landlord.complete_jobs(&completed, &ctx.now())?;
     let verb = if enable { "Enabled" } else { "Disabled" };
     for module in modules {
         reporter.status(verb, &format!("{module} for {tenant}"));

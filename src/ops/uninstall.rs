@@ -29,7 +29,7 @@ pub struct UninstallOptions {
 pub fn uninstall(ctx: &Context, options: &UninstallOptions, reporter: &dyn Reporter) -> Result<OperationReport> {
     let tenants = options.tenants.resolve(ctx)?;
     let loaded = load_catalog(ctx, reporter)?;
-    let batch = new_batch_id();
+    let batch = new_batch_id(ctx);
     let state = FleetState::load(ctx)?;
     let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
         if state.settled(tenant, |have| options.modules.iter().all(|m| !have.is_some_and(|h| h.contains_key(m)))) {

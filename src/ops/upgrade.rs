@@ -16,7 +16,6 @@ use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
 use crate::ops::install::{install_action, not_found_hint, planning_catalog, present_plan};
 use crate::ops::{Context, LoadedCatalog, OperationReport, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id};
-use crate::store::clock;
 
 #[derive(Debug, Clone)]
 pub struct UpgradeOptions {
@@ -38,11 +37,11 @@ pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter)
             return Err(Error::not_found(format!("module `{module}` is not in the catalog")).with_hint(not_found_hint(&loaded)));
         }
     }
-    let batch = new_batch_id();
+    let batch = new_batch_id(ctx);
     let state = FleetState::load(ctx)?;
     let every_tenant = matches!(options.tenants, TenantSelection::All);
     let targets: Vec<(ModuleName, Option<Version>)> =
-        options.modules.iter().map(|m| (m.clone(), target_version(&loaded, m, options.to.as_ref()))).collect();
+        options.modules.iter().map(|m| (m.clone(), target_version(&loaded, m, options.to.as_ref(), ctx.today()))).collect();
     let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
         let have = state.installed(tenant);
         // Across every tenant, those without the module have nothing to upgrade.
@@ -63,11 +62,10 @@ pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter)
 
 /// The version a tenant ends at when nothing stands in the way: `--to`, or the newest
 /// installable release that is not retired.
-fn target_version(loaded: &LoadedCatalog, module: &ModuleName, to: Option<&Version>) -> Option<Version> {
+fn target_version(loaded: &LoadedCatalog, module: &ModuleName, to: Option<&Version>, today: time::Date) -> Option<Version> {
     if let Some(to) = to {
         return Some(to.clone());
     }
-    let today = clock::today();
     loaded
         .catalog
         .versions(module)
@@ -91,7 +89,7 @@ fn upgrade_tenant(
     let installed = ctx.installed(tenant.as_str())?;
     let catalog = planning_catalog(ctx, loaded, &installed.iter().collect::<Vec<_>>())?;
     let goal = Goal::Upgrade { modules: modules.to_vec(), to: options.to.clone() };
-    let resolution = resolve(&catalog, &installed, &goal, clock::today())?;
+    let resolution = resolve(&catalog, &installed, &goal, ctx.today())?;
     let mut outcome = match present_plan(ctx, loaded, tenant, &resolution, |_| "install", options.dry_run, reporter)? {
         ControlFlow::Continue(outcome) => outcome,
         ControlFlow::Break(outcome) => return Ok(outcome),
@@ -141,7 +139,7 @@ fn prune_copies(ctx: &Context, tenant: &TenantName, module: &str, reporter: &dyn
         let _ = std::fs::remove_file(PathBuf::from(&record.path));
     }
     let ids: Vec<i64> = old.iter().map(|r| r.id).collect();
-    if let Err(e) = ctx.landlord.forget_archives(&ids, &clock::now()) {
+    if let Err(e) = ctx.landlord.forget_archives(&ids, &ctx.now()) {
         reporter.warning(&format!("could not record pruned upgrade copies: {}", e.message));
     }
 }

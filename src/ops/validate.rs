@@ -13,7 +13,8 @@ use crate::domain::diagnostic::{Diagnostic, Severity};
 use crate::domain::manifest::{ManifestKey, key_offset};
 use crate::domain::module::ModuleVersion;
 use crate::domain::resolver::{Goal, Request, ResolveError, resolve};
-use crate::store::{CatalogStore, ModuleSource, SchemaItem, TenantFiles};
+use crate::ops::Context;
+use crate::store::{Landlord, ModuleSource, SchemaItem, TenantFiles};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ValidateReport {
@@ -23,14 +24,11 @@ pub struct ValidateReport {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Validates what `targets` finds, resolving dependencies against `catalog` (the modules
-/// folder) plus the targets themselves.
-pub fn validate(
-    targets: &dyn ModuleSource,
-    catalog: &dyn ModuleSource,
-    scratch: &dyn TenantFiles,
-    landlord: Option<&dyn CatalogStore>,
-) -> ValidateReport {
+/// Validates what `targets` finds, resolving dependencies against the context's catalog
+/// (the modules folder) plus the targets themselves, applying migrations to scratch
+/// databases, and comparing published versions with what the landlord recorded.
+pub fn validate(ctx: &Context, targets: &dyn ModuleSource) -> ValidateReport {
+    let (catalog, scratch) = (ctx.modules.as_ref(), ctx.tenants.as_ref());
     let found = targets.discover();
     let mut diagnostics = found.diagnostics;
     let (checked, duplicates) = Catalog::new(found.versions);
@@ -60,9 +58,7 @@ pub fn validate(
         if let Some(objects) = check_install(module, &full, scratch, &mut diagnostics, &mut reported_cycles) {
             created.push((module, objects));
         }
-        if let Some(landlord) = landlord {
-            check_published(module, landlord, &mut diagnostics);
-        }
+        check_published(module, ctx.landlord.as_ref(), &mut diagnostics);
     }
     check_shared_names(&created, &mut diagnostics);
     diagnostics.sort_by(|a, b| (&a.file, a.line, a.column, a.severity).cmp(&(&b.file, b.line, b.column, b.severity)));
@@ -289,7 +285,7 @@ fn script_diagnostic(module: &ModuleVersion, step: &str, message: String, offset
     }
 }
 
-fn check_published(module: &ModuleVersion, landlord: &dyn CatalogStore, diagnostics: &mut Vec<Diagnostic>) {
+fn check_published(module: &ModuleVersion, landlord: &dyn Landlord, diagnostics: &mut Vec<Diagnostic>) {
     let Ok(Some(stored)) = landlord.stored_version(module.name().as_str(), &module.version().to_string()) else { return };
     if stored.checksum != module.checksum {
         let d = at_key(

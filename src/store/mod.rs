@@ -1,14 +1,18 @@
 //! Adapters behind the traits the use-cases talk to: the landlord catalog, tenant
 //! databases, module discovery, hooks, subscriptions, locks and the clock. SQLite is the
-//! embedded default (`store::sqlite`); nothing outside this module names rusqlite, so a
-//! PostgreSQL landlord can be added here without touching `ops`.
+//! embedded default (`store::sqlite`); nothing outside this module names rusqlite, and
+//! [`open`] is the one place that builds the stores, so a PostgreSQL landlord can be
+//! added here without touching `ops`.
 
 pub mod clock;
 pub mod discovery;
 pub mod hooks;
 pub mod lock;
+mod open;
 pub mod sqlite;
 pub mod subscription;
+
+pub use open::{LandlordAccess, StoreConfig, Stores, module_source, open, open_with_clock};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -223,10 +227,19 @@ pub trait ReadModel: Send {
     fn tenant(&mut self, tenant: &str) -> Result<Option<TenantSnapshot>>;
 }
 
-/// Everything the landlord keeps.
-pub trait Landlord: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + Send + Sync {}
+/// Opens the read side of the same landlord, for applications.
+pub trait ReadModelSource {
+    /// A read model on its own connection.
+    fn read_model(&self) -> Result<Box<dyn ReadModel>>;
+}
 
-impl<T: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + Send + Sync> Landlord for T {}
+/// Everything the landlord keeps.
+pub trait Landlord:
+    CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ReadModelSource + Send + Sync
+{
+}
+
+impl<T: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ReadModelSource + Send + Sync> Landlord for T {}
 
 // ---------------------------------------------------------------------------------------
 // Tenant databases

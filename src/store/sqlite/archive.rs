@@ -18,7 +18,7 @@ use crate::domain::{Error, Result};
 use crate::store::sqlite::schema::{self, SchemaObject, history_table, quote, quote_literal};
 use crate::store::sqlite::script::sqlite_message;
 use crate::store::sqlite::sql_error;
-use crate::store::{ArchiveSummary, WorkError, clock};
+use crate::store::{ArchiveSummary, WorkError};
 
 const FORMAT: &str = "1";
 
@@ -83,7 +83,7 @@ fn copy_rows(from: &Connection, from_schema: &str, to: &Connection, table: &str)
 
 /// Writes the module's objects and rows to `dest` (through a temporary file, so that a
 /// half-written archive never carries the final name).
-pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary> {
+pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, bool>, dest: &Path, now: &str) -> Result<ArchiveSummary> {
     let what = format!("archive `{}`", dest.display());
     let fail = |e: rusqlite::Error| sql_error(&what, e);
     if let Some(parent) = dest.parent() {
@@ -98,7 +98,8 @@ pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, boo
     let checksum: String =
         conn.query_row("SELECT checksum FROM _modreg_modules WHERE module = ?1", [module], |r| r.get(0)).map_err(fail)?;
 
-    let written = write_archive(conn, module, flags, &partial, &objects, &version, &checksum).map_err(fail);
+    let meta = Meta { module, version: &version, checksum: &checksum, created_at: now };
+    let written = write_archive(conn, &meta, flags, &partial, &objects).map_err(fail);
     let (tables, rows) = match written {
         Ok(counts) => counts,
         Err(e) => {
@@ -113,14 +114,20 @@ pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, boo
     Ok(ArchiveSummary { module: module.to_string(), version, tables, rows, flags: flags.clone() })
 }
 
+/// What an archive says about itself, beside the module's objects.
+struct Meta<'a> {
+    module: &'a str,
+    version: &'a str,
+    checksum: &'a str,
+    created_at: &'a str,
+}
+
 fn write_archive(
     conn: &Connection,
-    module: &str,
+    meta: &Meta<'_>,
     flags: &BTreeMap<String, bool>,
     partial: &Path,
     objects: &[SchemaObject],
-    version: &str,
-    checksum: &str,
 ) -> rusqlite::Result<(usize, u64)> {
     let mut out = Connection::open(partial)?;
     out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;")?;
@@ -141,7 +148,7 @@ fn write_archive(
             tables += 1;
         }
     }
-    let history = history_table(module);
+    let history = history_table(meta.module);
     let history_sql: Option<String> =
         conn.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [&history], |r| r.get(0)).optional()?;
     if history_sql.is_some() {
@@ -168,13 +175,13 @@ fn write_archive(
     let sequences_json = serde_json::to_string(&sequences).unwrap_or_else(|_| "{}".into());
     for (key, value) in [
         ("format", FORMAT.to_string()),
-        ("module", module.to_string()),
-        ("version", version.to_string()),
-        ("checksum", checksum.to_string()),
+        ("module", meta.module.to_string()),
+        ("version", meta.version.to_string()),
+        ("checksum", meta.checksum.to_string()),
         ("flags", flags_json),
         ("sequences", sequences_json),
         ("history_sql", history_sql.unwrap_or_default()),
-        ("created_at", clock::now()),
+        ("created_at", meta.created_at.to_string()),
     ] {
         tx.execute("INSERT INTO _modreg_archive (key, value) VALUES (?1, ?2)", params![key, value])?;
     }
@@ -200,7 +207,7 @@ fn summary(conn: &Connection) -> rusqlite::Result<ArchiveSummary> {
 }
 
 /// Recreates a module from an archive inside the tenant's open transaction.
-pub(crate) fn restore(conn: &Connection, path: &Path) -> std::result::Result<ArchiveSummary, WorkError> {
+pub(crate) fn restore(conn: &Connection, path: &Path, now: &str) -> std::result::Result<ArchiveSummary, WorkError> {
     let step = "restore";
     let fail = |e: rusqlite::Error| {
         WorkError::new(step, Error::failed(format!("cannot restore from `{}`: {}", path.display(), sqlite_message(&e))))
@@ -260,7 +267,6 @@ pub(crate) fn restore(conn: &Connection, path: &Path) -> std::result::Result<Arc
         insert.execute(params![object.name, module, object.kind, object.tbl_name]).map_err(fail)?;
     }
     let checksum = meta(&archive, "checksum").map_err(fail)?;
-    let now = clock::now();
     conn.execute(
         "INSERT OR REPLACE INTO _modreg_modules (module, version, checksum, installed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         params![module, summary.version, checksum, now],

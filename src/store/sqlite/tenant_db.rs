@@ -5,13 +5,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 
 use crate::domain::module::ModuleVersion;
 use crate::domain::{Error, Result};
-use crate::store::clock;
+use crate::store::clock::Clock;
 use crate::store::sqlite::driver::{Driver, migration_error};
 use crate::store::sqlite::sandbox::{Sandbox, is_internal};
 use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, SchemaObject, history_table, quote};
@@ -27,6 +28,7 @@ pub(crate) struct SqliteTenantDb {
     partial_copy: PathBuf,
     sandbox: Sandbox,
     in_transaction: bool,
+    clock: Arc<dyn Clock>,
 }
 
 fn err(e: rusqlite::Error) -> Error {
@@ -34,7 +36,13 @@ fn err(e: rusqlite::Error) -> Error {
 }
 
 impl SqliteTenantDb {
-    pub(crate) fn new(mut conn: Connection, path: Option<PathBuf>, copy: PathBuf, partial_copy: PathBuf) -> Result<Self> {
+    pub(crate) fn new(
+        mut conn: Connection,
+        path: Option<PathBuf>,
+        copy: PathBuf,
+        partial_copy: PathBuf,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         // The bundled SQLite enforces foreign keys by default; schema changes must not
         // (dropping a table would cascade into its children's rows), as SQLite's own
         // ALTER TABLE procedure says. Applications keep their own setting.
@@ -45,7 +53,7 @@ impl SqliteTenantDb {
         if !has_internal {
             conn.execute_batch(INTERNAL_SCHEMA).map_err(err)?;
         }
-        Ok(SqliteTenantDb { conn, path, copy, partial_copy, sandbox, in_transaction: false })
+        Ok(SqliteTenantDb { conn, path, copy, partial_copy, sandbox, in_transaction: false, clock })
     }
 
     fn require_transaction(&self, step: &str) -> std::result::Result<(), WorkError> {
@@ -75,7 +83,7 @@ impl SqliteTenantDb {
     }
 
     fn set_module_record(&self, module: &ModuleVersion) -> rusqlite::Result<()> {
-        let now = clock::now();
+        let now = self.clock.now_text();
         self.conn
             .prepare_cached(
                 "INSERT INTO _modreg_modules (module, version, checksum, installed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
@@ -204,7 +212,7 @@ impl TenantDb for SqliteTenantDb {
     }
 
     fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary> {
-        archive::save(&self.conn, module, flags, dest)
+        archive::save(&self.conn, module, flags, dest, &self.clock.now_text())
     }
 
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError> {
@@ -257,7 +265,7 @@ impl TenantDb for SqliteTenantDb {
 
     fn restore_module(&mut self, archive: &Path) -> std::result::Result<ArchiveSummary, WorkError> {
         self.require_transaction("restore")?;
-        archive::restore(&self.conn, archive)
+        archive::restore(&self.conn, archive, &self.clock.now_text())
     }
 
     fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>> {
@@ -284,7 +292,7 @@ impl TenantDb for SqliteTenantDb {
     }
 
     fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()> {
-        let now = clock::now();
+        let now = self.clock.now_text();
         let mut insert =
             self.conn.prepare_cached("INSERT OR REPLACE INTO _modreg_jobs (job_id, batch, at) VALUES (?1, ?2, ?3)").map_err(err)?;
         for job in jobs {

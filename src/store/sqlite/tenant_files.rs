@@ -3,11 +3,13 @@
 //! Opening a file for work gives a [`SqliteTenantDb`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::{Error, Result};
+use crate::store::clock::Clock;
 use crate::store::lock::FileLock;
 use crate::store::sqlite::schema::INTERNAL_SCHEMA;
 use crate::store::sqlite::tenant_db::SqliteTenantDb;
@@ -18,11 +20,12 @@ pub struct SqliteTenantFiles {
     tenants_dir: PathBuf,
     locks_dir: PathBuf,
     busy_timeout: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl SqliteTenantFiles {
-    pub fn new(data_dir: &Path, busy_timeout: Duration) -> Self {
-        SqliteTenantFiles { tenants_dir: data_dir.join("tenants"), locks_dir: data_dir.join("locks"), busy_timeout }
+    pub fn new(data_dir: &Path, busy_timeout: Duration, clock: Arc<dyn Clock>) -> Self {
+        SqliteTenantFiles { tenants_dir: data_dir.join("tenants"), locks_dir: data_dir.join("locks"), busy_timeout, clock }
     }
 
     fn copy_path(&self, tenant: &str) -> PathBuf {
@@ -86,13 +89,13 @@ impl TenantFiles for SqliteTenantFiles {
                 .with_hint(format!("`modreg tenant add {tenant}` recreates an empty one")));
         }
         let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        let db = SqliteTenantDb::new(conn, Some(path), self.copy_path(tenant), self.partial_copy_path(tenant))?;
+        let db = SqliteTenantDb::new(conn, Some(path), self.copy_path(tenant), self.partial_copy_path(tenant), self.clock.clone())?;
         Ok(Box::new(db))
     }
 
     fn scratch(&self) -> Result<Box<dyn TenantDb>> {
         let conn = Connection::open_in_memory().map_err(|e| sql_error("scratch database", e))?;
-        let db = SqliteTenantDb::new(conn, None, PathBuf::new(), PathBuf::new())?;
+        let db = SqliteTenantDb::new(conn, None, PathBuf::new(), PathBuf::new(), self.clock.clone())?;
         Ok(Box::new(db))
     }
 

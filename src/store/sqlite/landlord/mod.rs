@@ -13,8 +13,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, Trans
 use crate::domain::event::EventType;
 use crate::domain::module::{Migration, ModuleVersion, Seed};
 use crate::domain::{Error, Result};
+use crate::store::sqlite::SqliteReadModel;
 use crate::store::sqlite::{configure, sql_error};
-use crate::store::{ArchiveRecord, CatalogStore, ChangedVersion, InstalledModule, StoredVersion, TenantRecord, TenantStore};
+use crate::store::{
+    ArchiveRecord, CatalogStore, ChangedVersion, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord, TenantStore,
+};
 
 mod jobs;
 mod runtime;
@@ -70,6 +73,15 @@ impl SqliteLandlord {
         Ok(Some(SqliteLandlord { conn: Mutex::new(conn), path }))
     }
 
+    /// An empty landlord in memory: what commands that need no state see when there is
+    /// none on disk (they must not create one).
+    pub fn open_in_memory() -> Result<SqliteLandlord> {
+        let mut conn = Connection::open_in_memory().map_err(err)?;
+        run_migrations(&mut conn)?;
+        Ok(SqliteLandlord { conn: Mutex::new(conn), path: PathBuf::new() })
+    }
+
+    /// The landlord's file (empty for one in memory).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -108,12 +120,18 @@ fn migrate(conn: &mut Connection, data_dir: &Path) -> Result<()> {
     let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
     if version < SCHEMA_VERSION {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        embedded::migrations::runner()
-            .set_migration_table_name("_landlord_schema_history")
-            .run(conn)
-            .map_err(|e| Error::internal(format!("cannot upgrade the landlord schema: {e}")))?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
+        run_migrations(conn)?;
     }
+    Ok(())
+}
+
+/// Brings the landlord's schema to this binary's version.
+fn run_migrations(conn: &mut Connection) -> Result<()> {
+    embedded::migrations::runner()
+        .set_migration_table_name("_landlord_schema_history")
+        .run(conn)
+        .map_err(|e| Error::internal(format!("cannot upgrade the landlord schema: {e}")))?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
     Ok(())
 }
 
@@ -157,6 +175,15 @@ fn keep_file(tx: &Transaction<'_>, file: KeptFile<'_>, now: &str) -> rusqlite::R
     )?
     .execute(params![file.tenant, file.module, file.version, file.kind, file.path, file.job, now])?;
     Ok(())
+}
+
+impl ReadModelSource for SqliteLandlord {
+    fn read_model(&self) -> Result<Box<dyn ReadModel>> {
+        if self.path.as_os_str().is_empty() {
+            return Err(Error::internal("an empty in-memory landlord has no read model"));
+        }
+        Ok(Box::new(SqliteReadModel::open(&self.path)?))
+    }
 }
 
 impl CatalogStore for SqliteLandlord {

@@ -1,0 +1,99 @@
+//! The one place the stores are built, from a configuration: the CLI's commands,
+//! `validate`, `modules`, `graph` and the library API all come through here, so a second
+//! landlord engine is chosen here and nowhere else.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::domain::{Error, Result};
+use crate::store::clock::{Clock, SystemClock};
+use crate::store::discovery::DiskModules;
+use crate::store::hooks::ProcessHookRunner;
+use crate::store::sqlite::{SqliteLandlord, SqliteTenantFiles};
+use crate::store::subscription::{BuiltinSubscriptions, CommandSubscriptions};
+use crate::store::{HookRunner, Landlord, ModuleSource, SubscriptionSource, TenantFiles};
+
+/// How a command needs the landlord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandlordAccess {
+    /// Read and write, creating (and upgrading) it when needed: commands that change or
+    /// read state.
+    Create,
+    /// Read only; a missing landlord is not found (the library API).
+    ReadOnly,
+    /// Read only when it exists and can be read, otherwise an empty one in memory:
+    /// commands that need no state and must not create any (`validate`, `modules`, the
+    /// catalog's `graph`).
+    ReadOnlyOrEmpty,
+}
+
+/// Where the stores are and how they behave.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub modules_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// How long to wait for a landlord or tenant file another process holds.
+    pub busy_timeout: Duration,
+    /// How long the subscription command may run.
+    pub hook_timeout: Duration,
+    /// Ask this command instead of the built-in subscription store.
+    pub subscription_command: Option<String>,
+    pub landlord: LandlordAccess,
+}
+
+impl StoreConfig {
+    pub fn new(modules_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            modules_dir: modules_dir.into(),
+            data_dir: data_dir.into(),
+            busy_timeout: Duration::from_secs(30),
+            hook_timeout: Duration::from_secs(300),
+            subscription_command: None,
+            landlord: LandlordAccess::Create,
+        }
+    }
+}
+
+/// The stores a use-case works with, behind their traits.
+pub struct Stores {
+    pub landlord: Arc<dyn Landlord>,
+    pub tenants: Arc<dyn TenantFiles>,
+    pub hooks: Arc<dyn HookRunner>,
+    pub subscriptions: Arc<dyn SubscriptionSource>,
+    /// The catalog: the modules folder.
+    pub modules: Arc<dyn ModuleSource>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Builds the stores `config` describes, on the system clock.
+pub fn open(config: &StoreConfig) -> Result<Stores> {
+    open_with_clock(config, Arc::new(SystemClock))
+}
+
+/// Builds the stores `config` describes, on `clock`.
+pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<Stores> {
+    let landlord: Arc<dyn Landlord> = match config.landlord {
+        LandlordAccess::Create => Arc::new(SqliteLandlord::open(&config.data_dir, config.busy_timeout)?),
+        LandlordAccess::ReadOnly => Arc::new(SqliteLandlord::open_read_only(&config.data_dir)?.ok_or_else(|| {
+            Error::not_found(format!("there is no landlord in `{}`", config.data_dir.display()))
+                .with_hint("point at the data folder modreg writes (`--data`, default `modreg-data`)")
+        })?),
+        LandlordAccess::ReadOnlyOrEmpty => match SqliteLandlord::open_read_only(&config.data_dir) {
+            Ok(Some(landlord)) => Arc::new(landlord),
+            Ok(None) | Err(_) => Arc::new(SqliteLandlord::open_in_memory()?),
+        },
+    };
+    let tenants: Arc<dyn TenantFiles> = Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, clock.clone()));
+    let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
+    let subscriptions: Arc<dyn SubscriptionSource> = match &config.subscription_command {
+        Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), config.hook_timeout)),
+        None => Arc::new(BuiltinSubscriptions::new(landlord.clone())),
+    };
+    Ok(Stores { landlord, tenants, hooks, subscriptions, modules: module_source(vec![config.modules_dir.clone()]), clock })
+}
+
+/// Modules found at these paths: manifest files, module folders or whole catalogs.
+pub fn module_source(paths: Vec<PathBuf>) -> Arc<dyn ModuleSource> {
+    Arc::new(DiskModules::paths(paths))
+}
