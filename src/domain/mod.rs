@@ -3,6 +3,7 @@
 //! processes, clocks or terminals; `ops` feeds it values and acts on its answers.
 
 pub mod catalog;
+pub mod change;
 pub mod diagnostic;
 pub mod error;
 pub mod event;

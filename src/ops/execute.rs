@@ -24,8 +24,9 @@ use crate::domain::Error;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, truncate_output};
 use crate::domain::manifest::HookKind;
 use crate::domain::module::ModuleVersion;
+use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter, fault};
-use crate::store::{FailedJob, HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
+use crate::store::{HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
 
 /// What to do to the tenant file for one module.
 #[derive(Debug, Clone)]
@@ -102,7 +103,7 @@ pub(crate) struct TenantRun {
 }
 
 struct JobRun {
-    id: i64,
+    job: Job,
     steps: Vec<Step>,
     ran_hook: bool,
 }
@@ -157,24 +158,25 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
         Err(error) => return TenantRun { jobs: Vec::new(), error: Some(error) },
     };
     fault::point("jobs-started");
-    let mut runs: Vec<JobRun> = ids.iter().map(|&id| JobRun { id, steps: Vec::new(), ran_hook: false }).collect();
+    let mut runs: Vec<JobRun> =
+        ids.iter().zip(&new_jobs).map(|(&id, new)| JobRun { job: new.started(id, &now), steps: Vec::new(), ran_hook: false }).collect();
     let runner = Runner { ctx, tenant, batch, reporter, with_hooks: actions.iter().any(Action::has_hooks) };
 
     let mut db = match ctx.tenants.open(tenant) {
         Ok(db) => db,
         Err(error) => {
-            let failed: Vec<FailedJob> = ids
-                .iter()
-                .map(|&id| FailedJob { id, status: JobStatus::RolledBack, error: error.message.clone(), steps: Vec::new() })
+            let ended = runs
+                .into_iter()
+                .map(|r| Ended { job: r.job, status: JobStatus::RolledBack, error: error.message.clone(), steps: Vec::new() })
                 .collect();
-            let _ = ctx.landlord.fail_jobs(&failed, &ctx.now());
+            let _ = journal::end_jobs(ctx, ended);
             return TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error: Some(error) };
         }
     };
     match runner.run_all(db.as_mut(), &actions, &mut runs, &ids) {
         Ok(()) => {
-            let completed: Vec<(i64, Vec<Step>)> = runs.into_iter().map(|r| (r.id, r.steps)).collect();
-            let error = ctx.landlord.complete_jobs(&completed, &ctx.now()).err().map(|e| {
+            let completed = runs.into_iter().zip(&actions).map(|(r, a)| (r.job, &a.effect, r.steps)).collect();
+            let error = journal::complete_jobs(ctx, completed).err().map(|e| {
                 e.context(format!("the work on tenant `{tenant}` is committed but the landlord could not record it"))
                     .with_hint("`modreg recover` completes the jobs")
             });
@@ -228,7 +230,7 @@ impl Runner<'_> {
     }
 
     fn log(&self, run: &JobRun, action: &Action, step: &str, message: &str) {
-        self.reporter.log(run.id, self.tenant, action.module.name().as_str(), step, message);
+        self.reporter.log(run.job.id, self.tenant, action.module.name().as_str(), step, message);
     }
 
     fn run_action(&self, db: &mut dyn TenantDb, action: &Action, run: &mut JobRun) -> Result<(), Error> {
@@ -355,12 +357,13 @@ impl Runner<'_> {
             run.push(&step, StepStatus::Skipped, started, Some("the module's folder is gone from the modules folder".into()), None);
             return Ok(());
         };
-        self.ctx
-            .landlord
-            .record_step(run.id, &Step { name: step.clone(), status: StepStatus::Started, duration_ms: 0, detail: None, output: None })?;
+        self.ctx.landlord.record_step(
+            run.job.id,
+            &Step { name: step.clone(), status: StepStatus::Started, duration_ms: 0, detail: None, output: None },
+        )?;
         run.ran_hook = true;
         self.log(run, action, &step, "started");
-        let call = hook_call(self.ctx, self.tenant, action, run.id, kind, program, dir.to_path_buf());
+        let call = hook_call(self.ctx, self.tenant, action, run.job.id, kind, program, dir.to_path_buf());
         let outcome = self.ctx.hooks.run(&call);
         let output = (!outcome.output.is_empty()).then(|| truncate_output(&outcome.output));
         let failure = match outcome.status {
@@ -405,7 +408,7 @@ impl Runner<'_> {
             Ok(()) => (JobStatus::RolledBack, String::new()),
             Err(e) => (JobStatus::Failed, format!("; undoing it failed too ({}): run `modreg recover`", e.message)),
         };
-        let failed: Vec<FailedJob> = runs
+        let ended: Vec<Ended> = runs
             .iter_mut()
             .enumerate()
             .map(|(i, run)| {
@@ -417,10 +420,10 @@ impl Runner<'_> {
                 if i == failed_at {
                     run.push("roll back", if restored.is_ok() { StepStatus::Ok } else { StepStatus::Failed }, started, None, None);
                 }
-                FailedJob { id: run.id, status, error: reason, steps: std::mem::take(&mut run.steps) }
+                Ended { job: run.job.clone(), status, error: reason, steps: std::mem::take(&mut run.steps) }
             })
             .collect();
-        if let Err(e) = self.ctx.landlord.fail_jobs(&failed, &self.ctx.now()) {
+        if let Err(e) = journal::end_jobs(self.ctx, ended) {
             self.reporter.warning(&format!("could not record the rollback in the landlord: {}; `modreg recover` will", e.message));
         }
         match restored {
@@ -457,7 +460,7 @@ fn absolute(path: PathBuf) -> PathBuf {
 fn run_rollback_hook(ctx: &Context, tenant: &str, action: &Action, run: &mut JobRun) {
     let (Some(program), Some(dir)) = (action.module.hook_path(HookKind::Rollback), action.module.folder()) else { return };
     let started = Instant::now();
-    let outcome = ctx.hooks.run(&hook_call(ctx, tenant, action, run.id, HookKind::Rollback, program, dir.to_path_buf()));
+    let outcome = ctx.hooks.run(&hook_call(ctx, tenant, action, run.job.id, HookKind::Rollback, program, dir.to_path_buf()));
     let status = if outcome.status == HookStatus::Succeeded { StepStatus::Ok } else { StepStatus::Failed };
     let output = (!outcome.output.is_empty()).then(|| truncate_output(&outcome.output));
     run.push("rollback hook", status, started, None, output);
@@ -473,7 +476,7 @@ pub(crate) fn recover_rollback_hook(ctx: &Context, tenant: &str, job: &Job, modu
         effect: Effect::Uninstall { archive: None },
         flags: BTreeMap::new(),
     };
-    let mut run = JobRun { id: job.id, steps: Vec::new(), ran_hook: true };
+    let mut run = JobRun { job: job.clone(), steps: Vec::new(), ran_hook: true };
     run_rollback_hook(ctx, tenant, &action, &mut run);
     run.steps.pop()
 }

@@ -1,5 +1,6 @@
 //! `modreg flags list --tenant T [MODULE]` and `modreg flags set --tenant T MODULE.FLAG=true|false`.
 
+use crate::domain::change::{self, Commit};
 use crate::domain::name::{FlagName, ModuleName, TenantName};
 use crate::domain::{Error, Result};
 use crate::ops::Context;
@@ -58,20 +59,31 @@ fn require_installed(ctx: &Context, tenant: &TenantName, module: &ModuleName) ->
     }
 }
 
+/// How many times a flag is read again when another process changes it meanwhile.
+const SET_ATTEMPTS: usize = 5;
+
 pub fn set(ctx: &Context, tenant: &TenantName, assignment: &FlagAssignment) -> Result<FlagSetReport> {
     ctx.require_tenant(tenant)?;
     require_installed(ctx, tenant, &assignment.module)?;
     let FlagAssignment { module, flag, value } = assignment;
-    match ctx.landlord.set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, &ctx.now())? {
-        Some(previous) => Ok(FlagSetReport {
-            tenant: tenant.to_string(),
-            module: module.to_string(),
-            flag: flag.to_string(),
-            value: *value,
-            previous,
-            changed: previous != *value,
-        }),
-        None => Err(Error::not_found(format!("module `{module}` has no flag `{flag}` for tenant `{tenant}`"))
-            .with_hint(format!("run `modreg flags list --tenant {tenant} {module}` to see its flags"))),
+    for _ in 0..SET_ATTEMPTS {
+        let flags = ctx.landlord.flags(tenant.as_str(), Some(module.as_str()))?;
+        let Some(previous) = flags.iter().find(|f| f.flag == flag.as_str()).map(|f| f.value) else {
+            return Err(Error::not_found(format!("module `{module}` has no flag `{flag}` for tenant `{tenant}`"))
+                .with_hint(format!("run `modreg flags list --tenant {tenant} {module}` to see its flags")));
+        };
+        let changes = change::set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, previous, &ctx.now());
+        if changes.is_empty() || ctx.landlord.commit(&changes)? == Commit::Done {
+            return Ok(FlagSetReport {
+                tenant: tenant.to_string(),
+                module: module.to_string(),
+                flag: flag.to_string(),
+                value: *value,
+                previous,
+                changed: previous != *value,
+            });
+        }
     }
+    Err(Error::busy(format!("flag `{module}.{flag}` of `{tenant}` kept changing while it was being set"))
+        .with_hint("other processes are setting it at the same time; try again"))
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use semver::{Version, VersionReq};
 
+use crate::domain::change::FileKind;
 use crate::domain::job::{Effect, JobKind};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
@@ -152,7 +153,7 @@ pub(crate) fn planning_catalog<'a>(
 }
 
 fn latest_archive(ctx: &Context, tenant: &TenantName, module: &str) -> Result<(PathBuf, crate::store::ArchiveSummary)> {
-    for record in ctx.landlord.archives(tenant.as_str(), Some(module), Some("uninstall"))? {
+    for record in ctx.landlord.archives(tenant.as_str(), Some(module), Some(FileKind::Uninstall))? {
         let path = PathBuf::from(&record.path);
         if path.is_file() {
             let summary = ctx.tenants.read_archive(&path)?;

@@ -13,6 +13,7 @@ mod fleet;
 pub mod graph;
 pub mod install;
 pub mod jobs;
+mod journal;
 pub mod modules;
 pub mod recover;
 pub mod revert;
@@ -27,7 +28,7 @@ pub mod validate;
 
 pub use fleet::any_failed as fleet_failed;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +43,8 @@ use crate::domain::resolver::Installed;
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::{
-    self, ChangedVersion, HookRunner, Landlord, LandlordAccess, ModuleSource, StoreConfig, Stores, SubscriptionSource, TenantFiles,
+    self, CatalogEntry, ChangedVersion, HookRunner, Landlord, LandlordAccess, ModuleSource, StoreConfig, Stores, SubscriptionSource,
+    TenantFiles,
 };
 
 /// Settings that every use-case may read.
@@ -301,9 +303,32 @@ pub fn load_catalog(ctx: &Context, reporter: &dyn Reporter) -> Result<LoadedCata
             catalog.iter().filter(|m| !ambiguous.contains(&(m.name().clone(), m.version().clone()))).map(|m| (**m).clone()).collect();
         catalog = Catalog::new(kept).0;
     }
-    let versions: Vec<&ModuleVersion> = catalog.iter().map(|m| m.as_ref()).collect();
-    let changed = ctx.landlord.sync_catalog(&versions, &ctx.now())?;
+    let changed = record_catalog(ctx, &catalog)?;
     Ok(LoadedCatalog { catalog, changed, diagnostics: discovered.diagnostics, missing_folder: false })
+}
+
+/// Records in the landlord the versions it has not seen, and returns those it has seen
+/// with other content: a published version is fixed once the landlord has seen it.
+fn record_catalog(ctx: &Context, catalog: &Catalog) -> Result<Vec<ChangedVersion>> {
+    let recorded: HashMap<(String, String), CatalogEntry> =
+        ctx.landlord.catalog_entries()?.into_iter().map(|e| ((e.module.clone(), e.version.clone()), e)).collect();
+    let mut new = Vec::new();
+    let mut changed = Vec::new();
+    for version in catalog.iter() {
+        match recorded.get(&(version.name().to_string(), version.version().to_string())) {
+            None => new.push(version.as_ref()),
+            Some(entry) if entry.checksum != version.checksum => changed.push(ChangedVersion {
+                module: entry.module.clone(),
+                version: entry.version.clone(),
+                recorded_checksum: entry.checksum.clone(),
+                found_checksum: version.checksum.clone(),
+                first_seen_at: entry.first_seen_at.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    ctx.landlord.record_versions(&new, &ctx.now())?;
+    Ok(changed)
 }
 
 /// A batch id: time-ordered and unique enough across processes.

@@ -12,8 +12,9 @@ use crate::domain::job::{Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
 use crate::ops::execute::recover_rollback_hook;
+use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter};
-use crate::store::{FailedJob, RollbackCopy};
+use crate::store::RollbackCopy;
 
 /// What recovery did for one tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -70,17 +71,17 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
         done.discarded_copies += 1;
     }
     if !ctx.tenants.exists(tenant) {
-        let failed: Vec<FailedJob> = jobs
-            .iter()
-            .map(|j| FailedJob {
-                id: j.id,
+        done.rolled_back = jobs.iter().map(|j| j.id).collect();
+        let ended = jobs
+            .into_iter()
+            .map(|job| Ended {
+                job,
                 status: JobStatus::RolledBack,
                 error: format!("{INTERRUPTED} (the tenant file is gone)"),
                 steps: Vec::new(),
             })
             .collect();
-        ctx.landlord.fail_jobs(&failed, &ctx.now())?;
-        done.rolled_back = jobs.iter().map(|j| j.id).collect();
+        journal::end_jobs(ctx, ended)?;
         return Ok(Some(done));
     }
     let mut db = ctx.tenants.open(tenant)?;
@@ -94,21 +95,19 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
             committed |= db.job_marked(job.id)?;
         }
         if committed {
-            let completed: Vec<(i64, Vec<Step>)> = batch
-                .iter()
-                .map(|j| {
-                    let mut steps = ctx.landlord.job(j.id).ok().flatten().map(|(_, steps, _)| steps).unwrap_or_default();
-                    steps.push(Step {
-                        name: "recover".into(),
-                        status: StepStatus::Ok,
-                        duration_ms: 0,
-                        detail: Some("the tenant's work had committed; completed by recovery".into()),
-                        output: None,
-                    });
-                    (j.id, steps)
-                })
-                .collect();
-            ctx.landlord.complete_jobs(&completed, &ctx.now())?;
+            let mut stored = Vec::with_capacity(batch.len());
+            for job in &batch {
+                let Some((job, mut steps, effect)) = ctx.landlord.job(job.id)? else { continue };
+                steps.push(Step {
+                    name: "recover".into(),
+                    status: StepStatus::Ok,
+                    duration_ms: 0,
+                    detail: Some("the tenant's work had committed; completed by recovery".into()),
+                    output: None,
+                });
+                stored.push((job, steps, effect));
+            }
+            journal::complete_jobs(ctx, stored.iter().map(|(job, steps, effect)| (job.clone(), effect, steps.clone())).collect())?;
             done.completed.extend(batch.iter().map(|j| j.id));
             continue;
         }
@@ -136,9 +135,9 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
                 (Some(e), JobStatus::Failed) => format!("{e}; {INTERRUPTED}"),
                 _ => INTERRUPTED.to_string(),
             };
-            failed.push(FailedJob { id: job.id, status: JobStatus::RolledBack, error, steps });
+            failed.push(Ended { job: (*job).clone(), status: JobStatus::RolledBack, error, steps });
         }
-        ctx.landlord.fail_jobs(&failed, &ctx.now())?;
+        journal::end_jobs(ctx, failed)?;
         done.rolled_back.extend(batch.iter().map(|j| j.id));
     }
     if ctx.tenants.rollback_copy(tenant) == RollbackCopy::Complete {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use semver::Version;
 
 use crate::domain::catalog::Catalog;
+use crate::domain::change::FileKind;
 use crate::domain::job::{Effect, JobKind, JobStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
@@ -42,7 +43,7 @@ pub fn plan(ctx: &Context, id: i64) -> Result<RevertPlan> {
         return Err(Error::not_found(format!("job {id} kept no pre-upgrade copy"))
             .with_hint("copies are kept when `MODREG_KEEP_UPGRADE_COPIES` is above 0"));
     };
-    let kept = ctx.landlord.archives(&job.tenant, Some(&job.module), Some("upgrade_copy"))?.iter().any(|a| &a.path == copy);
+    let kept = ctx.landlord.archives(&job.tenant, Some(&job.module), Some(FileKind::UpgradeCopy))?.iter().any(|a| &a.path == copy);
     if !kept || !PathBuf::from(copy).is_file() {
         return Err(Error::not_found(format!("the pre-upgrade copy of job {id} is no longer kept, so it cannot be reverted")).with_hint(
             format!(

@@ -60,7 +60,7 @@ pub fn list(ctx: &Context, tenant: &TenantName, module: Option<&ModuleName>) -> 
         .into_iter()
         .filter(|s| module.is_none_or(|m| m.as_str() == s.module))
         .map(|record| {
-            let active = record.revoked_at.is_none() && record.until.as_deref().is_none_or(|u| u >= today.as_str());
+            let active = record.is_active(&today);
             SubscriptionView { record, active }
         })
         .collect();

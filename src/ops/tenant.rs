@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::domain::change::{self, Commit};
 use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Reporter, recover};
@@ -30,7 +31,8 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
         // Under the tenant's lock, so that a `tenant remove` of the same name cannot
         // interleave; this also creates the lock file that every later command takes.
         let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
-        let added = ctx.landlord.add_tenant(tenant.as_str(), &ctx.now())?;
+        let added = ctx.landlord.tenant(tenant.as_str())?.is_none()
+            && ctx.landlord.commit(&change::add_tenant(tenant.as_str(), &ctx.now()))? == Commit::Done;
         if !ctx.tenants.exists(tenant.as_str()) {
             ctx.tenants.create(tenant.as_str())?;
         }
@@ -79,7 +81,8 @@ pub fn remove(ctx: &Context, tenants: &[TenantName], purge: bool, reporter: &dyn
         // The file first: a crash after it leaves a landlord row that a second
         // `tenant remove` clears; the other order could orphan a file with modules in it.
         ctx.tenants.retire(tenant.as_str(), archive.as_deref())?;
-        ctx.landlord.remove_tenant(tenant.as_str(), archive.as_deref(), &ctx.now())?;
+        let archived = archive.as_ref().map(|a| a.display().to_string());
+        ctx.landlord.commit(&change::remove_tenant(tenant.as_str(), archived.as_deref(), &ctx.now()))?;
         match &archive {
             Some(path) => reporter.status("Removed", &format!("tenant {tenant} (its file is kept at {})", path.display())),
             None => reporter.status("Purged", &format!("tenant {tenant}")),

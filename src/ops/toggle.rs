@@ -9,7 +9,7 @@ use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::dependency_order;
 use crate::domain::{Error, Result};
-use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, new_batch_id};
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, journal, new_batch_id};
 use crate::store::{InstalledModule, NewJob};
 
 pub(crate) struct TenantModules {
@@ -91,14 +91,11 @@ pub(crate) fn run(
             }
         })
         .collect();
-    let ids = ctx.landlord.start_jobs(&jobs, &ctx.now())?;
-    let completed: Vec<(i64, Vec<Step>)> = ids
-        .iter()
-        .map(|&id| {
-            (id, vec![Step { name: format!("set enabled={enable}"), status: StepStatus::Ok, duration_ms: 0, detail: None, output: None }])
-        })
-        .collect();
-    ctx.landlord.complete_jobs(&completed, &ctx.now())?;
+    let now = ctx.now();
+    let ids = ctx.landlord.start_jobs(&jobs, &now)?;
+    let step = Step { name: format!("set enabled={enable}"), status: StepStatus::Ok, duration_ms: 0, detail: None, output: None };
+    let completed = ids.iter().zip(&jobs).map(|(&id, new)| (new.started(id, &now), &new.effect, vec![step.clone()])).collect();
+    journal::complete_jobs(ctx, completed)?;
     let verb = if enable { "Enabled" } else { "Disabled" };
     for module in modules {
         reporter.status(verb, &format!("{module} for {tenant}"));

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use semver::Version;
 
+use crate::domain::change::{Change, FileKind};
 use crate::domain::job::{Effect, JobKind};
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::{Goal, Installed, PlanStep, resolve};
@@ -130,7 +131,7 @@ fn upgrade_action(ctx: &Context, tenant: &TenantName, step: &PlanStep, from: &Ve
 
 /// Keeps the newest `keep_upgrade_copies` pre-upgrade copies of a module.
 fn prune_copies(ctx: &Context, tenant: &TenantName, module: &str, reporter: &dyn Reporter) {
-    let Ok(copies) = ctx.landlord.archives(tenant.as_str(), Some(module), Some("upgrade_copy")) else { return };
+    let Ok(copies) = ctx.landlord.archives(tenant.as_str(), Some(module), Some(FileKind::UpgradeCopy)) else { return };
     let old: Vec<_> = copies.into_iter().skip(ctx.settings.keep_upgrade_copies).collect();
     if old.is_empty() {
         return;
@@ -139,7 +140,7 @@ fn prune_copies(ctx: &Context, tenant: &TenantName, module: &str, reporter: &dyn
         let _ = std::fs::remove_file(PathBuf::from(&record.path));
     }
     let ids: Vec<i64> = old.iter().map(|r| r.id).collect();
-    if let Err(e) = ctx.landlord.forget_archives(&ids, &ctx.now()) {
+    if let Err(e) = ctx.landlord.commit(&[Change::ForgetFiles { ids, at: ctx.now() }]) {
         reporter.warning(&format!("could not record pruned upgrade copies: {}", e.message));
     }
 }

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::domain::change::{Change, Commit, FileKind};
 use crate::domain::event::Event;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step};
 use crate::domain::module::{Migration, ModuleVersion, Seed};
@@ -49,10 +50,22 @@ pub struct ChangedVersion {
     pub first_seen_at: String,
 }
 
-/// The catalog of every name+version ever seen, with its content checksum.
+/// What the landlord recorded of one name+version when it first saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    pub module: String,
+    pub version: String,
+    pub checksum: String,
+    pub first_seen_at: String,
+}
+
+/// The catalog of every name+version ever seen, with its content.
 pub trait CatalogStore {
-    /// Records versions not seen before; returns those seen before with other content.
-    fn sync_catalog(&self, versions: &[&ModuleVersion], now: &str) -> Result<Vec<ChangedVersion>>;
+    /// Every name+version recorded, with its checksum.
+    fn catalog_entries(&self) -> Result<Vec<CatalogEntry>>;
+    /// Records versions not seen before (with their content); those already recorded
+    /// are left as they are.
+    fn record_versions(&self, versions: &[&ModuleVersion], now: &str) -> Result<()>;
     /// Whether any version of the module was ever seen.
     fn known_module(&self, module: &str) -> Result<bool>;
     /// The recorded content of one version.
@@ -92,19 +105,13 @@ pub struct ArchiveRecord {
 
 /// Tenants and what they have.
 pub trait TenantStore {
-    /// Registers a tenant; false when it already existed. Appends `tenant.added`.
-    fn add_tenant(&self, name: &str, now: &str) -> Result<bool>;
-    /// Forgets a tenant and what it had (jobs and events stay). Appends `tenant.removed`.
-    fn remove_tenant(&self, name: &str, archive: Option<&Path>, now: &str) -> Result<()>;
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>>;
     fn tenants(&self) -> Result<Vec<TenantRecord>>;
     fn installed(&self, tenant: &str) -> Result<Vec<InstalledModule>>;
     /// Every tenant's modules, for status and fleet planning.
     fn installed_everywhere(&self) -> Result<Vec<InstalledModule>>;
-    /// Kept files of a tenant (and module), newest first.
-    fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<&str>) -> Result<Vec<ArchiveRecord>>;
-    /// Marks kept files as deleted (they were pruned).
-    fn forget_archives(&self, ids: &[i64], now: &str) -> Result<()>;
+    /// Kept files of a tenant (and module) that are not forgotten, newest first.
+    fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<FileKind>) -> Result<Vec<ArchiveRecord>>;
 }
 
 /// A job about to start.
@@ -120,13 +127,24 @@ pub struct NewJob {
     pub effect: Effect,
 }
 
-/// How a job that did not complete ended.
-#[derive(Debug, Clone)]
-pub struct FailedJob {
-    pub id: i64,
-    pub status: JobStatus,
-    pub error: String,
-    pub steps: Vec<Step>,
+impl NewJob {
+    /// The job as `start_jobs` stored it, running since `started_at` under `id`.
+    pub fn started(&self, id: i64, started_at: &str) -> Job {
+        Job {
+            id,
+            batch: self.batch.clone(),
+            tenant: self.tenant.clone(),
+            module: self.module.clone(),
+            kind: self.kind,
+            status: JobStatus::Running,
+            from_version: self.from_version.clone(),
+            to_version: self.to_version.clone(),
+            actor: self.actor.clone(),
+            started_at: Some(started_at.to_string()),
+            finished_at: None,
+            error: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -143,17 +161,13 @@ pub struct JobFilter {
     pub limit: Option<usize>,
 }
 
-/// The audit trail, and the one place job effects are applied.
+/// The audit trail. Jobs end through [`ChangeStore::commit`], with what ending them
+/// changes.
 pub trait JobStore {
     /// Creates running jobs, in one transaction; returns their ids in order.
     fn start_jobs(&self, jobs: &[NewJob], now: &str) -> Result<Vec<i64>>;
     /// Records a step before it runs (hooks), so that a crash leaves a trace.
     fn record_step(&self, job: i64, step: &Step) -> Result<()>;
-    /// Completes jobs: their steps, their stored effects and their events, in one
-    /// transaction.
-    fn complete_jobs(&self, jobs: &[(i64, Vec<Step>)], now: &str) -> Result<()>;
-    /// Ends jobs that did not complete, with their events, in one transaction.
-    fn fail_jobs(&self, jobs: &[FailedJob], now: &str) -> Result<()>;
     fn job(&self, id: i64) -> Result<Option<(Job, Vec<Step>, Effect)>>;
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
     /// Jobs of a tenant that are pending, running or failed (not yet rolled back).
@@ -173,9 +187,13 @@ pub struct FlagRecord {
 /// Per-tenant feature flags.
 pub trait FlagStore {
     fn flags(&self, tenant: &str, module: Option<&str>) -> Result<Vec<FlagRecord>>;
-    /// Sets a flag that exists; returns the old value (None: no such flag). Appends
-    /// `flag.changed` when the value changes.
-    fn set_flag(&self, tenant: &str, module: &str, flag: &str, value: bool, now: &str) -> Result<Option<bool>>;
+}
+
+/// Where every rule-bearing change to the landlord goes: a change set the domain computed
+/// (`domain::change`), stored in order in one transaction, or not at all when one of its
+/// guarded changes does not hold.
+pub trait ChangeStore {
+    fn commit(&self, changes: &[Change]) -> Result<Commit>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -186,6 +204,13 @@ pub struct SubscriptionRecord {
     /// Last day included (YYYY-MM-DD), or open-ended.
     pub until: Option<String>,
     pub revoked_at: Option<String>,
+}
+
+impl SubscriptionRecord {
+    /// Not revoked, and not past its last day (`today` as `YYYY-MM-DD`).
+    pub fn is_active(&self, today: &str) -> bool {
+        self.revoked_at.is_none() && self.until.as_deref().is_none_or(|until| until >= today)
+    }
 }
 
 /// The built-in subscription store.
@@ -235,11 +260,14 @@ pub trait ReadModelSource {
 
 /// Everything the landlord keeps.
 pub trait Landlord:
-    CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ReadModelSource + Send + Sync
+    CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ChangeStore + ReadModelSource + Send + Sync
 {
 }
 
-impl<T: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ReadModelSource + Send + Sync> Landlord for T {}
+impl<T: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ChangeStore + ReadModelSource + Send + Sync>
+    Landlord for T
+{
+}
 
 // ---------------------------------------------------------------------------------------
 // Tenant databases

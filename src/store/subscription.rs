@@ -21,11 +21,7 @@ impl BuiltinSubscriptions {
 
 impl SubscriptionSource for BuiltinSubscriptions {
     fn allows(&self, tenant: &str, module: &str, today: &str) -> Result<bool> {
-        Ok(self
-            .landlord
-            .subscriptions(tenant)?
-            .iter()
-            .any(|s| s.module == module && s.revoked_at.is_none() && s.until.as_deref().is_none_or(|until| until >= today)))
+        Ok(self.landlord.subscriptions(tenant)?.iter().any(|s| s.module == module && s.is_active(today)))
     }
 
     fn describe(&self) -> String {

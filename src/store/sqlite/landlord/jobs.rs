@@ -1,16 +1,12 @@
-//! Jobs on the landlord: starting them, recording their steps, and ending them, where
-//! completing a job applies the effect it was started with, with its event, in the same
-//! transaction.
+//! Jobs on the landlord: starting them, recording their steps, reading them back. They
+//! end through change sets (`changes`).
 
-use std::collections::BTreeMap;
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, Transaction, params};
-
-use super::{EventRow, KeptFile, SqliteLandlord, bad_row, err, insert_event, keep_file, to_json};
+use super::{SqliteLandlord, bad_row, err, to_json};
 use crate::domain::Result;
-use crate::domain::event::EventType;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
-use crate::store::{FailedJob, JobFilter, JobStore, NewJob};
+use crate::store::{JobFilter, JobStore, NewJob};
 
 const JOB_COLUMNS: &str = "id, batch, tenant, module, kind, status, from_version, to_version, actor, started_at, finished_at, error";
 
@@ -31,120 +27,6 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         finished_at: row.get(10)?,
         error: row.get(11)?,
     })
-}
-
-fn replace_steps(tx: &Transaction<'_>, job: i64, steps: &[Step]) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM job_steps WHERE job_id = ?1")?.execute([job])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO job_steps (job_id, seq, name, status, duration_ms, detail, output) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for (seq, step) in steps.iter().enumerate() {
-        insert.execute(params![job, seq as i64 + 1, step.name, step.status.as_str(), step.duration_ms as i64, step.detail, step.output])?;
-    }
-    Ok(())
-}
-
-fn set_flags(tx: &Transaction<'_>, tenant: &str, module: &str, flags: &BTreeMap<String, bool>, now: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM flags WHERE tenant = ?1 AND module = ?2")?.execute(params![tenant, module])?;
-    let mut insert = tx.prepare_cached("INSERT INTO flags (tenant, module, flag, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for (flag, value) in flags {
-        insert.execute(params![tenant, module, flag, value, now])?;
-    }
-    Ok(())
-}
-
-fn history(
-    tx: &Transaction<'_>,
-    tenant: &str,
-    module: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    job: i64,
-    now: &str,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO version_history (tenant, module, from_version, to_version, job_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![tenant, module, from, to, job, now])?;
-    Ok(())
-}
-
-/// Applies a job's stored effect and appends its event.
-fn apply_effect(tx: &Transaction<'_>, job: &Job, effect: &Effect, now: &str) -> rusqlite::Result<()> {
-    let (tenant, module) = (job.tenant.as_str(), job.module.as_str());
-    let event = |kind: EventType, version: Option<&str>| {
-        insert_event(tx, kind, EventRow { tenant: Some(tenant), module: Some(module), version, job_id: Some(job.id), data: None }, now)
-    };
-    match effect {
-        Effect::Install { version, flags, restored_from } => {
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO tenant_modules (tenant, module, version, state, enabled, installed_at, updated_at) VALUES (?1, ?2, ?3, 'installed', 1, ?4, ?4)",
-            )?
-            .execute(params![tenant, module, version, now])?;
-            set_flags(tx, tenant, module, flags, now)?;
-            history(tx, tenant, module, None, Some(version), job.id, now)?;
-            let data = restored_from.as_ref().map(|path| serde_json::json!({ "restored_from": path }));
-            let row =
-                EventRow { tenant: Some(tenant), module: Some(module), version: Some(version), job_id: Some(job.id), data: data.as_ref() };
-            insert_event(tx, EventType::ModuleInstalled, row, now)?;
-        }
-        Effect::Upgrade { version, features, copy } => {
-            tx.prepare_cached("UPDATE tenant_modules SET version = ?3, updated_at = ?4 WHERE tenant = ?1 AND module = ?2")?
-                .execute(params![tenant, module, version, now])?;
-            let mut add =
-                tx.prepare_cached("INSERT OR IGNORE INTO flags (tenant, module, flag, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-            for (flag, default) in features {
-                add.execute(params![tenant, module, flag, default, now])?;
-            }
-            let keep = to_json(&features.keys().collect::<Vec<_>>());
-            tx.prepare_cached("DELETE FROM flags WHERE tenant = ?1 AND module = ?2 AND flag NOT IN (SELECT value FROM json_each(?3))")?
-                .execute(params![tenant, module, keep])?;
-            history(tx, tenant, module, job.from_version.as_deref(), Some(version), job.id, now)?;
-            if let Some(copy) = copy {
-                let file = KeptFile {
-                    tenant,
-                    module: Some(module),
-                    version: job.from_version.as_deref(),
-                    kind: "upgrade_copy",
-                    path: copy,
-                    job: Some(job.id),
-                };
-                keep_file(tx, file, now)?;
-            }
-            event(EventType::ModuleUpgraded, Some(version))?;
-        }
-        Effect::Uninstall { archive } => {
-            tx.prepare_cached("DELETE FROM tenant_modules WHERE tenant = ?1 AND module = ?2")?.execute(params![tenant, module])?;
-            tx.prepare_cached("DELETE FROM flags WHERE tenant = ?1 AND module = ?2")?.execute(params![tenant, module])?;
-            history(tx, tenant, module, job.from_version.as_deref(), None, job.id, now)?;
-            if let Some(archive) = archive {
-                let file = KeptFile {
-                    tenant,
-                    module: Some(module),
-                    version: job.from_version.as_deref(),
-                    kind: "uninstall",
-                    path: archive,
-                    job: Some(job.id),
-                };
-                keep_file(tx, file, now)?;
-            }
-            event(EventType::ModuleUninstalled, job.from_version.as_deref())?;
-        }
-        Effect::SetEnabled { enabled } => {
-            tx.prepare_cached("UPDATE tenant_modules SET enabled = ?3, updated_at = ?4 WHERE tenant = ?1 AND module = ?2")?
-                .execute(params![tenant, module, enabled, now])?;
-            let kind = if *enabled { EventType::ModuleEnabled } else { EventType::ModuleDisabled };
-            event(kind, job.to_version.as_deref())?;
-        }
-        Effect::Revert { version, flags } => {
-            tx.prepare_cached("UPDATE tenant_modules SET version = ?3, updated_at = ?4 WHERE tenant = ?1 AND module = ?2")?
-                .execute(params![tenant, module, version, now])?;
-            set_flags(tx, tenant, module, flags, now)?;
-            history(tx, tenant, module, job.from_version.as_deref(), Some(version), job.id, now)?;
-            event(EventType::ModuleReverted, Some(version))?;
-        }
-    }
-    Ok(())
 }
 
 fn load_job(tx: &Connection, id: i64) -> rusqlite::Result<Option<(Job, Effect)>> {
@@ -193,57 +75,6 @@ impl JobStore for SqliteLandlord {
                  VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM job_steps WHERE job_id = ?1), ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![job, step.name, step.status.as_str(), step.duration_ms as i64, step.detail, step.output])?;
-            Ok(())
-        })
-    }
-
-    fn complete_jobs(&self, jobs: &[(i64, Vec<Step>)], now: &str) -> Result<()> {
-        self.write(|tx| {
-            for (id, steps) in jobs {
-                let Some((job, effect)) = load_job(tx, *id)? else { continue };
-                if job.status.is_finished() {
-                    continue;
-                }
-                apply_effect(tx, &job, &effect, now)?;
-                replace_steps(tx, *id, steps)?;
-                tx.prepare_cached("UPDATE jobs SET status = 'completed', finished_at = ?2, error = NULL WHERE id = ?1")?
-                    .execute(params![id, now])?;
-            }
-            Ok(())
-        })
-    }
-
-    fn fail_jobs(&self, jobs: &[FailedJob], now: &str) -> Result<()> {
-        self.write(|tx| {
-            for failed in jobs {
-                let Some((job, _)) = load_job(tx, failed.id)? else { continue };
-                if job.status.is_finished() {
-                    continue;
-                }
-                replace_steps(tx, failed.id, &failed.steps)?;
-                tx.prepare_cached("UPDATE jobs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1")?.execute(params![
-                    failed.id,
-                    failed.status.as_str(),
-                    now,
-                    failed.error
-                ])?;
-                let kind = match job.kind {
-                    JobKind::Install => Some(EventType::ModuleInstallFailed),
-                    JobKind::Upgrade => Some(EventType::ModuleUpgradeFailed),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    let data = serde_json::json!({ "error": failed.error, "status": failed.status.as_str() });
-                    let row = EventRow {
-                        tenant: Some(&job.tenant),
-                        module: Some(&job.module),
-                        version: job.to_version.as_deref(),
-                        job_id: Some(job.id),
-                        data: Some(&data),
-                    };
-                    insert_event(tx, kind, row, now)?;
-                }
-            }
             Ok(())
         })
     }

@@ -1,24 +1,24 @@
 //! The landlord on SQLite: one file, WAL, a busy timeout, a schema versioned with
 //! refinery's embedded migrations. Each trait method is one transaction. Here: opening
-//! and migrating, the helpers the stores share, the catalog and the tenants; jobs in
-//! `jobs`, flags, subscriptions and events in `runtime`.
+//! and migrating, the helpers the stores share, the catalog and the tenants; change sets
+//! in `changes`, jobs in `jobs`, flags, subscriptions and events in `runtime`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-use crate::domain::event::EventType;
+use crate::domain::change::FileKind;
 use crate::domain::module::{Migration, ModuleVersion, Seed};
 use crate::domain::{Error, Result};
 use crate::store::sqlite::SqliteReadModel;
 use crate::store::sqlite::{configure, sql_error};
 use crate::store::{
-    ArchiveRecord, CatalogStore, ChangedVersion, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord, TenantStore,
+    ArchiveRecord, CatalogEntry, CatalogStore, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord, TenantStore,
 };
 
+mod changes;
 mod jobs;
 mod runtime;
 
@@ -135,46 +135,12 @@ fn run_migrations(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
-/// An event to append, in the same transaction as the change it describes.
-#[derive(Default)]
-struct EventRow<'a> {
-    tenant: Option<&'a str>,
-    module: Option<&'a str>,
-    version: Option<&'a str>,
-    job_id: Option<i64>,
-    data: Option<&'a serde_json::Value>,
-}
-
-fn insert_event(tx: &Transaction<'_>, kind: EventType, row: EventRow<'_>, now: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO events (at, type, tenant, module, version, job_id, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-        .execute(params![now, kind.as_str(), row.tenant, row.module, row.version, row.job_id, row.data.map(|d| d.to_string())])?;
-    Ok(())
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
 fn bad_row(e: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.to_string().into())
-}
-
-/// A file modreg keeps, recorded in `archives`.
-struct KeptFile<'a> {
-    tenant: &'a str,
-    module: Option<&'a str>,
-    version: Option<&'a str>,
-    kind: &'a str,
-    path: &'a str,
-    job: Option<i64>,
-}
-
-fn keep_file(tx: &Transaction<'_>, file: KeptFile<'_>, now: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO archives (tenant, module, version, kind, path, job_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![file.tenant, file.module, file.version, file.kind, file.path, file.job, now])?;
-    Ok(())
 }
 
 impl ReadModelSource for SqliteLandlord {
@@ -187,56 +153,37 @@ impl ReadModelSource for SqliteLandlord {
 }
 
 impl CatalogStore for SqliteLandlord {
-    fn sync_catalog(&self, versions: &[&ModuleVersion], now: &str) -> Result<Vec<ChangedVersion>> {
-        let mut conn = self.conn();
-        let known: HashMap<(String, String), (String, String)> = {
-            let mut stmt = conn.prepare_cached("SELECT module, version, checksum, first_seen_at FROM catalog").map_err(err)?;
-            stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))).and_then(|rows| rows.collect()).map_err(err)?
-        };
-        let mut changed = Vec::new();
-        let mut new = Vec::new();
-        for v in versions {
-            let key = (v.name().to_string(), v.version().to_string());
-            match known.get(&key) {
-                None => new.push(*v),
-                Some((checksum, first_seen_at)) if checksum != &v.checksum => changed.push(ChangedVersion {
-                    module: key.0,
-                    version: key.1,
-                    recorded_checksum: checksum.clone(),
-                    found_checksum: v.checksum.clone(),
-                    first_seen_at: first_seen_at.clone(),
-                }),
-                Some(_) => {}
-            }
+    fn catalog_entries(&self) -> Result<Vec<CatalogEntry>> {
+        self.rows("SELECT module, version, checksum, first_seen_at FROM catalog", [], |r| {
+            Ok(CatalogEntry { module: r.get(0)?, version: r.get(1)?, checksum: r.get(2)?, first_seen_at: r.get(3)? })
+        })
+    }
+
+    fn record_versions(&self, versions: &[&ModuleVersion], now: &str) -> Result<()> {
+        if versions.is_empty() {
+            return Ok(());
         }
-        if !new.is_empty() {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-            {
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO catalog (module, version, checksum, manifest, migrations, seeds, first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    )
-                    .map_err(err)?;
-                for v in new {
-                    let migrations: Vec<_> =
-                        v.migrations.iter().map(|m| serde_json::json!({"name": m.name, "version": m.version, "sql": m.sql})).collect();
-                    let seeds: Vec<_> = v.seeds.iter().map(|s| serde_json::json!({"name": s.name, "sql": s.sql})).collect();
-                    insert
-                        .execute(params![
-                            v.name().as_str(),
-                            v.version().to_string(),
-                            v.checksum,
-                            v.manifest_text,
-                            to_json(&migrations),
-                            to_json(&seeds),
-                            now
-                        ])
-                        .map_err(err)?;
-                }
+        self.write(|tx| {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO catalog (module, version, checksum, manifest, migrations, seeds, first_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (module, version) DO NOTHING",
+            )?;
+            for v in versions {
+                let migrations: Vec<_> =
+                    v.migrations.iter().map(|m| serde_json::json!({"name": m.name, "version": m.version, "sql": m.sql})).collect();
+                let seeds: Vec<_> = v.seeds.iter().map(|s| serde_json::json!({"name": s.name, "sql": s.sql})).collect();
+                insert.execute(params![
+                    v.name().as_str(),
+                    v.version().to_string(),
+                    v.checksum,
+                    v.manifest_text,
+                    to_json(&migrations),
+                    to_json(&seeds),
+                    now
+                ])?;
             }
-            tx.commit().map_err(err)?;
-        }
-        Ok(changed)
+            Ok(())
+        })
     }
 
     fn known_module(&self, module: &str) -> Result<bool> {
@@ -300,32 +247,6 @@ fn installed_from_row(r: &Row<'_>) -> rusqlite::Result<InstalledModule> {
 }
 
 impl TenantStore for SqliteLandlord {
-    fn add_tenant(&self, name: &str, now: &str) -> Result<bool> {
-        self.write(|tx| {
-            let added =
-                tx.prepare_cached("INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?1, ?2)")?.execute(params![name, now])? > 0;
-            if added {
-                insert_event(tx, EventType::TenantAdded, EventRow { tenant: Some(name), ..EventRow::default() }, now)?;
-            }
-            Ok(added)
-        })
-    }
-
-    fn remove_tenant(&self, name: &str, archive: Option<&Path>, now: &str) -> Result<()> {
-        self.write(|tx| {
-            for table in ["tenant_modules", "flags", "subscriptions"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [name])?;
-            }
-            tx.execute("DELETE FROM tenants WHERE name = ?1", [name])?;
-            let data = archive.map(|a| serde_json::json!({ "archive": a.display().to_string() }));
-            if let Some(archive) = archive {
-                let path = archive.display().to_string();
-                keep_file(tx, KeptFile { tenant: name, module: None, version: None, kind: "tenant", path: &path, job: None }, now)?;
-            }
-            insert_event(tx, EventType::TenantRemoved, EventRow { tenant: Some(name), data: data.as_ref(), ..EventRow::default() }, now)
-        })
-    }
-
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>> {
         let conn = self.conn();
         conn.prepare_cached(
@@ -359,7 +280,8 @@ impl TenantStore for SqliteLandlord {
         )
     }
 
-    fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<&str>) -> Result<Vec<ArchiveRecord>> {
+    fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<FileKind>) -> Result<Vec<ArchiveRecord>> {
+        let kind = kind.map(FileKind::as_str);
         self.rows(
             "SELECT id, tenant, module, version, kind, path, job_id, created_at FROM archives
              WHERE tenant = ?1 AND (?2 IS NULL OR module = ?2) AND (?3 IS NULL OR kind = ?3) AND deleted_at IS NULL ORDER BY id DESC",
@@ -377,15 +299,5 @@ impl TenantStore for SqliteLandlord {
                 })
             },
         )
-    }
-
-    fn forget_archives(&self, ids: &[i64], now: &str) -> Result<()> {
-        self.write(|tx| {
-            let mut update = tx.prepare_cached("UPDATE archives SET deleted_at = ?2 WHERE id = ?1")?;
-            for id in ids {
-                update.execute(params![id, now])?;
-            }
-            Ok(())
-        })
     }
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{EventRow, SqliteLandlord, bad_row, err, insert_event};
+use super::{SqliteLandlord, bad_row, err};
 use crate::domain::Result;
 use crate::domain::event::{Event, EventType};
 use crate::store::{EventStore, FlagRecord, FlagStore, SubscriptionRecord, SubscriptionStore};
@@ -15,23 +15,6 @@ impl FlagStore for SqliteLandlord {
             params![tenant, module],
             |r| Ok(FlagRecord { module: r.get(0)?, flag: r.get(1)?, value: r.get(2)?, updated_at: r.get(3)? }),
         )
-    }
-
-    fn set_flag(&self, tenant: &str, module: &str, flag: &str, value: bool, now: &str) -> Result<Option<bool>> {
-        self.write(|tx| {
-            let old: Option<bool> = tx
-                .prepare_cached("SELECT value FROM flags WHERE tenant = ?1 AND module = ?2 AND flag = ?3")?
-                .query_row(params![tenant, module, flag], |r| r.get(0))
-                .optional()?;
-            if old.is_some_and(|old| old != value) {
-                tx.prepare_cached("UPDATE flags SET value = ?4, updated_at = ?5 WHERE tenant = ?1 AND module = ?2 AND flag = ?3")?
-                    .execute(params![tenant, module, flag, value, now])?;
-                let data = serde_json::json!({ "flag": flag, "value": value });
-                let row = EventRow { tenant: Some(tenant), module: Some(module), data: Some(&data), ..EventRow::default() };
-                insert_event(tx, EventType::FlagChanged, row, now)?;
-            }
-            Ok(old)
-        })
     }
 }
 

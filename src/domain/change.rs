@@ -1,0 +1,419 @@
+//! Changes to the landlord, as data, and the rules that decide them: what a completed job
+//! means (its effect: which modules and flags a tenant has, its version history, the
+//! files kept, the event), what a failed or rolled-back job means, and what adding or
+//! removing a tenant or setting a flag records. A landlord engine only stores a change
+//! set, in order, in one transaction; it decides nothing.
+//!
+//! A few changes are guarded: they say what the landlord must hold for them to apply (a
+//! job still unfinished, a flag still at its old value, a tenant not yet there). When
+//! one does not hold, the engine stores nothing of the set and says which failed.
+
+use std::collections::BTreeMap;
+
+use crate::domain::event::EventType;
+use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step};
+
+/// A file modreg keeps beside the tenant files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A module's tables and rows, saved by uninstall for `install --restore`.
+    Uninstall,
+    /// A module as it was before an upgrade, for `revert`.
+    UpgradeCopy,
+    /// A removed tenant's file.
+    Tenant,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Uninstall => "uninstall",
+            FileKind::UpgradeCopy => "upgrade_copy",
+            FileKind::Tenant => "tenant",
+        }
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub kind: EventType,
+    pub at: String,
+    pub tenant: Option<String>,
+    pub module: Option<String>,
+    pub version: Option<String>,
+    pub job_id: Option<i64>,
+    /// Extra facts: a flag's name and value, a failure's reason, a kept file.
+    pub data: Option<serde_json::Value>,
+}
+
+/// One change to the landlord.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Registers a tenant. Guarded: no tenant of that name exists.
+    AddTenant {
+        name: String,
+        at: String,
+    },
+    /// Forgets a tenant and what is kept under its name (its modules, flags and
+    /// subscriptions); its jobs, events, version history and kept files stay.
+    RemoveTenant {
+        name: String,
+    },
+    /// The tenant has the module at `version`, enabled, installed at `at`.
+    PutModule {
+        tenant: String,
+        module: String,
+        version: String,
+        at: String,
+    },
+    /// The tenant's module moves to `version`.
+    SetVersion {
+        tenant: String,
+        module: String,
+        version: String,
+        at: String,
+    },
+    SetEnabled {
+        tenant: String,
+        module: String,
+        enabled: bool,
+        at: String,
+    },
+    /// The tenant no longer has the module.
+    RemoveModule {
+        tenant: String,
+        module: String,
+    },
+    /// Adds each flag with its value, unless the tenant's module already has a flag of
+    /// that name (which keeps its value).
+    AddFlags {
+        tenant: String,
+        module: String,
+        flags: BTreeMap<String, bool>,
+        at: String,
+    },
+    /// Removes the tenant's module's flags, except those named.
+    RemoveFlags {
+        tenant: String,
+        module: String,
+        except: Vec<String>,
+    },
+    /// Sets a flag. Guarded: it exists with the value `was`.
+    SetFlag {
+        tenant: String,
+        module: String,
+        flag: String,
+        value: bool,
+        was: bool,
+        at: String,
+    },
+    /// An entry of the tenant module's version history (`from` None: installed; `to`
+    /// None: uninstalled).
+    History {
+        tenant: String,
+        module: String,
+        from: Option<String>,
+        to: Option<String>,
+        job: i64,
+        at: String,
+    },
+    /// Records a kept file.
+    KeepFile {
+        tenant: String,
+        module: Option<String>,
+        version: Option<String>,
+        kind: FileKind,
+        path: String,
+        job: Option<i64>,
+        at: String,
+    },
+    /// Marks kept files as gone (pruned).
+    ForgetFiles {
+        ids: Vec<i64>,
+        at: String,
+    },
+    Event(NewEvent),
+    /// Ends a job with its steps. Guarded: the job is in one of `from`.
+    EndJob {
+        id: i64,
+        from: Vec<JobStatus>,
+        status: JobStatus,
+        error: Option<String>,
+        steps: Vec<Step>,
+        at: String,
+    },
+}
+
+impl Change {
+    /// Whether the change carries a condition the landlord must meet.
+    pub fn is_guarded(&self) -> bool {
+        matches!(self, Change::AddTenant { .. } | Change::SetFlag { .. } | Change::EndJob { .. })
+    }
+}
+
+/// How storing a change set went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Every change is stored.
+    Done,
+    /// The guarded change at this index of the set did not hold: nothing is stored.
+    Conflict(usize),
+}
+
+fn event(kind: EventType, job: &Job, version: Option<&str>, data: Option<serde_json::Value>, at: &str) -> Change {
+    Change::Event(NewEvent {
+        kind,
+        at: at.to_string(),
+        tenant: Some(job.tenant.clone()),
+        module: Some(job.module.clone()),
+        version: version.map(str::to_string),
+        job_id: Some(job.id),
+        data,
+    })
+}
+
+fn end(job: &Job, status: JobStatus, error: Option<String>, steps: Vec<Step>, at: &str) -> Change {
+    let from = JobStatus::ALL.into_iter().filter(|s| s.can_become(status)).collect();
+    Change::EndJob { id: job.id, from, status, error, steps, at: at.to_string() }
+}
+
+/// Replaces the module's flags with exactly `flags`.
+fn replace_flags(job: &Job, flags: &BTreeMap<String, bool>, at: &str) -> [Change; 2] {
+    let (tenant, module) = (job.tenant.clone(), job.module.clone());
+    [
+        Change::RemoveFlags { tenant: tenant.clone(), module: module.clone(), except: Vec::new() },
+        Change::AddFlags { tenant, module, flags: flags.clone(), at: at.to_string() },
+    ]
+}
+
+fn history(job: &Job, from: Option<&str>, to: Option<&str>, at: &str) -> Change {
+    Change::History {
+        tenant: job.tenant.clone(),
+        module: job.module.clone(),
+        from: from.map(str::to_string),
+        to: to.map(str::to_string),
+        job: job.id,
+        at: at.to_string(),
+    }
+}
+
+fn keep_file(job: &Job, kind: FileKind, path: &str, at: &str) -> Change {
+    Change::KeepFile {
+        tenant: job.tenant.clone(),
+        module: Some(job.module.clone()),
+        version: job.from_version.clone(),
+        kind,
+        path: path.to_string(),
+        job: Some(job.id),
+        at: at.to_string(),
+    }
+}
+
+/// Completing `job`, which was started with `effect`: the job ends `completed` with
+/// `steps`, and the landlord records what it did to the tenant.
+pub fn complete_job(job: &Job, effect: &Effect, steps: Vec<Step>, at: &str) -> Vec<Change> {
+    let (tenant, module) = (job.tenant.clone(), job.module.clone());
+    let mut changes = vec![end(job, JobStatus::Completed, None, steps, at)];
+    match effect {
+        Effect::Install { version, flags, restored_from } => {
+            changes.push(Change::PutModule { tenant, module, version: version.clone(), at: at.to_string() });
+            changes.extend(replace_flags(job, flags, at));
+            changes.push(history(job, None, Some(version), at));
+            let data = restored_from.as_ref().map(|path| serde_json::json!({ "restored_from": path }));
+            changes.push(event(EventType::ModuleInstalled, job, Some(version), data, at));
+        }
+        Effect::Upgrade { version, features, copy } => {
+            // Flags the new version adds get their defaults, existing ones keep their
+            // values, flags it dropped go.
+            changes.push(Change::SetVersion {
+                tenant: tenant.clone(),
+                module: module.clone(),
+                version: version.clone(),
+                at: at.to_string(),
+            });
+            changes.push(Change::AddFlags { tenant: tenant.clone(), module: module.clone(), flags: features.clone(), at: at.to_string() });
+            changes.push(Change::RemoveFlags { tenant, module, except: features.keys().cloned().collect() });
+            changes.push(history(job, job.from_version.as_deref(), Some(version), at));
+            if let Some(copy) = copy {
+                changes.push(keep_file(job, FileKind::UpgradeCopy, copy, at));
+            }
+            changes.push(event(EventType::ModuleUpgraded, job, Some(version), None, at));
+        }
+        Effect::Uninstall { archive } => {
+            changes.push(Change::RemoveModule { tenant: tenant.clone(), module: module.clone() });
+            changes.push(Change::RemoveFlags { tenant, module, except: Vec::new() });
+            changes.push(history(job, job.from_version.as_deref(), None, at));
+            if let Some(archive) = archive {
+                changes.push(keep_file(job, FileKind::Uninstall, archive, at));
+            }
+            changes.push(event(EventType::ModuleUninstalled, job, job.from_version.as_deref(), None, at));
+        }
+        Effect::SetEnabled { enabled } => {
+            changes.push(Change::SetEnabled { tenant, module, enabled: *enabled, at: at.to_string() });
+            let kind = if *enabled { EventType::ModuleEnabled } else { EventType::ModuleDisabled };
+            changes.push(event(kind, job, job.to_version.as_deref(), None, at));
+        }
+        Effect::Revert { version, flags } => {
+            changes.push(Change::SetVersion { tenant, module, version: version.clone(), at: at.to_string() });
+            changes.extend(replace_flags(job, flags, at));
+            changes.push(history(job, job.from_version.as_deref(), Some(version), at));
+            changes.push(event(EventType::ModuleReverted, job, Some(version), None, at));
+        }
+    }
+    changes
+}
+
+/// Ending a job that did not complete: `failed` (undoing it failed too; `recover`
+/// retries) or `rolled_back`. A failed install or upgrade is an event; the tenant's
+/// modules do not change.
+pub fn end_job(job: &Job, status: JobStatus, error: &str, steps: Vec<Step>, at: &str) -> Vec<Change> {
+    let mut changes = vec![end(job, status, Some(error.to_string()), steps, at)];
+    let kind = match job.kind {
+        JobKind::Install => Some(EventType::ModuleInstallFailed),
+        JobKind::Upgrade => Some(EventType::ModuleUpgradeFailed),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let data = serde_json::json!({ "error": error, "status": status.as_str() });
+        changes.push(event(kind, job, job.to_version.as_deref(), Some(data), at));
+    }
+    changes
+}
+
+fn tenant_event(kind: EventType, tenant: &str, data: Option<serde_json::Value>, at: &str) -> Change {
+    Change::Event(NewEvent { kind, at: at.to_string(), tenant: Some(tenant.to_string()), module: None, version: None, job_id: None, data })
+}
+
+/// Registering a tenant.
+pub fn add_tenant(name: &str, at: &str) -> Vec<Change> {
+    vec![Change::AddTenant { name: name.to_string(), at: at.to_string() }, tenant_event(EventType::TenantAdded, name, None, at)]
+}
+
+/// Forgetting a tenant whose file went to `archive` (or was purged).
+pub fn remove_tenant(name: &str, archive: Option<&str>, at: &str) -> Vec<Change> {
+    let mut changes = vec![Change::RemoveTenant { name: name.to_string() }];
+    if let Some(path) = archive {
+        changes.push(Change::KeepFile {
+            tenant: name.to_string(),
+            module: None,
+            version: None,
+            kind: FileKind::Tenant,
+            path: path.to_string(),
+            job: None,
+            at: at.to_string(),
+        });
+    }
+    let data = archive.map(|a| serde_json::json!({ "archive": a }));
+    changes.push(tenant_event(EventType::TenantRemoved, name, data, at));
+    changes
+}
+
+/// Setting a flag that is `was` to `value`; nothing when they are the same.
+pub fn set_flag(tenant: &str, module: &str, flag: &str, value: bool, was: bool, at: &str) -> Vec<Change> {
+    if value == was {
+        return Vec::new();
+    }
+    vec![
+        Change::SetFlag { tenant: tenant.to_string(), module: module.to_string(), flag: flag.to_string(), value, was, at: at.to_string() },
+        Change::Event(NewEvent {
+            kind: EventType::FlagChanged,
+            at: at.to_string(),
+            tenant: Some(tenant.to_string()),
+            module: Some(module.to_string()),
+            version: None,
+            job_id: None,
+            data: Some(serde_json::json!({ "flag": flag, "value": value })),
+        }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(kind: JobKind, from: Option<&str>, to: Option<&str>) -> Job {
+        Job {
+            id: 7,
+            batch: "b".into(),
+            tenant: "acme".into(),
+            module: "finance".into(),
+            kind,
+            status: JobStatus::Running,
+            from_version: from.map(Into::into),
+            to_version: to.map(Into::into),
+            actor: "tester".into(),
+            started_at: Some("t0".into()),
+            finished_at: None,
+            error: None,
+        }
+    }
+
+    fn events(changes: &[Change]) -> Vec<EventType> {
+        changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Event(e) => Some(e.kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn completing_ends_the_job_first_and_only_from_an_unfinished_state() {
+        let changes = complete_job(
+            &job(JobKind::Install, None, Some("1.0.0")),
+            &Effect::Install { version: "1.0.0".into(), flags: BTreeMap::from([("invoicing".into(), true)]), restored_from: None },
+            Vec::new(),
+            "t1",
+        );
+        let Change::EndJob { id, from, status, .. } = &changes[0] else { panic!("{changes:?}") };
+        assert_eq!((*id, *status), (7, JobStatus::Completed));
+        assert_eq!(from, &[JobStatus::Running]);
+        assert!(changes[0].is_guarded());
+        assert_eq!(events(&changes), [EventType::ModuleInstalled]);
+        assert!(changes.iter().any(|c| matches!(c, Change::History { from: None, to: Some(v), .. } if v == "1.0.0")));
+    }
+
+    #[test]
+    fn an_upgrade_keeps_existing_flags_adds_new_ones_and_drops_the_rest() {
+        let features = BTreeMap::from([("keep".to_string(), false), ("added".to_string(), true)]);
+        let effect = Effect::Upgrade { version: "2.0.0".into(), features: features.clone(), copy: Some("copy.db".into()) };
+        let changes = complete_job(&job(JobKind::Upgrade, Some("1.0.0"), Some("2.0.0")), &effect, Vec::new(), "t1");
+        assert!(changes.iter().any(|c| matches!(c, Change::AddFlags { flags, .. } if flags == &features)));
+        assert!(changes.iter().any(|c| matches!(c, Change::RemoveFlags { except, .. } if except == &["added", "keep"])));
+        assert!(changes.iter().any(
+            |c| matches!(c, Change::KeepFile { kind: FileKind::UpgradeCopy, version: Some(v), path, .. } if v == "1.0.0" && path == "copy.db")
+        ));
+        assert_eq!(events(&changes), [EventType::ModuleUpgraded]);
+    }
+
+    #[test]
+    fn failures_of_installs_and_upgrades_are_events_others_are_not() {
+        let failed = end_job(&job(JobKind::Install, None, Some("1.0.0")), JobStatus::RolledBack, "boom", Vec::new(), "t1");
+        assert_eq!(events(&failed), [EventType::ModuleInstallFailed]);
+        let Change::EndJob { from, .. } = &failed[0] else { panic!() };
+        assert_eq!(from, &[JobStatus::Pending, JobStatus::Running, JobStatus::Failed]);
+        assert!(
+            events(&end_job(&job(JobKind::Uninstall, Some("1.0.0"), None), JobStatus::RolledBack, "boom", Vec::new(), "t1")).is_empty()
+        );
+    }
+
+    #[test]
+    fn a_flag_set_to_its_value_changes_nothing() {
+        assert!(set_flag("acme", "finance", "invoicing", true, true, "t").is_empty());
+        let changes = set_flag("acme", "finance", "invoicing", false, true, "t");
+        assert!(changes[0].is_guarded());
+        assert_eq!(events(&changes), [EventType::FlagChanged]);
+    }
+
+    #[test]
+    fn a_removed_tenants_file_is_kept_and_said() {
+        let changes = remove_tenant("acme", Some("archive/acme/tenant.db"), "t");
+        assert!(matches!(&changes[1], Change::KeepFile { kind: FileKind::Tenant, .. }));
+        let Change::Event(e) = &changes[2] else { panic!() };
+        assert_eq!(e.data, Some(serde_json::json!({ "archive": "archive/acme/tenant.db" })));
+        assert_eq!(remove_tenant("acme", None, "t").len(), 2);
+    }
+}
