@@ -66,6 +66,21 @@ pub struct Deprecation {
 }
 
 impl Deprecation {
+    /// The notice as one line: message, replacement and sunset, whichever are given.
+    pub fn note(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.message {
+            parts.push(m.clone());
+        }
+        if let Some(r) = &self.replacement {
+            parts.push(format!("replacement: {r}"));
+        }
+        if let Some(s) = self.sunset {
+            parts.push(format!("sunset {s}"));
+        }
+        if parts.is_empty() { "deprecated".into() } else { parts.join("; ") }
+    }
+
     /// True when `today` is after the sunset date.
     pub fn is_past_sunset(&self, today: Date) -> bool {
         self.sunset.is_some_and(|sunset| today > sunset)

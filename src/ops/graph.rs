@@ -9,6 +9,7 @@ use crate::domain::graph::{Edge, Graph, Node};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
 use crate::ops::Context;
+use crate::ops::catalog::module_version;
 
 fn edges(module: &ModuleVersion, present: impl Fn(&str) -> bool) -> Vec<Edge> {
     module
@@ -41,7 +42,7 @@ pub fn tenant_graph(ctx: &Context, tenant: &TenantName) -> Result<Graph> {
     for m in &installed {
         let note = (!m.enabled).then(|| "disabled".to_string());
         graph.nodes.push(Node { name: m.module.clone(), version: m.version.clone(), note });
-        if let Some(module) = crate::ops::stored_module(ctx.landlord.as_ref(), &m.module, &m.version)? {
+        if let Some(module) = module_version(ctx, &Catalog::default(), &m.module, &m.version)? {
             graph.edges.extend(edges(&module, |d| installed.iter().any(|i| i.module == d)));
         }
     }

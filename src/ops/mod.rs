@@ -1,7 +1,14 @@
 //! The use-cases, one per file. Each takes a [`Context`] (the stores behind their
 //! traits, and settings), its options, and a [`Reporter`] for progress, and returns a
 //! serializable report. Ops never touch a terminal and never name rusqlite.
+//!
+//! What several use-cases share has a module of its own, not public: `catalog` (the
+//! modules folder as a command sees it, and the landlord's copies), `plan` (between
+//! resolving and running), `execute` (one tenant's plan as an atomic unit), `fleet`
+//! (many tenants at once), `journal` (how jobs end, in the landlord) and `toggle`
+//! (enable and disable).
 
+mod catalog;
 pub mod check;
 pub mod disable;
 pub mod enable;
@@ -15,6 +22,7 @@ pub mod install;
 pub mod jobs;
 mod journal;
 pub mod modules;
+mod plan;
 pub mod recover;
 pub mod revert;
 pub mod stats;
@@ -28,24 +36,17 @@ pub mod validate;
 
 pub use fleet::any_failed as fleet_failed;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::domain::catalog::Catalog;
-use crate::domain::diagnostic::Diagnostic;
 use crate::domain::job::Job;
-use crate::domain::manifest::parse_manifest;
-use crate::domain::module::{ModuleVersion, Source};
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Installed;
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
-use crate::store::{
-    self, CatalogEntry, ChangedVersion, HookRunner, Landlord, LandlordAccess, ModuleSource, StoreConfig, Stores, SubscriptionSource,
-    TenantFiles,
-};
+use crate::store::{self, HookRunner, Landlord, LandlordAccess, ModuleSource, StoreConfig, Stores, SubscriptionSource, TenantFiles};
 
 /// Settings that every use-case may read.
 #[derive(Debug, Clone)]
@@ -218,117 +219,6 @@ pub struct OperationReport {
     pub summary: Summary,
     pub tenants: Vec<TenantResult>,
     pub dry_run: bool,
-}
-
-/// The catalog as a command sees it: what is on disk, plus the landlord's copies of
-/// installed versions whose folder is gone, plus what the landlord says about
-/// published versions whose content changed.
-pub struct LoadedCatalog {
-    pub catalog: Catalog,
-    pub changed: Vec<ChangedVersion>,
-    pub diagnostics: Vec<Diagnostic>,
-    /// The modules folder does not exist.
-    pub missing_folder: bool,
-}
-
-impl LoadedCatalog {
-    /// Adds the landlord's copy of every installed version the disk no longer has.
-    pub fn add_installed_copies(&mut self, landlord: &dyn Landlord, installed: &Installed) -> Result<()> {
-        for (name, version) in installed {
-            if self.catalog.get(name, version).is_some() {
-                continue;
-            }
-            if let Some(copy) = stored_module(landlord, name.as_str(), &version.to_string())? {
-                let _ = self.catalog.insert(Arc::new(copy));
-            }
-        }
-        Ok(())
-    }
-
-    /// Refuses when a version that a plan uses changed under the same version number.
-    pub fn check_unchanged<'a>(&self, modules: impl IntoIterator<Item = &'a ModuleVersion>) -> Result<()> {
-        for module in modules {
-            let changed = self.changed.iter().find(|c| c.module == module.name().as_str() && c.version == module.version().to_string());
-            if let Some(c) = changed {
-                return Err(changed_version_error(c));
-            }
-        }
-        Ok(())
-    }
-}
-
-pub fn changed_version_error(c: &ChangedVersion) -> Error {
-    Error::invalid(format!(
-        "`{} {}` has changed since it was published (first seen {}): its manifest or migrations differ",
-        c.module, c.version, c.first_seen_at
-    ))
-    .with_hint("a published version never changes: undo the edit, or give the change a new version number")
-}
-
-/// Rebuilds a module version from the landlord's copy.
-pub fn stored_module(landlord: &dyn Landlord, module: &str, version: &str) -> Result<Option<ModuleVersion>> {
-    let Some(stored) = landlord.stored_version(module, version)? else { return Ok(None) };
-    let manifest = parse_manifest(&stored.manifest, std::path::Path::new("landlord"))
-        .map_err(|_| Error::internal(format!("the landlord's copy of `{module} {version}` does not parse")))?;
-    Ok(Some(ModuleVersion::new(manifest, stored.manifest, stored.migrations, stored.seeds, Source::Landlord)))
-}
-
-/// Discovers the modules folder and records what the landlord has not seen. A missing
-/// folder is an empty catalog (with a warning): what tenants have can still be listed,
-/// uninstalled and reverted from the landlord's copies.
-pub fn load_catalog(ctx: &Context, reporter: &dyn Reporter) -> Result<LoadedCatalog> {
-    let dir = &ctx.settings.modules_dir;
-    if !dir.exists() {
-        reporter.warning(&format!("the modules folder `{}` does not exist; only versions the landlord remembers are known", dir.display()));
-        return Ok(LoadedCatalog { catalog: Catalog::default(), changed: Vec::new(), diagnostics: Vec::new(), missing_folder: true });
-    }
-    let discovered = ctx.modules.discover();
-    for d in discovered.diagnostics.iter().filter(|d| d.is_error()) {
-        reporter.warning(&format!("skipping an invalid module: {d}"));
-    }
-    let (mut catalog, duplicates) = Catalog::new(discovered.versions);
-    let mut ambiguous = BTreeSet::new();
-    for d in &duplicates {
-        reporter.warning(&format!(
-            "`{} {}` is defined twice (`{}` and `{}`); neither is used",
-            d.name,
-            d.version,
-            d.kept.folder().map(|p| p.display().to_string()).unwrap_or_default(),
-            d.refused.folder().map(|p| p.display().to_string()).unwrap_or_default()
-        ));
-        ambiguous.insert((d.name.clone(), d.version.clone()));
-    }
-    if !ambiguous.is_empty() {
-        let kept: Vec<ModuleVersion> =
-            catalog.iter().filter(|m| !ambiguous.contains(&(m.name().clone(), m.version().clone()))).map(|m| (**m).clone()).collect();
-        catalog = Catalog::new(kept).0;
-    }
-    let changed = record_catalog(ctx, &catalog)?;
-    Ok(LoadedCatalog { catalog, changed, diagnostics: discovered.diagnostics, missing_folder: false })
-}
-
-/// Records in the landlord the versions it has not seen, and returns those it has seen
-/// with other content: a published version is fixed once the landlord has seen it.
-fn record_catalog(ctx: &Context, catalog: &Catalog) -> Result<Vec<ChangedVersion>> {
-    let recorded: HashMap<(String, String), CatalogEntry> =
-        ctx.landlord.catalog_entries()?.into_iter().map(|e| ((e.module.clone(), e.version.clone()), e)).collect();
-    let mut new = Vec::new();
-    let mut changed = Vec::new();
-    for version in catalog.iter() {
-        match recorded.get(&(version.name().to_string(), version.version().to_string())) {
-            None => new.push(version.as_ref()),
-            Some(entry) if entry.checksum != version.checksum => changed.push(ChangedVersion {
-                module: entry.module.clone(),
-                version: entry.version.clone(),
-                recorded_checksum: entry.checksum.clone(),
-                found_checksum: version.checksum.clone(),
-                first_seen_at: entry.first_seen_at.clone(),
-            }),
-            Some(_) => {}
-        }
-    }
-    ctx.landlord.record_versions(&new, &ctx.now())?;
-    Ok(changed)
 }
 
 /// A batch id: time-ordered and unique enough across processes.

@@ -9,7 +9,6 @@ use crate::domain::manifest::Deprecation;
 use crate::domain::module::ModuleVersion;
 use crate::domain::{Error, Result};
 use crate::ops::Context;
-use crate::ops::install::deprecation_note;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModuleSummary {
@@ -85,7 +84,7 @@ pub struct ModuleShowReport {
 }
 
 fn deprecation(d: &Option<Deprecation>) -> Option<String> {
-    d.as_ref().map(deprecation_note)
+    d.as_ref().map(Deprecation::note)
 }
 
 pub fn show(ctx: &Context, name: &str) -> Result<ModuleShowReport> {

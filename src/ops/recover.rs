@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::domain::Result;
+use crate::domain::catalog::Catalog;
 use crate::domain::job::{Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
+use crate::ops::catalog::module_version;
 use crate::ops::execute::recover_rollback_hook;
 use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter};
@@ -158,10 +160,6 @@ fn job_module(ctx: &Context, job: &Job) -> Option<Arc<ModuleVersion>> {
         JobKind::Uninstall => job.from_version.as_deref(),
         _ => job.to_version.as_deref(),
     }?;
-    let on_disk =
-        ctx.modules.discover().versions.into_iter().find(|m| m.name().as_str() == job.module && m.version().to_string() == version);
-    match on_disk {
-        Some(m) => Some(Arc::new(m)),
-        None => crate::ops::stored_module(ctx.landlord.as_ref(), &job.module, version).ok().flatten().map(Arc::new),
-    }
+    let catalog = Catalog::new(ctx.modules.discover().versions).0;
+    module_version(ctx, &catalog, &job.module, version).ok().flatten()
 }

@@ -13,9 +13,10 @@ use crate::domain::job::{Effect, JobKind, JobStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::{Error, Result};
+use crate::ops::catalog::module_version;
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{TenantOutcome, into_report};
-use crate::ops::{Context, OperationReport, PlanRow, Reporter, new_batch_id, recover, stored_module};
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, new_batch_id, recover};
 
 /// What reverting a job would do, checked without changing anything.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -80,14 +81,14 @@ pub fn revert(ctx: &Context, id: i64, reporter: &dyn Reporter) -> Result<Operati
         .with_hint("revert the later upgrade first"));
     }
     let catalog = Catalog::new(ctx.modules.discover().versions).0;
-    let old = module_version(ctx, &catalog, &planned.module, &planned.to_version)?;
+    let old = known_version(ctx, &catalog, &planned.module, &planned.to_version)?;
     let old_version = old.version().clone();
     // Everything installed must accept the old version, and it must accept them.
     for (name, version) in &installed {
         if name == &module_name {
             continue;
         }
-        if let Some(other) = module_version(ctx, &catalog, name.as_str(), &version.to_string()).ok()
+        if let Some(other) = known_version(ctx, &catalog, name.as_str(), &version.to_string()).ok()
             && let Some((_, req, _)) = other.manifest.all_dependencies().find(|(d, _, _)| *d == &module_name)
             && !req.matches(&old_version)
         {
@@ -136,12 +137,8 @@ pub fn revert(ctx: &Context, id: i64, reporter: &dyn Reporter) -> Result<Operati
     into_report(vec![outcome], true, false)
 }
 
-fn module_version(ctx: &Context, catalog: &Catalog, module: &str, version: &str) -> Result<Arc<ModuleVersion>> {
-    let on_disk = Version::parse(version).ok().and_then(|v| catalog.get(module, &v).cloned());
-    match on_disk {
-        Some(m) => Ok(m),
-        None => stored_module(ctx.landlord.as_ref(), module, version)?
-            .map(Arc::new)
-            .ok_or_else(|| Error::internal(format!("the landlord has no record of `{module} {version}`"))),
-    }
+/// A version the tenant has or had, which the landlord always recorded.
+fn known_version(ctx: &Context, catalog: &Catalog, module: &str, version: &str) -> Result<Arc<ModuleVersion>> {
+    module_version(ctx, catalog, module, version)?
+        .ok_or_else(|| Error::internal(format!("the landlord has no record of `{module} {version}`")))
 }

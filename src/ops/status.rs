@@ -2,9 +2,10 @@
 //! and whether the installed version is deprecated (SPEC §7 `status`).
 
 use crate::domain::Result;
+use crate::domain::manifest::Deprecation;
 use crate::domain::name::TenantName;
-use crate::ops::install::deprecation_note;
-use crate::ops::{Context, Reporter, load_catalog};
+use crate::ops::catalog::{load_catalog, module_version};
+use crate::ops::{Context, Reporter};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ModuleStatus {
@@ -56,15 +57,8 @@ pub fn status(ctx: &Context, tenant: Option<&TenantName>, reporter: &dyn Reporte
         for m in installed.iter().filter(|m| m.tenant == name) {
             let latest = loaded.catalog.latest(m.module.as_str()).map(|l| l.version().clone());
             let current = semver::Version::parse(&m.version).ok();
-            let manifest = match (&current, loaded.catalog.versions(m.module.as_str())) {
-                (Some(v), versions) => versions.iter().find(|x| x.version() == v).map(|x| x.manifest.clone()),
-                _ => None,
-            };
-            let manifest = match manifest {
-                Some(manifest) => Some(manifest),
-                None => crate::ops::stored_module(ctx.landlord.as_ref(), &m.module, &m.version)?.map(|x| x.manifest),
-            };
-            let deprecation = manifest.as_ref().and_then(|x| x.deprecation.clone());
+            let module = module_version(ctx, &loaded.catalog, &m.module, &m.version)?;
+            let deprecation = module.as_ref().and_then(|x| x.manifest.deprecation.clone());
             modules.push(ModuleStatus {
                 name: m.module.clone(),
                 version: m.version.clone(),
@@ -74,7 +68,7 @@ pub fn status(ctx: &Context, tenant: Option<&TenantName>, reporter: &dyn Reporte
                 latest: latest.map(|l| l.to_string()),
                 deprecated: deprecation.is_some(),
                 past_sunset: deprecation.as_ref().is_some_and(|d| d.is_past_sunset(today)),
-                deprecation: deprecation.as_ref().map(deprecation_note),
+                deprecation: deprecation.as_ref().map(Deprecation::note),
                 updated_at: m.updated_at.clone(),
             });
         }

@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::domain::catalog::Catalog;
 use crate::domain::job::{Effect, JobKind, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::dependency_order;
 use crate::domain::{Error, Result};
+use crate::ops::catalog::module_version;
 use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, journal, new_batch_id};
 use crate::store::{InstalledModule, NewJob};
 
@@ -22,8 +24,8 @@ impl TenantModules {
         let mut records = BTreeMap::new();
         let mut manifests = BTreeMap::new();
         for record in ctx.landlord.installed(tenant.as_str())? {
-            if let Some(module) = crate::ops::stored_module(ctx.landlord.as_ref(), &record.module, &record.version)? {
-                manifests.insert(record.module.clone(), Arc::new(module));
+            if let Some(module) = module_version(ctx, &Catalog::default(), &record.module, &record.version)? {
+                manifests.insert(record.module.clone(), module);
             }
             records.insert(record.module.clone(), record);
         }

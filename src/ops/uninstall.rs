@@ -11,10 +11,11 @@ use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::{dependency_order, dependents_closure};
 use crate::domain::{Error, Result};
+use crate::ops::catalog::{LoadedCatalog, load_catalog};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
-use crate::ops::install::planning_catalog;
-use crate::ops::{Context, LoadedCatalog, OperationReport, PlanRow, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id};
+use crate::ops::plan::planning_catalog;
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, TenantSelection, flag_map, new_batch_id};
 
 #[derive(Debug, Clone)]
 pub struct UninstallOptions {

@@ -13,10 +13,11 @@ use crate::domain::job::{Effect, JobKind};
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::{Goal, Installed, PlanStep, resolve};
 use crate::domain::{Error, Result};
+use crate::ops::catalog::{LoadedCatalog, load_catalog};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
-use crate::ops::install::{install_action, not_found_hint, planning_catalog, present_plan};
-use crate::ops::{Context, LoadedCatalog, OperationReport, Reporter, TenantSelection, flag_map, load_catalog, new_batch_id};
+use crate::ops::plan::{install_action, planning_catalog, present_plan};
+use crate::ops::{Context, OperationReport, Reporter, TenantSelection, flag_map, new_batch_id};
 
 #[derive(Debug, Clone)]
 pub struct UpgradeOptions {
@@ -34,9 +35,7 @@ pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter)
     let tenants = options.tenants.resolve(ctx)?;
     let loaded = load_catalog(ctx, reporter)?;
     for module in &options.modules {
-        if !loaded.catalog.contains(module) {
-            return Err(Error::not_found(format!("module `{module}` is not in the catalog")).with_hint(not_found_hint(&loaded)));
-        }
+        loaded.require(module)?;
     }
     let batch = new_batch_id(ctx);
     let state = FleetState::load(ctx)?;
