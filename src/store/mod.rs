@@ -103,6 +103,19 @@ pub struct ArchiveRecord {
     pub created_at: String,
 }
 
+/// One entry of a tenant module's version history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryEntry {
+    pub tenant: String,
+    pub module: String,
+    /// None: installed.
+    pub from_version: Option<String>,
+    /// None: uninstalled.
+    pub to_version: Option<String>,
+    pub job_id: Option<i64>,
+    pub at: String,
+}
+
 /// Tenants and what they have.
 pub trait TenantStore {
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>>;
@@ -110,6 +123,8 @@ pub trait TenantStore {
     fn installed(&self, tenant: &str) -> Result<Vec<InstalledModule>>;
     /// Every tenant's modules, for status and fleet planning.
     fn installed_everywhere(&self) -> Result<Vec<InstalledModule>>;
+    /// Every version a tenant had of its modules (or of one), oldest first.
+    fn history(&self, tenant: &str, module: Option<&str>) -> Result<Vec<HistoryEntry>>;
     /// Kept files of a tenant (and module) that are not forgotten, newest first.
     fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<FileKind>) -> Result<Vec<ArchiveRecord>>;
 }

@@ -15,7 +15,8 @@ use crate::domain::{Error, Result};
 use crate::store::sqlite::SqliteReadModel;
 use crate::store::sqlite::{configure, sql_error};
 use crate::store::{
-    ArchiveRecord, CatalogEntry, CatalogStore, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord, TenantStore,
+    ArchiveRecord, CatalogEntry, CatalogStore, HistoryEntry, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord,
+    TenantStore,
 };
 
 mod changes;
@@ -277,6 +278,24 @@ impl TenantStore for SqliteLandlord {
             "SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules ORDER BY tenant, module",
             [],
             installed_from_row,
+        )
+    }
+
+    fn history(&self, tenant: &str, module: Option<&str>) -> Result<Vec<HistoryEntry>> {
+        self.rows(
+            "SELECT tenant, module, from_version, to_version, job_id, at FROM version_history
+             WHERE tenant = ?1 AND (?2 IS NULL OR module = ?2) ORDER BY id",
+            params![tenant, module],
+            |r| {
+                Ok(HistoryEntry {
+                    tenant: r.get(0)?,
+                    module: r.get(1)?,
+                    from_version: r.get(2)?,
+                    to_version: r.get(3)?,
+                    job_id: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            },
         )
     }
 

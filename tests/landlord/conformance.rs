@@ -1,0 +1,459 @@
+//! The checks every landlord engine must pass, written once against the store traits.
+//! An engine provides a [`Fixture`]: fresh, empty storage, and as many handles on it as
+//! a check asks for (each as another process would open it).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use modreg::domain::change::{self, Change, Commit, FileKind};
+use modreg::domain::event::{Event, EventType};
+use modreg::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
+use modreg::domain::manifest::parse_manifest;
+use modreg::domain::module::{Migration, ModuleVersion, Source};
+use modreg::store::{JobFilter, Landlord, NewJob};
+
+pub trait Fixture {
+    /// A new handle on this fixture's one landlord.
+    fn landlord(&self) -> Arc<dyn Landlord>;
+}
+
+/// One test per check, for an engine's fixture: `conformance_tests!(SqliteFixture::new());`
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fixture:expr) => {
+        $crate::conformance_tests!(@each $fixture;
+            tenants_are_added_once_and_removed_with_what_they_had,
+            jobs_start_running_and_end_once,
+            a_job_ends_only_from_a_state_that_may_become_its_end,
+            completed_installs_upgrades_and_uninstalls_change_what_a_tenant_has,
+            enable_disable_and_revert_are_recorded,
+            a_change_set_is_stored_whole_or_not_at_all,
+            events_come_in_order_and_page_by_cursor,
+            delivery_cursors_only_move_forward,
+            a_flag_changes_only_from_the_value_it_was_read_at,
+            subscriptions_are_granted_revoked_and_granted_again,
+            the_catalog_keeps_the_first_content_of_a_version,
+            jobs_are_found_by_every_filter,
+            of_processes_completing_one_job_at_once_exactly_one_does,
+            the_read_model_sees_what_another_handle_commits,
+        );
+    };
+    (@each $fixture:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::conformance::$check(&$fixture);
+            }
+        )*
+    };
+}
+
+const AT: &str = "2026-11-22T10:00:00.000Z";
+const LATER: &str = "2026-11-22T11:00:00.000Z";
+
+fn new_job(tenant: &str, module: &str, kind: JobKind, from: Option<&str>, to: Option<&str>, effect: Effect) -> NewJob {
+    NewJob {
+        batch: format!("batch-{tenant}"),
+        tenant: tenant.into(),
+        module: module.into(),
+        kind,
+        from_version: from.map(Into::into),
+        to_version: to.map(Into::into),
+        actor: "conformance".into(),
+        effect,
+    }
+}
+
+fn install(tenant: &str, module: &str, version: &str, flags: &[(&str, bool)]) -> NewJob {
+    let flags = flags.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    new_job(tenant, module, JobKind::Install, None, Some(version), Effect::Install { version: version.into(), flags, restored_from: None })
+}
+
+/// Starts jobs and returns them as they now stand.
+fn start(landlord: &dyn Landlord, jobs: &[NewJob]) -> Vec<Job> {
+    let ids = landlord.start_jobs(jobs, AT).expect("start jobs");
+    assert_eq!(ids.len(), jobs.len());
+    ids.iter().zip(jobs).map(|(&id, new)| new.started(id, AT)).collect()
+}
+
+fn step(name: &str) -> Step {
+    Step { name: name.into(), status: StepStatus::Ok, duration_ms: 3, detail: Some(format!("{name} done")), output: None }
+}
+
+#[track_caller]
+fn done(landlord: &dyn Landlord, changes: &[Change]) {
+    assert_eq!(landlord.commit(changes).expect("commit"), Commit::Done);
+}
+
+/// Starts and completes jobs, one change set.
+fn complete(landlord: &dyn Landlord, jobs: &[NewJob]) -> Vec<Job> {
+    let started = start(landlord, jobs);
+    let changes: Vec<Change> =
+        started.iter().zip(jobs).flat_map(|(job, new)| change::complete_job(job, &new.effect, vec![step("work")], LATER)).collect();
+    done(landlord, &changes);
+    started
+}
+
+fn events(landlord: &dyn Landlord) -> Vec<Event> {
+    landlord.events_after(0, 10_000).expect("events")
+}
+
+fn event_kinds(landlord: &dyn Landlord) -> Vec<EventType> {
+    events(landlord).into_iter().map(|e| e.kind).collect()
+}
+
+fn flags(landlord: &dyn Landlord, tenant: &str, module: &str) -> BTreeMap<String, bool> {
+    landlord.flags(tenant, Some(module)).expect("flags").into_iter().map(|f| (f.flag, f.value)).collect()
+}
+
+fn installed(landlord: &dyn Landlord, tenant: &str) -> Vec<(String, String, bool)> {
+    landlord.installed(tenant).expect("installed").into_iter().map(|m| (m.module, m.version, m.enabled)).collect()
+}
+
+fn add_tenant(landlord: &dyn Landlord, name: &str) {
+    done(landlord, &change::add_tenant(name, AT));
+}
+
+pub fn tenants_are_added_once_and_removed_with_what_they_had(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    add_tenant(l.as_ref(), "globex");
+    assert_eq!(l.commit(&change::add_tenant("acme", LATER)).unwrap(), Commit::Conflict(0), "a tenant is added once");
+    let acme = l.tenant("acme").unwrap().expect("acme");
+    assert_eq!((acme.name.as_str(), acme.created_at.as_str(), acme.modules), ("acme", AT, 0));
+    complete(l.as_ref(), &[install("acme", "forum", "1.0.0", &[("threads", true)])]);
+    l.grant("acme", "forum", None, AT).unwrap();
+    let names: Vec<(String, usize)> = l.tenants().unwrap().into_iter().map(|t| (t.name, t.modules)).collect();
+    assert_eq!(names, [("acme".to_string(), 1), ("globex".to_string(), 0)]);
+
+    done(l.as_ref(), &change::remove_tenant("acme", Some("archive/acme/tenant.db"), LATER));
+    assert!(l.tenant("acme").unwrap().is_none());
+    assert!(installed(l.as_ref(), "acme").is_empty());
+    assert!(flags(l.as_ref(), "acme", "forum").is_empty());
+    assert!(l.subscriptions("acme").unwrap().is_empty());
+    assert!(l.installed_everywhere().unwrap().iter().all(|m| m.tenant != "acme"));
+    // The audit trail stays: jobs, events, history and the kept file.
+    assert_eq!(l.jobs(&JobFilter { tenant: Some("acme".into()), ..JobFilter::default() }).unwrap().len(), 1);
+    assert_eq!(l.history("acme", None).unwrap().len(), 1);
+    let kept = l.archives("acme", None, Some(FileKind::Tenant)).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].path.as_str(), kept[0].kind.as_str()), ("archive/acme/tenant.db", "tenant"));
+    assert_eq!(
+        event_kinds(l.as_ref()),
+        [EventType::TenantAdded, EventType::TenantAdded, EventType::ModuleInstalled, EventType::TenantRemoved]
+    );
+    let removed = l.events_after(0, 100).unwrap().pop().unwrap();
+    assert_eq!(removed.data, Some(serde_json::json!({ "archive": "archive/acme/tenant.db" })));
+    // The name can be used again.
+    add_tenant(l.as_ref(), "acme");
+}
+
+pub fn jobs_start_running_and_end_once(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    let jobs = start(l.as_ref(), &[install("acme", "membership", "1.0.0", &[]), install("acme", "forum", "1.0.0", &[])]);
+    assert!(jobs[0].id < jobs[1].id, "ids grow");
+    let (job, steps, effect) = l.job(jobs[0].id).unwrap().expect("stored");
+    assert_eq!(job, jobs[0]);
+    assert!(steps.is_empty());
+    assert_eq!(effect, Effect::Install { version: "1.0.0".into(), flags: BTreeMap::new(), restored_from: None });
+    assert_eq!(l.unfinished_jobs("acme").unwrap().len(), 2);
+    assert_eq!(l.tenants_with_unfinished_jobs().unwrap(), ["acme"]);
+
+    let started = Step { name: "pre_install hook".into(), status: StepStatus::Started, duration_ms: 0, detail: None, output: None };
+    l.record_step(jobs[0].id, &started).unwrap();
+    assert_eq!(l.job(jobs[0].id).unwrap().unwrap().1, [started]);
+
+    let output = Step { output: Some("hook said hello".into()), ..step("post_install hook") };
+    let mut changes = change::complete_job(&jobs[0], &effect, vec![step("migrate V1__a"), output.clone()], LATER);
+    changes.extend(change::end_job(&jobs[1], JobStatus::RolledBack, "not run because `membership` failed", vec![], LATER));
+    done(l.as_ref(), &changes);
+    let (completed, steps, _) = l.job(jobs[0].id).unwrap().unwrap();
+    assert_eq!((completed.status, completed.finished_at.as_deref(), completed.error), (JobStatus::Completed, Some(LATER), None));
+    assert_eq!(steps, [step("migrate V1__a"), output], "the steps are replaced by the final ones, output kept");
+    let rolled_back = l.job(jobs[1].id).unwrap().unwrap().0;
+    assert_eq!(rolled_back.status, JobStatus::RolledBack);
+    assert_eq!(rolled_back.error.as_deref(), Some("not run because `membership` failed"));
+    assert!(l.unfinished_jobs("acme").unwrap().is_empty());
+    assert!(l.tenants_with_unfinished_jobs().unwrap().is_empty());
+    // Ending either again finds it ended: nothing changes.
+    let again = change::complete_job(&jobs[0], &effect, vec![], "2027-01-01T00:00:00.000Z");
+    assert_eq!(l.commit(&again).unwrap(), Commit::Conflict(0));
+    assert_eq!(l.job(jobs[0].id).unwrap().unwrap().0.finished_at.as_deref(), Some(LATER));
+    assert_eq!(event_kinds(l.as_ref()), [EventType::TenantAdded, EventType::ModuleInstalled, EventType::ModuleInstallFailed]);
+    assert!(l.job(999_999).unwrap().is_none());
+}
+
+pub fn a_job_ends_only_from_a_state_that_may_become_its_end(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    let jobs = start(l.as_ref(), &[install("acme", "forum", "1.0.0", &[])]);
+    // Undoing it failed: `failed`, then `recover` rolls it back.
+    done(l.as_ref(), &change::end_job(&jobs[0], JobStatus::Failed, "undo failed", vec![], AT));
+    assert_eq!(l.unfinished_jobs("acme").unwrap().len(), 1, "a failed job waits for recovery");
+    let effect = l.job(jobs[0].id).unwrap().unwrap().2;
+    assert_eq!(l.commit(&change::complete_job(&jobs[0], &effect, vec![], LATER)).unwrap(), Commit::Conflict(0), "failed never completes");
+    done(l.as_ref(), &change::end_job(&jobs[0], JobStatus::RolledBack, "undo failed; rolled back by recovery", vec![], LATER));
+    assert_eq!(l.job(jobs[0].id).unwrap().unwrap().0.status, JobStatus::RolledBack);
+    assert_eq!(l.commit(&change::end_job(&jobs[0], JobStatus::RolledBack, "again", vec![], LATER)).unwrap(), Commit::Conflict(0));
+    assert!(installed(l.as_ref(), "acme").is_empty());
+}
+
+pub fn completed_installs_upgrades_and_uninstalls_change_what_a_tenant_has(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    complete(l.as_ref(), &[install("acme", "app", "1.0.0", &[("keep", true), ("dropped", true), ("changed", false)])]);
+    assert_eq!(installed(l.as_ref(), "acme"), [("app".into(), "1.0.0".into(), true)]);
+    let record = &l.installed("acme").unwrap()[0];
+    assert_eq!((record.installed_at.as_str(), record.updated_at.as_str()), (LATER, LATER));
+    done(l.as_ref(), &change::set_flag("acme", "app", "changed", true, false, LATER));
+
+    let features = BTreeMap::from([("keep".to_string(), false), ("changed".to_string(), false), ("added".to_string(), true)]);
+    let upgrade = new_job(
+        "acme",
+        "app",
+        JobKind::Upgrade,
+        Some("1.0.0"),
+        Some("2.0.0"),
+        Effect::Upgrade { version: "2.0.0".into(), features, copy: Some("copies/acme/app-1.0.0.db".into()) },
+    );
+    let upgraded = complete(l.as_ref(), &[upgrade]);
+    assert_eq!(installed(l.as_ref(), "acme"), [("app".into(), "2.0.0".into(), true)]);
+    let expected = BTreeMap::from([("added".to_string(), true), ("changed".to_string(), true), ("keep".to_string(), true)]);
+    assert_eq!(flags(l.as_ref(), "acme", "app"), expected, "new flags get defaults, values stay, dropped ones go");
+    let copies = l.archives("acme", Some("app"), Some(FileKind::UpgradeCopy)).unwrap();
+    assert_eq!(copies.len(), 1);
+    assert_eq!((copies[0].version.as_deref(), copies[0].job_id), (Some("1.0.0"), Some(upgraded[0].id)));
+
+    let uninstall = new_job(
+        "acme",
+        "app",
+        JobKind::Uninstall,
+        Some("2.0.0"),
+        None,
+        Effect::Uninstall { archive: Some("archive/acme/app-2.0.0.db".into()) },
+    );
+    complete(l.as_ref(), &[uninstall]);
+    assert!(installed(l.as_ref(), "acme").is_empty());
+    assert!(flags(l.as_ref(), "acme", "app").is_empty());
+    let archives = l.archives("acme", Some("app"), Some(FileKind::Uninstall)).unwrap();
+    assert_eq!(archives.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(), ["archive/acme/app-2.0.0.db"]);
+    assert_eq!(l.archives("acme", None, None).unwrap().len(), 2, "newest first, every kind");
+    assert_eq!(l.archives("acme", None, None).unwrap()[0].kind, "uninstall");
+    let history: Vec<(Option<String>, Option<String>)> =
+        l.history("acme", Some("app")).unwrap().into_iter().map(|h| (h.from_version, h.to_version)).collect();
+    assert_eq!(history, [(None, Some("1.0.0".into())), (Some("1.0.0".into()), Some("2.0.0".into())), (Some("2.0.0".into()), None)]);
+    let kinds = event_kinds(l.as_ref());
+    assert_eq!(kinds[1..], [EventType::ModuleInstalled, EventType::FlagChanged, EventType::ModuleUpgraded, EventType::ModuleUninstalled]);
+    // Pruned files are forgotten.
+    done(l.as_ref(), &[Change::ForgetFiles { ids: vec![copies[0].id], at: LATER.into() }]);
+    assert!(l.archives("acme", Some("app"), Some(FileKind::UpgradeCopy)).unwrap().is_empty());
+}
+
+pub fn enable_disable_and_revert_are_recorded(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    complete(l.as_ref(), &[install("acme", "app", "1.0.0", &[("a", true)])]);
+    let toggle = |enabled| {
+        let kind = if enabled { JobKind::Enable } else { JobKind::Disable };
+        new_job("acme", "app", kind, Some("1.0.0"), Some("1.0.0"), Effect::SetEnabled { enabled })
+    };
+    complete(l.as_ref(), &[toggle(false)]);
+    assert_eq!(installed(l.as_ref(), "acme"), [("app".into(), "1.0.0".into(), false)]);
+    complete(l.as_ref(), &[toggle(true)]);
+    assert_eq!(installed(l.as_ref(), "acme"), [("app".into(), "1.0.0".into(), true)]);
+    let revert = new_job(
+        "acme",
+        "app",
+        JobKind::Revert,
+        Some("1.0.0"),
+        Some("0.9.0"),
+        Effect::Revert { version: "0.9.0".into(), flags: BTreeMap::from([("old".to_string(), false)]) },
+    );
+    complete(l.as_ref(), &[revert]);
+    assert_eq!(installed(l.as_ref(), "acme"), [("app".into(), "0.9.0".into(), true)]);
+    assert_eq!(flags(l.as_ref(), "acme", "app"), BTreeMap::from([("old".to_string(), false)]), "exactly the copy's flags");
+    let kinds = event_kinds(l.as_ref());
+    assert_eq!(kinds[2..], [EventType::ModuleDisabled, EventType::ModuleEnabled, EventType::ModuleReverted]);
+}
+
+pub fn a_change_set_is_stored_whole_or_not_at_all(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    let jobs = complete(l.as_ref(), &[install("acme", "forum", "1.0.0", &[])]);
+    let before = (events(l.as_ref()), installed(l.as_ref(), "acme"));
+    let late = start(l.as_ref(), &[install("acme", "wiki", "1.0.0", &[("pages", true)])]);
+    // A set whose last change is a job that already ended: its earlier changes must go too.
+    let mut changes = change::complete_job(&late[0], &l.job(late[0].id).unwrap().unwrap().2, vec![], LATER);
+    let conflicting = change::end_job(&jobs[0], JobStatus::RolledBack, "late", vec![], LATER);
+    let at = changes.len();
+    changes.extend(conflicting);
+    assert_eq!(l.commit(&changes).unwrap(), Commit::Conflict(at));
+    assert_eq!((events(l.as_ref()), installed(l.as_ref(), "acme")), before);
+    assert!(flags(l.as_ref(), "acme", "wiki").is_empty());
+    assert_eq!(l.job(late[0].id).unwrap().unwrap().0.status, JobStatus::Running);
+}
+
+pub fn events_come_in_order_and_page_by_cursor(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    for i in 0..25 {
+        add_tenant(l.as_ref(), &format!("t{i:02}"));
+    }
+    let all = l.events_after(0, 1000).unwrap();
+    assert_eq!(all.len(), 25);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids grow");
+    let tenants: Vec<String> = all.iter().map(|e| e.tenant.clone().unwrap()).collect();
+    assert_eq!(tenants, (0..25).map(|i| format!("t{i:02}")).collect::<Vec<_>>(), "in the order they were written");
+    let mut paged = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = l.events_after(cursor, 7).unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= 7);
+        cursor = last.id;
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    assert!(l.events_after(all[24].id, 10).unwrap().is_empty());
+    // Within one set, in the set's order, with their facts.
+    done(l.as_ref(), &change::remove_tenant("t00", None, LATER));
+    add_tenant(l.as_ref(), "t00");
+    let tail = l.events_after(all[24].id, 10).unwrap();
+    assert_eq!(tail.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventType::TenantRemoved, EventType::TenantAdded]);
+    assert_eq!((tail[0].at.as_str(), tail[0].data.clone()), (LATER, None));
+}
+
+pub fn delivery_cursors_only_move_forward(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    assert_eq!(l.cursor("command").unwrap(), 0);
+    l.set_cursor("command", 5, AT).unwrap();
+    l.set_cursor("command", 3, LATER).unwrap();
+    assert_eq!(l.cursor("command").unwrap(), 5);
+    l.set_cursor("command", 9, LATER).unwrap();
+    assert_eq!(l.cursor("command").unwrap(), 9);
+    assert_eq!(l.cursor("other").unwrap(), 0);
+}
+
+pub fn a_flag_changes_only_from_the_value_it_was_read_at(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    complete(l.as_ref(), &[install("acme", "finance", "1.0.0", &[("invoicing", true)])]);
+    let events_before = event_kinds(l.as_ref()).len();
+    // Read as false, but it is true: someone else changed it.
+    assert_eq!(l.commit(&change::set_flag("acme", "finance", "invoicing", true, false, LATER)).unwrap(), Commit::Conflict(0));
+    assert_eq!(event_kinds(l.as_ref()).len(), events_before, "no event without the change");
+    done(l.as_ref(), &change::set_flag("acme", "finance", "invoicing", false, true, LATER));
+    let record = l.flags("acme", Some("finance")).unwrap().pop().unwrap();
+    assert_eq!((record.value, record.updated_at.as_str()), (false, LATER));
+    let last = l.events_after(0, 100).unwrap().pop().unwrap();
+    assert_eq!((last.kind, last.data), (EventType::FlagChanged, Some(serde_json::json!({ "flag": "invoicing", "value": false }))));
+    // A flag that does not exist cannot be set.
+    assert_eq!(l.commit(&change::set_flag("acme", "finance", "ghost", true, false, LATER)).unwrap(), Commit::Conflict(0));
+    assert!(l.flags("acme", None).unwrap().iter().all(|f| f.flag != "ghost"));
+}
+
+pub fn subscriptions_are_granted_revoked_and_granted_again(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    l.grant("acme", "finance", Some("2026-12-31"), AT).unwrap();
+    l.grant("acme", "elections", None, AT).unwrap();
+    let subs = l.subscriptions("acme").unwrap();
+    assert_eq!(subs.iter().map(|s| s.module.as_str()).collect::<Vec<_>>(), ["elections", "finance"]);
+    assert!(subs[1].is_active("2026-12-31") && !subs[1].is_active("2027-01-01"));
+    assert!(l.revoke("acme", "finance", LATER).unwrap());
+    assert!(!l.revoke("acme", "finance", LATER).unwrap(), "nothing left to revoke");
+    let finance = l.subscriptions("acme").unwrap().into_iter().find(|s| s.module == "finance").unwrap();
+    assert_eq!(finance.revoked_at.as_deref(), Some(LATER));
+    assert!(!finance.is_active("2026-01-01"));
+    l.grant("acme", "finance", None, LATER).unwrap();
+    let finance = l.subscriptions("acme").unwrap().into_iter().find(|s| s.module == "finance").unwrap();
+    assert_eq!((finance.revoked_at, finance.until, finance.granted_at.as_str()), (None, None, LATER));
+    assert!(l.subscriptions("globex").unwrap().is_empty());
+}
+
+fn version(text_extra: &str, sql: &str) -> ModuleVersion {
+    let text = format!("[module]\nname = \"finance\"\nversion = \"1.2.0\"\ndescription = \"conformance{text_extra}\"\n");
+    let manifest = parse_manifest(&text, Path::new("module.toml")).expect("manifest");
+    let migrations = vec![Migration { name: "V1__invoices".into(), version: 1, sql: sql.into() }];
+    ModuleVersion::new(manifest, text, migrations, vec![], Source::Landlord)
+}
+
+pub fn the_catalog_keeps_the_first_content_of_a_version(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    assert!(!l.known_module("finance").unwrap());
+    let first = version("", "CREATE TABLE invoices (id INTEGER PRIMARY KEY);");
+    l.record_versions(&[&first], AT).unwrap();
+    assert!(l.known_module("finance").unwrap());
+    let edited = version(" edited", "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER);");
+    assert_ne!(first.checksum, edited.checksum);
+    l.record_versions(&[&edited], LATER).unwrap();
+    let entries = l.catalog_entries().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!((entries[0].checksum.as_str(), entries[0].first_seen_at.as_str()), (first.checksum.as_str(), AT));
+    let stored = l.stored_version("finance", "1.2.0").unwrap().expect("stored");
+    assert_eq!((stored.manifest, stored.migrations, stored.seeds), (first.manifest_text.clone(), first.migrations.clone(), vec![]));
+    assert_eq!(stored.checksum, first.checksum);
+    assert!(l.stored_version("finance", "9.9.9").unwrap().is_none());
+}
+
+pub fn jobs_are_found_by_every_filter(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    add_tenant(l.as_ref(), "acme");
+    add_tenant(l.as_ref(), "globex");
+    let acme = complete(l.as_ref(), &[install("acme", "forum", "1.0.0", &[]), install("acme", "wiki", "1.0.0", &[])]);
+    let globex = start(l.as_ref(), &[install("globex", "forum", "1.0.0", &[])]);
+    let ids = |filter: JobFilter| l.jobs(&filter).unwrap().into_iter().map(|j| j.id).collect::<Vec<_>>();
+    let all = JobFilter::default();
+    assert_eq!(ids(all.clone()), [globex[0].id, acme[1].id, acme[0].id], "newest first");
+    assert_eq!(ids(JobFilter { tenant: Some("acme".into()), ..all.clone() }), [acme[1].id, acme[0].id]);
+    assert_eq!(ids(JobFilter { module: Some("forum".into()), ..all.clone() }), [globex[0].id, acme[0].id]);
+    assert_eq!(ids(JobFilter { status: Some(JobStatus::Running), ..all.clone() }), [globex[0].id]);
+    assert_eq!(ids(JobFilter { kind: Some(JobKind::Install), limit: Some(1), ..all.clone() }), [globex[0].id]);
+    assert_eq!(ids(JobFilter { batch: Some("batch-acme".into()), ..all.clone() }), [acme[1].id, acme[0].id]);
+    assert_eq!(ids(JobFilter { from_id: Some(acme[1].id), ..all.clone() }), [globex[0].id, acme[1].id]);
+    assert_eq!(ids(JobFilter { since: Some(LATER.into()), ..all.clone() }), Vec::<i64>::new());
+    assert_eq!(ids(JobFilter { since: Some(AT.into()), tenant: Some("globex".into()), ..all }), [globex[0].id]);
+}
+
+pub fn of_processes_completing_one_job_at_once_exactly_one_does(fixture: &dyn Fixture) {
+    let first = fixture.landlord();
+    add_tenant(first.as_ref(), "acme");
+    let jobs = start(first.as_ref(), &[install("acme", "forum", "1.0.0", &[("threads", true)])]);
+    let effect = first.job(jobs[0].id).unwrap().unwrap().2;
+    let contenders = 4;
+    let barrier = Barrier::new(contenders);
+    let outcomes: Vec<Commit> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..contenders)
+            .map(|i| {
+                let landlord = fixture.landlord();
+                let (barrier, job, effect) = (&barrier, &jobs[0], &effect);
+                scope.spawn(move || {
+                    let changes = change::complete_job(job, effect, vec![step(&format!("contender {i}"))], LATER);
+                    barrier.wait();
+                    landlord.commit(&changes).expect("commit")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("contender")).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|c| **c == Commit::Done).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|c| matches!(c, Commit::Done | Commit::Conflict(0))));
+    assert_eq!(event_kinds(first.as_ref()).iter().filter(|k| **k == EventType::ModuleInstalled).count(), 1);
+    assert_eq!(first.history("acme", None).unwrap().len(), 1);
+    assert_eq!(first.job(jobs[0].id).unwrap().unwrap().1.len(), 1, "the winner's steps only");
+}
+
+pub fn the_read_model_sees_what_another_handle_commits(fixture: &dyn Fixture) {
+    let writer = fixture.landlord();
+    add_tenant(writer.as_ref(), "acme");
+    let mut reader = fixture.landlord().read_model().expect("read model");
+    let seen = reader.version().unwrap();
+    assert!(reader.tenant("acme").unwrap().expect("acme").modules.is_empty());
+    assert!(reader.tenant("ghost").unwrap().is_none());
+    complete(writer.as_ref(), &[install("acme", "finance", "1.2.0", &[("invoicing", true)])]);
+    assert_ne!(reader.version().unwrap(), seen, "the version moves when another handle commits");
+    let snapshot = reader.tenant("acme").unwrap().expect("acme");
+    let finance = &snapshot.modules["finance"];
+    assert_eq!((finance.version.as_str(), finance.enabled, finance.flags.get("invoicing")), ("1.2.0", true, Some(&true)));
+}
