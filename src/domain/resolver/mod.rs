@@ -264,8 +264,41 @@ pub struct Resolution {
 pub type Installed = BTreeMap<ModuleName, Version>;
 
 /// Resolves `goal` for a tenant that has `installed`, against `catalog`, on `today`.
+///
+/// Versions that depend on each other in a circle cannot be installed (there is no order
+/// to run their migrations in): when the chosen versions form a cycle, that combination
+/// is ruled out and the search goes on, so that a lower version without the cycle is
+/// found if one exists. When none is, the first cycle is the error.
 pub fn resolve(catalog: &Catalog, installed: &Installed, goal: &Goal, today: Date) -> Result<Resolution, ResolveError> {
-    let mut solver = Solver::new(catalog, installed, today);
+    let mut forbidden: Vec<Vec<(ModuleName, Version)>> = Vec::new();
+    let mut first_cycle = None;
+    loop {
+        let outcome = resolve_once(catalog, installed, goal, today, &forbidden);
+        match outcome {
+            Err(ResolveError::Cycle { path }) if forbidden.len() < MAX_CYCLES => {
+                let mut members = path.clone();
+                members.pop();
+                forbidden.push(members);
+                first_cycle.get_or_insert(ResolveError::Cycle { path });
+            }
+            Err(e) => return Err(first_cycle.unwrap_or(e)),
+            Ok(resolution) => return Ok(resolution),
+        }
+    }
+}
+
+/// How many cycles a resolution rules out before it reports the first.
+const MAX_CYCLES: usize = 64;
+
+/// One search, with the version combinations of `forbidden` ruled out.
+fn resolve_once(
+    catalog: &Catalog,
+    installed: &Installed,
+    goal: &Goal,
+    today: Date,
+    forbidden: &[Vec<(ModuleName, Version)>],
+) -> Result<Resolution, ResolveError> {
+    let mut solver = Solver::new(catalog, installed, today, forbidden);
     let mut unchanged = Vec::new();
     let mut requested = BTreeSet::new();
     match goal {

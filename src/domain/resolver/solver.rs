@@ -86,10 +86,12 @@ pub(super) struct Solver<'a> {
     undo: Vec<Undo>,
     tries: usize,
     first_failure: Option<ResolveError>,
+    /// Combinations of versions that may not be chosen together (cycles found before).
+    forbidden: &'a [Vec<(ModuleName, Version)>],
 }
 
 impl<'a> Solver<'a> {
-    pub fn new(catalog: &'a Catalog, installed: &'a Installed, today: Date) -> Self {
+    pub fn new(catalog: &'a Catalog, installed: &'a Installed, today: Date, forbidden: &'a [Vec<(ModuleName, Version)>]) -> Self {
         Solver {
             catalog,
             installed,
@@ -101,7 +103,20 @@ impl<'a> Solver<'a> {
             undo: Vec::new(),
             tries: 0,
             first_failure: None,
+            forbidden,
         }
+    }
+
+    /// Whether choosing `candidate` completes a forbidden combination with what is
+    /// already chosen.
+    fn completes_forbidden(&self, candidate: &ModuleVersion) -> bool {
+        self.forbidden.iter().any(|combination| {
+            combination.iter().any(|(n, v)| n == candidate.name() && v == candidate.version())
+                && combination.iter().all(|(n, v)| {
+                    (n == candidate.name() && v == candidate.version())
+                        || self.ids.get(n).and_then(|&id| self.slot(id).assigned).is_some_and(|(m, _)| m.version() == v)
+                })
+        })
     }
 
     fn id(&mut self, name: &'a ModuleName) -> Id {
@@ -323,6 +338,9 @@ impl<'a> Solver<'a> {
     /// requirements. Stops at the first requirement that an already-decided module
     /// misses, or on an unknown dependency; the first such failure is kept to explain.
     fn assign(&mut self, id: Id, candidate: &'a Arc<ModuleVersion>, decision: usize) -> bool {
+        if !self.forbidden.is_empty() && self.completes_forbidden(candidate) {
+            return false;
+        }
         self.slot_mut(id).assigned = Some((candidate, Some(decision)));
         self.undo.push(Undo::Assign(id));
         for (dep, req, optional) in candidate.manifest.all_dependencies() {

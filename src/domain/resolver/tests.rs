@@ -156,6 +156,22 @@ fn cycles_are_reported_with_their_path() {
 }
 
 #[test]
+fn a_version_whose_dependencies_form_a_cycle_is_passed_over() {
+    let catalog = Catalog::new([
+        module("a", "1.0.0", &[("b", "^1")]),
+        module("a", "2.0.0", &[("b", "^2")]),
+        module("b", "1.0.0", &[]),
+        module("b", "2.0.0", &[("a", "^2")]),
+    ])
+    .0;
+    let r = install(&catalog, &Installed::new(), &["a"]).unwrap();
+    assert_eq!(labels(&r), ["b 1.0.0", "a 1.0.0"]);
+    // Asked for exactly the versions of the cycle, the cycle is the answer.
+    let e = install(&catalog, &Installed::new(), &["a@=2.0.0"]).unwrap_err();
+    assert_eq!(e.to_string(), "dependency cycle: a -> b -> a");
+}
+
+#[test]
 fn optional_dependencies_order_the_plan_and_must_match_when_present() {
     let r = install(&platform(), &Installed::new(), &["forum", "messaging@^1"]).unwrap();
     assert_eq!(labels(&r), ["membership 1.1.0", "messaging 1.0.0", "forum 1.0.0"]);
@@ -279,11 +295,72 @@ fn request_parsing() {
     assert_eq!(Request::parse("finance@banana").unwrap_err().kind, ErrorKind::Invalid);
 }
 
-/// (module index, major version, [(dependency index, required major)])
-type Entry = (usize, u64, Vec<(usize, u64)>);
+/// (module index, major version, [(dependency index, required major, optional)])
+type Entry = (usize, u64, Vec<(usize, u64, bool)>);
 
 fn random_catalog() -> impl Strategy<Value = Vec<Entry>> {
-    prop::collection::vec((0usize..6, 1u64..4, prop::collection::vec((0usize..6, 1u64..4), 0..3)), 1..14)
+    prop::collection::vec((0usize..6, 1u64..4, prop::collection::vec((0usize..6, 1u64..4, prop::bool::weighted(0.2)), 0..3)), 1..14)
+}
+
+/// The module versions a random catalog describes (one per module and major, no
+/// dependency on itself, one requirement per dependency).
+fn build(entries: Vec<Entry>) -> Vec<ModuleVersion> {
+    let mut seen = HashSet::new();
+    let mut versions = Vec::new();
+    for (m, major, deps) in entries {
+        if !seen.insert((m, major)) {
+            continue;
+        }
+        let mut required = BTreeMap::new();
+        let mut optional = BTreeMap::new();
+        for (d, r, is_optional) in deps.into_iter().filter(|(d, _, _)| *d != m) {
+            if !required.contains_key(&format!("m{d}")) && !optional.contains_key(&format!("m{d}")) {
+                let table = if is_optional { &mut optional } else { &mut required };
+                table.insert(format!("m{d}"), format!("^{r}"));
+            }
+        }
+        let required: Vec<(&str, &str)> = required.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let optional: Vec<(&str, &str)> = optional.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        versions.push(module_with(&format!("m{m}"), &format!("{major}.0.0"), &required, &optional, ""));
+    }
+    versions
+}
+
+/// Every installable set that contains `request`, by brute force: each module absent or
+/// at one of its versions, every required dependency present and matching, every
+/// optional one matching when present, and no cycle (which could not be ordered).
+fn every_solution(catalog: &Catalog, request: &str) -> Vec<BTreeMap<String, Version>> {
+    let names: Vec<&ModuleName> = catalog.names().collect();
+    let mut solutions = Vec::new();
+    let mut choice = vec![0usize; names.len()];
+    loop {
+        let chosen: BTreeMap<&str, &Arc<ModuleVersion>> =
+            names.iter().zip(&choice).filter(|(_, c)| **c > 0).map(|(n, c)| (n.as_str(), &catalog.versions(*n)[*c - 1])).collect();
+        let consistent = chosen.contains_key(request)
+            && chosen.values().all(|m| {
+                m.manifest.all_dependencies().all(|(dep, req, optional)| match chosen.get(dep.as_str()) {
+                    Some(d) => req.matches(d.version()),
+                    None => optional,
+                })
+            });
+        if consistent {
+            let modules: Vec<Arc<ModuleVersion>> = chosen.values().map(|m| Arc::clone(m)).collect();
+            if dependency_order(&modules).is_ok() {
+                solutions.push(chosen.iter().map(|(n, m)| (n.to_string(), m.version().clone())).collect());
+            }
+        }
+        // The next assignment, like counting in a mixed base.
+        let mut i = 0;
+        loop {
+            let Some(name) = names.get(i) else { return solutions };
+            choice[i] += 1;
+            if choice[i] <= catalog.versions(*name).len() {
+                break;
+            }
+            choice[i] = 0;
+            i += 1;
+        }
+    }
 }
 
 proptest! {
@@ -291,30 +368,44 @@ proptest! {
     /// its dependencies, and every chosen version meets every requirement on it.
     #[test]
     fn plans_are_ordered_and_consistent(entries in random_catalog(), want in 0usize..6) {
-        let mut seen = HashSet::new();
-        let mut versions = Vec::new();
-        for (m, major, deps) in entries {
-            if !seen.insert((m, major)) { continue; }
-            let deps: Vec<(String, String)> = deps.into_iter().filter(|(d, _)| *d != m).map(|(d, r)| (format!("m{d}"), format!("^{r}"))).collect();
-            let mut unique = BTreeMap::new();
-            for (d, r) in deps { unique.entry(d).or_insert(r); }
-            let deps: Vec<(&str, &str)> = unique.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-            versions.push(module(&format!("m{m}"), &format!("{major}.0.0"), &deps));
-        }
-        let catalog = Catalog::new(versions).0;
+        let catalog = Catalog::new(build(entries)).0;
         let request = format!("m{want}");
         if let Ok(r) = install(&catalog, &Installed::new(), &[request.as_str()]) {
             let chosen: HashMap<&str, &Version> = r.steps.iter().map(|s| (s.module.name().as_str(), s.module.version())).collect();
             prop_assert_eq!(chosen.len(), r.steps.len());
             prop_assert!(chosen.contains_key(request.as_str()));
             for (i, step) in r.steps.iter().enumerate() {
-                for (dep, req, _) in step.module.manifest.all_dependencies() {
+                for (dep, req, optional) in step.module.manifest.all_dependencies() {
                     let version = chosen.get(dep.as_str());
-                    prop_assert!(version.is_some_and(|v| req.matches(v)));
-                    let at = r.steps.iter().position(|s| s.module.name() == dep).unwrap();
-                    prop_assert!(at < i, "dependency {} after {}", dep, step.module.name());
+                    prop_assert!(version.is_some_and(|v| req.matches(v)) || optional && version.is_none());
+                    if let Some(at) = r.steps.iter().position(|s| s.module.name() == dep) {
+                        prop_assert!(at < i, "dependency {} after {}", dep, step.module.name());
+                    }
                 }
             }
+        }
+    }
+
+    /// Against a brute-force search of every assignment: when any installable set holds
+    /// the request, the resolver finds one, and picks the highest version of the
+    /// requested module that any of them has; when none does, it says so.
+    #[test]
+    fn resolution_is_complete_and_takes_the_highest_version(entries in random_catalog(), want in 0usize..6) {
+        let catalog = Catalog::new(build(entries)).0;
+        // One of the modules the catalog has (it has at least one).
+        let names: Vec<&ModuleName> = catalog.names().collect();
+        let request = names[want % names.len()].to_string();
+        let solutions = every_solution(&catalog, &request);
+        let resolved = install(&catalog, &Installed::new(), &[request.as_str()]);
+        match solutions.iter().map(|s| &s[&request]).max() {
+            Some(highest) => {
+                let plan = resolved.map_err(|e| TestCaseError::fail(format!("{} solutions exist, the resolver said: {e}", solutions.len())))?;
+                let chosen = plan.steps.iter().find(|s| s.module.name().as_str() == request).map(|s| s.module.version());
+                prop_assert_eq!(chosen, Some(highest));
+                let plan: BTreeMap<String, Version> = plan.steps.iter().map(|s| (s.module.name().to_string(), s.module.version().clone())).collect();
+                prop_assert!(solutions.contains(&plan), "the plan {:?} is not one of the installable sets", plan);
+            }
+            None => prop_assert!(resolved.is_err(), "no installable set holds {}, yet the resolver planned {:?}", request, resolved.map(|r| labels(&r))),
         }
     }
 }
