@@ -26,6 +26,7 @@ pub fn run(args: EventsArgs, env: &Env) -> Result<Done> {
     let ctx = env.context()?;
     let mut after = args.after.unwrap_or(0);
     let mut left = args.limit.unwrap_or(usize::MAX);
+    let mut following = false;
     loop {
         let mut seen = ctx.landlord.data_version()?;
         loop {
@@ -47,6 +48,10 @@ pub fn run(args: EventsArgs, env: &Env) -> Result<Done> {
         }
         if !args.follow {
             return Ok(Done::Success);
+        }
+        if !following {
+            env.output.status("Following", &format!("events after {after}; stop with Ctrl-C"));
+            following = true;
         }
         seen = events::wait_for_change(&ctx, seen, Duration::from_secs(1))?;
         let _ = seen;

@@ -52,7 +52,7 @@ impl Output {
     pub fn status_line(&self, verb: &str, message: &str) -> String {
         let style = if verb == "Failed" || verb == "Refused" {
             RED
-        } else if verb == "Planned" || verb == "Would" {
+        } else if verb == "Planned" || verb == "Would" || verb == "Blocking" {
             CYAN
         } else {
             GREEN

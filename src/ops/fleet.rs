@@ -47,7 +47,7 @@ pub(crate) fn prepare_tenant(ctx: &Context, tenant: &TenantName, dry_run: bool, 
     if dry_run {
         return Ok(None);
     }
-    let lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
+    let lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
     recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
     Ok(Some(lock))
 }

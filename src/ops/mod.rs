@@ -136,6 +136,18 @@ impl Context {
         }
     }
 
+    /// Takes the tenant's lock, waiting up to `--lock-timeout` for another process to
+    /// release it; says so when it has to wait, as cargo does for its package cache.
+    pub fn lock_tenant(&self, tenant: &str, reporter: &dyn Reporter) -> Result<crate::store::TenantLock> {
+        match self.tenants.lock(tenant, Duration::ZERO) {
+            Err(e) if e.kind == crate::domain::ErrorKind::Busy => {
+                reporter.status("Blocking", &format!("waiting for lock on tenant {tenant}"));
+                self.tenants.lock(tenant, self.settings.lock_timeout)
+            }
+            other => other,
+        }
+    }
+
     /// The tenant's installed modules as the resolver wants them.
     pub fn installed(&self, tenant: &str) -> Result<Installed> {
         let mut installed = Installed::new();

@@ -50,7 +50,7 @@ pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<RecoverReport> 
     let mut report = RecoverReport::default();
     for name in names {
         let tenant = TenantName::parse(&name)?;
-        let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
+        let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
         if let Some(done) = recover_tenant(ctx, tenant.as_str(), reporter)? {
             report.tenants.push(done);
         }

@@ -67,7 +67,7 @@ pub fn revert(ctx: &Context, id: i64, reporter: &dyn Reporter) -> Result<Operati
     let planned = plan(ctx, id)?;
     let tenant = TenantName::parse(&planned.tenant)?;
     let module_name = ModuleName::parse(&planned.module)?;
-    let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
+    let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
     recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
     let installed = ctx.installed(tenant.as_str())?;
     let current = installed.get(&module_name).map(Version::to_string);

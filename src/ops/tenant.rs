@@ -30,7 +30,7 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
     for tenant in tenants {
         // Under the tenant's lock, so that a `tenant remove` of the same name cannot
         // interleave; this also creates the lock file that every later command takes.
-        let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
+        let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
         let added = ctx.landlord.tenant(tenant.as_str())?.is_none()
             && ctx.landlord.commit(&change::add_tenant(tenant.as_str(), &ctx.now()))? == Commit::Done;
         if !ctx.tenants.exists(tenant.as_str()) {
@@ -74,7 +74,7 @@ pub fn remove(ctx: &Context, tenants: &[TenantName], purge: bool, reporter: &dyn
     }
     let mut report = TenantRemoveReport::default();
     for tenant in tenants {
-        let _lock = ctx.tenants.lock(tenant.as_str(), ctx.settings.lock_timeout)?;
+        let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
         recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
         let archive: Option<PathBuf> = (!purge)
             .then(|| ctx.settings.data_dir.join("archive").join(tenant.as_str()).join(format!("tenant-{}.db", ctx.clock.file_stamp())));

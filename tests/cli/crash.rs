@@ -3,9 +3,8 @@
 //! itself at a named point; hooks that wait let a test kill it mid-hook.
 
 use std::os::unix::process::ExitStatusExt;
-use std::time::{Duration, Instant};
 
-use crate::support::World;
+use crate::support::{Stderr, World, fifo, read_fifo};
 
 fn world() -> World {
     let world = World::new();
@@ -66,23 +65,19 @@ fn killed_after_the_tenant_commits_the_jobs_are_completed() {
 #[test]
 fn killed_during_a_hook_the_copy_is_put_back_and_rollback_is_called() {
     let world = world();
-    let started = world.path().join("hook.started");
+    let started = fifo(&world.path().join("hook.started"));
     let marker = world.path().join("rolled-back.txt");
     world
         .module("c", "c", "1.0.0")
         .dep("a", "^1")
         .migration("V1__c", "CREATE TABLE c_t (x);\nDELETE FROM a_t;")
-        .hook("post_install", &format!("touch {}; sleep 60", started.display()))
+        .hook("post_install", &format!("echo started > {}; sleep 60", started.display()))
         .hook("rollback", &format!("echo \"$MODREG_JOB_ID\" >> {}", marker.display()))
         .write();
     world.ok(&["install", "a", "--tenant", "acme"]);
     let before = world.dump("acme");
     let mut child = world.spawn(&["install", "c", "--tenant", "acme"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the hook never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert_eq!(read_fifo(&started), "started\n");
     child.kill().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(9));
@@ -114,16 +109,8 @@ fn killed_mid_migration_the_transaction_is_gone() {
     world.ok(&["install", "a", "--tenant", "acme"]);
     let before = world.dump("acme");
     let mut child = world.spawn(&["install", "slow", "--tenant", "acme"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let running = world.jobs().iter().any(|j| j["module"] == "slow" && j["status"] == "running");
-        if running {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the job never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    // Said just before its migrations start; they take seconds, so the kill lands in them.
+    Stderr::of(&mut child).wait_for("Installing slow 1.0.0 for acme");
     child.kill().unwrap();
     child.wait().unwrap();
     let status = world.json(&["status", "--tenant", "acme"]);

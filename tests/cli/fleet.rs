@@ -31,7 +31,7 @@ fn a_fleet_goes_on_past_failures_and_a_rerun_finishes_the_rest() {
     world.sql("t4", "CREATE TABLE app_t (x);");
     let t2_before = world.dump("t2");
     let run = world.run(&["install", "app", "--all-tenants", "--json"]);
-    run.code(1);
+    run.exit(1);
     let report = run.json();
     assert_eq!(
         outcomes(&report),
@@ -84,7 +84,7 @@ fn fail_fast_stops_at_the_first_failure() {
     fleet(&world, &["t1", "t2", "t3"]);
     world.sql("t1", "CREATE TABLE app_t (x);");
     let run = world.run(&["install", "app", "--all-tenants", "--fail-fast", "--jobs", "1", "--json"]);
-    run.code(1);
+    run.exit(1);
     assert_eq!(outcomes(&run.json()), [("t1".into(), "failed".into()), ("t2".into(), "skipped".into()), ("t3".into(), "skipped".into())]);
     assert!(!world.has_object("t2", "app_t"));
 }
@@ -97,12 +97,12 @@ fn one_named_tenant_keeps_its_own_exit_code_and_a_fleet_summarises() {
     world.run(&["install", "paid", "--tenant", "t1"]).code(5);
     world.ok(&["subscription", "grant", "--tenant", "t2", "paid"]);
     let run = world.run(&["install", "paid", "--tenant", "t1", "--tenant", "t2", "--json"]);
-    run.code(1);
+    run.exit(1);
     let report = run.json();
     assert_eq!(report["tenants"][0]["error_kind"], "subscription");
     assert_eq!(report["tenants"][1]["outcome"], "completed");
     let human = world.run(&["install", "paid", "--tenant", "t1", "--tenant", "t2"]);
-    human.code(1);
+    human.exit(1);
     assert!(human.stdout.contains("t1") && human.stdout.contains("failed"), "{}", human.stdout);
     assert!(human.stderr.contains("1 failed"), "{}", human.stderr);
 }

@@ -1,52 +1,46 @@
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::support::World;
+use crate::support::{Stderr, World, fifo, read_fifo, write_fifo};
 
-/// Waits (bounded) for a file a hook creates, so the test knows where the other process is.
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A module whose pre_install hook says it started, then waits for `go`.
-fn gated(world: &World, name: &str) {
-    let started = world.path().join(format!("{name}.started"));
-    let go = world.path().join(format!("{name}.go"));
+/// A module whose pre_install hook says it started (on the pipe `<name>.started`), then
+/// waits to be told to go on (on the pipe `<name>.go`). Returns the `go` pipe.
+fn gated(world: &World, name: &str) -> (PathBuf, PathBuf) {
+    let started = fifo(&world.path().join(format!("{name}.started")));
+    let go = fifo(&world.path().join(format!("{name}.go")));
     world
         .module(name, name, "1.0.0")
         .migration("V1__x", &format!("CREATE TABLE {name}_t (x);"))
-        .hook("pre_install", &format!("touch {}; while [ ! -f {} ]; do sleep 0.02; done", started.display(), go.display()))
+        .hook("pre_install", &format!("echo started > {}; read line < {}", started.display(), go.display()))
         .write();
+    (started, go)
 }
 
 /// Modules `slow` (gated) and `quick`, tenant `acme`, and a first process installing
-/// `slow` that is inside its hook, holding the tenant, until `slow.go` appears.
-fn slow_install_under_way(world: &World) -> Child {
-    gated(world, "slow");
+/// `slow` that is inside its hook, holding the tenant, until told to go on.
+fn slow_install_under_way(world: &World) -> (Child, PathBuf) {
+    let (started, go) = gated(world, "slow");
     world.module("quick", "quick", "1.0.0").migration("V1__q", "CREATE TABLE quick_t (x);").write();
     world.ok(&["tenant", "add", "acme"]);
     let first = world.spawn(&["install", "slow", "--tenant", "acme"]);
-    wait_for(&world.path().join("slow.started"));
-    first
+    assert_eq!(read_fifo(&started), "started\n");
+    (first, go)
 }
 
 #[test]
 fn a_second_process_on_the_same_tenant_waits_then_gives_up_busy() {
     let world = World::new();
-    let first = slow_install_under_way(&world);
+    let (first, go) = slow_install_under_way(&world);
     let started = Instant::now();
     let second = world.run(&["install", "quick", "--tenant", "acme", "--lock-timeout", "0.3", "--json"]);
     second.code(6);
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(second.error()["kind"], "busy");
     assert!(second.error()["message"].as_str().unwrap().contains("tenant `acme` is busy"));
+    assert!(second.stderr.contains("Blocking waiting for lock on tenant acme"), "{}", second.stderr);
     assert!(!second.stdout.contains("database is locked") && !second.stderr.contains("database is locked"));
-    std::fs::write(world.path().join("slow.go"), "").unwrap();
+    write_fifo(&go, "go\n");
     assert!(first.wait_with_output().unwrap().status.success());
     world.ok(&["install", "quick", "--tenant", "acme"]);
 }
@@ -71,39 +65,39 @@ fn adding_a_tenant_waits_for_its_lock_and_writes_nothing_when_busy() {
 #[test]
 fn work_on_one_tenant_is_serialized() {
     let world = World::new();
-    let first = slow_install_under_way(&world);
-    let second = world.spawn(&["install", "quick", "--tenant", "acme"]);
-    std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(world.path().join("slow.go"), "").unwrap();
+    let (first, go) = slow_install_under_way(&world);
+    let mut second = world.spawn(&["install", "quick", "--tenant", "acme"]);
+    // The second process says it waits; only then does the first go on.
+    Stderr::of(&mut second).wait_for("Blocking waiting for lock on tenant acme");
+    write_fifo(&go, "go\n");
     assert!(first.wait_with_output().unwrap().status.success());
-    assert!(second.wait_with_output().unwrap().status.success());
+    assert!(second.wait().unwrap().success());
     let jobs = world.jobs();
     assert_eq!(jobs.len(), 2);
+    assert_eq!((jobs[0]["module"].as_str(), jobs[1]["module"].as_str()), (Some("slow"), Some("quick")));
     assert!(jobs[0]["finished_at"].as_str().unwrap() <= jobs[1]["started_at"].as_str().unwrap(), "{jobs:#?}");
 }
 
 #[test]
 fn different_tenants_proceed_in_parallel() {
     let world = World::new();
-    // Each hook waits for the other tenant's hook to start: serialized, they would time out.
-    let a = world.path().join("acme.started");
-    let b = world.path().join("globex.started");
+    // Each tenant's hook says it started and waits to be told to go on; the test lets
+    // them go only when both have started, which they can only do side by side.
+    let pipes = |tenant: &str| (fifo(&world.path().join(format!("{tenant}.started"))), fifo(&world.path().join(format!("{tenant}.go"))));
+    let (acme, globex) = (pipes("acme"), pipes("globex"));
+    let dir = world.path().display().to_string();
     world
         .module("meet", "meet", "1.0.0")
         .migration("V1__x", "CREATE TABLE meet_t (x);")
-        .hook(
-            "pre_install",
-            &format!(
-                "touch {}/$MODREG_TENANT.started; i=0; while [ ! -f {} ] || [ ! -f {} ]; do sleep 0.02; i=$((i+1)); [ $i -lt 1000 ] || exit 9; done",
-                world.path().display(),
-                a.display(),
-                b.display()
-            ),
-        )
+        .hook("pre_install", &format!("echo started > {dir}/$MODREG_TENANT.started; read line < {dir}/$MODREG_TENANT.go"))
         .write();
     world.ok(&["tenant", "add", "acme", "globex"]);
     let one = world.spawn(&["install", "meet", "--tenant", "acme"]);
     let two = world.spawn(&["install", "meet", "--tenant", "globex"]);
+    assert_eq!(read_fifo(&acme.0), "started\n");
+    assert_eq!(read_fifo(&globex.0), "started\n");
+    write_fifo(&acme.1, "go\n");
+    write_fifo(&globex.1, "go\n");
     assert!(one.wait_with_output().unwrap().status.success());
     assert!(two.wait_with_output().unwrap().status.success());
     assert_eq!(world.installed("acme").len(), 1);

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{World, event_types};
+use crate::support::{Stderr, World, event_types};
 
 fn world() -> World {
     let world = World::sample();
@@ -52,18 +52,18 @@ fn check_answers_with_its_exit_code() {
     world.ok(&["check", "--tenant", "acme", "finance"]);
     world.ok(&["check", "--tenant", "acme", "finance.invoicing"]);
     let off = world.run(&["check", "--tenant", "acme", "finance.recurring_billing"]);
-    off.code(1);
+    off.exit(1);
     assert!(off.stdout.is_empty() && off.stderr.is_empty(), "check is quiet: {off:?}");
-    world.run(&["check", "--tenant", "acme", "forum"]).code(1);
+    world.run(&["check", "--tenant", "acme", "forum"]).exit(1);
     world.run(&["check", "--tenant", "acme", "nonexistent"]).code(3);
     world.run(&["check", "--tenant", "ghost", "finance"]).code(3);
     world.run(&["check", "--tenant", "acme", "finance.nope"]).code(3);
     world.run(&["check", "--tenant", "acme", "Finance"]).code(2);
     world.ok(&["disable", "finance", "--tenant", "acme"]);
     let disabled = world.run(&["check", "--tenant", "acme", "finance", "--json"]);
-    disabled.code(1);
+    disabled.exit(1);
     assert_eq!(disabled.json(), json!({"tenant": "acme", "module": "finance", "allowed": false, "reason": "disabled"}));
-    world.run(&["check", "--tenant", "acme", "finance.invoicing"]).code(1);
+    world.run(&["check", "--tenant", "acme", "finance.invoicing"]).exit(1);
 }
 
 #[test]
@@ -146,16 +146,22 @@ fn events_follow_waits_for_new_ones() {
     let world = World::new();
     world.ok(&["tenant", "add", "first"]);
     let mut follower = world.spawn(&["events", "--follow", "--after", "1"]);
-    world.ok(&["tenant", "add", "second"]);
     let stdout = follower.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, printed) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
     });
-    let line = rx.recv_timeout(std::time::Duration::from_secs(20)).expect("--follow printed nothing");
+    // Caught up, it says it follows; it is still running and has printed nothing.
+    let mut stderr = Stderr::of(&mut follower);
+    stderr.wait_for("Following events after 1");
+    assert!(follower.try_wait().unwrap().is_none(), "--follow stopped instead of waiting");
+    assert!(printed.try_recv().is_err(), "there was nothing after event 1 to print");
+    // An event written now is printed.
+    world.ok(&["tenant", "add", "second"]);
+    let line = printed.recv_timeout(std::time::Duration::from_secs(30)).expect("--follow printed nothing");
     follower.kill().unwrap();
     let _ = follower.wait();
     let event: Value = serde_json::from_str(&line).unwrap();

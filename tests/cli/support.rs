@@ -3,9 +3,13 @@
 //! tenant files and landlord themselves.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use assert_cmd::Command;
 use rusqlite::Connection;
@@ -23,17 +27,55 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// It ran with `--json`.
+    pub json: bool,
 }
 
 impl Run {
+    fn of(args: &[&str], output: std::process::Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            json: args.contains(&"--json"),
+        }
+    }
+
+    /// The lines of stderr that start with `prefix` (`error:`, `warning:`).
+    pub fn stderr_lines(&self, prefix: &str) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.starts_with(prefix)).collect()
+    }
+
     pub fn json(&self) -> Json {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
+    /// Requires exit `code`, and what a user is owed with it: on success no `error:`
+    /// line; on failure the reason, as the JSON error object with `--json` (and nothing
+    /// on stderr but status lines), else an `error:` line on stderr. Runs that answer
+    /// with their exit code alone (`check`, a fleet's summary, `validate`'s
+    /// diagnostics) use [`Run::exit`].
     #[track_caller]
     pub fn code(&self, code: i32) -> &Self {
+        self.exit(code);
+        let context = format!("exit {code}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        match (code, self.json) {
+            (0, _) => assert!(self.stderr_lines("error:").is_empty(), "an error line on success: {context}"),
+            (_, true) => {
+                assert!(self.json()["error"]["message"].is_string(), "no JSON error object: {context}");
+                assert!(self.stderr_lines("error:").is_empty(), "the error went to stderr too: {context}");
+            }
+            (_, false) => assert_eq!(self.stderr_lines("error:").len(), 1, "no (or more than one) `error:` line: {context}"),
+        }
+        self
+    }
+
+    /// Requires exit `code`, and nothing else.
+    #[track_caller]
+    pub fn exit(&self, code: i32) -> &Self {
         assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("hit a bug"), "a panic: {}", self.stderr);
         self
     }
 
@@ -103,24 +145,14 @@ impl World {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let output = cmd.output().expect("run modreg");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(args, cmd.output().expect("run modreg"))
     }
 
     /// Runs with no `MODREG_*` variables at all (help text shows the environment).
     pub fn run_bare(&self, args: &[&str]) -> Run {
         let mut cmd = self.command();
         cmd.env_remove("MODREG_MODULES").env_remove("MODREG_DATA").env_remove("MODREG_ACTOR").args(args);
-        let output = cmd.output().expect("run modreg");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Run::of(args, cmd.output().expect("run modreg"))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -146,11 +178,21 @@ impl World {
             .expect("spawn modreg")
     }
 
-    /// Runs and requires exit 0.
+    /// Runs and requires exit 0 with no `error:` or `warning:` line.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> Run {
         let run = self.run(args);
         run.code(0);
+        assert!(run.stderr_lines("warning:").is_empty(), "an unexpected warning: {}", run.stderr);
+        run
+    }
+
+    /// Runs and requires exit 0 with a warning that contains `needle`.
+    #[track_caller]
+    pub fn ok_warning(&self, args: &[&str], needle: &str) -> Run {
+        let run = self.run(args);
+        run.code(0);
+        assert!(run.stderr_lines("warning:").iter().any(|l| l.contains(needle)), "no warning with {needle:?}: {}", run.stderr);
         run
     }
 
@@ -423,6 +465,76 @@ impl ModuleBuilder<'_> {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         self.dir
+    }
+}
+
+/// How long a test waits for another process to reach a point before it fails.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs `f` (which blocks) on a thread, and fails the test if it takes longer than
+/// `PATIENCE`: bounded waits on pipes, without sleeping or polling.
+fn within_patience<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(PATIENCE).unwrap_or_else(|_| panic!("{what}: nothing after {PATIENCE:?}"))
+}
+
+/// A named pipe: a hook writes to it and the test reads, or the other way round, so
+/// each side waits for the other without sleeping or polling.
+pub fn fifo(path: &Path) -> PathBuf {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("a path without NUL");
+    // SAFETY: mkfifo only reads the NUL-terminated path it is given.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+    path.to_path_buf()
+}
+
+/// Reads what a writer writes to a named pipe, up to its close.
+pub fn read_fifo(path: &Path) -> String {
+    let owned = path.to_path_buf();
+    within_patience(&format!("reading {}", path.display()), move || std::fs::read_to_string(owned).expect("read the pipe"))
+}
+
+/// Writes to a named pipe once a reader has it open.
+pub fn write_fifo(path: &Path, text: &str) {
+    let (owned, text) = (path.to_path_buf(), text.to_string());
+    within_patience(&format!("writing {}", path.display()), move || std::fs::write(owned, text).expect("write the pipe"));
+}
+
+/// A child's stderr, read line by line as it comes.
+pub struct Stderr {
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Stderr {
+    /// Takes the child's piped stderr; it is read to its end on a thread of its own
+    /// (also after this is dropped, so that the child never writes to a closed pipe).
+    pub fn of(child: &mut std::process::Child) -> Stderr {
+        let pipe = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Stderr { lines: rx, seen: Vec::new() }
+    }
+
+    /// Waits for a line that contains `needle` (the child says where it is).
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(PATIENCE) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?} on stderr; saw:\n{}", self.seen.join("\n")),
+            }
+        }
     }
 }
 

@@ -268,7 +268,7 @@ fn deprecated_versions_warn_and_sunset_stops_new_installs() {
         .toml("[deprecation]\nmessage = \"Use chat instead\"\nreplacement = \"chat\"\nsunset = \"2999-01-01\"")
         .write();
     world.ok(&["tenant", "add", "acme", "globex"]);
-    let run = world.ok(&["install", "old_news", "--tenant", "acme"]);
+    let run = world.ok_warning(&["install", "old_news", "--tenant", "acme"], "is deprecated");
     assert!(
         run.stderr.contains("warning: `old_news 0.9.0` is deprecated: Use chat instead; replacement: chat; sunset 2999-01-01"),
         "{}",

@@ -27,7 +27,7 @@ fn unknown_keys_are_errors_with_line_and_column() {
     let world = World::new();
     world.write("modules/a/module.toml", "[module]\nname = \"a\"\nversion = \"1.0.0\"\nrequires_subscripton = true\n");
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let errors = errors(&run);
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(errors[0]["message"].as_str().unwrap().contains("unknown field `requires_subscripton`"));
@@ -44,7 +44,7 @@ fn every_problem_of_a_manifest_is_reported_at_once() {
         "[module]\nname = \"Bad-Name\"\nversion = \"1.0\"\n[dependencies]\nb = \"^^1\"\n[features]\n\"On\" = true\n",
     );
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let lines: Vec<u64> = errors(&run).iter().map(|d| d["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, [2, 3, 5, 7]);
 }
@@ -54,7 +54,7 @@ fn human_output_names_file_line_and_what_was_expected() {
     let world = World::new();
     world.write("modules/a/module.toml", "[module]\nname = \"a\"\nversion = \"one\"\n");
     let run = world.run(&["validate"]);
-    run.code(2);
+    run.exit(2);
     assert!(run.stdout.contains("modules/a/module.toml:3:11: error: invalid version `one`"), "{}", run.stdout);
     assert!(run.stdout.contains("expected a semantic version"), "{}", run.stdout);
 }
@@ -66,7 +66,7 @@ fn dependencies_must_exist_and_be_satisfiable() {
     world.module("a", "a", "1.0.0").dep("ghost", "^1").migration("V1__a", "CREATE TABLE a_t (id INTEGER);").write();
     world.module("b", "b", "1.0.0").dep("base", "^2").migration("V1__b", "CREATE TABLE b_t (id INTEGER);").write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let messages: Vec<String> = errors(&run).iter().map(|d| d["message"].as_str().unwrap().to_string()).collect();
     assert!(messages.iter().any(|m| m == "dependency `ghost` is not in the catalog"), "{messages:#?}");
     assert!(messages.iter().any(|m| m == "no version of dependency `base` matches `^2` (available: 1.0.0)"), "{messages:#?}");
@@ -78,7 +78,7 @@ fn cycles_are_reported_with_their_path() {
     world.module("a", "a", "1.0.0").dep("b", "^1").migration("V1__a", "CREATE TABLE a_t (id INTEGER);").write();
     world.module("b", "b", "1.0.0").dep("a", "^1").migration("V1__b", "CREATE TABLE b_t (id INTEGER);").write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let messages: Vec<String> = errors(&run).iter().map(|d| d["message"].as_str().unwrap().to_string()).collect();
     assert!(messages.contains(&"dependency cycle: a -> b -> a".to_string()), "{messages:#?}");
 }
@@ -91,7 +91,7 @@ fn a_cycle_is_reported_on_a_module_of_the_cycle_at_its_dependency_entry() {
     world.module("x", "x", "1.0.0").dep("y", "^1").migration("V1__x", "CREATE TABLE x_t (id INTEGER);").write();
     world.module("y", "y", "1.0.0").dep("x", "^1").migration("V1__y", "CREATE TABLE y_t (id INTEGER);").write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let cycles: Vec<Value> = errors(&run).into_iter().filter(|d| d["message"] == "dependency cycle: x -> y -> x").collect();
     assert_eq!(cycles.len(), 1, "{:#?}", errors(&run));
     assert!(cycles[0]["file"].as_str().unwrap().ends_with("modules/x/module.toml"), "{:#?}", cycles[0]);
@@ -150,7 +150,7 @@ fn migration_names_hooks_and_binary_junk_are_checked() {
     std::fs::create_dir_all(world.modules().join("junk")).unwrap();
     std::fs::write(world.modules().join("junk/module.toml"), [0x7f, b'E', b'L', b'F', 0xff, 0x00, 0x12]).unwrap();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let found: Vec<(String, String)> =
         errors(&run).iter().map(|d| (d["file"].as_str().unwrap().to_string(), d["message"].as_str().unwrap().to_string())).collect();
     let has = |file: &str, text: &str| found.iter().any(|(f, m)| f.ends_with(file) && m.contains(text));
@@ -171,7 +171,7 @@ fn a_migration_that_does_not_apply_is_reported_at_its_line() {
         .migration("V2__broken", "-- adds a column\nALTER TABLE a_t ADD COLUMN note TEXT;\nINSERT INTO a_t (id, nope) VALUES (1, 2);\n")
         .write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let errors = errors(&run);
     assert_eq!(errors.len(), 1, "{errors:#?}");
     let e = &errors[0];
@@ -187,7 +187,7 @@ fn hostile_sql_fails_validation() {
     world.module("b", "b", "1.0.0").migration("V1__meta", "CREATE TABLE _modreg_mine (x);").write();
     world.module("c", "c", "1.0.0").migration("V1__tx", "BEGIN; CREATE TABLE c_t (x); COMMIT;").write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let messages: Vec<String> = errors(&run).iter().map(|d| d["message"].as_str().unwrap().to_string()).collect();
     assert!(messages.iter().any(|m| m.contains("ATTACH is not allowed")), "{messages:#?}");
     assert!(messages.iter().any(|m| m.contains("belongs to modreg")), "{messages:#?}");
@@ -200,7 +200,7 @@ fn two_manifests_with_one_name_and_version_are_refused() {
     world.module("one", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x);").write();
     world.module("two", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x);").write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let messages: Vec<String> = errors(&run).iter().map(|d| d["message"].as_str().unwrap().to_string()).collect();
     assert!(messages.iter().any(|m| m.contains("`a 1.0.0` is already defined by")), "{messages:#?}");
 }
@@ -225,7 +225,7 @@ fn a_seed_that_breaks_a_foreign_key_is_reported() {
         .seed("001_kids.sql", "INSERT INTO kids (id, parent_id) VALUES (1, 42);")
         .write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let errors = errors(&run);
     assert!(errors.iter().any(|d| d["message"].as_str().unwrap().contains("foreign key")), "{errors:#?}");
 }
@@ -239,7 +239,7 @@ fn a_changed_published_version_is_flagged_when_a_landlord_exists() {
     world.ok(&["install", "a", "--tenant", "acme"]);
     world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x, y);").write();
     let run = world.run(&["validate", "--json"]);
-    run.code(2);
+    run.exit(2);
     let errors = errors(&run);
     assert!(errors[0]["message"].as_str().unwrap().contains("was published on"), "{errors:#?}");
 }
