@@ -18,6 +18,7 @@ mod rollback;
 mod runtime;
 mod sandbox;
 mod schemas;
+mod shapes;
 mod tenants;
 mod uninstall;
 mod upgrade;

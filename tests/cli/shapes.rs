@@ -1,0 +1,74 @@
+//! Snapshots of what users and scripts read: the human plan, status and error output,
+//! and every JSON shape of SPEC §7. What changes from run to run (times, batch ids,
+//! durations, the temporary folder) is replaced by a placeholder; everything else must
+//! stay as it is, or the snapshot is updated on purpose.
+
+use crate::support::World;
+
+/// Snapshots `text` with the run-to-run parts replaced.
+macro_rules! snapshot {
+    ($world:expr, $name:expr, $text:expr) => {{
+        let mut settings = insta::Settings::clone_current();
+        settings.add_filter(&regex_escape(&$world.path().display().to_string()), "[world]");
+        settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
+        settings.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{8}", "[batch]");
+        settings.add_filter(r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#);
+        settings.bind(|| insta::assert_snapshot!($name, $text));
+    }};
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_ascii_alphanumeric() || c == '/' { vec![c] } else { vec!['\\', c] }).collect()
+}
+
+/// The sample catalog; `acme` with finance (three modules) installed and a flag set,
+/// `globex` with an older membership.
+fn world() -> World {
+    let world = World::sample();
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    world.ok(&["subscription", "grant", "--tenant", "acme", "finance"]);
+    world.ok(&["install", "finance", "--tenant", "acme"]);
+    world.ok(&["install", "membership@=1.0.0", "--tenant", "globex"]);
+    world.ok(&["flags", "set", "--tenant", "acme", "finance.recurring_billing=true"]);
+    world
+}
+
+#[test]
+fn human_plan_status_and_errors() {
+    let world = world();
+    let plan = world.ok(&["install", "forum", "elections", "--tenant", "acme", "--dry-run"]);
+    snapshot!(world, "human_plan", format!("{}--- stderr\n{}", plan.stdout, plan.stderr));
+    let status = world.ok(&["status"]);
+    snapshot!(world, "human_status", status.stdout);
+    let conflict = world.run(&["install", "membership@^2", "--tenant", "acme"]);
+    conflict.code(4);
+    snapshot!(world, "human_error_dependency", conflict.stderr);
+    let unknown = world.run(&["install", "forum", "--tenant", "initech"]);
+    unknown.code(3);
+    snapshot!(world, "human_error_not_found", unknown.stderr);
+    let blocked = world.run(&["uninstall", "membership", "--tenant", "acme"]);
+    blocked.code(4);
+    snapshot!(world, "human_error_dependents", blocked.stderr);
+}
+
+#[test]
+fn json_shapes_of_spec_section_7() {
+    let world = world();
+    let json = |args: &[&str]| serde_json::to_string_pretty(&world.json(args)).unwrap();
+    snapshot!(world, "json_status", json(&["status"]));
+    snapshot!(world, "json_install", json(&["install", "forum", "--tenant", "acme"]));
+    snapshot!(world, "json_upgrade", json(&["upgrade", "membership", "--tenant", "globex", "--dry-run"]));
+    snapshot!(world, "json_disable", json(&["disable", "forum", "--tenant", "acme"]));
+    snapshot!(world, "json_enable", json(&["enable", "forum", "--tenant", "acme"]));
+    snapshot!(world, "json_uninstall", json(&["uninstall", "forum", "--tenant", "acme"]));
+    snapshot!(world, "json_jobs_list", json(&["jobs", "list", "--tenant", "acme", "--limit", "2"]));
+    snapshot!(world, "json_jobs_show", json(&["jobs", "show", "1"]));
+    snapshot!(world, "json_modules_list", json(&["modules", "list"]));
+    snapshot!(world, "json_tenant_list", json(&["tenant", "list"]));
+    snapshot!(world, "json_flags_list", json(&["flags", "list", "--tenant", "acme"]));
+    snapshot!(world, "json_validate", json(&["validate"]));
+    snapshot!(world, "events", world.ok(&["events"]).stdout);
+    let error = world.run(&["install", "membership@^2", "--tenant", "acme", "--json"]);
+    error.code(4);
+    snapshot!(world, "json_error", error.stdout);
+}
