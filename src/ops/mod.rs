@@ -38,15 +38,13 @@ pub use fleet::any_failed as fleet_failed;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::job::Job;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Installed;
 use crate::domain::{Error, Result};
-use crate::store::clock::Clock;
-use crate::store::{self, HookRunner, Landlord, LandlordAccess, ModuleSource, StoreConfig, Stores, SubscriptionSource, TenantFiles};
+use crate::store::{self, LandlordAccess, StoreConfig, Stores};
 
 /// Settings that every use-case may read.
 #[derive(Debug, Clone)]
@@ -96,21 +94,24 @@ impl Settings {
     }
 }
 
-/// The stores a use-case works with, behind their traits, and the settings.
+/// The stores a use-case works with, behind their traits (`ctx.landlord`,
+/// `ctx.tenants`… through `Deref`), and the settings.
 pub struct Context {
     pub settings: Settings,
-    pub landlord: Arc<dyn Landlord>,
-    pub tenants: Arc<dyn TenantFiles>,
-    pub hooks: Arc<dyn HookRunner>,
-    pub subscriptions: Arc<dyn SubscriptionSource>,
-    pub modules: Arc<dyn ModuleSource>,
-    pub clock: Arc<dyn Clock>,
+    pub stores: Stores,
+}
+
+impl std::ops::Deref for Context {
+    type Target = Stores;
+
+    fn deref(&self) -> &Stores {
+        &self.stores
+    }
 }
 
 impl Context {
     pub fn new(stores: Stores, settings: Settings) -> Context {
-        let Stores { landlord, tenants, hooks, subscriptions, modules, clock } = stores;
-        Context { settings, landlord, tenants, hooks, subscriptions, modules, clock }
+        Context { settings, stores }
     }
 
     /// The stores `settings` describe, with a landlord that is created when missing.
