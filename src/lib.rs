@@ -4,16 +4,17 @@
 //! The map:
 //!
 //! - [`domain`] is the pure core: names, manifests, module versions, the catalog, the
-//!   resolver, jobs, events, and the error kinds with their exit codes. No files, no
-//!   SQLite, no processes, no terminal.
+//!   resolver, jobs, events, what each change to the landlord means (`change`), and the
+//!   error kinds with their exit codes. No files, no SQLite, no processes, no terminal.
 //! - [`ops`] holds the use-cases, one per file (`install`, `upgrade`, `uninstall`,
 //!   `validate`…). Each takes a [`ops::Context`] and options, reports progress through a
 //!   [`ops::Reporter`], and returns a serializable report. Ops reach the world only through
 //!   the traits of [`store`].
-//! - [`store`] holds the adapters behind those traits: the landlord catalog, tenant
-//!   databases with their migration driver and SQL sandbox, module discovery on disk, the
-//!   hook runner, subscription sources, tenant locks. It is the only place that names
-//!   rusqlite.
+//! - [`store`] holds the adapters behind those traits: the landlord catalog (which stores
+//!   the change sets the domain computes, and decides nothing), tenant databases with
+//!   their migration driver and SQL sandbox, module discovery on disk, the hook runner,
+//!   subscription sources, tenant locks, the clock. [`store::open`] is the one place they
+//!   are built; `store` is the only place that names rusqlite.
 //! - [`cli`] is the thin edge: clap types, one file per command (args to options to an ops
 //!   call to rendering), the human and JSON printer, and indicatif progress.
 //! - [`api`] is the read-only library handle applications use to ask "may tenant X use
