@@ -175,7 +175,7 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
     };
     match runner.run_all(db.as_mut(), &actions, &mut runs, &ids) {
         Ok(()) => {
-            let completed = runs.into_iter().zip(&actions).map(|(r, a)| (r.job, &a.effect, r.steps)).collect();
+            let completed = runs.iter_mut().zip(&actions).map(|(r, a)| (&r.job, &a.effect, std::mem::take(&mut r.steps)));
             let error = journal::complete_jobs(ctx, completed).err().map(|e| {
                 e.context(format!("the work on tenant `{tenant}` is committed but the landlord could not record it"))
                     .with_hint("`modreg recover` completes the jobs")

@@ -15,11 +15,11 @@ pub(crate) struct Ended {
     pub steps: Vec<Step>,
 }
 
-/// Completes jobs (each started with its effect), with their effects and events, in one
-/// transaction.
-pub(crate) fn complete_jobs(ctx: &Context, jobs: Vec<(Job, &Effect, Vec<Step>)>) -> Result<()> {
+/// Completes jobs (each started with its effect) with their final steps, their effects
+/// and events, in one transaction.
+pub(crate) fn complete_jobs<'a>(ctx: &Context, jobs: impl IntoIterator<Item = (&'a Job, &'a Effect, Vec<Step>)>) -> Result<()> {
     let at = ctx.now();
-    let changes: Vec<Change> = jobs.into_iter().flat_map(|(job, effect, steps)| change::complete_job(&job, effect, steps, &at)).collect();
+    let changes: Vec<Change> = jobs.into_iter().flat_map(|(job, effect, steps)| change::complete_job(job, effect, steps, &at)).collect();
     commit_jobs(ctx, &changes)
 }
 

@@ -109,7 +109,7 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
                 });
                 stored.push((job, steps, effect));
             }
-            journal::complete_jobs(ctx, stored.iter().map(|(job, steps, effect)| (job.clone(), effect, steps.clone())).collect())?;
+            journal::complete_jobs(ctx, stored.iter_mut().map(|(job, steps, effect)| (&*job, &*effect, std::mem::take(steps))))?;
             done.completed.extend(batch.iter().map(|j| j.id));
             continue;
         }

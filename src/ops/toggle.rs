@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::domain::catalog::Catalog;
-use crate::domain::job::{Effect, JobKind, Step, StepStatus};
+use crate::domain::job::{Effect, Job, JobKind, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::dependency_order;
@@ -96,8 +96,8 @@ pub(crate) fn run(
     let now = ctx.now();
     let ids = ctx.landlord.start_jobs(&jobs, &now)?;
     let step = Step { name: format!("set enabled={enable}"), status: StepStatus::Ok, duration_ms: 0, detail: None, output: None };
-    let completed = ids.iter().zip(&jobs).map(|(&id, new)| (new.started(id, &now), &new.effect, vec![step.clone()])).collect();
-    journal::complete_jobs(ctx, completed)?;
+    let started: Vec<Job> = ids.iter().zip(&jobs).map(|(&id, new)| new.started(id, &now)).collect();
+    journal::complete_jobs(ctx, started.iter().zip(&jobs).map(|(job, new)| (job, &new.effect, vec![step.clone()])))?;
     let verb = if enable { "Enabled" } else { "Disabled" };
     for module in modules {
         reporter.status(verb, &format!("{module} for {tenant}"));

@@ -121,11 +121,13 @@ fn check_install(
     let day = time::Date::MIN;
     let resolution = match resolve(catalog, &Default::default(), &Goal::Install(vec![request]), day) {
         Ok(r) => r,
-        Err(ResolveError::Cycle { path }) => {
+        Err(cycle @ ResolveError::Cycle { .. }) => {
             // Reported once, against the first module on it, at its entry for the next.
-            let message = ResolveError::Cycle { path: path.clone() }.to_string();
-            if let ([(first, version), (next, _), ..], true) = (path.as_slice(), cycles.insert(message.clone()))
+            let message = cycle.to_string();
+            if let ResolveError::Cycle { path } = &cycle
+                && let [(first, version), (next, _), ..] = path.as_slice()
                 && let Some(on_cycle) = catalog.get(first, version)
+                && cycles.insert(message.clone())
             {
                 diagnostics.push(at_key(on_cycle, ManifestKey::Dependency(next.as_str()), Severity::Error, message));
             }
