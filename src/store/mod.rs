@@ -1,14 +1,15 @@
 //! Adapters behind the traits the use-cases talk to: the landlord catalog, tenant
 //! databases, module discovery, hooks, subscriptions, locks and the clock. SQLite is the
-//! embedded default (`store::sqlite`); nothing outside this module names rusqlite, and
-//! [`open`] is the one place that builds the stores, so a PostgreSQL landlord can be
-//! added here without touching `ops`.
+//! embedded default (`store::sqlite`); `store::postgres` is a landlord for many hosts,
+//! which passes the same conformance suite. Nothing outside this module names rusqlite or
+//! postgres, and [`open`] is the one place that builds the stores.
 
 pub mod clock;
 pub mod discovery;
 pub mod hooks;
 pub mod lock;
 mod open;
+pub mod postgres;
 pub mod sqlite;
 pub mod subscription;
 

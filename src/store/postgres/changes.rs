@@ -1,0 +1,153 @@
+//! Storing a change set on PostgreSQL: each change one statement, all in one
+//! transaction. A guarded change that touches no row (a job another host ended first, a
+//! flag changed meanwhile, a tenant already there) rolls the whole set back. Row locks
+//! make concurrent guarded updates wait for each other, so of two hosts completing one
+//! job, the second finds it completed. No rule is decided here.
+//!
+//! Events go last, under a transaction-scoped advisory lock held to the commit: event
+//! ids come from a sequence, and without the lock a transaction that took a lower id
+//! could commit after one that took a higher id, so that a reader following `id >
+//! cursor` would skip it. With it, ids become visible in their order. Only the event
+//! inserts and the commit are serialized, not the rest of the change set.
+
+use postgres::Transaction;
+
+use super::{PostgresLandlord, time};
+
+/// The advisory lock that orders event ids as their transactions commit: `events` in ASCII.
+const EVENT_LOCK: i64 = 0x6576_656e_7473;
+use crate::domain::change::{Change, Commit};
+use crate::domain::{Error, Result};
+use crate::store::ChangeStore;
+
+impl ChangeStore for PostgresLandlord {
+    fn commit(&self, changes: &[Change]) -> Result<Commit> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        let stored = |e| match e {
+            Stored::Db(e) => self.err(e),
+            Stored::Input(e) => e,
+        };
+        let is_event = |c: &Change| matches!(c, Change::Event(_));
+        for (i, change) in changes.iter().enumerate().filter(|(_, c)| !is_event(c)) {
+            let rows = store(&mut tx, change).map_err(stored)?;
+            if change.is_guarded() && rows != 1 {
+                // Dropping the transaction rolls it back.
+                return Ok(Commit::Conflict(i));
+            }
+        }
+        if changes.iter().any(is_event) {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENT_LOCK]).map_err(|e| self.err(e))?;
+            for change in changes.iter().filter(|c| is_event(c)) {
+                store(&mut tx, change).map_err(stored)?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(Commit::Done)
+    }
+}
+
+enum Stored {
+    Db(postgres::Error),
+    Input(Error),
+}
+
+impl From<postgres::Error> for Stored {
+    fn from(e: postgres::Error) -> Self {
+        Stored::Db(e)
+    }
+}
+
+impl From<Error> for Stored {
+    fn from(e: Error) -> Self {
+        Stored::Input(e)
+    }
+}
+
+/// Stores one change; returns the rows it touched.
+fn store(tx: &mut Transaction<'_>, change: &Change) -> std::result::Result<u64, Stored> {
+    Ok(match change {
+        Change::AddTenant { name, at } => {
+            tx.execute("INSERT INTO tenants (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[name, &time(at)?])?
+        }
+        Change::RemoveTenant { name } => {
+            let mut rows = 0;
+            for table in ["tenant_modules", "flags", "subscriptions"] {
+                rows += tx.execute(&format!("DELETE FROM {table} WHERE tenant = $1"), &[name])?;
+            }
+            rows + tx.execute("DELETE FROM tenants WHERE name = $1", &[name])?
+        }
+        Change::PutModule { tenant, module, version, at } => tx.execute(
+            "INSERT INTO tenant_modules (tenant, module, version, state, enabled, installed_at, updated_at)
+             VALUES ($1, $2, $3, 'installed', true, $4, $4)
+             ON CONFLICT (tenant, module) DO UPDATE SET version = excluded.version, state = excluded.state, enabled = true,
+                 installed_at = excluded.installed_at, updated_at = excluded.updated_at",
+            &[tenant, module, version, &time(at)?],
+        )?,
+        Change::SetVersion { tenant, module, version, at } => tx.execute(
+            "UPDATE tenant_modules SET version = $3, updated_at = $4 WHERE tenant = $1 AND module = $2",
+            &[tenant, module, version, &time(at)?],
+        )?,
+        Change::SetEnabled { tenant, module, enabled, at } => tx.execute(
+            "UPDATE tenant_modules SET enabled = $3, updated_at = $4 WHERE tenant = $1 AND module = $2",
+            &[tenant, module, enabled, &time(at)?],
+        )?,
+        Change::RemoveModule { tenant, module } => {
+            tx.execute("DELETE FROM tenant_modules WHERE tenant = $1 AND module = $2", &[tenant, module])?
+        }
+        Change::AddFlags { tenant, module, flags, at } => {
+            let at = time(at)?;
+            let insert = tx.prepare(
+                "INSERT INTO flags (tenant, module, flag, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tenant, module, flag) DO NOTHING",
+            )?;
+            let mut rows = 0;
+            for (flag, value) in flags {
+                rows += tx.execute(&insert, &[tenant, module, flag, value, &at])?;
+            }
+            rows
+        }
+        Change::RemoveFlags { tenant, module, except } => {
+            tx.execute("DELETE FROM flags WHERE tenant = $1 AND module = $2 AND NOT (flag = ANY($3))", &[tenant, module, except])?
+        }
+        Change::SetFlag { tenant, module, flag, value, was, at } => tx.execute(
+            "UPDATE flags SET value = $4, updated_at = $6 WHERE tenant = $1 AND module = $2 AND flag = $3 AND value = $5",
+            &[tenant, module, flag, value, was, &time(at)?],
+        )?,
+        Change::History { tenant, module, from, to, job, at } => tx.execute(
+            "INSERT INTO version_history (tenant, module, from_version, to_version, job_id, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[tenant, module, from, to, job, &time(at)?],
+        )?,
+        Change::KeepFile { tenant, module, version, kind, path, job, at } => tx.execute(
+            "INSERT INTO archives (tenant, module, version, kind, path, job_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[tenant, module, version, &kind.as_str(), path, job, &time(at)?],
+        )?,
+        Change::ForgetFiles { ids, at } => {
+            tx.execute("UPDATE archives SET deleted_at = $2 WHERE id = ANY($1) AND deleted_at IS NULL", &[ids, &time(at)?])?
+        }
+        Change::Event(e) => tx.execute(
+            "INSERT INTO events (at, type, tenant, module, version, job_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&time(&e.at)?, &e.kind.as_str(), &e.tenant, &e.module, &e.version, &e.job_id, &e.data],
+        )?,
+        Change::EndJob { id, from, status, error, steps, at } => {
+            let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+            let rows = tx.execute(
+                "UPDATE jobs SET status = $2, finished_at = $3, error = $4 WHERE id = $1 AND status = ANY($5)",
+                &[id, &status.as_str(), &time(at)?, error, &from],
+            )?;
+            if rows == 1 {
+                tx.execute("DELETE FROM job_steps WHERE job_id = $1", &[id])?;
+                let insert = tx.prepare(
+                    "INSERT INTO job_steps (job_id, seq, name, status, duration_ms, detail, output) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )?;
+                for (seq, step) in steps.iter().enumerate() {
+                    tx.execute(
+                        &insert,
+                        &[id, &(seq as i32 + 1), &step.name, &step.status.as_str(), &(step.duration_ms as i64), &step.detail, &step.output],
+                    )?;
+                }
+            }
+            rows
+        }
+    })
+}

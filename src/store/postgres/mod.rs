@@ -1,0 +1,366 @@
+//! The landlord on PostgreSQL, for platforms whose tenants live on several hosts: one
+//! catalog, job log, event stream and set of flags and subscriptions for all of them.
+//! The same traits as the SQLite landlord and the same conformance suite; only storage
+//! differs. Here: connecting (a pool), the schema migrated under an advisory lock, the
+//! helpers the stores share, the catalog and the tenants; change sets in `changes`,
+//! jobs in `jobs`, flags, subscriptions and events in `runtime`, the read model in
+//! `reader`.
+
+use std::time::Duration;
+
+use postgres::NoTls;
+use postgres::types::ToSql;
+use r2d2_postgres::{PostgresConnectionManager, r2d2};
+use time::OffsetDateTime;
+
+use crate::domain::change::FileKind;
+use crate::domain::module::{Migration, ModuleVersion, Seed};
+use crate::domain::{Error, Result};
+use crate::store::clock::{format_time, parse_time};
+use crate::store::{
+    ArchiveRecord, CatalogEntry, CatalogStore, HistoryEntry, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord,
+    TenantStore,
+};
+
+mod changes;
+mod driver;
+mod jobs;
+mod reader;
+mod runtime;
+
+pub use reader::PostgresReadModel;
+
+mod embedded {
+    refinery::embed_migrations!("src/store/postgres/migrations");
+}
+
+/// The landlord schema version this binary writes: the number of embedded migrations.
+const SCHEMA_VERSION: i32 = 1;
+
+/// The advisory lock every host takes to migrate the landlord's schema: `modreg` in ASCII.
+const MIGRATION_LOCK: i64 = 0x6d6f_6472_6567;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Client = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+pub struct PostgresLandlord {
+    pool: Pool,
+    config: postgres::Config,
+    /// The URL without its password, for messages.
+    shown: String,
+}
+
+/// The URL as it may be shown: the password replaced.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Maps a PostgreSQL error to a user-facing one, naming the landlord.
+pub(crate) fn pg_error(shown: &str, e: postgres::Error) -> Error {
+    if let Some(db) = e.as_db_error() {
+        return Error::internal(format!("landlord `{shown}`: {}", db.message()));
+    }
+    if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
+        return Error::internal(format!("landlord `{shown}`: the connection failed: {e}"))
+            .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`)");
+    }
+    Error::internal(format!("landlord `{shown}`: {e}"))
+}
+
+/// A stored time, from the domain's text.
+fn time(text: &str) -> Result<OffsetDateTime> {
+    parse_time(text).ok_or_else(|| Error::internal(format!("`{text}` is not an RFC 3339 time")))
+}
+
+fn time_opt(text: Option<&str>) -> Result<Option<OffsetDateTime>> {
+    text.map(time).transpose()
+}
+
+fn text(t: OffsetDateTime) -> String {
+    format_time(t)
+}
+
+fn text_opt(t: Option<OffsetDateTime>) -> Option<String> {
+    t.map(format_time)
+}
+
+impl PostgresLandlord {
+    /// Connects to the landlord at `url` (`postgres://user:password@host:port/database`),
+    /// creating or upgrading its schema under an advisory lock, so that any number of
+    /// hosts may start at once.
+    pub fn open(url: &str, timeout: Duration) -> Result<PostgresLandlord> {
+        let shown = redact(url);
+        let mut config: postgres::Config = url.parse().map_err(|e| {
+            Error::invalid(format!("`{shown}` is not a PostgreSQL URL: {e}"))
+                .with_hint("write it as `postgres://USER:PASSWORD@HOST:PORT/DATABASE`")
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(timeout.min(Duration::from_secs(10)));
+        }
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .min_idle(Some(1))
+            .connection_timeout(timeout.max(Duration::from_secs(1)))
+            .build(manager)
+            .map_err(|e| {
+                Error::internal(format!("cannot connect to the landlord `{shown}`: {e}"))
+                    .with_hint("check the URL, the credentials, and that PostgreSQL runs and accepts connections there")
+            })?;
+        let landlord = PostgresLandlord { pool, config, shown };
+        landlord.migrate()?;
+        Ok(landlord)
+    }
+
+    fn err(&self, e: postgres::Error) -> Error {
+        pg_error(&self.shown, e)
+    }
+
+    fn client(&self) -> Result<Client> {
+        self.pool.get().map_err(|e| {
+            Error::busy(format!("no connection to the landlord `{}` came free: {e}", self.shown))
+                .with_hint("retry when the other processes have finished, or raise `--lock-timeout`")
+        })
+    }
+
+    /// Runs a query and maps every row.
+    fn rows<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)], map: impl FnMut(&postgres::Row) -> Result<T>) -> Result<Vec<T>> {
+        let mut client = self.client()?;
+        let rows = client.query(sql, params).map_err(|e| self.err(e))?;
+        rows.iter().map(map).collect()
+    }
+
+    /// Runs `f` in one transaction.
+    fn write<T>(&self, f: impl FnOnce(&mut postgres::Transaction<'_>) -> std::result::Result<T, postgres::Error>) -> Result<T> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        let value = f(&mut tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(value)
+    }
+
+    /// Brings the schema to this binary's version, in one transaction that holds an
+    /// advisory lock: hosts starting at once migrate one after another, and the later
+    /// ones find nothing left to do.
+    fn migrate(&self) -> Result<()> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(|e| self.err(e))?;
+        let has_history: bool = tx
+            .query_one("SELECT to_regclass('_landlord_schema_history') IS NOT NULL", &[])
+            .map(|row| row.get(0))
+            .map_err(|e| self.err(e))?;
+        let recorded: Option<i32> = match has_history {
+            true => {
+                tx.query_one("SELECT max(version) FROM _landlord_schema_history", &[]).map(|row| row.get(0)).map_err(|e| self.err(e))?
+            }
+            false => None,
+        };
+        if let Some(version) = recorded.filter(|v| *v > SCHEMA_VERSION) {
+            return Err(Error::internal(format!(
+                "the landlord `{}` has schema version {version}, newer than this modreg understands ({SCHEMA_VERSION})",
+                self.shown
+            ))
+            .with_hint("use the modreg release that last wrote it, or a newer one"));
+        }
+        if recorded != Some(SCHEMA_VERSION) {
+            let mut driver = driver::MigrationTx::new(&mut tx);
+            let mut runner = embedded::migrations::runner().set_grouped(true);
+            runner.set_migration_table_name("_landlord_schema_history");
+            runner.run(&mut driver).map_err(|e| Error::internal(format!("cannot upgrade the landlord schema of `{}`: {e}", self.shown)))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+}
+
+impl ReadModelSource for PostgresLandlord {
+    fn read_model(&self) -> Result<Box<dyn ReadModel>> {
+        Ok(Box::new(PostgresReadModel::connect(&self.config, &self.shown)?))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StoredMigration {
+    name: String,
+    version: i32,
+    sql: String,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredSeed {
+    name: String,
+    sql: String,
+}
+
+fn bad_json(what: &str, e: serde_json::Error) -> Error {
+    Error::internal(format!("the landlord holds unreadable {what}: {e}"))
+}
+
+impl CatalogStore for PostgresLandlord {
+    fn catalog_entries(&self) -> Result<Vec<CatalogEntry>> {
+        self.rows("SELECT module, version, checksum, first_seen_at FROM catalog", &[], |r| {
+            Ok(CatalogEntry { module: r.get(0), version: r.get(1), checksum: r.get(2), first_seen_at: text(r.get(3)) })
+        })
+    }
+
+    fn record_versions(&self, versions: &[&ModuleVersion], now: &str) -> Result<()> {
+        if versions.is_empty() {
+            return Ok(());
+        }
+        let now = time(now)?;
+        self.write(|tx| {
+            let insert = tx.prepare(
+                "INSERT INTO catalog (module, version, checksum, manifest, migrations, seeds, first_seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (module, version) DO NOTHING",
+            )?;
+            for v in versions {
+                let migrations: serde_json::Value =
+                    v.migrations.iter().map(|m| serde_json::json!({"name": m.name, "version": m.version, "sql": m.sql})).collect();
+                let seeds: serde_json::Value = v.seeds.iter().map(|s| serde_json::json!({"name": s.name, "sql": s.sql})).collect();
+                tx.execute(
+                    &insert,
+                    &[&v.name().as_str(), &v.version().to_string(), &v.checksum, &v.manifest_text, &migrations, &seeds, &now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn known_module(&self, module: &str) -> Result<bool> {
+        Ok(!self.rows("SELECT 1 FROM catalog WHERE module = $1 LIMIT 1", &[&module], |_| Ok(()))?.is_empty())
+    }
+
+    fn stored_version(&self, module: &str, version: &str) -> Result<Option<StoredVersion>> {
+        let found = self.rows(
+            "SELECT checksum, manifest, migrations, seeds, first_seen_at FROM catalog WHERE module = $1 AND version = $2",
+            &[&module, &version],
+            |r| {
+                let migrations: Vec<StoredMigration> =
+                    serde_json::from_value(r.get(2)).map_err(|e| bad_json("migrations in the catalog", e))?;
+                let seeds: Vec<StoredSeed> = serde_json::from_value(r.get(3)).map_err(|e| bad_json("seeds in the catalog", e))?;
+                Ok(StoredVersion {
+                    module: module.to_string(),
+                    version: version.to_string(),
+                    checksum: r.get(0),
+                    manifest: r.get(1),
+                    migrations: migrations.into_iter().map(|m| Migration { name: m.name, version: m.version, sql: m.sql }).collect(),
+                    seeds: seeds.into_iter().map(|s| Seed { name: s.name, sql: s.sql }).collect(),
+                    first_seen_at: text(r.get(4)),
+                })
+            },
+        )?;
+        Ok(found.into_iter().next())
+    }
+}
+
+fn tenant_from_row(r: &postgres::Row) -> Result<TenantRecord> {
+    Ok(TenantRecord { name: r.get(0), created_at: text(r.get(1)), modules: r.get::<_, i64>(2).max(0) as usize })
+}
+
+fn installed_from_row(r: &postgres::Row) -> Result<InstalledModule> {
+    Ok(InstalledModule {
+        tenant: r.get(0),
+        module: r.get(1),
+        version: r.get(2),
+        enabled: r.get(3),
+        installed_at: text(r.get(4)),
+        updated_at: text(r.get(5)),
+    })
+}
+
+impl TenantStore for PostgresLandlord {
+    fn tenant(&self, name: &str) -> Result<Option<TenantRecord>> {
+        let found = self.rows(
+            "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name) FROM tenants WHERE name = $1",
+            &[&name],
+            tenant_from_row,
+        )?;
+        Ok(found.into_iter().next())
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>> {
+        self.rows(
+            "SELECT t.name, t.created_at, count(m.module) FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name
+             GROUP BY t.name, t.created_at ORDER BY t.name",
+            &[],
+            tenant_from_row,
+        )
+    }
+
+    fn installed(&self, tenant: &str) -> Result<Vec<InstalledModule>> {
+        self.rows(
+            "SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules WHERE tenant = $1 ORDER BY module",
+            &[&tenant],
+            installed_from_row,
+        )
+    }
+
+    fn installed_everywhere(&self) -> Result<Vec<InstalledModule>> {
+        self.rows(
+            "SELECT tenant, module, version, enabled, installed_at, updated_at FROM tenant_modules ORDER BY tenant, module",
+            &[],
+            installed_from_row,
+        )
+    }
+
+    fn history(&self, tenant: &str, module: Option<&str>) -> Result<Vec<HistoryEntry>> {
+        self.rows(
+            "SELECT tenant, module, from_version, to_version, job_id, at FROM version_history
+             WHERE tenant = $1 AND ($2::text IS NULL OR module = $2) ORDER BY id",
+            &[&tenant, &module],
+            |r| {
+                Ok(HistoryEntry {
+                    tenant: r.get(0),
+                    module: r.get(1),
+                    from_version: r.get(2),
+                    to_version: r.get(3),
+                    job_id: r.get(4),
+                    at: text(r.get(5)),
+                })
+            },
+        )
+    }
+
+    fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<FileKind>) -> Result<Vec<ArchiveRecord>> {
+        let kind = kind.map(FileKind::as_str);
+        self.rows(
+            "SELECT id, tenant, module, version, kind, path, job_id, created_at FROM archives
+             WHERE tenant = $1 AND ($2::text IS NULL OR module = $2) AND ($3::text IS NULL OR kind = $3) AND deleted_at IS NULL
+             ORDER BY id DESC",
+            &[&tenant, &module, &kind],
+            |r| {
+                Ok(ArchiveRecord {
+                    id: r.get(0),
+                    tenant: r.get(1),
+                    module: r.get(2),
+                    version: r.get(3),
+                    kind: r.get(4),
+                    path: r.get(5),
+                    job_id: r.get(6),
+                    created_at: text(r.get(7)),
+                })
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(redact("postgres://modreg:s3cret@db.example:5432/landlord"), "postgres://modreg:***@db.example:5432/landlord");
+        assert_eq!(redact("postgres://modreg@db.example/landlord"), "postgres://modreg@db.example/landlord");
+        assert_eq!(redact("host=db user=modreg"), "host=db user=modreg");
+    }
+}
