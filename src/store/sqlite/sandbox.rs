@@ -102,12 +102,12 @@ impl Sandbox {
         state.foreign = foreign;
     }
 
-    /// Runs one script (a migration or a seed) as module SQL, from the same connection
-    /// settings whatever ran before it, and puts them back after it: the settable
-    /// PRAGMAs at their starting values, and no temporary table left over.
+    /// Runs one script (a migration or a seed) as module SQL and puts the connection
+    /// back after it: the settable PRAGMAs at their starting values, no temporary table
+    /// left over. The connection starts that way (only module SQL changes these), so
+    /// every script starts from the same settings whatever ran before it.
     pub(crate) fn run_script(&self, conn: &Connection, sql: &str) -> Result<(), ScriptError> {
         let outside = |error| ScriptError { error, offset: 0 };
-        reset_connection(conn).map_err(outside)?;
         {
             let mut state = lock(&self.state);
             state.active = true;
