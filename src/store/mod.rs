@@ -177,6 +177,59 @@ pub struct JobFilter {
     pub limit: Option<usize>,
 }
 
+/// What a job filter compares a column with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterValue<'a> {
+    Text(&'a str),
+    /// An RFC 3339 time.
+    Time(&'a str),
+    Id(i64),
+}
+
+impl JobFilter {
+    /// The query for these jobs, newest first, from `columns` of table `jobs`, with
+    /// `placeholder(i)` for the i-th value (from 1), and the values to bind in order.
+    /// Only the conditions that are set are in it, so that an engine can use its indexes
+    /// (a `? IS NULL OR tenant = ?` form would scan every job).
+    pub fn query(&self, columns: &str, placeholder: impl Fn(usize) -> String) -> (String, Vec<FilterValue<'_>>) {
+        let (clauses, values): (Vec<String>, Vec<FilterValue<'_>>) = self
+            .conditions()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (condition, value))| (format!("{condition} {}", placeholder(i + 1)), value))
+            .unzip();
+        let mut sql = format!("SELECT {columns} FROM jobs");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if let Some(limit) = self.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        (sql, values)
+    }
+
+    /// The conditions that are set, each `column operator` and its value.
+    fn conditions(&self) -> Vec<(&'static str, FilterValue<'_>)> {
+        fn text<'a>(column: &'static str, value: Option<&'a str>) -> Option<(&'static str, FilterValue<'a>)> {
+            value.map(|v| (column, FilterValue::Text(v)))
+        }
+        [
+            text("tenant =", self.tenant.as_deref()),
+            text("module =", self.module.as_deref()),
+            text("status =", self.status.map(JobStatus::as_str)),
+            text("kind =", self.kind.map(JobKind::as_str)),
+            text("batch =", self.batch.as_deref()),
+            self.since.as_deref().map(|v| ("started_at >=", FilterValue::Time(v))),
+            self.from_id.map(|v| ("id >=", FilterValue::Id(v))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 /// The audit trail. Jobs end through [`ChangeStore::commit`], with what ending them
 /// changes.
 pub trait JobStore {

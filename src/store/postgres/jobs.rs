@@ -3,10 +3,10 @@
 
 use postgres::types::ToSql;
 
-use super::{PostgresLandlord, bad_json, text_opt, time, time_opt};
+use super::{PostgresLandlord, bad_json, text_opt, time};
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::{Error, Result};
-use crate::store::{JobFilter, JobStore, NewJob};
+use crate::store::{FilterValue, JobFilter, JobStore, NewJob};
 
 const JOB_COLUMNS: &str = "id, batch, tenant, module, kind, status, from_version, to_version, actor, started_at, finished_at, error";
 
@@ -85,30 +85,18 @@ impl JobStore for PostgresLandlord {
     }
 
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
-        // Only the conditions that are set, so that the planner can use `jobs_by_tenant`.
-        let status = filter.status.map(JobStatus::as_str);
-        let kind = filter.kind.map(JobKind::as_str);
-        let since = time_opt(filter.since.as_deref())?;
-        let conditions: [(&str, Option<&(dyn ToSql + Sync)>); 7] = [
-            ("tenant =", filter.tenant.as_ref().map(|v| v as &(dyn ToSql + Sync))),
-            ("module =", filter.module.as_ref().map(|v| v as &(dyn ToSql + Sync))),
-            ("status =", status.as_ref().map(|v| v as &(dyn ToSql + Sync))),
-            ("kind =", kind.as_ref().map(|v| v as &(dyn ToSql + Sync))),
-            ("batch =", filter.batch.as_ref().map(|v| v as &(dyn ToSql + Sync))),
-            ("started_at >=", since.as_ref().map(|v| v as &(dyn ToSql + Sync))),
-            ("id >=", filter.from_id.as_ref().map(|v| v as &(dyn ToSql + Sync))),
-        ];
-        let (clauses, values): (Vec<String>, Vec<&(dyn ToSql + Sync)>) =
-            conditions.iter().filter_map(|(c, v)| Some((*c, (*v)?))).enumerate().map(|(i, (c, v))| (format!("{c} ${}", i + 1), v)).unzip();
-        let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
-        sql.push_str(" ORDER BY id DESC");
-        if let Some(limit) = filter.limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
-        }
+        let (sql, values) = filter.query(JOB_COLUMNS, |i| format!("${i}"));
+        let values: Vec<Box<dyn ToSql + Sync>> = values
+            .into_iter()
+            .map(|v| -> Result<Box<dyn ToSql + Sync>> {
+                Ok(match v {
+                    FilterValue::Text(t) => Box::new(t.to_string()),
+                    FilterValue::Time(t) => Box::new(time(t)?),
+                    FilterValue::Id(id) => Box::new(id),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
         self.rows(&sql, &values, job_from_row)
     }
 

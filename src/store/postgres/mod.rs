@@ -81,10 +81,6 @@ fn time(text: &str) -> Result<OffsetDateTime> {
     parse_time(text).ok_or_else(|| Error::internal(format!("`{text}` is not an RFC 3339 time")))
 }
 
-fn time_opt(text: Option<&str>) -> Result<Option<OffsetDateTime>> {
-    text.map(time).transpose()
-}
-
 fn text(t: OffsetDateTime) -> String {
     format_time(t)
 }

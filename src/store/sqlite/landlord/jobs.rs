@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use super::{SqliteLandlord, bad_row, err, to_json};
 use crate::domain::Result;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
-use crate::store::{JobFilter, JobStore, NewJob};
+use crate::store::{FilterValue, JobFilter, JobStore, NewJob};
 
 const JOB_COLUMNS: &str = "id, batch, tenant, module, kind, status, from_version, to_version, actor, started_at, finished_at, error";
 
@@ -102,29 +102,14 @@ impl JobStore for SqliteLandlord {
     }
 
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
-        // Only the conditions that are set, so that SQLite can use `jobs_by_tenant`
-        // (a `?1 IS NULL OR tenant = ?1` form would scan every job).
-        let status = filter.status.map(JobStatus::as_str);
-        let kind = filter.kind.map(JobKind::as_str);
-        let conditions: [(&str, Option<&dyn ToSql>); 7] = [
-            ("tenant = ?", filter.tenant.as_ref().map(|v| v as &dyn ToSql)),
-            ("module = ?", filter.module.as_ref().map(|v| v as &dyn ToSql)),
-            ("status = ?", status.as_ref().map(|v| v as &dyn ToSql)),
-            ("kind = ?", kind.as_ref().map(|v| v as &dyn ToSql)),
-            ("batch = ?", filter.batch.as_ref().map(|v| v as &dyn ToSql)),
-            ("started_at >= ?", filter.since.as_ref().map(|v| v as &dyn ToSql)),
-            ("id >= ?", filter.from_id.as_ref().map(|v| v as &dyn ToSql)),
-        ];
-        let (clauses, values): (Vec<&str>, Vec<&dyn ToSql>) = conditions.iter().filter_map(|(c, v)| Some((*c, (*v)?))).unzip();
-        let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
-        sql.push_str(" ORDER BY id DESC");
-        if let Some(limit) = filter.limit {
-            sql.push_str(&format!(" LIMIT {limit}"));
-        }
+        let (sql, values) = filter.query(JOB_COLUMNS, |_| "?".into());
+        let values: Vec<&dyn ToSql> = values
+            .iter()
+            .map(|v| match v {
+                FilterValue::Text(t) | FilterValue::Time(t) => t as &dyn ToSql,
+                FilterValue::Id(id) => id as &dyn ToSql,
+            })
+            .collect();
         self.rows(&sql, values.as_slice(), job_from_row)
     }
 
