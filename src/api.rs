@@ -1,10 +1,18 @@
 //! The library API for Rust applications: a read-only handle on the landlord that
 //! answers "which modules does this tenant have, is this one enabled, is this flag on".
 //!
-//! Answers come from a per-tenant cache. Every call first asks SQLite whether the
-//! landlord changed since the cache was filled (`PRAGMA data_version`, which moves when
-//! any other connection commits), so a change made by `modreg` in another process is
-//! seen on the next call, without a restart and without re-reading on every call.
+//! Answers come from a per-tenant cache, kept fresh two ways:
+//!
+//! - on the SQLite landlord ([`Registry::open`]), every call first asks SQLite whether the
+//!   landlord changed since the cache was filled (`PRAGMA data_version`, which moves when
+//!   any other connection commits, at no I/O cost);
+//! - on a PostgreSQL landlord ([`Registry::connect`]), a thread listens for the tenants
+//!   each change announces (NOTIFY) and drops just those from the cache, catching up
+//!   through the event log after a reconnect and at least every `staleness`; a cached
+//!   answer costs no round trip at all.
+//!
+//! Either way a change made by `modreg` on any process (or host) is seen without a
+//! restart and without re-reading on every call.
 //!
 //! ```no_run
 //! let registry = modreg::api::Registry::open("modreg-data")?;
@@ -17,9 +25,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::domain::Result;
-use crate::store::{self, LandlordAccess, ModuleState, ReadModel, StoreConfig, TenantSnapshot};
+use crate::store::{self, Changed, Exclusive, LandlordAccess, ModuleState, ReadModel, StoreConfig, TenantSnapshot};
 
 /// One module a tenant has.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,13 +42,35 @@ struct State {
     model: Box<dyn ReadModel>,
     /// The landlord's `data_version` when the cache was last known good.
     seen: Option<i64>,
+    /// A watcher keeps the cache fresh: no version check per call.
+    watched: bool,
     tenants: HashMap<String, Option<Arc<TenantSnapshot>>>,
+}
+
+impl State {
+    fn forget(&mut self, changed: Changed) {
+        match changed {
+            Changed::Tenant(tenant) => {
+                self.tenants.remove(&tenant);
+            }
+            Changed::Everything => self.tenants.clear(),
+        }
+    }
 }
 
 /// A read-only, caching handle on the landlord. Cheap to share between threads
 /// (`Registry` is `Send + Sync`); calls are serialized on one connection.
 pub struct Registry {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+    /// Stops the watcher when the registry goes.
+    _watch: Option<Exclusive>,
+}
+
+/// How stale a PostgreSQL registry may get when a change announcement goes missing.
+pub const DEFAULT_STALENESS: Duration = Duration::from_secs(1);
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Registry {
@@ -47,25 +78,57 @@ impl Registry {
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Registry> {
         let mut config = StoreConfig::new("modules", data_dir.as_ref());
         config.landlord = LandlordAccess::ReadOnly;
-        Ok(Self::with_model(store::open(&config)?.landlord.read_model()?))
+        Self::watching(&config, DEFAULT_STALENESS)
+    }
+
+    /// Connects to a PostgreSQL landlord (the `--landlord` of the CLI), read-only, and
+    /// listens for its changes.
+    pub fn connect(url: &str) -> Result<Registry> {
+        Self::connect_with(url, DEFAULT_STALENESS)
+    }
+
+    /// As [`Registry::connect`], polling at least every `staleness` in case a change
+    /// announcement is lost.
+    pub fn connect_with(url: &str, staleness: Duration) -> Result<Registry> {
+        let mut config = StoreConfig::new("modules", ".");
+        config.landlord = LandlordAccess::ReadOnly;
+        config.landlord_url = Some(url.to_string());
+        Self::watching(&config, staleness)
+    }
+
+    fn watching(config: &StoreConfig, staleness: Duration) -> Result<Registry> {
+        let landlord = store::open(config)?.landlord;
+        let mut registry = Self::with_model(landlord.read_model()?);
+        let state = Arc::downgrade(&registry.state);
+        let on_change = Arc::new(move |changed| {
+            if let Some(state) = state.upgrade() {
+                lock(&state).forget(changed);
+            }
+        });
+        registry._watch = landlord.watch(staleness, on_change)?;
+        lock(&registry.state).watched = registry._watch.is_some();
+        Ok(registry)
     }
 
     /// A registry over any read model (another landlord store, or a test double).
     pub fn with_model(model: Box<dyn ReadModel>) -> Registry {
-        Registry { state: Mutex::new(State { model, seen: None, tenants: HashMap::new() }) }
+        let state = State { model, seen: None, watched: false, tenants: HashMap::new() };
+        Registry { state: Arc::new(Mutex::new(state)), _watch: None }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// The tenant's snapshot, from the cache unless the landlord changed.
     fn snapshot(&self, tenant: &str) -> Result<Option<Arc<TenantSnapshot>>> {
         let mut state = self.lock();
-        let version = state.model.version()?;
-        if state.seen != Some(version) {
-            state.tenants.clear();
-            state.seen = Some(version);
+        if !state.watched {
+            let version = state.model.version()?;
+            if state.seen != Some(version) {
+                state.tenants.clear();
+                state.seen = Some(version);
+            }
         }
         if let Some(cached) = state.tenants.get(tenant) {
             return Ok(cached.clone());
@@ -123,7 +186,7 @@ impl Registry {
     /// Drops the cache: the next call reads the landlord again.
     pub fn invalidate(&self) {
         let mut state = self.lock();
-        state.tenants.clear();
+        state.forget(Changed::Everything);
         state.seen = None;
     }
 }

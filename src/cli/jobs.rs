@@ -94,6 +94,7 @@ pub fn run(args: JobsArgs, env: &Env) -> Result<Done> {
                     ("from", or_dash(j.from_version.as_deref())),
                     ("to", or_dash(j.to_version.as_deref())),
                     ("actor", j.actor.clone()),
+                    ("host", or_dash(j.host.as_deref())),
                     ("started", or_dash(j.started_at.as_deref())),
                     ("finished", or_dash(j.finished_at.as_deref())),
                     ("error", or_dash(j.error.as_deref())),

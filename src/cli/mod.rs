@@ -32,7 +32,7 @@ use clap::{Parser, Subcommand};
 
 use crate::cli::output::{ColorChoice, Output};
 use crate::cli::progress::CliReporter;
-use crate::domain::name::TenantName;
+use crate::domain::name::{HostName, TenantName};
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Settings, TenantSelection};
 use crate::store::LandlordAccess;
@@ -47,10 +47,12 @@ semver requirements, and runs every change as a job against a landlord catalog \
 A failed job is rolled back; every job, archive and event is kept.";
 
 const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (rolled back), 2 invalid input, \
-3 not found, 4 dependencies, 5 subscription required, 6 busy, 70 internal error.
+3 not found, 4 dependencies, 5 subscription required, 6 busy, 7 storage (landlord unreachable, disk full, \
+damaged file), 70 internal error.
 
-Environment: MODREG_MODULES, MODREG_DATA, MODREG_LOCK_TIMEOUT, MODREG_HOOK_TIMEOUT (seconds, default 300), \
-MODREG_KEEP_UPGRADE_COPIES (default 3), MODREG_ACTOR, MODREG_SUBSCRIPTION_COMMAND, MODREG_EVENT_COMMAND, NO_COLOR.";
+Environment: MODREG_MODULES, MODREG_DATA, MODREG_LANDLORD, MODREG_HOST, MODREG_LOCK_TIMEOUT, \
+MODREG_HOOK_TIMEOUT (seconds, default 300), MODREG_LEASE_SECONDS (default 60), MODREG_KEEP_UPGRADE_COPIES \
+(default 3), MODREG_ACTOR, MODREG_SUBSCRIPTION_COMMAND, MODREG_EVENT_COMMAND, NO_COLOR.";
 
 #[derive(Debug, Parser)]
 #[command(name = "modreg", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
@@ -76,6 +78,14 @@ pub struct Cli {
     /// Seconds to wait for a tenant another process is working on
     #[arg(long, global = true, value_name = "SECONDS", env = "MODREG_LOCK_TIMEOUT", default_value = "30")]
     lock_timeout: f64,
+    /// A PostgreSQL landlord that several hosts share (postgres://USER:PASSWORD@HOST:PORT/DB);
+    /// without it, <data>/landlord.db
+    #[arg(long, global = true, value_name = "URL", env = "MODREG_LANDLORD", hide_env_values = true)]
+    landlord: Option<String>,
+    /// This host's name, recorded on its jobs and as the home of the tenants it adds
+    /// [default: the hostname]
+    #[arg(long, global = true, value_name = "NAME", env = "MODREG_HOST")]
+    host: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -178,6 +188,13 @@ fn settings(cli: &Cli) -> Result<Settings> {
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "unknown".into());
     settings.subscription_command = std::env::var("MODREG_SUBSCRIPTION_COMMAND").ok().filter(|c| !c.trim().is_empty());
+    if let Some(secs) = env_number::<f64>("MODREG_LEASE_SECONDS")? {
+        settings.lease = seconds(secs, "`MODREG_LEASE_SECONDS`")?;
+    }
+    settings.landlord_url = cli.landlord.clone().filter(|url| !url.trim().is_empty());
+    if let Some(host) = cli.host.as_deref().filter(|h| !h.is_empty()) {
+        settings.host = HostName::parse(host)?.to_string();
+    }
     Ok(settings)
 }
 
@@ -185,11 +202,14 @@ fn settings(cli: &Cli) -> Result<Settings> {
 #[derive(Debug, clap::Args)]
 pub struct FleetArgs {
     /// The tenant (repeat for several)
-    #[arg(long = "tenant", short = 't', value_name = "TENANT", required_unless_present = "all_tenants")]
+    #[arg(long = "tenant", short = 't', value_name = "TENANT", required_unless_present_any = ["all_tenants", "all_hosts"])]
     tenants: Vec<String>,
-    /// Every registered tenant
+    /// Every registered tenant (of this host, when hosts share the landlord)
     #[arg(long, conflicts_with = "tenants")]
     all_tenants: bool,
+    /// Refused: each host works on the tenants whose files it holds
+    #[arg(long, conflicts_with_all = ["tenants", "all_tenants"])]
+    all_hosts: bool,
     /// Tenants worked on at once (default: the number of cores)
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
@@ -201,6 +221,10 @@ pub struct FleetArgs {
 impl FleetArgs {
     /// `--tenant T…` or `--all-tenants`, names checked before anything is touched.
     pub fn selection(&self) -> Result<TenantSelection> {
+        if self.all_hosts {
+            return Err(Error::invalid("`--all-hosts` cannot run from one host: each host works only on the tenants whose files it holds")
+                .with_hint("run the command with `--all-tenants` on every host; `modreg tenant list` shows each tenant's host"));
+        }
         if self.all_tenants {
             return Ok(TenantSelection::All);
         }

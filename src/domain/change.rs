@@ -51,10 +51,17 @@ pub struct NewEvent {
 /// One change to the landlord.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Registers a tenant. Guarded: no tenant of that name exists.
+    /// Registers a tenant, at home on `host`. Guarded: no tenant of that name exists.
     AddTenant {
         name: String,
+        host: String,
         at: String,
+    },
+    /// Gives a tenant a new home host. Guarded: its home is still `from`.
+    MoveTenant {
+        name: String,
+        from: Option<String>,
+        to: String,
     },
     /// Forgets a tenant and what is kept under its name (its modules, flags and
     /// subscriptions); its jobs, events, version history and kept files stay.
@@ -135,9 +142,11 @@ pub enum Change {
         at: String,
     },
     Event(NewEvent),
-    /// Ends a job with its steps. Guarded: the job is in one of `from`.
+    /// Ends a job with its steps. Guarded: the job is in one of `from`, and still the
+    /// job of `host` (compare-and-set: of two hosts ending one job, one loses).
     EndJob {
         id: i64,
+        host: Option<String>,
         from: Vec<JobStatus>,
         status: JobStatus,
         error: Option<String>,
@@ -149,7 +158,7 @@ pub enum Change {
 impl Change {
     /// Whether the change carries a condition the landlord must meet.
     pub fn is_guarded(&self) -> bool {
-        matches!(self, Change::AddTenant { .. } | Change::SetFlag { .. } | Change::EndJob { .. })
+        matches!(self, Change::AddTenant { .. } | Change::MoveTenant { .. } | Change::SetFlag { .. } | Change::EndJob { .. })
     }
 }
 
@@ -176,7 +185,7 @@ fn event(kind: EventType, job: &Job, version: Option<&str>, data: Option<serde_j
 
 fn end(job: &Job, status: JobStatus, error: Option<String>, steps: Vec<Step>, at: &str) -> Change {
     let from = JobStatus::ALL.into_iter().filter(|s| s.can_become(status)).collect();
-    Change::EndJob { id: job.id, from, status, error, steps, at: at.to_string() }
+    Change::EndJob { id: job.id, host: job.host.clone(), from, status, error, steps, at: at.to_string() }
 }
 
 /// Replaces the module's flags with exactly `flags`.
@@ -265,6 +274,17 @@ pub fn complete_job(job: &Job, effect: &Effect, steps: Vec<Step>, at: &str) -> V
     changes
 }
 
+/// Completing, in recovery, a job whose tenant work is found committed: as
+/// [`complete_job`], also when another host marked it failed after its lease ran out
+/// (the tenant file, which only its home host holds, had the last word).
+pub fn complete_recovered_job(job: &Job, effect: &Effect, steps: Vec<Step>, at: &str) -> Vec<Change> {
+    let mut changes = complete_job(job, effect, steps, at);
+    if let Some(Change::EndJob { from, .. }) = changes.first_mut() {
+        from.push(JobStatus::Failed);
+    }
+    changes
+}
+
 /// Ending a job that did not complete: `failed` (undoing it failed too; `recover`
 /// retries) or `rolled_back`. A failed install or upgrade is an event; the tenant's
 /// modules do not change.
@@ -286,9 +306,20 @@ fn tenant_event(kind: EventType, tenant: &str, data: Option<serde_json::Value>, 
     Change::Event(NewEvent { kind, at: at.to_string(), tenant: Some(tenant.to_string()), module: None, version: None, job_id: None, data })
 }
 
-/// Registering a tenant.
-pub fn add_tenant(name: &str, at: &str) -> Vec<Change> {
-    vec![Change::AddTenant { name: name.to_string(), at: at.to_string() }, tenant_event(EventType::TenantAdded, name, None, at)]
+/// Registering a tenant at home on `host`.
+pub fn add_tenant(name: &str, host: &str, at: &str) -> Vec<Change> {
+    vec![
+        Change::AddTenant { name: name.to_string(), host: host.to_string(), at: at.to_string() },
+        tenant_event(EventType::TenantAdded, name, Some(serde_json::json!({ "host": host })), at),
+    ]
+}
+
+/// Moving a tenant's home from `from` to `to`.
+pub fn move_tenant(name: &str, from: Option<&str>, to: &str, at: &str) -> Vec<Change> {
+    vec![
+        Change::MoveTenant { name: name.to_string(), from: from.map(str::to_string), to: to.to_string() },
+        tenant_event(EventType::TenantMoved, name, Some(serde_json::json!({ "from": from, "to": to })), at),
+    ]
 }
 
 /// Forgetting a tenant whose file went to `archive` (or was purged).
@@ -344,9 +375,12 @@ mod tests {
             from_version: from.map(Into::into),
             to_version: to.map(Into::into),
             actor: "tester".into(),
+            host: Some("host-a".into()),
             started_at: Some("t0".into()),
             finished_at: None,
             error: None,
+            lease_until: None,
+            lease_expired: false,
         }
     }
 
@@ -368,12 +402,20 @@ mod tests {
             Vec::new(),
             "t1",
         );
-        let Change::EndJob { id, from, status, .. } = &changes[0] else { panic!("{changes:?}") };
-        assert_eq!((*id, *status), (7, JobStatus::Completed));
+        let Change::EndJob { id, host, from, status, .. } = &changes[0] else { panic!("{changes:?}") };
+        assert_eq!((*id, *status, host.as_deref()), (7, JobStatus::Completed, Some("host-a")));
         assert_eq!(from, &[JobStatus::Running]);
         assert!(changes[0].is_guarded());
         assert_eq!(events(&changes), [EventType::ModuleInstalled]);
         assert!(changes.iter().any(|c| matches!(c, Change::History { from: None, to: Some(v), .. } if v == "1.0.0")));
+    }
+
+    #[test]
+    fn recovery_completes_also_what_another_host_marked_failed() {
+        let effect = Effect::Install { version: "1.0.0".into(), flags: BTreeMap::new(), restored_from: None };
+        let changes = complete_recovered_job(&job(JobKind::Install, None, Some("1.0.0")), &effect, Vec::new(), "t1");
+        let Change::EndJob { from, status, .. } = &changes[0] else { panic!("{changes:?}") };
+        assert_eq!((from.as_slice(), *status), ([JobStatus::Running, JobStatus::Failed].as_slice(), JobStatus::Completed));
     }
 
     #[test]

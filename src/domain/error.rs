@@ -20,6 +20,9 @@ pub enum ErrorKind {
     Subscription,
     /// Another process holds the tenant (or the landlord) past the lock timeout.
     Busy,
+    /// The storage itself failed: the landlord cannot be reached, a disk is full, a file
+    /// is damaged. Not a bug of modreg's, and not the input's fault.
+    Storage,
     /// A bug or an environment fault modreg cannot explain.
     Internal,
 }
@@ -34,6 +37,7 @@ impl ErrorKind {
             ErrorKind::Dependency => 4,
             ErrorKind::Subscription => 5,
             ErrorKind::Busy => 6,
+            ErrorKind::Storage => 7,
             ErrorKind::Internal => 70,
         }
     }
@@ -47,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Dependency => "dependency",
             ErrorKind::Subscription => "subscription",
             ErrorKind::Busy => "busy",
+            ErrorKind::Storage => "storage",
             ErrorKind::Internal => "internal",
         }
     }
@@ -102,6 +107,10 @@ impl Error {
         Error::new(ErrorKind::Busy, message)
     }
 
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Storage, message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Internal, message)
     }
@@ -137,6 +146,7 @@ mod tests {
             (ErrorKind::Dependency, 4, "dependency"),
             (ErrorKind::Subscription, 5, "subscription"),
             (ErrorKind::Busy, 6, "busy"),
+            (ErrorKind::Storage, 7, "storage"),
             (ErrorKind::Internal, 70, "internal"),
         ];
         for (kind, code, name) in table {

@@ -27,10 +27,12 @@ pub enum EventType {
     TenantAdded,
     #[serde(rename = "tenant.removed")]
     TenantRemoved,
+    #[serde(rename = "tenant.moved")]
+    TenantMoved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::ModuleInstalled,
         EventType::ModuleInstallFailed,
         EventType::ModuleUpgraded,
@@ -42,6 +44,7 @@ impl EventType {
         EventType::FlagChanged,
         EventType::TenantAdded,
         EventType::TenantRemoved,
+        EventType::TenantMoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl EventType {
             EventType::FlagChanged => "flag.changed",
             EventType::TenantAdded => "tenant.added",
             EventType::TenantRemoved => "tenant.removed",
+            EventType::TenantMoved => "tenant.moved",
         }
     }
 

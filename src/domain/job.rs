@@ -109,9 +109,19 @@ pub struct Job {
     pub from_version: Option<String>,
     pub to_version: Option<String>,
     pub actor: String,
+    /// The host that runs (or ran) it.
+    pub host: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub error: Option<String>,
+    /// Until when the running process last promised to be alive (it renews this while
+    /// it runs); unset for jobs that are not running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<String>,
+    /// Unfinished, and its lease ran out: the process that ran it is gone (or cut off).
+    /// Decided by the landlord's own clock, so hosts' clocks need not agree.
+    #[serde(skip)]
+    pub lease_expired: bool,
 }
 
 /// How a step ended.

@@ -19,6 +19,7 @@ impl From<NameError> for Error {
         let hint = match e.what {
             "tenant" => "a tenant id is 1 to 63 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit",
             "module" => "a module name is 1 to 63 characters of a-z, 0-9 and `_`, starting with a letter",
+            "host" => "a host name is 1 to 63 characters of letters, digits, `.`, `_` and `-`, starting with a letter or digit",
             _ => "a flag name is 1 to 63 characters of a-z, 0-9 and `_`, starting with a letter",
         };
         Error::invalid(e.to_string()).with_hint(hint)
@@ -58,6 +59,14 @@ fn module_rest(b: u8) -> bool {
 
 fn tenant_rest(b: u8) -> bool {
     module_rest(b) || b == b'-'
+}
+
+fn host_first(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn host_rest(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
 }
 
 macro_rules! name_type {
@@ -114,6 +123,10 @@ name_type!(
     TenantName, "tenant", lower_or_digit, tenant_rest
 );
 name_type!(
+    /// A host's name (`--host`): `^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`, as hostnames are.
+    HostName, "host", host_first, host_rest
+);
+name_type!(
     /// A feature flag name, shaped like a module name.
     FlagName, "flag", lower, module_rest
 );
@@ -140,6 +153,16 @@ mod tests {
         }
         for bad in ["", "2fa", "_x", "Finance", "digital-card", "a b", &"m".repeat(64)] {
             assert!(ModuleName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_names_are_hostnames() {
+        for ok in ["web-1", "db.eu-west.internal", "A1", "h_2"] {
+            assert!(HostName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-web", ".h", "a b", "h/1", "h'1", &"h".repeat(64)] {
+            assert!(HostName::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -4,12 +4,10 @@
 //! the next run.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::domain::event::Event;
 use crate::domain::{Error, Result};
 use crate::ops::Context;
-use crate::store::lock::FileLock;
 use crate::store::{HookCall, HookStatus};
 
 /// The cursor the event command's deliveries advance.
@@ -31,18 +29,6 @@ pub fn last_id(ctx: &Context) -> Result<i64> {
     }
 }
 
-/// Waits until the landlord changes or `timeout` passes; cheap to call in a loop.
-pub fn wait_for_change(ctx: &Context, seen: i64, timeout: Duration) -> Result<i64> {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let now = ctx.landlord.data_version()?;
-        if now != seen || std::time::Instant::now() >= deadline {
-            return Ok(now);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DeliveryReport {
     pub delivered: usize,
@@ -51,10 +37,9 @@ pub struct DeliveryReport {
 }
 
 /// Delivers events after the cursor to `command`. Another process delivering at the same
-/// time makes this one step aside.
+/// time, on any host sharing the landlord, makes this one step aside.
 pub fn deliver(ctx: &Context, command: &str) -> Result<DeliveryReport> {
-    let lock_path = ctx.settings.data_dir.join("locks").join("event-delivery.lock");
-    let Ok(_lock) = FileLock::acquire(&lock_path, Duration::ZERO) else {
+    let Some(_exclusive) = ctx.landlord.try_exclusive("event-delivery")? else {
         return Ok(DeliveryReport::default());
     };
     let mut report = DeliveryReport::default();

@@ -151,9 +151,11 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
             },
             actor: ctx.settings.actor.clone(),
             effect: a.effect.clone(),
+            host: ctx.settings.host.clone(),
+            lease: ctx.settings.lease,
         })
         .collect();
-    let ids = match ctx.landlord.start_jobs(&new_jobs, &now) {
+    let ids = match ctx.start_jobs(&new_jobs, &now) {
         Ok(ids) => ids,
         Err(error) => return TenantRun { jobs: Vec::new(), error: Some(error) },
     };

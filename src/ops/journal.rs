@@ -23,6 +23,15 @@ pub(crate) fn complete_jobs<'a>(ctx: &Context, jobs: impl IntoIterator<Item = (&
     commit_jobs(ctx, &changes)
 }
 
+/// Completes, in recovery, jobs whose tenant work is found committed: also those another
+/// host marked failed when their lease ran out.
+pub(crate) fn complete_recovered_jobs<'a>(ctx: &Context, jobs: impl IntoIterator<Item = (&'a Job, &'a Effect, Vec<Step>)>) -> Result<()> {
+    let at = ctx.now();
+    let changes: Vec<Change> =
+        jobs.into_iter().flat_map(|(job, effect, steps)| change::complete_recovered_job(job, effect, steps, &at)).collect();
+    commit_jobs(ctx, &changes)
+}
+
 /// Ends jobs that did not complete, with their events, in one transaction.
 pub(crate) fn end_jobs(ctx: &Context, jobs: Vec<Ended>) -> Result<()> {
     let at = ctx.now();

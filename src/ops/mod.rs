@@ -63,6 +63,13 @@ pub struct Settings {
     pub keep_upgrade_copies: usize,
     /// `MODREG_SUBSCRIPTION_COMMAND`, when billing lives elsewhere.
     pub subscription_command: Option<String>,
+    /// `--landlord`: a PostgreSQL landlord shared by many hosts.
+    pub landlord_url: Option<String>,
+    /// `--host`: this host's name, recorded on its jobs and as the home of the tenants
+    /// it adds.
+    pub host: String,
+    /// How long a running job counts as alive without its process renewing it.
+    pub lease: Duration,
 }
 
 impl Settings {
@@ -76,6 +83,9 @@ impl Settings {
             actor: "unknown".into(),
             keep_upgrade_copies: 3,
             subscription_command: None,
+            landlord_url: None,
+            host: store::host_name(),
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -90,6 +100,7 @@ impl Settings {
             hook_timeout: self.hook_timeout,
             subscription_command: self.subscription_command.clone(),
             landlord: access,
+            landlord_url: self.landlord_url.clone(),
         }
     }
 }
@@ -99,6 +110,8 @@ impl Settings {
 pub struct Context {
     pub settings: Settings,
     pub stores: Stores,
+    /// The thread that renews this process's job leases, once a job started.
+    leases: std::sync::OnceLock<()>,
 }
 
 impl std::ops::Deref for Context {
@@ -111,7 +124,28 @@ impl std::ops::Deref for Context {
 
 impl Context {
     pub fn new(stores: Stores, settings: Settings) -> Context {
-        Context { settings, stores }
+        Context { settings, stores, leases: std::sync::OnceLock::new() }
+    }
+
+    /// Starts jobs, and keeps their leases renewed while this process lives: a thread
+    /// renews them every third of the lease, so a job outlives its lease only when its
+    /// process died (or lost the landlord), and another host may then take it over.
+    pub fn start_jobs(&self, jobs: &[crate::store::NewJob], now: &str) -> Result<Vec<i64>> {
+        self.leases.get_or_init(|| {
+            let landlord = std::sync::Arc::downgrade(&self.stores.landlord);
+            let (host, lease, pid) = (self.settings.host.clone(), self.settings.lease, std::process::id());
+            let every = (lease / 3).max(Duration::from_millis(10));
+            let _ = std::thread::Builder::new().name("modreg-leases".into()).spawn(move || {
+                loop {
+                    std::thread::sleep(every);
+                    let Some(landlord) = landlord.upgrade() else { return };
+                    // A failed renewal is retried at the next tick; the lease is three
+                    // ticks long.
+                    let _ = landlord.renew_leases(&host, pid, lease);
+                }
+            });
+        });
+        self.landlord.start_jobs(jobs, now)
     }
 
     /// The stores `settings` describe, with a landlord that is created when missing.
@@ -137,9 +171,30 @@ impl Context {
         }
     }
 
+    /// On a landlord shared by several hosts, each works only on the tenants whose home
+    /// it is (their files are in its data folder): refuses any other.
+    pub fn require_home(&self, tenant: &crate::store::TenantRecord) -> Result<()> {
+        match &tenant.host {
+            Some(home) if self.stores.shared && *home != self.settings.host => {
+                Err(Error::invalid(format!("tenant `{}` lives on host `{home}`, and this is host `{}`", tenant.name, self.settings.host))
+                    .with_hint(format!(
+                        "run the command on host `{home}`, or move the tenant's file here and run `modreg tenant move {} --to {}`",
+                        tenant.name, self.settings.host
+                    )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Takes the tenant's lock, waiting up to `--lock-timeout` for another process to
     /// release it; says so when it has to wait, as cargo does for its package cache.
+    /// Refuses a tenant that lives on another host.
     pub fn lock_tenant(&self, tenant: &str, reporter: &dyn Reporter) -> Result<crate::store::TenantLock> {
+        if self.stores.shared
+            && let Some(record) = self.landlord.tenant(tenant)?
+        {
+            self.require_home(&record)?;
+        }
         match self.tenants.lock(tenant, Duration::ZERO) {
             Err(e) if e.kind == crate::domain::ErrorKind::Busy => {
                 reporter.status("Blocking", &format!("waiting for lock on tenant {tenant}"));
@@ -265,6 +320,7 @@ pub enum TenantSelection {
 
 impl TenantSelection {
     /// Resolves the selection against the landlord; unknown named tenants are not found.
+    /// All tenants are this host's, when hosts share the landlord.
     pub fn resolve(&self, ctx: &Context) -> Result<Vec<TenantName>> {
         match self {
             TenantSelection::Named(names) => {
@@ -275,7 +331,13 @@ impl TenantSelection {
                 }
                 Ok(names.clone())
             }
-            TenantSelection::All => ctx.landlord.tenants()?.into_iter().map(|t| TenantName::parse(&t.name).map_err(Error::from)).collect(),
+            TenantSelection::All => ctx
+                .landlord
+                .tenants()?
+                .into_iter()
+                .filter(|t| ctx.require_home(t).is_ok())
+                .map(|t| TenantName::parse(&t.name).map_err(Error::from))
+                .collect(),
         }
     }
 

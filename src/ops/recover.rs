@@ -16,7 +16,7 @@ use crate::ops::catalog::module_version;
 use crate::ops::execute::recover_rollback_hook;
 use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter};
-use crate::store::RollbackCopy;
+use crate::store::{RollbackCopy, TenantRecord};
 
 /// What recovery did for one tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -35,16 +35,22 @@ pub struct TenantRecovery {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RecoverReport {
     pub tenants: Vec<TenantRecovery>,
+    /// Jobs of tenants that live on other hosts whose leases ran out, marked failed:
+    /// their home host finishes them from the tenant file.
+    pub abandoned: Vec<i64>,
 }
 
 pub const INTERRUPTED: &str = "interrupted: the process running this job stopped before it finished; rolled back by recovery";
 
-/// Recovers every tenant that needs it.
+/// Recovers every tenant of this host that needs it, and gives up on the jobs of other
+/// hosts whose leases ran out. A live job of another host is never touched.
 pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<RecoverReport> {
-    let mut names: Vec<String> = ctx.landlord.tenants_with_unfinished_jobs()?;
-    for tenant in ctx.landlord.tenants()? {
+    let tenants: BTreeMap<String, TenantRecord> = ctx.landlord.tenants()?.into_iter().map(|t| (t.name.clone(), t)).collect();
+    let at_home = |name: &str| tenants.get(name).is_none_or(|t| ctx.require_home(t).is_ok());
+    let mut names: Vec<String> = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().filter(|n| at_home(n)).collect();
+    for tenant in tenants.values().filter(|t| at_home(&t.name)) {
         if ctx.tenants.rollback_copy(&tenant.name) != RollbackCopy::None && !names.contains(&tenant.name) {
-            names.push(tenant.name);
+            names.push(tenant.name.clone());
         }
     }
     let mut report = RecoverReport::default();
@@ -55,14 +61,44 @@ pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<RecoverReport> 
             report.tenants.push(done);
         }
     }
+    let abandoned: Vec<Ended> = ctx
+        .landlord
+        .expired_jobs()?
+        .into_iter()
+        .filter(|job| !at_home(&job.tenant))
+        .map(|job| {
+            let host = job.host.clone().unwrap_or_else(|| "unknown".into());
+            let home = tenants.get(&job.tenant).and_then(|t| t.host.clone()).unwrap_or_else(|| host.clone());
+            let error = format!(
+                "host `{host}` stopped renewing this job's lease (its process died or lost the landlord); marked failed by host `{}`. \
+                 Host `{home}`, which holds the tenant's file, completes or rolls it back when it next works on the tenant (`modreg recover` there)",
+                ctx.settings.host
+            );
+            Ended { job, status: JobStatus::Failed, error, steps: Vec::new() }
+        })
+        .collect();
+    if !abandoned.is_empty() {
+        report.abandoned = abandoned.iter().map(|e| e.job.id).collect();
+        reporter.status("Abandoned", &format!("{} job(s) of other hosts whose leases ran out, marked failed", abandoned.len()));
+        journal::end_jobs(ctx, abandoned)?;
+    }
     Ok(report)
 }
 
-/// Recovers one tenant; the caller holds its lock, so no other process is working on it
-/// and every unfinished job of it belongs to a process that is gone.
+/// Recovers one tenant; the caller holds its lock, so no other process of this host is
+/// working on it, and every unfinished job of it that this host ran belongs to a
+/// process that is gone. So does one of another host whose lease ran out, or that
+/// another host marked failed; a running job of another host with a live lease is left
+/// alone.
 pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<Option<TenantRecovery>> {
     let copy = ctx.tenants.rollback_copy(tenant);
-    let jobs = ctx.landlord.unfinished_jobs(tenant)?;
+    let this_host = Some(ctx.settings.host.as_str());
+    let jobs: Vec<Job> = ctx
+        .landlord
+        .unfinished_jobs(tenant)?
+        .into_iter()
+        .filter(|j| j.host.is_none() || j.host.as_deref() == this_host || j.lease_expired || j.status == JobStatus::Failed)
+        .collect();
     if jobs.is_empty() && copy == RollbackCopy::None {
         return Ok(None);
     }
@@ -109,7 +145,7 @@ pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporte
                 });
                 stored.push((job, steps, effect));
             }
-            journal::complete_jobs(ctx, stored.iter_mut().map(|(job, steps, effect)| (&*job, &*effect, std::mem::take(steps))))?;
+            journal::complete_recovered_jobs(ctx, stored.iter_mut().map(|(job, steps, effect)| (&*job, &*effect, std::mem::take(steps))))?;
             done.completed.extend(batch.iter().map(|j| j.id));
             continue;
         }

@@ -172,9 +172,12 @@ mod tests {
             from_version: None,
             to_version: None,
             actor: "a".into(),
+            host: None,
             started_at: Some(start.into()),
             finished_at: Some(end.into()),
             error: error.map(Into::into),
+            lease_until: None,
+            lease_expired: false,
         }
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::domain::change::{self, Commit};
-use crate::domain::name::TenantName;
+use crate::domain::name::{HostName, TenantName};
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Reporter, recover};
 use crate::store::TenantRecord;
@@ -32,7 +32,7 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
         // interleave; this also creates the lock file that every later command takes.
         let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
         let added = ctx.landlord.tenant(tenant.as_str())?.is_none()
-            && ctx.landlord.commit(&change::add_tenant(tenant.as_str(), &ctx.now()))? == Commit::Done;
+            && ctx.landlord.commit(&change::add_tenant(tenant.as_str(), &ctx.settings.host, &ctx.now()))? == Commit::Done;
         if !ctx.tenants.exists(tenant.as_str()) {
             ctx.tenants.create(tenant.as_str())?;
         }
@@ -54,6 +54,61 @@ pub struct TenantListReport {
 
 pub fn list(ctx: &Context) -> Result<TenantListReport> {
     Ok(TenantListReport { tenants: ctx.landlord.tenants()? })
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantMoveReport {
+    pub tenant: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// False when the tenant already lived there.
+    pub moved: bool,
+}
+
+/// Gives a tenant a new home host, on a landlord that hosts share. The file is not
+/// copied (another host's data folder is out of reach); the command says where it is.
+/// Refused while the tenant has unfinished jobs, and taken under the tenant's lock when
+/// this host is its home, so no job of it runs during the move.
+pub fn move_tenant(ctx: &Context, tenant: &TenantName, to: &HostName, reporter: &dyn Reporter) -> Result<TenantMoveReport> {
+    if !ctx.shared {
+        return Err(Error::invalid("`tenant move` needs a landlord that several hosts share; this one is the data folder's own")
+            .with_hint("give every host the same `--landlord postgres://…` (or `MODREG_LANDLORD`)"));
+    }
+    let record = ctx.landlord.tenant(tenant.as_str())?.ok_or_else(|| {
+        Error::not_found(format!("tenant `{tenant}` does not exist")).with_hint(format!("add it with `modreg tenant add {tenant}`"))
+    })?;
+    let mut report = TenantMoveReport { tenant: tenant.to_string(), from: record.host.clone(), to: to.to_string(), moved: false };
+    if record.host.as_deref() == Some(to.as_str()) {
+        reporter.status("Unchanged", &format!("tenant {tenant} already lives on host {to}"));
+        return Ok(report);
+    }
+    let here = record.host.as_deref().is_none_or(|home| home == ctx.settings.host);
+    let _lock = if here { Some(ctx.lock_tenant(tenant.as_str(), reporter)?) } else { None };
+    let unfinished = ctx.landlord.unfinished_jobs(tenant.as_str())?;
+    if let Some(job) = unfinished.first() {
+        let host = job.host.as_deref().unwrap_or("unknown");
+        return Err(Error::busy(format!(
+            "tenant `{tenant}` has {} unfinished job(s), the first job {} of host `{host}`",
+            unfinished.len(),
+            job.id
+        ))
+        .with_hint(format!("let them finish, or run `modreg recover` on host `{host}`, then move the tenant")));
+    }
+    let changes = change::move_tenant(tenant.as_str(), record.host.as_deref(), to.as_str(), &ctx.now());
+    if ctx.landlord.commit(&changes)? != Commit::Done {
+        return Err(Error::busy(format!("tenant `{tenant}` was moved or removed by another process meanwhile"))
+            .with_hint("see where it lives now with `modreg tenant list`"));
+    }
+    report.moved = true;
+    let from = record.host.as_deref().unwrap_or("any host");
+    reporter.status("Moved", &format!("tenant {tenant} from host {from} to host {to}"));
+    let file = ctx.tenants.path(tenant.as_str());
+    if to.as_str() != ctx.settings.host && ctx.tenants.exists(tenant.as_str()) {
+        reporter.warning(&format!("the tenant's file stays at `{}`: copy it to the data folder of host `{to}`", file.display()));
+    } else if to.as_str() == ctx.settings.host && !ctx.tenants.exists(tenant.as_str()) {
+        reporter.warning(&format!("the tenant's file is not here yet: copy it from host `{from}` to `{}`", file.display()));
+    }
+    Ok(report)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

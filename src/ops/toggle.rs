@@ -90,11 +90,13 @@ pub(crate) fn run(
                 to_version: version,
                 actor: ctx.settings.actor.clone(),
                 effect: Effect::SetEnabled { enabled: enable },
+                host: ctx.settings.host.clone(),
+                lease: ctx.settings.lease,
             }
         })
         .collect();
     let now = ctx.now();
-    let ids = ctx.landlord.start_jobs(&jobs, &now)?;
+    let ids = ctx.start_jobs(&jobs, &now)?;
     let step = Step { name: format!("set enabled={enable}"), status: StepStatus::Ok, duration_ms: 0, detail: None, output: None };
     let started: Vec<Job> = ids.iter().zip(&jobs).map(|(&id, new)| new.started(id, &now)).collect();
     journal::complete_jobs(ctx, started.iter().zip(&jobs).map(|(job, new)| (job, &new.effect, vec![step.clone()])))?;

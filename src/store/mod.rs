@@ -13,10 +13,23 @@ pub mod postgres;
 pub mod sqlite;
 pub mod subscription;
 
+/// This machine's name, as `--host` defaults to it.
+pub fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer it is given.
+    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    match std::str::from_utf8(&buffer[..end]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
+}
+
 pub use open::{LandlordAccess, StoreConfig, Stores, module_source, open, open_with_clock};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::change::{Change, Commit, FileKind};
@@ -78,6 +91,8 @@ pub struct TenantRecord {
     pub name: String,
     pub created_at: String,
     pub modules: usize,
+    /// The host whose data folder holds the tenant's file (none recorded: any).
+    pub host: Option<String>,
 }
 
 /// One module a tenant has.
@@ -141,6 +156,10 @@ pub struct NewJob {
     pub to_version: Option<String>,
     pub actor: String,
     pub effect: Effect,
+    /// The host that runs it.
+    pub host: String,
+    /// How long the job counts as alive without a renewal ([`JobStore::renew_leases`]).
+    pub lease: Duration,
 }
 
 impl NewJob {
@@ -156,9 +175,12 @@ impl NewJob {
             from_version: self.from_version.clone(),
             to_version: self.to_version.clone(),
             actor: self.actor.clone(),
+            host: Some(self.host.clone()),
             started_at: Some(started_at.to_string()),
             finished_at: None,
             error: None,
+            lease_until: None,
+            lease_expired: false,
         }
     }
 }
@@ -233,8 +255,14 @@ impl JobFilter {
 /// The audit trail. Jobs end through [`ChangeStore::commit`], with what ending them
 /// changes.
 pub trait JobStore {
-    /// Creates running jobs, in one transaction; returns their ids in order.
+    /// Creates running jobs, in one transaction, each with its lease from now (by the
+    /// landlord's clock); returns their ids in order.
     fn start_jobs(&self, jobs: &[NewJob], now: &str) -> Result<Vec<i64>>;
+    /// Extends by `lease` (from now, by the landlord's clock) the leases of the running
+    /// jobs that process `pid` of `host` started; returns how many it extended.
+    fn renew_leases(&self, host: &str, pid: u32, lease: Duration) -> Result<usize>;
+    /// Running jobs, of any tenant and host, whose lease ran out.
+    fn expired_jobs(&self) -> Result<Vec<Job>>;
     /// Records a step before it runs (hooks), so that a crash leaves a trace.
     fn record_step(&self, job: i64, step: &Step) -> Result<()>;
     fn job(&self, id: i64) -> Result<Option<(Job, Vec<Step>, Effect)>>;
@@ -290,13 +318,26 @@ pub trait SubscriptionStore {
     fn subscriptions(&self, tenant: &str) -> Result<Vec<SubscriptionRecord>>;
 }
 
-/// The event log and delivery cursors.
+/// Opaque guard of an exclusive right (event delivery); dropping it gives it up.
+pub type Exclusive = Box<dyn std::any::Any + Send>;
+
+/// The event log and delivery cursors. Events are handed out in the order their
+/// transactions committed, each once: `events_after(id of the last one seen)` never
+/// skips or repeats one, whatever processes or hosts wrote them. Ids are unique, but
+/// on an engine with concurrent writers they need not grow in that order.
 pub trait EventStore {
+    /// Up to `limit` events after the event `after` (0: from the start).
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>>;
     /// A change counter that moves whenever another connection commits.
     fn data_version(&self) -> Result<i64>;
+    /// Waits until `data_version` is no longer `seen` or `timeout` passes; returns it.
+    fn wait_for_change(&self, seen: i64, timeout: Duration) -> Result<i64>;
     fn cursor(&self, name: &str) -> Result<i64>;
+    /// Sets a delivery cursor to the last event delivered.
     fn set_cursor(&self, name: &str, last_id: i64, now: &str) -> Result<()>;
+    /// The right to deliver under cursor `name`, if no other process (on any host)
+    /// holds it; `None` when one does.
+    fn try_exclusive(&self, name: &str) -> Result<Option<Exclusive>>;
 }
 
 /// One module of a tenant, as applications see it.
@@ -321,10 +362,24 @@ pub trait ReadModel: Send {
     fn tenant(&mut self, tenant: &str) -> Result<Option<TenantSnapshot>>;
 }
 
+/// What changed, as a watcher reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// What this tenant has.
+    Tenant(String),
+    /// Anything: the watcher may have missed changes (it reconnected).
+    Everything,
+}
+
 /// Opens the read side of the same landlord, for applications.
 pub trait ReadModelSource {
     /// A read model on its own connection.
     fn read_model(&self) -> Result<Box<dyn ReadModel>>;
+    /// Calls `on_change` from a thread of its own whenever a change commits, with no
+    /// query per read: for engines that announce changes (PostgreSQL's NOTIFY), with a
+    /// poll at least every `staleness` as a fallback. `None` where the read model's
+    /// `version` is cheap enough to ask on every read. Dropping the guard stops it.
+    fn watch(&self, staleness: Duration, on_change: Arc<dyn Fn(Changed) + Send + Sync>) -> Result<Option<Exclusive>>;
 }
 
 /// Everything the landlord keeps.

@@ -10,6 +10,7 @@ use crate::domain::{Error, Result};
 use crate::store::clock::{Clock, SystemClock};
 use crate::store::discovery::DiskModules;
 use crate::store::hooks::ProcessHookRunner;
+use crate::store::postgres::PostgresLandlord;
 use crate::store::sqlite::{SqliteLandlord, SqliteTenantFiles};
 use crate::store::subscription::{BuiltinSubscriptions, CommandSubscriptions};
 use crate::store::{HookRunner, Landlord, ModuleSource, SubscriptionSource, TenantFiles};
@@ -40,6 +41,9 @@ pub struct StoreConfig {
     /// Ask this command instead of the built-in subscription store.
     pub subscription_command: Option<String>,
     pub landlord: LandlordAccess,
+    /// A PostgreSQL landlord shared by many hosts (`--landlord`); without it, the
+    /// SQLite landlord in the data folder.
+    pub landlord_url: Option<String>,
 }
 
 impl StoreConfig {
@@ -51,6 +55,7 @@ impl StoreConfig {
             hook_timeout: Duration::from_secs(300),
             subscription_command: None,
             landlord: LandlordAccess::Create,
+            landlord_url: None,
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct Stores {
     /// The catalog: the modules folder.
     pub modules: Arc<dyn ModuleSource>,
     pub clock: Arc<dyn Clock>,
+    /// The landlord is shared by several hosts: each works on its own tenants' files.
+    pub shared: bool,
 }
 
 /// Builds the stores `config` describes, on the system clock.
@@ -73,7 +80,41 @@ pub fn open(config: &StoreConfig) -> Result<Stores> {
 
 /// Builds the stores `config` describes, on `clock`.
 pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<Stores> {
-    let landlord: Arc<dyn Landlord> = match config.landlord {
+    let (landlord, shared) = match &config.landlord_url {
+        Some(url) => (open_postgres(url, config)?, true),
+        None => (open_sqlite(config)?, false),
+    };
+    let tenants: Arc<dyn TenantFiles> = Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, clock.clone()));
+    let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
+    let subscriptions: Arc<dyn SubscriptionSource> = match &config.subscription_command {
+        Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), config.hook_timeout)),
+        None => Arc::new(BuiltinSubscriptions::new(landlord.clone())),
+    };
+    Ok(Stores { landlord, tenants, hooks, subscriptions, modules: module_source(vec![config.modules_dir.clone()]), clock, shared })
+}
+
+/// The PostgreSQL landlord at `url`.
+fn open_postgres(url: &str, config: &StoreConfig) -> Result<Arc<dyn Landlord>> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(Error::invalid(format!("`--landlord` takes a `postgres://` URL, not `{}`", PostgresLandlord::redact(url)))
+            .with_hint("write it as `postgres://USER:PASSWORD@HOST:PORT/DATABASE`, or leave it out for the landlord in the data folder"));
+    }
+    Ok(match config.landlord {
+        LandlordAccess::Create => Arc::new(PostgresLandlord::open(url, config.busy_timeout)?),
+        LandlordAccess::ReadOnly => Arc::new(PostgresLandlord::open_existing(url, config.busy_timeout)?.ok_or_else(|| {
+            Error::not_found(format!("there is no landlord at `{}` yet", PostgresLandlord::redact(url)))
+                .with_hint("run a modreg command that changes state against it first, e.g. `modreg tenant add`")
+        })?),
+        LandlordAccess::ReadOnlyOrEmpty => match PostgresLandlord::open_existing(url, config.busy_timeout) {
+            Ok(Some(landlord)) => Arc::new(landlord),
+            Ok(None) | Err(_) => Arc::new(SqliteLandlord::open_in_memory()?),
+        },
+    })
+}
+
+/// The SQLite landlord in the data folder.
+fn open_sqlite(config: &StoreConfig) -> Result<Arc<dyn Landlord>> {
+    Ok(match config.landlord {
         LandlordAccess::Create => Arc::new(SqliteLandlord::open(&config.data_dir, config.busy_timeout)?),
         LandlordAccess::ReadOnly => Arc::new(SqliteLandlord::open_read_only(&config.data_dir)?.ok_or_else(|| {
             Error::not_found(format!("there is no landlord in `{}`", config.data_dir.display()))
@@ -83,14 +124,7 @@ pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<St
             Ok(Some(landlord)) => Arc::new(landlord),
             Ok(None) | Err(_) => Arc::new(SqliteLandlord::open_in_memory()?),
         },
-    };
-    let tenants: Arc<dyn TenantFiles> = Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, clock.clone()));
-    let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
-    let subscriptions: Arc<dyn SubscriptionSource> = match &config.subscription_command {
-        Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), config.hook_timeout)),
-        None => Arc::new(BuiltinSubscriptions::new(landlord.clone())),
-    };
-    Ok(Stores { landlord, tenants, hooks, subscriptions, modules: module_source(vec![config.modules_dir.clone()]), clock })
+    })
 }
 
 /// Modules found at these paths: manifest files, module folders or whole catalogs.

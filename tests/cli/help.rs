@@ -3,13 +3,15 @@ use crate::support::World;
 #[test]
 fn top_level_help() {
     let world = World::new();
-    insta::assert_snapshot!(world.run_bare(&["--help"]).code(0).stdout.clone());
+    let help = world.run_bare(&["--help"]).code(0).stdout.clone();
+    crate::support::snapshot_settings().bind(|| insta::assert_snapshot!("cli__help__top_level_help", help));
 }
 
 #[test]
 fn install_help() {
     let world = World::new();
-    insta::assert_snapshot!(world.run_bare(&["install", "--help"]).code(0).stdout.clone());
+    let help = world.run_bare(&["install", "--help"]).code(0).stdout.clone();
+    crate::support::snapshot_settings().bind(|| insta::assert_snapshot!("cli__help__install_help", help));
 }
 
 #[test]

@@ -1,7 +1,5 @@
 //! The library API and the examples, against landlords the real binary wrote.
 
-use modreg::api::Registry;
-
 use crate::support::World;
 
 #[test]
@@ -9,7 +7,7 @@ fn the_registry_sees_changes_made_by_another_process() {
     let world = World::sample();
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "elections", "--tenant", "acme"]);
-    let registry = Registry::open(world.data()).unwrap();
+    let registry = world.registry().unwrap();
     assert!(registry.allows("acme", "elections", None).unwrap());
     assert!(registry.allows("acme", "elections", Some("candidate_statements")).unwrap());
     assert!(!registry.allows("acme", "elections", Some("live_results")).unwrap());
@@ -32,7 +30,7 @@ fn the_registry_sees_changes_made_by_another_process() {
 #[test]
 fn opening_a_missing_landlord_is_not_found() {
     let world = World::new();
-    let error = Registry::open(world.data()).err().unwrap();
+    let error = world.registry().err().unwrap();
     assert_eq!(error.kind, modreg::domain::ErrorKind::NotFound);
 }
 
@@ -48,6 +46,7 @@ fn the_provisioning_example_brings_tenants_to_the_desired_modules_idempotently()
             .env("MODREG", assert_cmd::cargo::cargo_bin("modreg"))
             .env("MODREG_MODULES", world.modules())
             .env("MODREG_DATA", world.data())
+            .envs(world.landlord_env())
             .output()
             .unwrap()
     };

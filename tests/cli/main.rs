@@ -1,7 +1,14 @@
 //! Integration tests: the real `modreg` binary in a temporary world, judged by what a
 //! user would see: exit codes, output, and the tenant files and landlord themselves.
 
-mod support;
+//!
+//! The same tests build twice: as `cli` against the SQLite landlord in the data folder,
+//! and as `cli_postgres` against a PostgreSQL landlord (a throwaway cluster, a database
+//! per test), so that every command is shown to behave the same on both.
+
+#[path = "../support/postgres.rs"]
+pub mod pg;
+pub mod support;
 
 mod catalog;
 // Crash tests need the fault points that only debug builds compile in.

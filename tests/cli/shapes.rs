@@ -5,15 +5,16 @@
 
 use crate::support::World;
 
-/// Snapshots `text` with the run-to-run parts replaced.
+/// Snapshots `text` with the run-to-run parts replaced, under the same name for both
+/// landlords (the output must not differ).
 macro_rules! snapshot {
     ($world:expr, $name:expr, $text:expr) => {{
-        let mut settings = insta::Settings::clone_current();
+        let mut settings = crate::support::snapshot_settings();
         settings.add_filter(&regex_escape(&$world.path().display().to_string()), "[world]");
         settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
         settings.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{8}", "[batch]");
         settings.add_filter(r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#);
-        settings.bind(|| insta::assert_snapshot!($name, $text));
+        settings.bind(|| insta::assert_snapshot!(format!("cli__shapes__{}", $name), $text));
     }};
 }
 

@@ -17,8 +17,30 @@ use rusqlite::types::Value;
 use serde_json::Value as Json;
 use tempfile::TempDir;
 
+/// The host every test run names (`MODREG_HOST`), so that output does not depend on
+/// the machine.
+pub const TEST_HOST: &str = "test-host";
+
 pub struct World {
     pub dir: TempDir,
+    /// The PostgreSQL landlord of this world (a database of its own), when this test
+    /// binary runs the suite against PostgreSQL.
+    pub landlord_url: Option<String>,
+}
+
+/// Snapshots named alike by both test binaries (`cli__<module>__<name>`), so that the
+/// PostgreSQL run is held to the same output as the SQLite one.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/snapshots"));
+    settings
+}
+
+/// Whether this binary is the suite's run against a PostgreSQL landlord (`cli_postgres`,
+/// the same tests as `cli`).
+pub fn on_postgres() -> bool {
+    env!("CARGO_CRATE_NAME") == "cli_postgres"
 }
 
 /// How a run ended.
@@ -85,9 +107,16 @@ impl Run {
     }
 }
 
+impl Default for World {
+    fn default() -> World {
+        World::new()
+    }
+}
+
 impl World {
     pub fn new() -> World {
-        let world = World { dir: tempfile::tempdir().expect("temp dir") };
+        let landlord_url = if on_postgres() { crate::pg::cluster().map(|c| c.database()) } else { None };
+        let world = World { dir: tempfile::tempdir().expect("temp dir"), landlord_url };
         std::fs::create_dir_all(world.modules()).expect("modules dir");
         world
     }
@@ -135,8 +164,25 @@ impl World {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("MODREG_MODULES", self.modules()).env("MODREG_DATA", self.data()).env("MODREG_ACTOR", "tester");
+        cmd.env("MODREG_MODULES", self.modules())
+            .env("MODREG_DATA", self.data())
+            .env("MODREG_ACTOR", "tester")
+            .env("MODREG_HOST", TEST_HOST);
+        cmd.envs(self.landlord_env());
         cmd
+    }
+
+    /// `MODREG_LANDLORD` for this world's PostgreSQL landlord (none on SQLite).
+    pub fn landlord_env(&self) -> Vec<(&'static str, String)> {
+        self.landlord_url.iter().map(|url| ("MODREG_LANDLORD", url.clone())).collect()
+    }
+
+    /// The library's handle on this world's landlord.
+    pub fn registry(&self) -> modreg::domain::Result<modreg::api::Registry> {
+        match &self.landlord_url {
+            Some(url) => modreg::api::Registry::connect(url),
+            None => modreg::api::Registry::open(self.data()),
+        }
     }
 
     pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -151,7 +197,7 @@ impl World {
     /// Runs with no `MODREG_*` variables at all (help text shows the environment).
     pub fn run_bare(&self, args: &[&str]) -> Run {
         let mut cmd = self.command();
-        cmd.env_remove("MODREG_MODULES").env_remove("MODREG_DATA").env_remove("MODREG_ACTOR").args(args);
+        cmd.env_remove("MODREG_MODULES").env_remove("MODREG_DATA").env_remove("MODREG_ACTOR").env_remove("MODREG_HOST").args(args);
         Run::of(args, cmd.output().expect("run modreg"))
     }
 
@@ -171,6 +217,8 @@ impl World {
         cmd.current_dir(self.path())
             .env("MODREG_MODULES", self.modules())
             .env("MODREG_DATA", self.data())
+            .env("MODREG_HOST", TEST_HOST)
+            .envs(self.landlord_env())
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -224,6 +272,7 @@ impl World {
         Connection::open(self.tenant_path(tenant)).expect("open tenant db")
     }
 
+    /// The SQLite landlord file (SQLite worlds only).
     pub fn landlord(&self) -> Connection {
         Connection::open(self.data().join("landlord.db")).expect("open landlord")
     }

@@ -4,18 +4,14 @@
 //! make concurrent guarded updates wait for each other, so of two hosts completing one
 //! job, the second finds it completed. No rule is decided here.
 //!
-//! Events go last, under a transaction-scoped advisory lock held to the commit: event
-//! ids come from a sequence, and without the lock a transaction that took a lower id
-//! could commit after one that took a higher id, so that a reader following `id >
-//! cursor` would skip it. With it, ids become visible in their order. Only the event
-//! inserts and the commit are serialized, not the rest of the change set.
+//! Events keep the id of their transaction, by which readers hand them out in commit
+//! order; a set with events holds the writers' lock shared (`events`). The tenants a
+//! set touched are announced on commit.
 
 use postgres::Transaction;
 
+use super::events::{CHANNEL, WRITERS};
 use super::{PostgresLandlord, time};
-
-/// The advisory lock that orders event ids as their transactions commit: `events` in ASCII.
-const EVENT_LOCK: i64 = 0x6576_656e_7473;
 use crate::domain::change::{Change, Commit};
 use crate::domain::{Error, Result};
 use crate::store::ChangeStore;
@@ -24,23 +20,33 @@ impl ChangeStore for PostgresLandlord {
     fn commit(&self, changes: &[Change]) -> Result<Commit> {
         let mut client = self.client()?;
         let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        if changes.iter().any(|c| matches!(c, Change::Event(_))) {
+            // Before anything is written (and the transaction has an id): see `events`.
+            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&WRITERS]).map_err(|e| self.err(e))?;
+        }
         let stored = |e| match e {
             Stored::Db(e) => self.err(e),
             Stored::Input(e) => e,
         };
-        let is_event = |c: &Change| matches!(c, Change::Event(_));
-        for (i, change) in changes.iter().enumerate().filter(|(_, c)| !is_event(c)) {
+        for (i, change) in changes.iter().enumerate() {
             let rows = store(&mut tx, change).map_err(stored)?;
             if change.is_guarded() && rows != 1 {
                 // Dropping the transaction rolls it back.
                 return Ok(Commit::Conflict(i));
             }
         }
-        if changes.iter().any(is_event) {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENT_LOCK]).map_err(|e| self.err(e))?;
-            for change in changes.iter().filter(|c| is_event(c)) {
-                store(&mut tx, change).map_err(stored)?;
-            }
+        // Listeners hear of it when (and only if) it commits.
+        let mut announced: Vec<&str> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Event(e) => Some(e.tenant.as_deref().unwrap_or("")),
+                _ => None,
+            })
+            .collect();
+        announced.sort_unstable();
+        announced.dedup();
+        for tenant in announced {
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &tenant]).map_err(|e| self.err(e))?;
         }
         tx.commit().map_err(|e| self.err(e))?;
         Ok(Commit::Done)
@@ -67,8 +73,12 @@ impl From<Error> for Stored {
 /// Stores one change; returns the rows it touched.
 fn store(tx: &mut Transaction<'_>, change: &Change) -> std::result::Result<u64, Stored> {
     Ok(match change {
-        Change::AddTenant { name, at } => {
-            tx.execute("INSERT INTO tenants (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", &[name, &time(at)?])?
+        Change::AddTenant { name, host, at } => tx.execute(
+            "INSERT INTO tenants (name, created_at, host) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            &[name, &time(at)?, host],
+        )?,
+        Change::MoveTenant { name, from, to } => {
+            tx.execute("UPDATE tenants SET host = $3 WHERE name = $1 AND host IS NOT DISTINCT FROM $2", &[name, from, to])?
         }
         Change::RemoveTenant { name } => {
             let mut rows = 0;
@@ -129,11 +139,12 @@ fn store(tx: &mut Transaction<'_>, change: &Change) -> std::result::Result<u64, 
             "INSERT INTO events (at, type, tenant, module, version, job_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[&time(&e.at)?, &e.kind.as_str(), &e.tenant, &e.module, &e.version, &e.job_id, &e.data],
         )?,
-        Change::EndJob { id, from, status, error, steps, at } => {
+        Change::EndJob { id, host, from, status, error, steps, at } => {
             let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
             let rows = tx.execute(
-                "UPDATE jobs SET status = $2, finished_at = $3, error = $4 WHERE id = $1 AND status = ANY($5)",
-                &[id, &status.as_str(), &time(at)?, error, &from],
+                "UPDATE jobs SET status = $2, finished_at = $3, error = $4, lease_until = NULL
+                 WHERE id = $1 AND status = ANY($5) AND host IS NOT DISTINCT FROM $6",
+                &[id, &status.as_str(), &time(at)?, error, &from, host],
             )?;
             if rows == 1 {
                 tx.execute("DELETE FROM job_steps WHERE job_id = $1", &[id])?;

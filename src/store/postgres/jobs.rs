@@ -1,6 +1,8 @@
 //! Jobs on the PostgreSQL landlord: starting them, recording their steps, reading them
 //! back. They end through change sets (`changes`).
 
+use std::time::Duration;
+
 use postgres::types::ToSql;
 
 use super::{PostgresLandlord, bad_json, text_opt, time};
@@ -8,7 +10,8 @@ use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::{Error, Result};
 use crate::store::{FilterValue, JobFilter, JobStore, NewJob};
 
-const JOB_COLUMNS: &str = "id, batch, tenant, module, kind, status, from_version, to_version, actor, started_at, finished_at, error";
+const JOB_COLUMNS: &str = "id, batch, tenant, module, kind, status, from_version, to_version, actor, started_at, finished_at, error,
+    host, lease_until, (status IN ('pending', 'running') AND lease_until < now())";
 
 fn job_from_row(row: &postgres::Row) -> Result<Job> {
     let kind: String = row.get(4);
@@ -26,6 +29,9 @@ fn job_from_row(row: &postgres::Row) -> Result<Job> {
         started_at: text_opt(row.get(9)),
         finished_at: text_opt(row.get(10)),
         error: row.get(11),
+        host: row.get(12),
+        lease_until: text_opt(row.get(13)),
+        lease_expired: row.get::<_, Option<bool>>(14).unwrap_or(false),
     })
 }
 
@@ -37,19 +43,47 @@ impl JobStore for PostgresLandlord {
             jobs.iter().map(|j| serde_json::to_value(&j.effect).map_err(|e| Error::internal(e.to_string()))).collect::<Result<_>>()?;
         self.write(|tx| {
             let insert = tx.prepare(
-                "INSERT INTO jobs (batch, tenant, module, kind, status, from_version, to_version, actor, pid, started_at, effect)
-                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10) RETURNING id",
+                "INSERT INTO jobs (batch, tenant, module, kind, status, from_version, to_version, actor, pid, started_at, effect, host, lease_until)
+                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12)) RETURNING id",
             )?;
             let mut ids = Vec::with_capacity(jobs.len());
             for (j, effect) in jobs.iter().zip(&effects) {
                 let row = tx.query_one(
                     &insert,
-                    &[&j.batch, &j.tenant, &j.module, &j.kind.as_str(), &j.from_version, &j.to_version, &j.actor, &pid, &now, effect],
+                    &[
+                        &j.batch,
+                        &j.tenant,
+                        &j.module,
+                        &j.kind.as_str(),
+                        &j.from_version,
+                        &j.to_version,
+                        &j.actor,
+                        &pid,
+                        &now,
+                        effect,
+                        &j.host,
+                        &j.lease.as_secs_f64(),
+                    ],
                 )?;
                 ids.push(row.get(0));
             }
             Ok(ids)
         })
+    }
+
+    fn renew_leases(&self, host: &str, pid: u32, lease: Duration) -> Result<usize> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET lease_until = now() + make_interval(secs => $3) WHERE host = $1 AND pid = $2 AND status = 'running'",
+                &[&host, &(pid as i32), &lease.as_secs_f64()],
+            )
+        })
+        .map(|rows| rows as usize)
+    }
+
+    fn expired_jobs(&self) -> Result<Vec<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'running' AND lease_until < now() ORDER BY id");
+        self.rows(&sql, &[], job_from_row)
     }
 
     fn record_step(&self, job: i64, step: &Step) -> Result<()> {
@@ -65,7 +99,7 @@ impl JobStore for PostgresLandlord {
 
     fn job(&self, id: i64) -> Result<Option<(Job, Vec<Step>, Effect)>> {
         let found = self.rows(&format!("SELECT {JOB_COLUMNS}, effect FROM jobs WHERE id = $1"), &[&id], |r| {
-            let effect: Effect = serde_json::from_value(r.get(12)).map_err(|e| bad_json("a job's effect", e))?;
+            let effect: Effect = serde_json::from_value(r.get(15)).map_err(|e| bad_json("a job's effect", e))?;
             Ok((job_from_row(r)?, effect))
         })?;
         let Some((job, effect)) = found.into_iter().next() else { return Ok(None) };

@@ -6,6 +6,7 @@
 //! jobs in `jobs`, flags, subscriptions and events in `runtime`, the read model in
 //! `reader`.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use postgres::NoTls;
@@ -18,13 +19,15 @@ use crate::domain::module::{Migration, ModuleVersion, Seed};
 use crate::domain::{Error, Result};
 use crate::store::clock::{format_time, parse_time};
 use crate::store::{
-    ArchiveRecord, CatalogEntry, CatalogStore, HistoryEntry, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord,
-    TenantStore,
+    ArchiveRecord, CatalogEntry, CatalogStore, Changed, Exclusive, HistoryEntry, InstalledModule, ReadModel, ReadModelSource,
+    StoredVersion, TenantRecord, TenantStore,
 };
 
 mod changes;
 mod driver;
+mod events;
 mod jobs;
+mod listen;
 mod reader;
 mod runtime;
 
@@ -35,7 +38,7 @@ mod embedded {
 }
 
 /// The landlord schema version this binary writes: the number of embedded migrations.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock every host takes to migrate the landlord's schema: `modreg` in ASCII.
 const MIGRATION_LOCK: i64 = 0x6d6f_6472_6567;
@@ -48,6 +51,15 @@ pub struct PostgresLandlord {
     config: postgres::Config,
     /// The URL without its password, for messages.
     shown: String,
+    /// A connection of its own that LISTENs, for `wait_for_change` (made on first use).
+    listener: Mutex<Option<postgres::Client>>,
+}
+
+impl PostgresLandlord {
+    /// The URL as it may be shown: the password replaced.
+    pub fn redact(url: &str) -> String {
+        redact(url)
+    }
 }
 
 /// The URL as it may be shown: the password replaced.
@@ -64,16 +76,33 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Maps a PostgreSQL error to a user-facing one, naming the landlord.
+/// Maps a PostgreSQL error to a user-facing one, naming the landlord: what the URL got
+/// wrong (credentials, database) is invalid input, a server that cannot be reached or a
+/// connection that broke is storage, and only the rest is internal.
 pub(crate) fn pg_error(shown: &str, e: postgres::Error) -> Error {
+    use postgres::error::SqlState;
     if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            return Error::invalid(format!("the landlord `{shown}` refused the credentials: {}", db.message()))
+                .with_hint("check the user and password in `--landlord` (or `MODREG_LANDLORD`)");
+        }
+        if *code == SqlState::UNDEFINED_DATABASE {
+            return Error::invalid(format!("the landlord `{shown}` has no such database: {}", db.message()))
+                .with_hint("create the database first (`createdb`), or correct its name in the URL");
+        }
+        if code.code().starts_with("08") || code.code().starts_with("57P") || *code == SqlState::TOO_MANY_CONNECTIONS {
+            return Error::storage(format!("the landlord `{shown}` is not available: {}", db.message()))
+                .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again");
+        }
         return Error::internal(format!("landlord `{shown}`: {}", db.message()));
     }
     if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
-        return Error::internal(format!("landlord `{shown}`: the connection failed: {e}"))
-            .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`)");
+        return Error::storage(format!("cannot reach the landlord `{shown}`: {e}"))
+            .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`); `modreg recover` finishes what a lost connection interrupted");
     }
-    Error::internal(format!("landlord `{shown}`: {e}"))
+    Error::storage(format!("landlord `{shown}`: {e}"))
+        .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`)")
 }
 
 /// A stored time, from the domain's text.
@@ -94,27 +123,43 @@ impl PostgresLandlord {
     /// creating or upgrading its schema under an advisory lock, so that any number of
     /// hosts may start at once.
     pub fn open(url: &str, timeout: Duration) -> Result<PostgresLandlord> {
+        let (landlord, mut first) = Self::connect(url, timeout)?;
+        landlord.migrate(&mut first)?;
+        Ok(landlord)
+    }
+
+    /// Connects to an existing landlord without changing it: `None` when the database
+    /// holds no landlord schema yet.
+    pub fn open_existing(url: &str, timeout: Duration) -> Result<Option<PostgresLandlord>> {
+        let (landlord, mut first) = Self::connect(url, timeout)?;
+        match landlord.schema_version(&mut first)? {
+            None => Ok(None),
+            Some(_) => Ok(Some(landlord)),
+        }
+    }
+
+    /// A pool on `url`, and a first connection made directly, so that a wrong URL or
+    /// password is told apart from a server that is down.
+    fn connect(url: &str, timeout: Duration) -> Result<(PostgresLandlord, postgres::Client)> {
         let shown = redact(url);
         let mut config: postgres::Config = url.parse().map_err(|e| {
             Error::invalid(format!("`{shown}` is not a PostgreSQL URL: {e}"))
                 .with_hint("write it as `postgres://USER:PASSWORD@HOST:PORT/DATABASE`")
         })?;
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(timeout.min(Duration::from_secs(10)));
+            config.connect_timeout(timeout.clamp(Duration::from_secs(1), Duration::from_secs(10)));
         }
+        if config.get_application_name().is_none() {
+            config.application_name("modreg");
+        }
+        let first = config.connect(NoTls).map_err(|e| pg_error(&shown, e).context("cannot connect"))?;
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
-            .max_size(8)
-            .min_idle(Some(1))
+            .max_size(16)
+            .min_idle(Some(0))
             .connection_timeout(timeout.max(Duration::from_secs(1)))
-            .build(manager)
-            .map_err(|e| {
-                Error::internal(format!("cannot connect to the landlord `{shown}`: {e}"))
-                    .with_hint("check the URL, the credentials, and that PostgreSQL runs and accepts connections there")
-            })?;
-        let landlord = PostgresLandlord { pool, config, shown };
-        landlord.migrate()?;
-        Ok(landlord)
+            .build_unchecked(manager);
+        Ok((PostgresLandlord { pool, config, shown, listener: Mutex::new(None) }, first))
     }
 
     fn err(&self, e: postgres::Error) -> Error {
@@ -123,8 +168,8 @@ impl PostgresLandlord {
 
     fn client(&self) -> Result<Client> {
         self.pool.get().map_err(|e| {
-            Error::busy(format!("no connection to the landlord `{}` came free: {e}", self.shown))
-                .with_hint("retry when the other processes have finished, or raise `--lock-timeout`")
+            Error::storage(format!("no connection to the landlord `{}`: {e}", self.shown))
+                .with_hint("check that PostgreSQL runs and accepts connections there (or raise `--lock-timeout` if it is busy)")
         })
     }
 
@@ -144,31 +189,34 @@ impl PostgresLandlord {
         Ok(value)
     }
 
-    /// Brings the schema to this binary's version, in one transaction that holds an
-    /// advisory lock: hosts starting at once migrate one after another, and the later
-    /// ones find nothing left to do.
-    fn migrate(&self) -> Result<()> {
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(|e| self.err(e))?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(|e| self.err(e))?;
-        let has_history: bool = tx
+    /// The schema version recorded, refusing one newer than this binary's.
+    fn schema_version(&self, client: &mut impl postgres::GenericClient) -> Result<Option<i32>> {
+        let has_history: bool = client
             .query_one("SELECT to_regclass('_landlord_schema_history') IS NOT NULL", &[])
             .map(|row| row.get(0))
             .map_err(|e| self.err(e))?;
-        let recorded: Option<i32> = match has_history {
-            true => {
-                tx.query_one("SELECT max(version) FROM _landlord_schema_history", &[]).map(|row| row.get(0)).map_err(|e| self.err(e))?
-            }
-            false => None,
-        };
+        if !has_history {
+            return Ok(None);
+        }
+        let recorded: Option<i32> =
+            client.query_one("SELECT max(version) FROM _landlord_schema_history", &[]).map(|row| row.get(0)).map_err(|e| self.err(e))?;
         if let Some(version) = recorded.filter(|v| *v > SCHEMA_VERSION) {
-            return Err(Error::internal(format!(
+            return Err(Error::storage(format!(
                 "the landlord `{}` has schema version {version}, newer than this modreg understands ({SCHEMA_VERSION})",
                 self.shown
             ))
             .with_hint("use the modreg release that last wrote it, or a newer one"));
         }
-        if recorded != Some(SCHEMA_VERSION) {
+        Ok(recorded)
+    }
+
+    /// Brings the schema to this binary's version, in one transaction that holds an
+    /// advisory lock: hosts starting at once migrate one after another, and the later
+    /// ones find nothing left to do.
+    fn migrate(&self, client: &mut postgres::Client) -> Result<()> {
+        let mut tx = client.transaction().map_err(|e| self.err(e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(|e| self.err(e))?;
+        if self.schema_version(&mut tx)? != Some(SCHEMA_VERSION) {
             let mut driver = driver::MigrationTx::new(&mut tx);
             let mut runner = embedded::migrations::runner().set_grouped(true);
             runner.set_migration_table_name("_landlord_schema_history");
@@ -181,6 +229,10 @@ impl PostgresLandlord {
 impl ReadModelSource for PostgresLandlord {
     fn read_model(&self) -> Result<Box<dyn ReadModel>> {
         Ok(Box::new(PostgresReadModel::connect(&self.config, &self.shown)?))
+    }
+
+    fn watch(&self, staleness: Duration, on_change: Arc<dyn Fn(Changed) + Send + Sync>) -> Result<Option<Exclusive>> {
+        Ok(Some(Box::new(listen::Watcher::start(self.config.clone(), self.shown.clone(), staleness, on_change)?)))
     }
 }
 
@@ -259,7 +311,7 @@ impl CatalogStore for PostgresLandlord {
 }
 
 fn tenant_from_row(r: &postgres::Row) -> Result<TenantRecord> {
-    Ok(TenantRecord { name: r.get(0), created_at: text(r.get(1)), modules: r.get::<_, i64>(2).max(0) as usize })
+    Ok(TenantRecord { name: r.get(0), created_at: text(r.get(1)), modules: r.get::<_, i64>(2).max(0) as usize, host: r.get(3) })
 }
 
 fn installed_from_row(r: &postgres::Row) -> Result<InstalledModule> {
@@ -276,7 +328,7 @@ fn installed_from_row(r: &postgres::Row) -> Result<InstalledModule> {
 impl TenantStore for PostgresLandlord {
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>> {
         let found = self.rows(
-            "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name) FROM tenants WHERE name = $1",
+            "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name), host FROM tenants WHERE name = $1",
             &[&name],
             tenant_from_row,
         )?;
@@ -285,8 +337,8 @@ impl TenantStore for PostgresLandlord {
 
     fn tenants(&self) -> Result<Vec<TenantRecord>> {
         self.rows(
-            "SELECT t.name, t.created_at, count(m.module) FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name
-             GROUP BY t.name, t.created_at ORDER BY t.name",
+            "SELECT t.name, t.created_at, count(m.module), t.host FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name
+             GROUP BY t.name, t.created_at, t.host ORDER BY t.name",
             &[],
             tenant_from_row,
         )

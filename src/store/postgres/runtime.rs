@@ -1,13 +1,11 @@
-//! What applications read and set at run time on the PostgreSQL landlord: feature flags,
-//! the built-in subscription store, and the event log with its delivery cursors. Event
-//! ids become visible in their order (see `changes`), so readers follow `id > cursor`.
+//! What applications read and set at run time on the PostgreSQL landlord: feature flags
+//! and the built-in subscription store. The event log is in `events`.
 
 use time::Date;
 
 use super::{PostgresLandlord, text, text_opt, time};
-use crate::domain::event::{Event, EventType};
 use crate::domain::{Error, Result};
-use crate::store::{EventStore, FlagRecord, FlagStore, SubscriptionRecord, SubscriptionStore};
+use crate::store::{FlagRecord, FlagStore, SubscriptionRecord, SubscriptionStore};
 
 /// A last day, `YYYY-MM-DD`.
 fn day(text: &str) -> Result<Date> {
@@ -62,47 +60,5 @@ impl SubscriptionStore for PostgresLandlord {
                 })
             },
         )
-    }
-}
-
-impl EventStore for PostgresLandlord {
-    fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
-        let sql = "SELECT id, at, type, tenant, module, version, job_id, data FROM events WHERE id > $1 ORDER BY id LIMIT $2";
-        self.rows(sql, &[&after, &(limit as i64)], |r| {
-            let kind: String = r.get(2);
-            Ok(Event {
-                id: r.get(0),
-                at: text(r.get(1)),
-                kind: EventType::parse(&kind)
-                    .ok_or_else(|| Error::internal(format!("the landlord holds an unknown event type `{kind}`")))?,
-                tenant: r.get(3),
-                module: r.get(4),
-                version: r.get(5),
-                job_id: r.get(6),
-                data: r.get(7),
-            })
-        })
-    }
-
-    /// The last event's id: every change to what a tenant has appends one, and ids
-    /// become visible in their order.
-    fn data_version(&self) -> Result<i64> {
-        Ok(self.rows("SELECT coalesce(max(id), 0) FROM events", &[], |r| Ok(r.get::<_, i64>(0)))?.into_iter().next().unwrap_or(0))
-    }
-
-    fn cursor(&self, name: &str) -> Result<i64> {
-        Ok(self.rows("SELECT last_id FROM event_cursors WHERE name = $1", &[&name], |r| Ok(r.get(0)))?.into_iter().next().unwrap_or(0))
-    }
-
-    fn set_cursor(&self, name: &str, last_id: i64, now: &str) -> Result<()> {
-        let now = time(now)?;
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO event_cursors (name, last_id, updated_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET last_id = greatest(event_cursors.last_id, excluded.last_id), updated_at = excluded.updated_at",
-                &[&name, &last_id, &now],
-            )?;
-            Ok(())
-        })
     }
 }

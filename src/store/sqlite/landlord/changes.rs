@@ -29,8 +29,11 @@ impl ChangeStore for SqliteLandlord {
 /// Stores one change; returns the rows it touched.
 fn store(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<usize> {
     match change {
-        Change::AddTenant { name, at } => {
-            tx.prepare_cached("INSERT INTO tenants (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")?.execute(params![name, at])
+        Change::AddTenant { name, host, at } => tx
+            .prepare_cached("INSERT INTO tenants (name, created_at, host) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING")?
+            .execute(params![name, at, host]),
+        Change::MoveTenant { name, from, to } => {
+            tx.prepare_cached("UPDATE tenants SET host = ?3 WHERE name = ?1 AND host IS ?2")?.execute(params![name, from, to])
         }
         Change::RemoveTenant { name } => {
             let mut rows = 0;
@@ -95,13 +98,14 @@ fn store(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<usize> {
         Change::Event(e) => tx
             .prepare_cached("INSERT INTO events (at, type, tenant, module, version, job_id, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
             .execute(params![e.at, e.kind.as_str(), e.tenant, e.module, e.version, e.job_id, e.data.as_ref().map(|d| d.to_string())]),
-        Change::EndJob { id, from, status, error, steps, at } => {
+        Change::EndJob { id, host, from, status, error, steps, at } => {
             let from: Vec<&str> = from.iter().map(|s| JobStatus::as_str(*s)).collect();
             let rows = tx
                 .prepare_cached(
-                    "UPDATE jobs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1 AND status IN (SELECT value FROM json_each(?5))",
+                    "UPDATE jobs SET status = ?2, finished_at = ?3, error = ?4, lease_until = NULL
+                     WHERE id = ?1 AND status IN (SELECT value FROM json_each(?5)) AND host IS ?6",
                 )?
-                .execute(params![id, status.as_str(), at, error, to_json(&from)])?;
+                .execute(params![id, status.as_str(), at, error, to_json(&from), host])?;
             if rows == 1 {
                 tx.prepare_cached("DELETE FROM job_steps WHERE job_id = ?1")?.execute([id])?;
                 let mut insert = tx.prepare_cached(

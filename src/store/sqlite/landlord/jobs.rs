@@ -1,14 +1,24 @@
 //! Jobs on the landlord: starting them, recording their steps, reading them back. They
 //! end through change sets (`changes`).
 
+use std::time::Duration;
+
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use time::OffsetDateTime;
 
 use super::{SqliteLandlord, bad_row, err, to_json};
 use crate::domain::Result;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
+use crate::store::clock::format_time;
 use crate::store::{FilterValue, JobFilter, JobStore, NewJob};
 
-const JOB_COLUMNS: &str = "id, batch, tenant, module, kind, status, from_version, to_version, actor, started_at, finished_at, error";
+const JOB_COLUMNS: &str =
+    "id, batch, tenant, module, kind, status, from_version, to_version, actor, started_at, finished_at, error, host, lease_until";
+
+/// Now, by this landlord's clock (the system's), as leases are stored.
+fn clock_now(offset: Duration) -> String {
+    format_time(OffsetDateTime::now_utc() + offset)
+}
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let kind: String = row.get(4)?;
@@ -26,6 +36,10 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         started_at: row.get(9)?,
         finished_at: row.get(10)?,
         error: row.get(11)?,
+        host: row.get(12)?,
+        lease_expired: matches!(status.as_str(), "pending" | "running")
+            && row.get::<_, Option<String>>(13)?.is_some_and(|until| until < clock_now(Duration::ZERO)),
+        lease_until: row.get(13)?,
     })
 }
 
@@ -33,7 +47,7 @@ fn load_job(tx: &Connection, id: i64) -> rusqlite::Result<Option<(Job, Effect)>>
     tx.prepare_cached(&format!("SELECT {JOB_COLUMNS}, effect FROM jobs WHERE id = ?1"))?
         .query_row([id], |row| {
             let job = job_from_row(row)?;
-            let effect: String = row.get(12)?;
+            let effect: String = row.get(14)?;
             let effect: Effect = serde_json::from_str(&effect).map_err(bad_row)?;
             Ok((job, effect))
         })
@@ -45,8 +59,8 @@ impl JobStore for SqliteLandlord {
         let pid = std::process::id();
         self.write(|tx| {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO jobs (batch, tenant, module, kind, status, from_version, to_version, actor, pid, started_at, effect)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO jobs (batch, tenant, module, kind, status, from_version, to_version, actor, pid, started_at, effect, host, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             let mut ids = Vec::with_capacity(jobs.len());
             for j in jobs {
@@ -60,12 +74,29 @@ impl JobStore for SqliteLandlord {
                     j.actor,
                     pid,
                     now,
-                    to_json(&j.effect)
+                    to_json(&j.effect),
+                    j.host,
+                    clock_now(j.lease)
                 ])?;
                 ids.push(tx.last_insert_rowid());
             }
             Ok(ids)
         })
+    }
+
+    fn renew_leases(&self, host: &str, pid: u32, lease: Duration) -> Result<usize> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE jobs SET lease_until = ?3 WHERE host = ?1 AND pid = ?2 AND status = 'running'")?.execute(params![
+                host,
+                pid,
+                clock_now(lease)
+            ])
+        })
+    }
+
+    fn expired_jobs(&self) -> Result<Vec<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE status = 'running' AND lease_until < ?1 ORDER BY id");
+        self.rows(&sql, [clock_now(Duration::ZERO)], job_from_row)
     }
 
     fn record_step(&self, job: i64, step: &Step) -> Result<()> {

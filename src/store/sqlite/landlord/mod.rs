@@ -4,7 +4,7 @@
 //! in `changes`, jobs in `jobs`, flags, subscriptions and events in `runtime`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
@@ -15,8 +15,8 @@ use crate::domain::{Error, Result};
 use crate::store::sqlite::SqliteReadModel;
 use crate::store::sqlite::{configure, sql_error};
 use crate::store::{
-    ArchiveRecord, CatalogEntry, CatalogStore, HistoryEntry, InstalledModule, ReadModel, ReadModelSource, StoredVersion, TenantRecord,
-    TenantStore,
+    ArchiveRecord, CatalogEntry, CatalogStore, Changed, Exclusive, HistoryEntry, InstalledModule, ReadModel, ReadModelSource,
+    StoredVersion, TenantRecord, TenantStore,
 };
 
 mod changes;
@@ -28,7 +28,7 @@ mod embedded {
 }
 
 /// The landlord schema version this binary writes: the number of embedded migrations.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
 pub struct SqliteLandlord {
     conn: Mutex<Connection>,
@@ -151,6 +151,11 @@ impl ReadModelSource for SqliteLandlord {
         }
         Ok(Box::new(SqliteReadModel::open(&self.path)?))
     }
+
+    /// `PRAGMA data_version` costs no I/O: the read model asks it on every read.
+    fn watch(&self, _: Duration, _: Arc<dyn Fn(Changed) + Send + Sync>) -> Result<Option<Exclusive>> {
+        Ok(None)
+    }
 }
 
 impl CatalogStore for SqliteLandlord {
@@ -233,7 +238,7 @@ impl CatalogStore for SqliteLandlord {
 
 /// A tenant row: name, created_at, number of modules.
 fn tenant_from_row(r: &Row<'_>) -> rusqlite::Result<TenantRecord> {
-    Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize })
+    Ok(TenantRecord { name: r.get(0)?, created_at: r.get(1)?, modules: r.get::<_, i64>(2)? as usize, host: r.get(3)? })
 }
 
 fn installed_from_row(r: &Row<'_>) -> rusqlite::Result<InstalledModule> {
@@ -251,7 +256,7 @@ impl TenantStore for SqliteLandlord {
     fn tenant(&self, name: &str) -> Result<Option<TenantRecord>> {
         let conn = self.conn();
         conn.prepare_cached(
-            "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name) FROM tenants WHERE name = ?1",
+            "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name), host FROM tenants WHERE name = ?1",
         )
         .and_then(|mut s| s.query_row([name], tenant_from_row).optional())
         .map_err(err)
@@ -259,7 +264,7 @@ impl TenantStore for SqliteLandlord {
 
     fn tenants(&self) -> Result<Vec<TenantRecord>> {
         self.rows(
-            "SELECT t.name, t.created_at, count(m.module) FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name GROUP BY t.name ORDER BY t.name",
+            "SELECT t.name, t.created_at, count(m.module), t.host FROM tenants t LEFT JOIN tenant_modules m ON m.tenant = t.name GROUP BY t.name ORDER BY t.name",
             [],
             tenant_from_row,
         )

@@ -1,12 +1,15 @@
 //! What applications read and set at run time on the landlord: feature flags, the
 //! built-in subscription store, and the event log with its delivery cursors.
 
+use std::time::{Duration, Instant};
+
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteLandlord, bad_row, err};
 use crate::domain::Result;
 use crate::domain::event::{Event, EventType};
-use crate::store::{EventStore, FlagRecord, FlagStore, SubscriptionRecord, SubscriptionStore};
+use crate::store::lock::FileLock;
+use crate::store::{EventStore, Exclusive, FlagRecord, FlagStore, SubscriptionRecord, SubscriptionStore};
 
 impl FlagStore for SqliteLandlord {
     fn flags(&self, tenant: &str, module: Option<&str>) -> Result<Vec<FlagRecord>> {
@@ -81,6 +84,27 @@ impl EventStore for SqliteLandlord {
         self.conn().pragma_query_value(None, "data_version", |r| r.get(0)).map_err(err)
     }
 
+    fn wait_for_change(&self, seen: i64, timeout: Duration) -> Result<i64> {
+        // SQLite announces nothing to other processes: ask, cheaply, until it moves.
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.data_version()?;
+            if now != seen || Instant::now() >= deadline {
+                return Ok(now);
+            }
+            std::thread::sleep(Duration::from_millis(50).min(deadline.saturating_duration_since(Instant::now())));
+        }
+    }
+
+    fn try_exclusive(&self, name: &str) -> Result<Option<Exclusive>> {
+        let dir = self.path.parent().map(|p| p.join("locks")).unwrap_or_default();
+        match FileLock::acquire(&dir.join(format!("{name}.lock")), Duration::ZERO) {
+            Ok(lock) => Ok(Some(Box::new(lock))),
+            Err(None) => Ok(None),
+            Err(Some(e)) => Err(e),
+        }
+    }
+
     fn cursor(&self, name: &str) -> Result<i64> {
         let conn = self.conn();
         conn.prepare_cached("SELECT last_id FROM event_cursors WHERE name = ?1")
@@ -93,7 +117,7 @@ impl EventStore for SqliteLandlord {
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO event_cursors (name, last_id, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET last_id = max(last_id, excluded.last_id), updated_at = excluded.updated_at",
+                 ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at",
             )?
             .execute(params![name, last_id, now])?;
             Ok(())
