@@ -51,8 +51,8 @@ const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (roll
 damaged file), 70 internal error.
 
 Environment: MODREG_MODULES, MODREG_DATA, MODREG_LANDLORD, MODREG_HOST, MODREG_LOCK_TIMEOUT, \
-MODREG_HOOK_TIMEOUT (seconds, default 300), MODREG_LEASE_SECONDS (default 60), MODREG_KEEP_UPGRADE_COPIES \
-(default 3), MODREG_ACTOR, MODREG_SUBSCRIPTION_COMMAND, MODREG_EVENT_COMMAND, NO_COLOR.";
+MODREG_HOOK_TIMEOUT and MODREG_SQL_TIMEOUT (seconds, default 300), MODREG_LEASE_SECONDS (default 60), \
+MODREG_KEEP_UPGRADE_COPIES (default 3), MODREG_ACTOR, MODREG_SUBSCRIPTION_COMMAND, MODREG_EVENT_COMMAND, NO_COLOR.";
 
 #[derive(Debug, Parser)]
 #[command(name = "modreg", version, about = ABOUT, long_about = LONG_ABOUT, after_help = AFTER_HELP, max_term_width = 100)]
@@ -178,6 +178,9 @@ fn settings(cli: &Cli) -> Result<Settings> {
     settings.lock_timeout = seconds(cli.lock_timeout, "`--lock-timeout`")?;
     if let Some(secs) = env_number::<f64>("MODREG_HOOK_TIMEOUT")? {
         settings.hook_timeout = seconds(secs, "`MODREG_HOOK_TIMEOUT`")?;
+    }
+    if let Some(secs) = env_number::<f64>("MODREG_SQL_TIMEOUT")? {
+        settings.sql_timeout = seconds(secs, "`MODREG_SQL_TIMEOUT`")?;
     }
     if let Some(keep) = env_number::<usize>("MODREG_KEEP_UPGRADE_COPIES")? {
         settings.keep_upgrade_copies = keep;

@@ -320,7 +320,7 @@ impl Runner<'_> {
             run.steps.push(Step {
                 name: failure.step.clone(),
                 status: StepStatus::Failed,
-                duration_ms: 0,
+                duration_ms: failure.duration.as_millis() as u64,
                 detail: Some(failure.error.message.clone()),
                 output: None,
             });

@@ -55,6 +55,8 @@ pub struct Settings {
     pub lock_timeout: Duration,
     /// How long a hook may run before it is killed.
     pub hook_timeout: Duration,
+    /// How long one migration or seed may run before it is stopped.
+    pub sql_timeout: Duration,
     /// Tenants worked on at once by fleet commands.
     pub jobs: usize,
     /// Who is acting, recorded on every job.
@@ -79,6 +81,7 @@ impl Settings {
             data_dir,
             lock_timeout: Duration::from_secs(30),
             hook_timeout: Duration::from_secs(300),
+            sql_timeout: Duration::from_secs(300),
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             actor: "unknown".into(),
             keep_upgrade_copies: 3,
@@ -98,6 +101,7 @@ impl Settings {
             data_dir: self.data_dir.clone(),
             busy_timeout: self.lock_timeout,
             hook_timeout: self.hook_timeout,
+            sql_timeout: self.sql_timeout,
             subscription_command: self.subscription_command.clone(),
             landlord: access,
             landlord_url: self.landlord_url.clone(),

@@ -437,11 +437,13 @@ pub struct WorkError {
     pub done: Vec<WorkStep>,
     /// Where in the failing script's text the error points, when SQLite says.
     pub offset: Option<usize>,
+    /// How long the failing step ran, when it was timed.
+    pub duration: Duration,
 }
 
 impl WorkError {
     pub fn new(step: impl Into<String>, error: Error) -> Self {
-        WorkError { step: step.into(), error, done: Vec::new(), offset: None }
+        WorkError { step: step.into(), error, done: Vec::new(), offset: None, duration: Duration::ZERO }
     }
 }
 

@@ -38,6 +38,8 @@ pub struct StoreConfig {
     pub busy_timeout: Duration,
     /// How long the subscription command may run.
     pub hook_timeout: Duration,
+    /// How long one migration or seed may run (`MODREG_SQL_TIMEOUT`).
+    pub sql_timeout: Duration,
     /// Ask this command instead of the built-in subscription store.
     pub subscription_command: Option<String>,
     pub landlord: LandlordAccess,
@@ -53,6 +55,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             busy_timeout: Duration::from_secs(30),
             hook_timeout: Duration::from_secs(300),
+            sql_timeout: Duration::from_secs(300),
             subscription_command: None,
             landlord: LandlordAccess::Create,
             landlord_url: None,
@@ -84,7 +87,8 @@ pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<St
         Some(url) => (open_postgres(url, config)?, true),
         None => (open_sqlite(config)?, false),
     };
-    let tenants: Arc<dyn TenantFiles> = Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, clock.clone()));
+    let tenants: Arc<dyn TenantFiles> =
+        Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock.clone()));
     let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
     let subscriptions: Arc<dyn SubscriptionSource> = match &config.subscription_command {
         Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), config.hook_timeout)),

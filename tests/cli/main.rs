@@ -26,6 +26,7 @@ mod runtime;
 mod sandbox;
 mod schemas;
 mod shapes;
+mod sql_timeout;
 mod tenants;
 mod uninstall;
 mod upgrade;

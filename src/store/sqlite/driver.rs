@@ -16,27 +16,24 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::domain::Error;
 use crate::domain::module::ModuleVersion;
-use crate::store::sqlite::sandbox::Sandbox;
+use crate::store::sqlite::sandbox::{Sandbox, ScriptFailure};
 use crate::store::sqlite::script::sqlite_message;
 use crate::store::{WorkError, WorkStep};
 
 /// A failure while applying migrations.
 #[derive(Debug)]
-pub(crate) struct DriverError {
-    /// The migration that failed, when a migration body failed.
-    pub migration: Option<String>,
-    /// Why the sandbox refused it, when it did.
-    pub denial: Option<String>,
-    pub source: rusqlite::Error,
-    /// Where in the migration's text it failed.
-    pub offset: Option<usize>,
+pub(crate) enum DriverError {
+    /// A migration body failed.
+    Migration { name: String, failure: ScriptFailure },
+    /// refinery's own SQL (the history table) failed.
+    History(rusqlite::Error),
 }
 
 impl fmt::Display for DriverError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.denial {
-            Some(denial) => f.write_str(denial),
-            None => write!(f, "{}", self.source),
+        match self {
+            DriverError::Migration { failure, .. } => f.write_str(&failure.reason()),
+            DriverError::History(e) => write!(f, "{e}"),
         }
     }
 }
@@ -73,17 +70,10 @@ impl Transaction for Driver<'_> {
                 Some(name) => {
                     let started = Instant::now();
                     let result = self.sandbox.run_script(self.conn, query);
-                    result.map_err(|e| DriverError {
-                        migration: Some(name.clone()),
-                        denial: self.sandbox.take_denial(),
-                        source: e.error,
-                        offset: Some(e.offset),
-                    })?;
+                    result.map_err(|failure| DriverError::Migration { name: name.clone(), failure })?;
                     self.steps.push(WorkStep { name: format!("migrate {name}"), duration: started.elapsed(), detail: None });
                 }
-                None => {
-                    self.conn.execute_batch(query).map_err(|source| DriverError { migration: None, denial: None, source, offset: None })?
-                }
+                None => self.conn.execute_batch(query).map_err(DriverError::History)?,
             }
             count += 1;
         }
@@ -93,7 +83,7 @@ impl Transaction for Driver<'_> {
 
 impl Query<Vec<Migration>> for Driver<'_> {
     fn query(&mut self, query: &str) -> Result<Vec<Migration>, Self::Error> {
-        let wrap = |source| DriverError { migration: None, denial: None, source, offset: None };
+        let wrap = DriverError::History;
         let mut stmt = self.conn.prepare(query).map_err(wrap)?;
         let mut rows = stmt.query([]).map_err(wrap)?;
         let mut applied = Vec::new();
@@ -146,15 +136,13 @@ pub(crate) fn migration_error(module: &ModuleVersion, e: refinery_core::Error) -
             WorkError::new("migrate", Error::invalid(format!("`{}` has two migrations numbered {}", module.label(), m.version())))
         }
         Kind::Connection(_, source) => match source.downcast_ref::<DriverError>() {
-            Some(driver) => {
-                let migration = driver.migration.clone().unwrap_or_else(|| "history".into());
-                let reason = driver.denial.clone().unwrap_or_else(|| sqlite_message(&driver.source));
-                let mut failure = WorkError::new(
-                    format!("migrate {migration}"),
-                    Error::failed(format!("migration `{migration}` of `{name}` failed: {reason}")),
-                );
-                failure.offset = driver.offset;
-                failure
+            Some(DriverError::Migration { name: migration, failure }) => {
+                let sql = module.migrations.iter().find(|m| &m.name == migration).map_or("", |m| m.sql.as_str());
+                let what = format!("migration `{migration}` of `{name}`");
+                failure.work_error(format!("migrate {migration}"), &what, &format!("migrations/{migration}.sql"), sql)
+            }
+            Some(DriverError::History(e)) => {
+                WorkError::new("migrate history", Error::failed(format!("migration `history` of `{name}` failed: {}", sqlite_message(e))))
             }
             None => WorkError::new("migrate", Error::internal(format!("migrations of `{name}`: {source}"))),
         },

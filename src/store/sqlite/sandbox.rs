@@ -2,18 +2,28 @@
 //! may do. Module SQL may not ATTACH or DETACH, load extensions, manage transactions,
 //! run PRAGMAs outside a harmless list, create temporary triggers or views, touch any
 //! `_modreg_*` object, or create, drop or alter an object that it does not own. Each
-//! script starts from the same connection settings and leaves none behind. SQL that
-//! modreg runs itself passes, except that triggers and views (which module SQL wrote)
-//! may never reach `_modreg_*` objects, whoever fires them.
+//! script starts from the same connection settings and leaves none behind, and runs
+//! under a time limit (`MODREG_SQL_TIMEOUT`) that SQLite's progress handler enforces. SQL
+//! that modreg runs itself passes, and is not timed, except that triggers and views
+//! (which module SQL wrote) may never reach `_modreg_*` objects, whoever fires them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::{Connection, ErrorCode};
 
+use crate::domain::Error;
+use crate::domain::diagnostic::line_column;
+use crate::store::WorkError;
 use crate::store::sqlite::schema::quote;
-use crate::store::sqlite::script::{self, ScriptError};
+use crate::store::sqlite::script::{self, sqlite_message};
+
+/// How many SQLite virtual machine instructions run between two looks at the clock:
+/// often enough to stop within a few milliseconds of the limit, rare enough to cost
+/// nothing measurable.
+const INSTRUCTIONS_PER_CHECK: std::ffi::c_int = 1000;
 
 /// PRAGMAs module SQL may set, each with the value every module's SQL starts from: a
 /// migration that sets one (a rebuild with `legacy_alter_table`, `defer_foreign_keys`…)
@@ -64,6 +74,60 @@ struct State {
     foreign: HashMap<String, Option<String>>,
     /// Why the last statement was refused.
     denial: Option<String>,
+    /// How long one script may run.
+    limit: Duration,
+    /// When the running script must stop (None: a limit too large to reach).
+    deadline: Option<Instant>,
+    /// The progress handler stopped the running script.
+    timed_out: bool,
+}
+
+/// Why the sandbox stopped a script, when it was the sandbox that stopped it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The authorizer refused a statement, for this reason.
+    Denied(String),
+    /// A statement ran past this time limit.
+    TimedOut(Duration),
+}
+
+/// A module script that failed: where in its text, why, and how long it ran.
+#[derive(Debug)]
+pub(crate) struct ScriptFailure {
+    pub error: rusqlite::Error,
+    /// The byte offset in the script of the statement (or token) that failed.
+    pub offset: usize,
+    pub stop: Option<Stop>,
+    pub elapsed: Duration,
+}
+
+impl ScriptFailure {
+    /// Why it failed, in a few words: the sandbox's reason, or SQLite's.
+    pub(crate) fn reason(&self) -> String {
+        match &self.stop {
+            Some(Stop::Denied(why)) => why.clone(),
+            Some(Stop::TimedOut(limit)) => format!("it ran past the {} s limit (`MODREG_SQL_TIMEOUT`)", limit.as_secs_f64()),
+            None => sqlite_message(&self.error),
+        }
+    }
+
+    /// The failure of job step `step`: `what` names the script (``migration `V1__a` of
+    /// `m` ``), `file` is its path in the module folder and `sql` its text. A script
+    /// stopped by the time limit is named with the line it was stopped at.
+    pub(crate) fn work_error(&self, step: String, what: &str, file: &str, sql: &str) -> WorkError {
+        let error = match &self.stop {
+            Some(Stop::TimedOut(_)) => {
+                let (line, _) = line_column(sql, self.offset);
+                Error::failed(format!("{what} was stopped at `{file}` line {line}: {}", self.reason()))
+                    .with_hint("make the statement cheaper, or raise `MODREG_SQL_TIMEOUT` (seconds) if it needs longer")
+            }
+            _ => Error::failed(format!("{what} failed: {}", self.reason())),
+        };
+        let mut failure = WorkError::new(step, error);
+        failure.offset = Some(self.offset);
+        failure.duration = self.elapsed;
+        failure
+    }
 }
 
 /// The sandbox of one connection.
@@ -77,10 +141,21 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl Sandbox {
-    /// Installs the authorizer on `conn` and forbids attaching databases at all.
-    pub(crate) fn install(conn: &mut Connection) -> rusqlite::Result<Sandbox> {
+    /// Installs the authorizer and the time limit of each script (`limit`) on `conn`, and
+    /// forbids attaching databases at all.
+    pub(crate) fn install(conn: &mut Connection, limit: Duration) -> rusqlite::Result<Sandbox> {
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State { limit, ..State::default() }));
+        let clocked = state.clone();
+        conn.progress_handler(
+            INSTRUCTIONS_PER_CHECK,
+            Some(move || {
+                let mut state = lock(&clocked);
+                let past = state.active && state.deadline.is_some_and(|deadline| Instant::now() >= deadline);
+                state.timed_out |= past;
+                past
+            }),
+        )?;
         let shared = state.clone();
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
             let mut state = lock(&shared);
@@ -106,22 +181,32 @@ impl Sandbox {
     /// back after it: the settable PRAGMAs at their starting values, no temporary table
     /// left over. The connection starts that way (only module SQL changes these), so
     /// every script starts from the same settings whatever ran before it.
-    pub(crate) fn run_script(&self, conn: &Connection, sql: &str) -> Result<(), ScriptError> {
-        let outside = |error| ScriptError { error, offset: 0 };
+    pub(crate) fn run_script(&self, conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
+        let started = Instant::now();
         {
             let mut state = lock(&self.state);
             state.active = true;
             state.denial = None;
+            state.timed_out = false;
+            state.deadline = started.checked_add(state.limit);
         }
         let result = script::run(conn, sql);
-        lock(&self.state).active = false;
-        reset_connection(conn).map_err(outside)?;
-        result
-    }
-
-    /// Why the last statement was refused, if it was.
-    pub(crate) fn take_denial(&self) -> Option<String> {
-        lock(&self.state).denial.take()
+        let (denial, timed_out, limit) = {
+            let mut state = lock(&self.state);
+            state.active = false;
+            (state.denial.take(), state.timed_out, state.limit)
+        };
+        let elapsed = started.elapsed();
+        reset_connection(conn).map_err(|error| ScriptFailure { error, offset: 0, stop: None, elapsed })?;
+        result.map_err(|e| {
+            let interrupted = e.error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted);
+            let stop = match denial {
+                _ if interrupted && timed_out => Some(Stop::TimedOut(limit)),
+                Some(why) => Some(Stop::Denied(why)),
+                None => None,
+            };
+            ScriptFailure { error: e.error, offset: e.offset, stop, elapsed }
+        })
     }
 }
 
@@ -222,5 +307,43 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), String> {
             }
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENDLESS: &str = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c) SELECT count(*) FROM c;";
+
+    #[test]
+    fn a_script_past_the_limit_is_stopped_and_the_next_one_gets_the_whole_limit() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let sandbox = Sandbox::install(&mut conn, Duration::from_millis(50)).unwrap();
+        let sql = format!("CREATE TABLE t (a);\n{ENDLESS}");
+        let failure = sandbox.run_script(&conn, &sql).unwrap_err();
+        assert_eq!(failure.stop, Some(Stop::TimedOut(Duration::from_millis(50))));
+        assert_eq!(failure.offset, sql.find("WITH").unwrap());
+        assert!(failure.elapsed >= Duration::from_millis(50));
+        let error = failure.work_error("migrate V1__a".into(), "migration `V1__a` of `m`", "migrations/V1__a.sql", &sql).error;
+        assert_eq!(
+            error.message,
+            "migration `V1__a` of `m` was stopped at `migrations/V1__a.sql` line 2: it ran past the 0.05 s limit (`MODREG_SQL_TIMEOUT`)"
+        );
+        // The deadline is per script; modreg's own SQL is never stopped by it.
+        sandbox.run_script(&conn, "INSERT INTO t VALUES (1);").unwrap();
+        let count: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn a_refusal_is_not_taken_for_a_timeout() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let sandbox = Sandbox::install(&mut conn, Duration::from_secs(60)).unwrap();
+        let failure = sandbox.run_script(&conn, "SELECT 1;\nATTACH 'x.db' AS x;").unwrap_err();
+        assert!(matches!(&failure.stop, Some(Stop::Denied(why)) if why.contains("ATTACH")), "{:?}", failure.stop);
+        let error = failure.work_error("migrate V1__a".into(), "migration `V1__a` of `m`", "migrations/V1__a.sql", "").error;
+        assert!(error.message.starts_with("migration `V1__a` of `m` failed: ATTACH is not allowed"), "{}", error.message);
+        assert_eq!(error.hint, None);
     }
 }

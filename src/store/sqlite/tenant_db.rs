@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 
@@ -41,13 +41,14 @@ impl SqliteTenantDb {
         path: Option<PathBuf>,
         copy: PathBuf,
         partial_copy: PathBuf,
+        sql_timeout: Duration,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         // The bundled SQLite enforces foreign keys by default; schema changes must not
         // (dropping a table would cascade into its children's rows), as SQLite's own
         // ALTER TABLE procedure says. Applications keep their own setting.
         conn.pragma_update(None, "foreign_keys", false).map_err(err)?;
-        let sandbox = Sandbox::install(&mut conn).map_err(err)?;
+        let sandbox = Sandbox::install(&mut conn, sql_timeout).map_err(err)?;
         let has_internal: bool =
             conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = '_modreg_jobs'", [], |r| r.get::<_, i64>(0)).map_err(err)? > 0;
         if !has_internal {
@@ -178,11 +179,9 @@ impl TenantDb for SqliteTenantDb {
             for seed in &module.seeds {
                 let started = Instant::now();
                 let step = format!("seed {}", seed.name);
-                let result = self.sandbox.run_script(&self.conn, &seed.sql);
-                if let Err(e) = result {
-                    let reason = self.sandbox.take_denial().unwrap_or_else(|| sqlite_message(&e.error));
-                    let mut failure = WorkError::new(&step, Error::failed(format!("seed `{}` of `{name}` failed: {reason}", seed.name)));
-                    failure.offset = Some(e.offset);
+                if let Err(e) = self.sandbox.run_script(&self.conn, &seed.sql) {
+                    let what = format!("seed `{}` of `{name}`", seed.name);
+                    let mut failure = e.work_error(step, &what, &format!("seeds/{}", seed.name), &seed.sql);
                     failure.done = steps;
                     return Err(failure);
                 }

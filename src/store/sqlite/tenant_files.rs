@@ -20,12 +20,15 @@ pub struct SqliteTenantFiles {
     tenants_dir: PathBuf,
     locks_dir: PathBuf,
     busy_timeout: Duration,
+    /// How long one migration or seed may run (`MODREG_SQL_TIMEOUT`).
+    sql_timeout: Duration,
     clock: Arc<dyn Clock>,
 }
 
 impl SqliteTenantFiles {
-    pub fn new(data_dir: &Path, busy_timeout: Duration, clock: Arc<dyn Clock>) -> Self {
-        SqliteTenantFiles { tenants_dir: data_dir.join("tenants"), locks_dir: data_dir.join("locks"), busy_timeout, clock }
+    /// Tenant files under `data_dir`; each migration and seed may run for `sql_timeout`.
+    pub fn new(data_dir: &Path, busy_timeout: Duration, sql_timeout: Duration, clock: Arc<dyn Clock>) -> Self {
+        SqliteTenantFiles { tenants_dir: data_dir.join("tenants"), locks_dir: data_dir.join("locks"), busy_timeout, sql_timeout, clock }
     }
 
     fn copy_path(&self, tenant: &str) -> PathBuf {
@@ -89,13 +92,20 @@ impl TenantFiles for SqliteTenantFiles {
                 .with_hint(format!("`modreg tenant add {tenant}` recreates an empty one")));
         }
         let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        let db = SqliteTenantDb::new(conn, Some(path), self.copy_path(tenant), self.partial_copy_path(tenant), self.clock.clone())?;
+        let db = SqliteTenantDb::new(
+            conn,
+            Some(path),
+            self.copy_path(tenant),
+            self.partial_copy_path(tenant),
+            self.sql_timeout,
+            self.clock.clone(),
+        )?;
         Ok(Box::new(db))
     }
 
     fn scratch(&self) -> Result<Box<dyn TenantDb>> {
         let conn = Connection::open_in_memory().map_err(|e| sql_error("scratch database", e))?;
-        let db = SqliteTenantDb::new(conn, None, PathBuf::new(), PathBuf::new(), self.clock.clone())?;
+        let db = SqliteTenantDb::new(conn, None, PathBuf::new(), PathBuf::new(), self.sql_timeout, self.clock.clone())?;
         Ok(Box::new(db))
     }
 
