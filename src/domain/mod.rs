@@ -1,6 +1,7 @@
 //! The pure core: names, manifests, module versions, the catalog, resolution, jobs and
-//! events, and the error type with its exit codes. Nothing here touches files, SQLite,
-//! processes, clocks or terminals; `ops` feeds it values and acts on its answers.
+//! events, "did you mean" suggestions, and the error type with its exit codes. Nothing
+//! here touches files, SQLite, processes, clocks or terminals; `ops` feeds it values and
+//! acts on its answers.
 
 pub mod catalog;
 pub mod change;
@@ -13,5 +14,6 @@ pub mod manifest;
 pub mod module;
 pub mod name;
 pub mod resolver;
+pub mod suggest;
 
 pub use error::{Error, ErrorKind, Result};

@@ -10,6 +10,7 @@ use crate::domain::diagnostic::Diagnostic;
 use crate::domain::manifest::parse_manifest;
 use crate::domain::module::{ModuleVersion, Source};
 use crate::domain::name::ModuleName;
+use crate::domain::suggest::similar;
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Reporter};
 use crate::store::{CatalogEntry, ChangedVersion, Landlord};
@@ -32,8 +33,11 @@ impl LoadedCatalog {
         if self.catalog.contains(name) {
             return Ok(());
         }
+        let similar = similar("module", name.as_str(), self.catalog.names().map(ModuleName::as_str));
         let hint = if self.missing_folder {
             "the modules folder does not exist: pass `--modules DIR` or set `MODREG_MODULES`".to_string()
+        } else if let Some(similar) = similar {
+            similar
         } else {
             match self.diagnostics.iter().filter(|d| d.is_error()).count() {
                 0 => "run `modreg modules list` to see the catalog".to_string(),

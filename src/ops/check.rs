@@ -3,8 +3,10 @@
 //! reads only the landlord.
 
 use crate::domain::name::{FlagName, ModuleName, TenantName};
+use crate::domain::suggest::similar;
 use crate::domain::{Error, Result};
 use crate::ops::Context;
+use crate::ops::flags::unknown_flag;
 
 /// `MODULE` or `MODULE.FLAG`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +49,10 @@ pub fn check(ctx: &Context, tenant: &TenantName, target: &CheckTarget) -> Result
     let installed = ctx.landlord.installed(tenant.as_str())?;
     let Some(record) = installed.iter().find(|m| m.module == module) else {
         if !ctx.landlord.known_module(module)? {
-            return Err(Error::not_found(format!("module `{module}` is unknown")).with_hint("run `modreg modules list` to see the catalog"));
+            let known = ctx.landlord.catalog_entries()?;
+            let hint = similar("module", module, known.iter().map(|e| e.module.as_str()))
+                .unwrap_or_else(|| "run `modreg modules list` to see the catalog".into());
+            return Err(Error::not_found(format!("module `{module}` is unknown")).with_hint(hint));
         }
         report.reason = Some("not installed".into());
         return Ok(report);
@@ -55,7 +60,7 @@ pub fn check(ctx: &Context, tenant: &TenantName, target: &CheckTarget) -> Result
     if let Some(flag) = &target.flag {
         let flags = ctx.landlord.flags(tenant.as_str(), Some(module))?;
         let Some(value) = flags.iter().find(|f| f.flag == flag.as_str()).map(|f| f.value) else {
-            return Err(Error::not_found(format!("module `{module}` has no flag `{flag}` for tenant `{tenant}`")));
+            return Err(unknown_flag(tenant, &target.module, flag, &flags));
         };
         if !record.enabled {
             report.reason = Some("disabled".into());

@@ -2,8 +2,9 @@
 
 use crate::domain::change::{self, Commit};
 use crate::domain::name::{FlagName, ModuleName, TenantName};
+use crate::domain::suggest::similar;
 use crate::domain::{Error, Result};
-use crate::ops::Context;
+use crate::ops::{Context, not_installed};
 use crate::store::FlagRecord;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,11 +53,20 @@ pub struct FlagSetReport {
 }
 
 fn require_installed(ctx: &Context, tenant: &TenantName, module: &ModuleName) -> Result<()> {
-    if ctx.landlord.installed(tenant.as_str())?.iter().any(|m| m.module == module.as_str()) {
+    let installed = ctx.landlord.installed(tenant.as_str())?;
+    if installed.iter().any(|m| m.module == module.as_str()) {
         Ok(())
     } else {
-        Err(Error::not_found(format!("module `{module}` is not installed for tenant `{tenant}`")))
+        Err(not_installed(tenant, module, installed.iter().map(|m| m.module.as_str())))
     }
+}
+
+/// Not found, for a flag the module does not have (`flags` are those it has): the hint
+/// names a flag with a similar name, or where to see them.
+pub(crate) fn unknown_flag(tenant: &TenantName, module: &ModuleName, flag: &FlagName, flags: &[FlagRecord]) -> Error {
+    let hint = similar("flag", flag.as_str(), flags.iter().map(|f| f.flag.as_str()))
+        .unwrap_or_else(|| format!("run `modreg flags list --tenant {tenant} {module}` to see its flags"));
+    Error::not_found(format!("module `{module}` has no flag `{flag}` for tenant `{tenant}`")).with_hint(hint)
 }
 
 /// How many times a flag is read again when another process changes it meanwhile.
@@ -69,8 +79,7 @@ pub fn set(ctx: &Context, tenant: &TenantName, assignment: &FlagAssignment) -> R
     for _ in 0..SET_ATTEMPTS {
         let flags = ctx.landlord.flags(tenant.as_str(), Some(module.as_str()))?;
         let Some(previous) = flags.iter().find(|f| f.flag == flag.as_str()).map(|f| f.value) else {
-            return Err(Error::not_found(format!("module `{module}` has no flag `{flag}` for tenant `{tenant}`"))
-                .with_hint(format!("run `modreg flags list --tenant {tenant} {module}` to see its flags")));
+            return Err(unknown_flag(tenant, module, flag, &flags));
         };
         let changes = change::set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, previous, &ctx.now());
         if changes.is_empty() || ctx.landlord.commit(&changes)? == Commit::Done {

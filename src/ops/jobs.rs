@@ -31,6 +31,18 @@ pub struct JobShowReport {
 pub fn show(ctx: &Context, id: i64) -> Result<JobShowReport> {
     match ctx.landlord.job(id)? {
         Some((job, steps, effect)) => Ok(JobShowReport { job: JobDetail { job, steps, effect } }),
-        None => Err(Error::not_found(format!("job {id} does not exist")).with_hint("run `modreg jobs list` to see recent jobs")),
+        None => Err(unknown_job(ctx, id, "run `modreg jobs list` to see recent jobs")?),
     }
+}
+
+/// Not found, for a job id the landlord does not have. Ids are numbers, where a near
+/// miss is another job rather than a typo, so the hint names the newest id there is
+/// instead, then `hint`.
+pub(crate) fn unknown_job(ctx: &Context, id: i64, hint: &str) -> Result<Error> {
+    let newest = ctx.landlord.jobs(&JobFilter { limit: Some(1), ..JobFilter::default() })?.first().map(|j| j.id);
+    let hint = match newest {
+        Some(newest) => format!("the newest job is {newest}; {hint}"),
+        None => "no job has run yet".to_string(),
+    };
+    Ok(Error::not_found(format!("job {id} does not exist")).with_hint(hint))
 }

@@ -43,6 +43,7 @@ use std::time::Duration;
 use crate::domain::job::Job;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Installed;
+use crate::domain::suggest::{closest, similar};
 use crate::domain::{Error, Result};
 use crate::store::{self, LandlordAccess, StoreConfig, Stores};
 
@@ -170,8 +171,7 @@ impl Context {
     pub fn require_tenant(&self, tenant: &TenantName) -> Result<()> {
         match self.landlord.tenant(tenant.as_str())? {
             Some(_) => Ok(()),
-            None => Err(Error::not_found(format!("tenant `{tenant}` does not exist"))
-                .with_hint(format!("add it with `modreg tenant add {tenant}`"))),
+            None => Err(unknown_tenant(tenant.as_str(), self.landlord.tenants()?.iter().map(|t| t.name.as_str()))),
         }
     }
 
@@ -315,6 +315,22 @@ pub fn parse_tenants(names: &[String]) -> Result<Vec<TenantName>> {
     Ok(tenants)
 }
 
+/// Not found, for a tenant the landlord does not have (of those it has, `known`): the
+/// hint names a tenant with a similar name, or says how to add this one.
+fn unknown_tenant<'a>(tenant: &str, known: impl IntoIterator<Item = &'a str>) -> Error {
+    let hint = similar("tenant", tenant, known).unwrap_or_else(|| format!("add it with `modreg tenant add {tenant}`"));
+    Error::not_found(format!("tenant `{tenant}` does not exist")).with_hint(hint)
+}
+
+/// Not found, for a module the tenant does not have (of those it has, `installed`): the
+/// hint names an installed module with a similar name, or where to see what it has.
+pub(crate) fn not_installed<'a>(tenant: &TenantName, module: &ModuleName, installed: impl IntoIterator<Item = &'a str>) -> Error {
+    let hint = closest(module.as_str(), installed)
+        .map(|found| format!("a module with a similar name is installed: `{found}`"))
+        .unwrap_or_else(|| format!("run `modreg status --tenant {tenant}` to see what it has"));
+    Error::not_found(format!("module `{module}` is not installed for tenant `{tenant}`")).with_hint(hint)
+}
+
 /// Which tenants a fleet command works on: the named ones, or all.
 #[derive(Debug, Clone)]
 pub enum TenantSelection {
@@ -330,8 +346,7 @@ impl TenantSelection {
             TenantSelection::Named(names) => {
                 let known: BTreeSet<String> = ctx.landlord.tenants()?.into_iter().map(|t| t.name).collect();
                 if let Some(missing) = names.iter().find(|n| !known.contains(n.as_str())) {
-                    return Err(Error::not_found(format!("tenant `{missing}` does not exist"))
-                        .with_hint(format!("add it with `modreg tenant add {missing}`")));
+                    return Err(unknown_tenant(missing.as_str(), known.iter().map(String::as_str)));
                 }
                 Ok(names.clone())
             }

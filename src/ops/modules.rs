@@ -7,6 +7,8 @@ use crate::domain::catalog::Catalog;
 use crate::domain::diagnostic::Diagnostic;
 use crate::domain::manifest::Deprecation;
 use crate::domain::module::ModuleVersion;
+use crate::domain::name::ModuleName;
+use crate::domain::suggest::similar;
 use crate::domain::{Error, Result};
 use crate::ops::Context;
 
@@ -92,9 +94,9 @@ pub fn show(ctx: &Context, name: &str) -> Result<ModuleShowReport> {
     let (catalog, _) = Catalog::new(ctx.modules.discover().versions);
     let versions = catalog.versions(name);
     if versions.is_empty() {
-        return Err(
-            Error::not_found(format!("module `{name}` is not in the catalog")).with_hint("run `modreg modules list` to see the catalog")
-        );
+        let hint = similar("module", name, catalog.names().map(ModuleName::as_str))
+            .unwrap_or_else(|| "run `modreg modules list` to see the catalog".into());
+        return Err(Error::not_found(format!("module `{name}` is not in the catalog")).with_hint(hint));
     }
     Ok(ModuleShowReport {
         name: name.to_string(),

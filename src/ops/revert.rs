@@ -16,6 +16,7 @@ use crate::domain::{Error, Result};
 use crate::ops::catalog::module_version;
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{TenantOutcome, into_report};
+use crate::ops::jobs::unknown_job;
 use crate::ops::{Context, OperationReport, PlanRow, Reporter, new_batch_id, recover};
 
 /// What reverting a job would do, checked without changing anything.
@@ -32,7 +33,7 @@ pub struct RevertPlan {
 /// Checks that job `id` can be reverted and says what reverting it means.
 pub fn plan(ctx: &Context, id: i64) -> Result<RevertPlan> {
     let Some((job, _, effect)) = ctx.landlord.job(id)? else {
-        return Err(Error::not_found(format!("job {id} does not exist")).with_hint("run `modreg jobs list --status completed` to find it"));
+        return Err(unknown_job(ctx, id, "run `modreg jobs list --status completed` to find it")?);
     };
     if job.kind != JobKind::Upgrade || job.status != JobStatus::Completed {
         return Err(Error::invalid(format!(

@@ -4,6 +4,7 @@
 use time::Date;
 
 use crate::domain::name::{ModuleName, TenantName};
+use crate::domain::suggest::similar;
 use crate::domain::{Error, Result};
 use crate::ops::Context;
 use crate::store::SubscriptionRecord;
@@ -30,11 +31,17 @@ pub struct SubscriptionListReport {
 }
 
 fn require_module(ctx: &Context, module: &ModuleName) -> Result<()> {
-    if ctx.landlord.known_module(module.as_str())? || ctx.modules.discover().versions.iter().any(|v| v.name() == module) {
-        Ok(())
-    } else {
-        Err(Error::not_found(format!("module `{module}` is not in the catalog")).with_hint("run `modreg modules list` to see the catalog"))
+    if ctx.landlord.known_module(module.as_str())? {
+        return Ok(());
     }
+    let discovered = ctx.modules.discover().versions;
+    if discovered.iter().any(|v| v.name() == module) {
+        return Ok(());
+    }
+    let recorded = ctx.landlord.catalog_entries()?;
+    let known = recorded.iter().map(|e| e.module.as_str()).chain(discovered.iter().map(|v| v.name().as_str()));
+    let hint = similar("module", module.as_str(), known).unwrap_or_else(|| "run `modreg modules list` to see the catalog".into());
+    Err(Error::not_found(format!("module `{module}` is not in the catalog")).with_hint(hint))
 }
 
 pub fn grant(ctx: &Context, tenant: &TenantName, module: &ModuleName, until: Option<Date>) -> Result<SubscriptionReport> {

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::domain::Result;
 use crate::domain::catalog::Catalog;
 use crate::domain::job::{Effect, Job, JobKind, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::dependency_order;
-use crate::domain::{Error, Result};
 use crate::ops::catalog::module_version;
-use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, journal, new_batch_id};
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, journal, new_batch_id, not_installed};
 use crate::store::{InstalledModule, NewJob};
 
 pub(crate) struct TenantModules {
@@ -33,9 +33,7 @@ impl TenantModules {
     }
 
     pub fn require(&self, tenant: &TenantName, module: &ModuleName) -> Result<&InstalledModule> {
-        self.records
-            .get(module.as_str())
-            .ok_or_else(|| Error::not_found(format!("module `{module}` is not installed for tenant `{tenant}`")))
+        self.records.get(module.as_str()).ok_or_else(|| not_installed(tenant, module, self.records.keys().map(String::as_str)))
     }
 
     /// Installed modules that depend (required) on `module` and are enabled.

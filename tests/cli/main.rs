@@ -27,6 +27,7 @@ mod sandbox;
 mod schemas;
 mod shapes;
 mod sql_timeout;
+mod suggestions;
 mod tenants;
 mod uninstall;
 mod upgrade;
