@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::cli::render::{cut, or_dash, table, text};
+use crate::cli::render::{cut, key_values, or_dash, step_milliseconds, table, text, wrapped};
 use crate::cli::{Done, Env, tenant};
 use crate::domain::job::JobStatus;
 use crate::domain::name::ModuleName;
@@ -83,8 +83,7 @@ pub fn run(args: JobsArgs, env: &Env) -> Result<Done> {
             let report = jobs::show(&env.context()?, id)?;
             env.output.data(&report, || {
                 let j = &report.job.job;
-                let mut t = table(["", ""]);
-                for (k, v) in [
+                let mut out = key_values([
                     ("job", j.id.to_string()),
                     ("batch", j.batch.clone()),
                     ("tenant", j.tenant.clone()),
@@ -98,20 +97,17 @@ pub fn run(args: JobsArgs, env: &Env) -> Result<Done> {
                     ("started", or_dash(j.started_at.as_deref())),
                     ("finished", or_dash(j.finished_at.as_deref())),
                     ("error", or_dash(j.error.as_deref())),
-                ] {
-                    t.add_row([k.to_string(), v]);
-                }
-                let mut out = text(t);
+                ]);
                 let mut steps = table(["step", "status", "ms", "detail"]);
                 for s in &report.job.steps {
                     steps.add_row([
                         s.name.clone(),
                         s.status.as_str().to_string(),
-                        s.duration_ms.to_string(),
+                        step_milliseconds(s),
                         s.detail.clone().unwrap_or_default(),
                     ]);
                 }
-                out.push_str(&text(steps));
+                out.push_str(&text(wrapped(steps)));
                 for s in report.job.steps.iter().filter(|s| s.output.is_some()) {
                     out.push_str(&format!("--- output of {} ---\n{}\n", s.name, s.output.as_deref().unwrap_or_default().trim_end()));
                 }

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 
-use crate::cli::render::{or_dash, table, text};
+use crate::cli::render::{key_values, or_dash, table, text};
 use crate::cli::{Done, Env};
 use crate::domain::Result;
 use crate::ops::modules;
@@ -66,19 +66,19 @@ pub fn run(args: ModulesArgs, env: &Env) -> Result<Done> {
                     out.push_str(&format!("needed by: {}\n", report.dependents.join(", ")));
                 }
                 for v in &report.versions {
-                    let mut t = table(["", ""]);
-                    t.add_row(["version".to_string(), v.version.clone()]);
-                    t.add_row(["description".to_string(), v.description.clone()]);
-                    t.add_row(["folder".to_string(), or_dash(v.folder.as_deref())]);
-                    t.add_row(["dependencies".to_string(), deps(&v.dependencies)]);
-                    t.add_row(["optional".to_string(), deps(&v.optional_dependencies)]);
-                    t.add_row(["subscription".to_string(), if v.requires_subscription { "required".into() } else { "-".into() }]);
-                    t.add_row(["flags".to_string(), v.features.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")]);
-                    t.add_row(["hooks".to_string(), v.hooks.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")]);
-                    t.add_row(["migrations".to_string(), v.migrations.join(", ")]);
-                    t.add_row(["seeds".to_string(), v.seeds.join(", ")]);
-                    t.add_row(["deprecation".to_string(), or_dash(v.deprecation.as_deref())]);
-                    out.push_str(&text(t));
+                    out.push_str(&key_values([
+                        ("version", v.version.clone()),
+                        ("description", v.description.clone()),
+                        ("folder", or_dash(v.folder.as_deref())),
+                        ("dependencies", deps(&v.dependencies)),
+                        ("optional", deps(&v.optional_dependencies)),
+                        ("subscription", if v.requires_subscription { "required".into() } else { "-".into() }),
+                        ("flags", v.features.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")),
+                        ("hooks", v.hooks.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")),
+                        ("migrations", v.migrations.join(", ")),
+                        ("seeds", v.seeds.join(", ")),
+                        ("deprecation", or_dash(v.deprecation.as_deref())),
+                    ]));
                 }
                 out
             });

@@ -28,6 +28,7 @@ mod schemas;
 mod shapes;
 mod sql_timeout;
 mod suggestions;
+mod tables;
 mod tenants;
 mod uninstall;
 mod upgrade;

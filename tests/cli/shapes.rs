@@ -53,6 +53,23 @@ fn human_plan_status_and_errors() {
 }
 
 #[test]
+fn human_detail_tables() {
+    let world = world();
+    // A relative modules folder keeps the `folder` row (and so the table) the same width
+    // wherever the test runs.
+    snapshot!(world, "human_modules_show", world.ok(&["modules", "show", "finance", "--modules", "modules"]).stdout);
+    let disabled = world.json(&["disable", "finance", "--tenant", "acme"]);
+    let job = &disabled["jobs"][0];
+    let mut shown = world.ok(&["jobs", "show", &job["id"].to_string()]).stdout;
+    // Placeholders as wide as what they replace, so that the table stays a table.
+    for (field, placeholder) in [("batch", "[batch]"), ("started_at", "[time]"), ("finished_at", "[time]")] {
+        let value = job[field].as_str().unwrap();
+        shown = shown.replacen(value, &format!("{placeholder:<width$}", width = value.len()), 1);
+    }
+    snapshot!(world, "human_jobs_show", shown);
+}
+
+#[test]
 fn json_shapes_of_spec_section_7() {
     let world = world();
     let json = |args: &[&str]| serde_json::to_string_pretty(&world.json(args)).unwrap();
