@@ -9,3 +9,7 @@ mod cli;
 
 // The suite's modules name these from the crate root.
 use cli::{pg, support};
+
+// Two hosts sharing the landlord: only meaningful on PostgreSQL.
+#[path = "cli/hosts.rs"]
+mod hosts;

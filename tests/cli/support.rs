@@ -208,6 +208,11 @@ impl World {
     /// Starts the binary in the background, stdout and stderr piped, for tests that
     /// need it running while they act (kill it, race it, follow its output).
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.spawn_with(args, &[])
+    }
+
+    /// As [`World::spawn`], with more environment.
+    pub fn spawn_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("modreg"));
         for (key, _) in std::env::vars() {
             if key.starts_with("MODREG_") {
@@ -219,6 +224,7 @@ impl World {
             .env("MODREG_DATA", self.data())
             .env("MODREG_HOST", TEST_HOST)
             .envs(self.landlord_env())
+            .envs(env.iter().copied())
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -280,6 +286,11 @@ impl World {
     /// A logical dump of a tenant file: every object's SQL and every table's rows.
     pub fn dump(&self, tenant: &str) -> String {
         dump(&self.tenant_db(tenant))
+    }
+
+    /// A logical dump of the SQLite file at `path`.
+    pub fn dump_file(&self, path: &Path) -> String {
+        dump(&Connection::open(path).expect("open the file"))
     }
 
     /// Names of the objects in a tenant file (tables, indexes, views, triggers).
