@@ -177,8 +177,11 @@ pub fn jobs_start_running_and_end_once(fixture: &dyn Fixture) {
 
     let started = Step { name: "pre_install hook".into(), status: StepStatus::Started, duration_ms: 0, detail: None, output: None };
     l.record_step(jobs[0].id, &started).unwrap();
-    assert_eq!(l.job(jobs[0].id).unwrap().unwrap().1, [started]);
+    assert_eq!(l.job(jobs[0].id).unwrap().unwrap().1, std::slice::from_ref(&started));
 
+    for _ in 0..2 {
+        l.record_step(jobs[1].id, &started).unwrap();
+    }
     let output = Step { output: Some("hook said hello".into()), ..step("post_install hook") };
     let mut changes = change::complete_job(&jobs[0], &effect, vec![step("migrate V1__a"), output.clone()], LATER);
     changes.extend(change::end_job(&jobs[1], JobStatus::RolledBack, "not run because `membership` failed", vec![], LATER));
@@ -189,6 +192,7 @@ pub fn jobs_start_running_and_end_once(fixture: &dyn Fixture) {
     let rolled_back = l.job(jobs[1].id).unwrap().unwrap().0;
     assert_eq!(rolled_back.status, JobStatus::RolledBack);
     assert_eq!(rolled_back.error.as_deref(), Some("not run because `membership` failed"));
+    assert!(l.job(jobs[1].id).unwrap().unwrap().1.is_empty(), "steps recorded while it ran are gone with the final (none)");
     assert!(l.unfinished_jobs("acme").unwrap().is_empty());
     assert!(l.tenants_with_unfinished_jobs().unwrap().is_empty());
     // Ending either again finds it ended: nothing changes.

@@ -59,6 +59,20 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// A new database made from the one at `url` (`CREATE DATABASE … TEMPLATE`, a file
+    /// copy on the server); its URL. Nothing may be connected to the template meanwhile.
+    #[allow(dead_code)] // for the benchmarks, which share this file with the tests
+    pub fn copy_database(&self, url: &str) -> String {
+        let template = url.rsplit('/').next().expect("a database name");
+        let name = format!("t{}_{}", std::process::id(), DATABASES.fetch_add(1, Ordering::Relaxed));
+        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connect to the test cluster");
+        client.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).expect("copy a database");
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -125,7 +139,10 @@ fn start() -> Result<Cluster, String> {
     let data = dir.join("data").display().to_string();
     run(running, "initdb", &["-D".into(), data.clone(), "-A".into(), "trust".into(), "-U".into(), "postgres".into(), "--no-sync".into()])?;
     let port = free_port()?;
-    let options = format!("-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200", dir.display());
+    // Tests need no durability: fsync off. `MODREG_PG_OPTIONS` adds server options (and
+    // overrides these: the benchmarks turn fsync back on).
+    let extra = std::env::var("MODREG_PG_OPTIONS").unwrap_or_default();
+    let options = format!("-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200 {extra}", dir.display());
     let log = dir.join("server.log").display().to_string();
     run(
         running,

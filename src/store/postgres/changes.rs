@@ -8,33 +8,21 @@
 //! order; a set with events holds the writers' lock shared (`events`). The tenants a
 //! set touched are announced on commit.
 
-use postgres::Transaction;
-
 use super::events::{CHANNEL, WRITERS};
-use super::{PostgresLandlord, time};
+use super::pool::Tx;
+use super::{Attempt, PostgresLandlord, time};
+use crate::domain::Result;
 use crate::domain::change::{Change, Commit};
-use crate::domain::{Error, Result};
 use crate::store::ChangeStore;
 
 impl ChangeStore for PostgresLandlord {
     fn commit(&self, changes: &[Change]) -> Result<Commit> {
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(|e| self.err(e))?;
-        if changes.iter().any(|c| matches!(c, Change::Event(_))) {
-            // Before anything is written (and the transaction has an id): see `events`.
-            tx.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&WRITERS]).map_err(|e| self.err(e))?;
-        }
-        let stored = |e| match e {
-            Stored::Db(e) => self.err(e),
-            Stored::Input(e) => e,
+        // Before anything is written (and the transaction has an id), a set with events
+        // takes the writers' lock: see `events`.
+        let first = match changes.iter().any(|c| matches!(c, Change::Event(_))) {
+            true => format!("SELECT pg_advisory_xact_lock_shared({WRITERS})"),
+            false => String::new(),
         };
-        for (i, change) in changes.iter().enumerate() {
-            let rows = store(&mut tx, change).map_err(stored)?;
-            if change.is_guarded() && rows != 1 {
-                // Dropping the transaction rolls it back.
-                return Ok(Commit::Conflict(i));
-            }
-        }
         // Listeners hear of it when (and only if) it commits.
         let mut announced: Vec<&str> = changes
             .iter()
@@ -45,33 +33,30 @@ impl ChangeStore for PostgresLandlord {
             .collect();
         announced.sort_unstable();
         announced.dedup();
-        for tenant in announced {
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &tenant]).map_err(|e| self.err(e))?;
-        }
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(Commit::Done)
+        let last =
+            announced.iter().map(|tenant| format!("SELECT pg_notify('{CHANNEL}', {})", literal(tenant))).collect::<Vec<_>>().join("; ");
+        self.on_connection(|conn| {
+            let mut tx = conn.begin(&first)?;
+            for (i, change) in changes.iter().enumerate() {
+                let rows = store(&mut tx, change)?;
+                if change.is_guarded() && rows != 1 {
+                    // Dropping the transaction rolls it back.
+                    return Ok(Commit::Conflict(i));
+                }
+            }
+            tx.commit(&last).map_err(Attempt::Commit)?;
+            Ok(Commit::Done)
+        })
     }
 }
 
-enum Stored {
-    Db(postgres::Error),
-    Input(Error),
-}
-
-impl From<postgres::Error> for Stored {
-    fn from(e: postgres::Error) -> Self {
-        Stored::Db(e)
-    }
-}
-
-impl From<Error> for Stored {
-    fn from(e: Error) -> Self {
-        Stored::Input(e)
-    }
+/// A string as an SQL literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Stores one change; returns the rows it touched.
-fn store(tx: &mut Transaction<'_>, change: &Change) -> std::result::Result<u64, Stored> {
+fn store(tx: &mut Tx<'_>, change: &Change) -> std::result::Result<u64, Attempt> {
     Ok(match change {
         Change::AddTenant { name, host, at } => tx.execute(
             "INSERT INTO tenants (name, created_at, host) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
@@ -107,13 +92,13 @@ fn store(tx: &mut Transaction<'_>, change: &Change) -> std::result::Result<u64, 
         }
         Change::AddFlags { tenant, module, flags, at } => {
             let at = time(at)?;
-            let insert = tx.prepare(
-                "INSERT INTO flags (tenant, module, flag, value, updated_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (tenant, module, flag) DO NOTHING",
-            )?;
             let mut rows = 0;
             for (flag, value) in flags {
-                rows += tx.execute(&insert, &[tenant, module, flag, value, &at])?;
+                rows += tx.execute(
+                    "INSERT INTO flags (tenant, module, flag, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (tenant, module, flag) DO NOTHING",
+                    &[tenant, module, flag, value, &at],
+                )?;
             }
             rows
         }
@@ -141,24 +126,33 @@ fn store(tx: &mut Transaction<'_>, change: &Change) -> std::result::Result<u64, 
         )?,
         Change::EndJob { id, host, from, status, error, steps, at } => {
             let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-            let rows = tx.execute(
-                "UPDATE jobs SET status = $2, finished_at = $3, error = $4, lease_until = NULL
-                 WHERE id = $1 AND status = ANY($5) AND host IS NOT DISTINCT FROM $6",
-                &[id, &status.as_str(), &time(at)?, error, &from, host],
-            )?;
-            if rows == 1 {
-                tx.execute("DELETE FROM job_steps WHERE job_id = $1", &[id])?;
-                let insert = tx.prepare(
-                    "INSERT INTO job_steps (job_id, seq, name, status, duration_ms, detail, output) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )?;
-                for (seq, step) in steps.iter().enumerate() {
-                    tx.execute(
-                        &insert,
-                        &[id, &(seq as i32 + 1), &step.name, &step.status.as_str(), &(step.duration_ms as i64), &step.detail, &step.output],
-                    )?;
-                }
-            }
-            rows
+            let seq: Vec<i32> = (1..=steps.len() as i32).collect();
+            let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+            let statuses: Vec<&str> = steps.iter().map(|s| s.status.as_str()).collect();
+            let durations: Vec<i64> = steps.iter().map(|s| s.duration_ms as i64).collect();
+            let details: Vec<Option<&str>> = steps.iter().map(|s| s.detail.as_deref()).collect();
+            let outputs: Vec<Option<&str>> = steps.iter().map(|s| s.output.as_deref()).collect();
+            // One statement, one round trip: end the job, and only if it ended here,
+            // replace its steps with the final ones (overwriting those recorded while it
+            // ran, and dropping any beyond them: one statement cannot delete and insert
+            // the same key).
+            tx.query_one(
+                "WITH ended AS (
+                     UPDATE jobs SET status = $2, finished_at = $3, error = $4, lease_until = NULL
+                     WHERE id = $1 AND status = ANY($5) AND host IS NOT DISTINCT FROM $6 RETURNING id
+                 ), gone AS (
+                     DELETE FROM job_steps WHERE job_id IN (SELECT id FROM ended) AND seq > cardinality($7::int[])
+                 ), written AS (
+                     INSERT INTO job_steps (job_id, seq, name, status, duration_ms, detail, output)
+                     SELECT e.id, s.* FROM ended e,
+                         unnest($7::int[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[]) AS s
+                     ON CONFLICT (job_id, seq) DO UPDATE SET name = excluded.name, status = excluded.status,
+                         duration_ms = excluded.duration_ms, detail = excluded.detail, output = excluded.output
+                 )
+                 SELECT count(*) FROM ended",
+                &[id, &status.as_str(), &time(at)?, error, &from, host, &seq, &names, &statuses, &durations, &details, &outputs],
+            )?
+            .get::<_, i64>(0) as u64
         }
     })
 }

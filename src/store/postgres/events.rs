@@ -131,17 +131,17 @@ struct Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let _ = self.client.execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
+        let _ = self.client.client().execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
     }
 }
 
 impl EventStore for PostgresLandlord {
     fn events_after(&self, after: i64, limit: usize) -> Result<Vec<Event>> {
-        events_after(&mut *self.client()?, &self.shown, after, limit)
+        events_after(self.client()?.client(), &self.shown, after, limit)
     }
 
     fn data_version(&self) -> Result<i64> {
-        last_position(&mut *self.client()?, &self.shown)
+        last_position(self.client()?.client(), &self.shown)
     }
 
     /// Sleeps on the notification channel rather than polling. A notification can
@@ -190,7 +190,7 @@ impl EventStore for PostgresLandlord {
     fn try_exclusive(&self, name: &str) -> Result<Option<Exclusive>> {
         let key = exclusive_key(name);
         let mut client = self.client()?;
-        let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).map_err(|e| self.err(e))?.get(0);
+        let got: bool = client.client().query_one("SELECT pg_try_advisory_lock($1)", &[&key]).map_err(|e| self.err(e))?.get(0);
         Ok(got.then(|| Box::new(Held { client, key }) as Exclusive))
     }
 }

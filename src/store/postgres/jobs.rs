@@ -42,14 +42,11 @@ impl JobStore for PostgresLandlord {
         let effects: Vec<serde_json::Value> =
             jobs.iter().map(|j| serde_json::to_value(&j.effect).map_err(|e| Error::internal(e.to_string()))).collect::<Result<_>>()?;
         self.write(|tx| {
-            let insert = tx.prepare(
-                "INSERT INTO jobs (batch, tenant, module, kind, status, from_version, to_version, actor, pid, started_at, effect, host, lease_until)
-                 VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12)) RETURNING id",
-            )?;
             let mut ids = Vec::with_capacity(jobs.len());
             for (j, effect) in jobs.iter().zip(&effects) {
                 let row = tx.query_one(
-                    &insert,
+                    "INSERT INTO jobs (batch, tenant, module, kind, status, from_version, to_version, actor, pid, started_at, effect, host, lease_until)
+                     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, $10, $11, now() + make_interval(secs => $12)) RETURNING id",
                     &[
                         &j.batch,
                         &j.tenant,

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use postgres::NoTls;
 use postgres::types::ToSql;
-use r2d2_postgres::{PostgresConnectionManager, r2d2};
+use r2d2_postgres::r2d2;
 use time::OffsetDateTime;
 
 use crate::domain::change::FileKind;
@@ -28,6 +28,7 @@ mod driver;
 mod events;
 mod jobs;
 mod listen;
+mod pool;
 mod reader;
 mod runtime;
 
@@ -43,16 +44,37 @@ const SCHEMA_VERSION: i32 = 2;
 /// The advisory lock every host takes to migrate the landlord's schema: `modreg` in ASCII.
 const MIGRATION_LOCK: i64 = 0x6d6f_6472_6567;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Client = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Client = pool::Pooled;
 
 pub struct PostgresLandlord {
-    pool: Pool,
+    pool: pool::Pool,
     config: postgres::Config,
     /// The URL without its password, for messages.
     shown: String,
     /// A connection of its own that LISTENs, for `wait_for_change` (made on first use).
     listener: Mutex<Option<postgres::Client>>,
+}
+
+/// How one try at the landlord failed.
+enum Attempt {
+    /// A statement before the commit: nothing was stored.
+    Db(postgres::Error),
+    /// The commit itself: whether it took effect is not known.
+    Commit(postgres::Error),
+    /// Not the database's doing (a value that cannot be stored).
+    Input(Error),
+}
+
+impl From<postgres::Error> for Attempt {
+    fn from(e: postgres::Error) -> Self {
+        Attempt::Db(e)
+    }
+}
+
+impl From<Error> for Attempt {
+    fn from(e: Error) -> Self {
+        Attempt::Input(e)
+    }
 }
 
 impl PostgresLandlord {
@@ -153,10 +175,11 @@ impl PostgresLandlord {
             config.application_name("modreg");
         }
         let first = config.connect(NoTls).map_err(|e| pg_error(&shown, e).context("cannot connect"))?;
-        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
+        let manager = pool::Manager::new(config.clone());
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(0))
+            .test_on_check_out(false)
             .connection_timeout(timeout.max(Duration::from_secs(1)))
             .build_unchecked(manager);
         Ok((PostgresLandlord { pool, config, shown, listener: Mutex::new(None) }, first))
@@ -173,20 +196,41 @@ impl PostgresLandlord {
         })
     }
 
+    /// Runs `f` on a pooled connection. A connection the server ended while it sat in
+    /// the pool (a restart, a network cut) is found out on its first statement; then,
+    /// since nothing can have been committed yet, `f` runs once more on a new one. The
+    /// pool does not ask each connection first whether it still lives: that would cost
+    /// a round trip on every call.
+    fn on_connection<T>(&self, mut f: impl FnMut(&mut pool::Connection) -> std::result::Result<T, Attempt>) -> Result<T> {
+        let mut retried = false;
+        loop {
+            let mut conn = self.client()?;
+            match f(&mut conn) {
+                Ok(value) => return Ok(value),
+                Err(Attempt::Db(e)) if !retried && conn.is_closed() => {
+                    retried = true;
+                    drop(e);
+                }
+                Err(Attempt::Db(e) | Attempt::Commit(e)) => return Err(self.err(e)),
+                Err(Attempt::Input(e)) => return Err(e),
+            }
+        }
+    }
+
     /// Runs a query and maps every row.
     fn rows<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)], map: impl FnMut(&postgres::Row) -> Result<T>) -> Result<Vec<T>> {
-        let mut client = self.client()?;
-        let rows = client.query(sql, params).map_err(|e| self.err(e))?;
+        let rows = self.on_connection(|conn| Ok(conn.query(sql, params)?))?;
         rows.iter().map(map).collect()
     }
 
     /// Runs `f` in one transaction.
-    fn write<T>(&self, f: impl FnOnce(&mut postgres::Transaction<'_>) -> std::result::Result<T, postgres::Error>) -> Result<T> {
-        let mut client = self.client()?;
-        let mut tx = client.transaction().map_err(|e| self.err(e))?;
-        let value = f(&mut tx).map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(value)
+    fn write<T>(&self, mut f: impl FnMut(&mut pool::Tx<'_>) -> std::result::Result<T, postgres::Error>) -> Result<T> {
+        self.on_connection(|conn| {
+            let mut tx = conn.begin("")?;
+            let value = f(&mut tx)?;
+            tx.commit("").map_err(Attempt::Commit)?;
+            Ok(value)
+        })
     }
 
     /// The schema version recorded, refusing one newer than this binary's.
@@ -266,16 +310,13 @@ impl CatalogStore for PostgresLandlord {
         }
         let now = time(now)?;
         self.write(|tx| {
-            let insert = tx.prepare(
-                "INSERT INTO catalog (module, version, checksum, manifest, migrations, seeds, first_seen_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (module, version) DO NOTHING",
-            )?;
             for v in versions {
                 let migrations: serde_json::Value =
                     v.migrations.iter().map(|m| serde_json::json!({"name": m.name, "version": m.version, "sql": m.sql})).collect();
                 let seeds: serde_json::Value = v.seeds.iter().map(|s| serde_json::json!({"name": s.name, "sql": s.sql})).collect();
                 tx.execute(
-                    &insert,
+                    "INSERT INTO catalog (module, version, checksum, manifest, migrations, seeds, first_seen_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (module, version) DO NOTHING",
                     &[&v.name().as_str(), &v.version().to_string(), &v.checksum, &v.manifest_text, &migrations, &seeds, &now],
                 )?;
             }

@@ -1,0 +1,131 @@
+//! The PostgreSQL landlord's connections: an r2d2 pool whose connections each keep the
+//! statements they prepared. A statement sent by text costs two round trips (prepare,
+//! then execute); a prepared one, one. A fleet command runs the same few dozen
+//! statements for every tenant, so after the first tenant every statement is one round
+//! trip.
+
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::{NoTls, Row, Statement};
+use r2d2_postgres::PostgresConnectionManager;
+use r2d2_postgres::r2d2::{self, ManageConnection};
+
+/// A connection and the statements prepared on it, by their text.
+pub(crate) struct Connection {
+    client: postgres::Client,
+    statements: HashMap<String, Statement>,
+}
+
+pub(crate) struct Manager(PostgresConnectionManager<NoTls>);
+
+impl Manager {
+    pub(crate) fn new(config: postgres::Config) -> Manager {
+        Manager(PostgresConnectionManager::new(config, NoTls))
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> Result<Connection, postgres::Error> {
+        Ok(Connection { client: self.0.connect()?, statements: HashMap::new() })
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), postgres::Error> {
+        self.0.is_valid(&mut conn.client)
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+pub(crate) type Pool = r2d2::Pool<Manager>;
+pub(crate) type Pooled = r2d2::PooledConnection<Manager>;
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// The statement for `sql`, prepared on this connection once.
+fn prepared(
+    statements: &mut HashMap<String, Statement>,
+    client: &mut impl postgres::GenericClient,
+    sql: &str,
+) -> Result<Statement, postgres::Error> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = client.prepare(sql)?;
+    statements.insert(sql.to_string(), statement.clone());
+    Ok(statement)
+}
+
+impl Connection {
+    pub(crate) fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error> {
+        let statement = prepared(&mut self.statements, &mut self.client, sql)?;
+        self.client.query(&statement, params)
+    }
+
+    pub(crate) fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
+        let statement = prepared(&mut self.statements, &mut self.client, sql)?;
+        self.client.query_one(&statement, params)
+    }
+
+    /// Begins a transaction, running `first` (statements without parameters, or
+    /// nothing) in the same round trip.
+    pub(crate) fn begin(&mut self, first: &str) -> Result<Tx<'_>, postgres::Error> {
+        match first {
+            "" => self.client.batch_execute("BEGIN")?,
+            first => self.client.batch_execute(&format!("BEGIN; {first}"))?,
+        }
+        Ok(Tx { conn: self, open: true })
+    }
+
+    /// The server ended the connection (or the network did).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// The connection itself, for what needs no cached statements.
+    pub(crate) fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+}
+
+/// A transaction whose statements come from its connection's cache. Begun and committed
+/// by text, so that a statement without parameters can ride along in the same round
+/// trip; dropped without a commit, it rolls back.
+pub(crate) struct Tx<'a> {
+    conn: &'a mut Connection,
+    open: bool,
+}
+
+impl Tx<'_> {
+    pub(crate) fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
+        let statement = prepared(&mut self.conn.statements, &mut self.conn.client, sql)?;
+        self.conn.client.execute(&statement, params)
+    }
+
+    pub(crate) fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
+        self.conn.query_one(sql, params)
+    }
+
+    /// Commits, running `last` (statements without parameters, or nothing) first, in
+    /// the same round trip.
+    pub(crate) fn commit(mut self, last: &str) -> Result<(), postgres::Error> {
+        self.open = false;
+        match last {
+            "" => self.conn.client.batch_execute("COMMIT"),
+            last => self.conn.client.batch_execute(&format!("{last}; COMMIT")),
+        }
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_closed() {
+            let _ = self.conn.client.batch_execute("ROLLBACK");
+        }
+    }
+}
