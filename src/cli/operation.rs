@@ -1,38 +1,35 @@
 //! What `install`, `upgrade`, `uninstall`, `enable`, `disable` and `revert` print when
 //! they finish, and their exit code: 1 when a fleet had a tenant fail.
+//!
+//! One tenant's plan was printed before it ran. A fleet's output stays a few lines
+//! whatever its size: the plan with a row per distinct change and its tenant count, then
+//! only the tenants that failed or were skipped, with why; the status line counts the
+//! rest. `-v` prints every row instead (every tenant's plan and outcome), as `--json` has.
 
-use crate::cli::render::{self, cut, table};
+use crate::cli::render;
 use crate::cli::{Done, Env};
 use crate::ops::OperationReport;
 
 pub fn finish(env: &Env, report: &OperationReport, what: &str) -> Done {
     let fleet = report.tenants.len() > 1;
     env.output.data(report, || {
-        let mut text = String::new();
-        if report.dry_run && fleet {
-            text.push_str(&render::plan(&report.plan));
+        if !fleet {
+            String::new()
+        } else if env.output.verbose > 0 {
+            render::plan(&report.plan) + &render::fleet_tenants(&report.tenants)
+        } else {
+            render::plan_by_change(&report.plan) + &render::fleet_problems(&report.tenants)
         }
-        if fleet {
-            let shown: Vec<_> = report.tenants.iter().filter(|t| t.outcome != "unchanged").collect();
-            if !shown.is_empty() {
-                let mut t = table(["tenant", "outcome", "jobs", "error"]);
-                for row in shown {
-                    t.add_row([
-                        row.tenant.clone(),
-                        row.outcome.clone(),
-                        row.jobs.to_string(),
-                        cut(row.error.as_deref().unwrap_or(""), 100),
-                    ]);
-                }
-                text.push_str(&render::text(t));
-            }
-        }
-        text
     });
     let s = &report.summary;
     let tenants = |outcome: &str| report.tenants.iter().filter(|t| t.outcome == outcome).count();
     if report.dry_run {
-        env.output.status("Planned", &format!("{} change(s); nothing was done (--dry-run)", report.plan.len()));
+        let on = match (fleet, tenants("planned"), tenants("failed")) {
+            (false, ..) | (true, 0, 0) => String::new(),
+            (true, planned, 0) => format!(" for {planned} tenant(s)"),
+            (true, planned, failed) => format!(" for {planned} tenant(s), {failed} failed"),
+        };
+        env.output.status("Planned", &format!("{} change(s){on}; nothing was done (--dry-run)", report.plan.len()));
     } else if s.completed == 0 && s.failed == 0 {
         env.output.status("Unchanged", &format!("nothing to {what}: everything asked for is already in place"));
     } else if fleet {

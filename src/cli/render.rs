@@ -1,10 +1,12 @@
 //! Human tables, in one place, with comfy-table.
 
+use std::collections::{BTreeSet, HashMap};
+
 use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{ContentArrangement, Table};
 
 use crate::domain::job::{Step, StepStatus};
-use crate::ops::PlanRow;
+use crate::ops::{PlanRow, TenantResult};
 
 /// How wide a table with free text may be when stdout is not a terminal (a pipe, a file,
 /// a CI log), where there is no width to ask.
@@ -65,16 +67,21 @@ pub fn or_dash(value: Option<&str>) -> String {
     value.map_or_else(|| "-".to_string(), str::to_string)
 }
 
+/// Why a plan row is there, with the deprecation notice of its target version.
+fn why(row: &PlanRow) -> String {
+    match &row.deprecated {
+        Some(note) => format!("{} (deprecated: {note})", row.reason),
+        None => row.reason.clone(),
+    }
+}
+
+/// Every row of a plan: a tenant's, or a fleet's with `-v`.
 pub fn plan(rows: &[PlanRow]) -> String {
     if rows.is_empty() {
         return String::new();
     }
     let mut t = table(["#", "tenant", "module", "action", "from", "to", "why"]);
     for (i, row) in rows.iter().enumerate() {
-        let why = match &row.deprecated {
-            Some(note) => format!("{} (deprecated: {note})", row.reason),
-            None => row.reason.clone(),
-        };
         t.add_row([
             (i + 1).to_string(),
             row.tenant.clone(),
@@ -82,10 +89,76 @@ pub fn plan(rows: &[PlanRow]) -> String {
             row.action.clone(),
             or_dash(row.from_version.as_deref()),
             or_dash(row.to_version.as_deref()),
-            why,
+            why(row),
         ]);
     }
     text(t)
+}
+
+/// A fleet's plan in as many rows as it has distinct changes, not tenants: one for each
+/// module, action and versions, with the number of tenants it is for ("install forum
+/// 1.0.0 on 600 tenants") and each of its reasons once. Rows keep the order in which
+/// their change first appears, which is dependency order.
+pub fn plan_by_change(rows: &[PlanRow]) -> String {
+    type Key<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+    let mut groups: Vec<(Key<'_>, BTreeSet<&str>, Vec<String>)> = Vec::new();
+    let mut index: HashMap<Key<'_>, usize> = HashMap::new();
+    for row in rows {
+        let key = (row.module.as_str(), row.action.as_str(), row.from_version.as_deref(), row.to_version.as_deref());
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push((key, BTreeSet::new(), Vec::new()));
+            groups.len() - 1
+        });
+        let (_, tenants, reasons) = &mut groups[at];
+        tenants.insert(row.tenant.as_str());
+        let reason = why(row);
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let mut t = table(["module", "action", "from", "to", "tenants", "why"]);
+    for ((module, action, from, to), tenants, reasons) in groups {
+        t.add_row([module.to_string(), action.to_string(), or_dash(from), or_dash(to), tenants.len().to_string(), reasons.join("; ")]);
+    }
+    text(t)
+}
+
+/// Why a fleet's tenant failed or was skipped (empty for the others).
+fn tenant_reason(tenant: &TenantResult) -> String {
+    match (&tenant.error, tenant.outcome.as_str()) {
+        (Some(error), _) => error.clone(),
+        (None, "skipped") => "not started: an earlier tenant failed and `--fail-fast` stopped the run".to_string(),
+        (None, _) => String::new(),
+    }
+}
+
+/// Every tenant of a fleet with its outcome, one line each (`-v`).
+pub fn fleet_tenants(tenants: &[TenantResult]) -> String {
+    if tenants.is_empty() {
+        return String::new();
+    }
+    let mut t = table(["tenant", "outcome", "jobs", "error"]);
+    for row in tenants {
+        t.add_row([row.tenant.clone(), row.outcome.clone(), row.jobs.to_string(), cut(&tenant_reason(row), 100)]);
+    }
+    text(t)
+}
+
+/// Only the tenants of a fleet that failed or were skipped, each with its whole reason;
+/// the others are counted in the summary line. Empty when there are none.
+pub fn fleet_problems(tenants: &[TenantResult]) -> String {
+    let problems: Vec<&TenantResult> = tenants.iter().filter(|t| t.outcome == "failed" || t.outcome == "skipped").collect();
+    if problems.is_empty() {
+        return String::new();
+    }
+    let mut t = table(["tenant", "outcome", "reason"]);
+    for row in problems {
+        t.add_row([row.tenant.clone(), row.outcome.clone(), tenant_reason(row)]);
+    }
+    text(wrapped(t))
 }
 
 /// Cuts a long text to `max` characters with an ellipsis.
@@ -111,5 +184,74 @@ mod tests {
         assert_eq!(step_milliseconds(&step(StepStatus::Failed, 1042)), "1042");
         assert_eq!(step_milliseconds(&step(StepStatus::Skipped, 0)), "-");
         assert_eq!(step_milliseconds(&step(StepStatus::Started, 0)), "-");
+    }
+
+    fn row(tenant: &str, module: &str, from: Option<&str>, to: &str, reason: &str) -> PlanRow {
+        PlanRow {
+            tenant: tenant.into(),
+            module: module.into(),
+            action: if from.is_some() { "upgrade" } else { "install" }.into(),
+            from_version: from.map(Into::into),
+            to_version: Some(to.into()),
+            reason: reason.into(),
+            deprecated: None,
+        }
+    }
+
+    /// A table's rows as their cells, without borders and header.
+    fn cells(table: &str) -> Vec<Vec<String>> {
+        table
+            .lines()
+            .skip(3)
+            .filter(|l| l.starts_with('│'))
+            .map(|l| l.trim_matches('│').split("   ").map(str::trim).filter(|c| !c.is_empty()).map(String::from).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_fleet_plan_has_a_row_per_change_with_its_tenants_counted_once() {
+        let rows = [
+            row("t1", "app", Some("1.0.0"), "1.2.0", "requested"),
+            row("t1", "dep", None, "1.0.0", "required by app"),
+            row("t2", "app", Some("1.0.0"), "1.2.0", "requested"),
+            row("t3", "app", Some("1.1.0"), "1.2.0", "requested"),
+            row("t3", "dep", None, "1.0.0", "required by app"),
+            row("t4", "dep", None, "1.0.0", "requested"),
+            // The same change twice for one tenant counts the tenant once.
+            row("t4", "dep", None, "1.0.0", "requested"),
+        ];
+        assert_eq!(
+            cells(&plan_by_change(&rows)),
+            [
+                ["app", "upgrade", "1.0.0", "1.2.0", "2", "requested"],
+                ["dep", "install", "-", "1.0.0", "3", "required by app; requested"],
+                ["app", "upgrade", "1.1.0", "1.2.0", "1", "requested"],
+            ]
+        );
+        assert_eq!(plan_by_change(&[]), "");
+    }
+
+    #[test]
+    fn only_failed_and_skipped_tenants_are_listed_with_their_reasons() {
+        let result = |tenant: &str, outcome: &str, error: Option<&str>| TenantResult {
+            tenant: tenant.into(),
+            outcome: outcome.into(),
+            jobs: 1,
+            error: error.map(Into::into),
+            error_kind: None,
+        };
+        let tenants = [
+            result("t1", "completed", None),
+            result("t2", "failed", Some("boom")),
+            result("t3", "unchanged", None),
+            result("t4", "skipped", None),
+        ];
+        let rows = cells(&fleet_problems(&tenants));
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0], ["t2", "failed", "boom"]);
+        assert_eq!(rows[1][..2], ["t4", "skipped"]);
+        assert!(rows[1][2].contains("`--fail-fast`"), "{rows:?}");
+        assert_eq!(fleet_problems(&tenants[..1]), "");
+        assert_eq!(cells(&fleet_tenants(&tenants)).len(), 4, "-v shows every tenant");
     }
 }

@@ -129,3 +129,114 @@ fn fleet_upgrades_and_uninstalls_touch_only_tenants_that_have_the_module() {
     world.json(&["uninstall", "app", "--all-tenants", "--purge"]);
     assert!(!world.has_object("t1", "app_t") && !world.has_object("t2", "app_t"));
 }
+
+/// Names and counts that differ from run to run are replaced; the rest must stay.
+macro_rules! snapshot {
+    ($world:expr, $name:expr, $text:expr) => {{
+        crate::support::world_snapshot_settings(&$world).bind(|| insta::assert_snapshot!(format!("cli__fleet__{}", $name), $text));
+    }};
+}
+
+/// The table rows of `text` (lines between `│`), without headers.
+fn table_rows(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.starts_with('│') && !l.contains(" outcome ") && !l.contains(" action ")).collect()
+}
+
+#[test]
+fn fleet_output_stays_short_at_200_tenants_and_verbose_and_json_keep_every_row() {
+    let world = World::new();
+    let tenants: Vec<String> = (0..200).map(|i| format!("t{i:03}")).collect();
+    fleet(&world, &tenants.iter().map(String::as_str).collect::<Vec<_>>());
+    let broken = ["t013", "t099", "t187"];
+    for tenant in broken {
+        world.sql(tenant, "CREATE TABLE app_t (x);");
+    }
+    let install = |extra: &[&str]| {
+        let mut args = vec!["install", "app", "--all-tenants", "--jobs", "4"];
+        args.extend(extra);
+        world.run(&args)
+    };
+
+    // The plan: one row for the one change, however many tenants it is for.
+    let dry = install(&["--dry-run"]);
+    dry.code(0);
+    assert_eq!(dry.stdout.lines().count(), 5, "{}", dry.stdout);
+    assert_eq!(table_rows(&dry.stdout), ["│ app      install   -      1.0.0   200       requested │"]);
+    assert_eq!(dry.stderr.trim(), "Planned 200 change(s) for 200 tenant(s); nothing was done (--dry-run)");
+    let verbose = install(&["--dry-run", "-v"]);
+    verbose.code(0);
+    let rows = table_rows(&verbose.stdout);
+    assert_eq!(rows.len(), 400, "every tenant's plan row and outcome: {}", verbose.stdout);
+    assert!(tenants.iter().all(|t| rows.iter().filter(|r| r.contains(&format!(" {t} "))).count() == 2));
+    let json = install(&["--dry-run", "--json"]).json();
+    assert_eq!(json["plan"].as_array().unwrap().len(), 200);
+    assert!(outcomes(&json).iter().all(|(_, outcome)| outcome == "planned"));
+    assert_eq!(outcomes(&json).len(), 200);
+
+    // The run: the plan as above, then only the three failures with their reasons.
+    let run = install(&[]);
+    run.exit(1);
+    assert!(run.stdout.lines().count() <= 20, "{}", run.stdout);
+    let named: Vec<&String> = tenants.iter().filter(|t| run.stdout.contains(t.as_str())).collect();
+    assert_eq!(named, broken, "only the failed tenants are named");
+    assert_eq!(
+        run.stderr.lines().collect::<Vec<_>>(),
+        ["      Failed install: 197 job(s) completed, 3 failed; tenants: 197 completed, 3 failed, 0 unchanged, 0 skipped"]
+    );
+    snapshot!(world, "human_200_tenants_3_failed", format!("{}--- stderr\n{}", run.stdout, run.stderr));
+
+    // The re-run has only the three to do; `-v` and `--json` still show all 200.
+    let verbose = install(&["-v"]);
+    verbose.exit(1);
+    let rows = table_rows(&verbose.stdout);
+    assert_eq!(rows.iter().filter(|r| r.contains(" unchanged ")).count(), 197, "{}", verbose.stdout);
+    assert_eq!(rows.iter().filter(|r| r.contains(" failed ")).count(), 3, "{}", verbose.stdout);
+    let rerun = install(&["--json"]);
+    rerun.exit(1);
+    let report = rerun.json();
+    assert_eq!(outcomes(&report).len(), 200);
+    let failed: Vec<String> = outcomes(&report).into_iter().filter(|(_, o)| o == "failed").map(|(t, _)| t).collect();
+    assert_eq!(failed, broken);
+    assert_eq!(report["summary"], json!({"completed": 0, "failed": 3, "unchanged": 197}));
+}
+
+#[test]
+fn a_fleet_lists_skipped_tenants_with_why_and_groups_upgrades_by_version() {
+    let world = World::new();
+    fleet(&world, &["t1", "t2", "t3", "t4"]);
+    world.ok(&["install", "app", "--tenant", "t1", "--tenant", "t2", "--tenant", "t3"]);
+    let app = |folder: &str, version: &str, extra: &[(&str, &str)]| {
+        let mut module = world
+            .module(folder, "app", version)
+            .migration("V1__app", "CREATE TABLE app_t (id INTEGER PRIMARY KEY);")
+            .migration("V2__app", "CREATE INDEX app_id ON app_t (id);");
+        for (name, sql) in extra {
+            module = module.migration(name, sql);
+        }
+        module.write();
+    };
+    app("app11", "1.1.0", &[("V3__extra", "CREATE TABLE app_extra (x);")]);
+    world.ok(&["upgrade", "app", "--tenant", "t3"]);
+    app("app12", "1.2.0", &[("V3__extra", "CREATE TABLE app_extra (x);"), ("V4__more", "CREATE TABLE app_more (x);")]);
+    let dry = world.ok(&["upgrade", "app", "--all-tenants", "--dry-run"]);
+    assert_eq!(
+        table_rows(&dry.stdout),
+        ["│ app      upgrade   1.0.0   1.2.0   2         requested │", "│ app      upgrade   1.1.0   1.2.0   1         requested │"],
+        "{}",
+        dry.stdout
+    );
+
+    // t1 fails (its application made a table the new version creates): the two after it
+    // are skipped, and say why.
+    world.sql("t1", "CREATE TABLE app_extra (x);");
+    let run = world.run(&["upgrade", "app", "--tenant", "t1", "--tenant", "t2", "--tenant", "t3", "--fail-fast", "--jobs", "1"]);
+    run.exit(1);
+    let rows = table_rows(&run.stdout);
+    let problems: Vec<&str> = rows.iter().copied().filter(|r| r.contains(" failed ") || r.contains(" skipped ")).collect();
+    assert_eq!(problems.len(), 3, "{}", run.stdout);
+    assert!(problems[0].starts_with("│ t1       failed    migration `V3__extra` of `app` failed"), "{}", run.stdout);
+    for (row, tenant) in problems[1..].iter().zip(["t2", "t3"]) {
+        assert!(row.starts_with(&format!("│ {tenant}       skipped   not started: an earlier tenant failed")), "{}", run.stdout);
+    }
+    assert!(run.stderr.contains("tenants: 0 completed, 1 failed, 0 unchanged, 2 skipped"), "{}", run.stderr);
+}

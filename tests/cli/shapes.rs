@@ -9,17 +9,9 @@ use crate::support::World;
 /// landlords (the output must not differ).
 macro_rules! snapshot {
     ($world:expr, $name:expr, $text:expr) => {{
-        let mut settings = crate::support::snapshot_settings();
-        settings.add_filter(&regex_escape(&$world.path().display().to_string()), "[world]");
-        settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
-        settings.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{8}", "[batch]");
-        settings.add_filter(r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#);
+        let settings = crate::support::world_snapshot_settings(&$world);
         settings.bind(|| insta::assert_snapshot!(format!("cli__shapes__{}", $name), $text));
     }};
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars().flat_map(|c| if c.is_ascii_alphanumeric() || c == '/' { vec![c] } else { vec!['\\', c] }).collect()
 }
 
 /// The sample catalog; `acme` with finance (three modules) installed and a flag set,

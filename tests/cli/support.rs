@@ -37,6 +37,21 @@ pub fn snapshot_settings() -> insta::Settings {
     settings
 }
 
+/// [`snapshot_settings`], with what changes from run to run replaced by a placeholder:
+/// the world's folder, times, batch ids and step durations.
+pub fn world_snapshot_settings(world: &World) -> insta::Settings {
+    let mut settings = snapshot_settings();
+    settings.add_filter(&regex_escape(&world.path().display().to_string()), "[world]");
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
+    settings.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{8}", "[batch]");
+    settings.add_filter(r#""duration_ms": \d+"#, r#""duration_ms": "[ms]""#);
+    settings
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars().flat_map(|c| if c.is_ascii_alphanumeric() || c == '/' { vec![c] } else { vec!['\\', c] }).collect()
+}
+
 /// Whether this binary is the suite's run against a PostgreSQL landlord (`cli_postgres`,
 /// the same tests as `cli`).
 pub fn on_postgres() -> bool {
