@@ -1,12 +1,14 @@
 //! The command line: clap types (one file per command: args to options to an ops call to
 //! rendering), the printer, and the one place that turns errors into exit codes.
 
+mod archives;
 mod check;
 mod completions;
 mod enable;
 mod events;
 mod flags;
 mod graph;
+mod history;
 mod install;
 mod jobs;
 mod modules;
@@ -128,6 +130,10 @@ enum Command {
     Events(events::EventsArgs),
     /// Installs, success and rollback rates, durations, failure reasons
     Stats(stats::StatsArgs),
+    /// Every version a tenant had of its modules: when, which job, which actor
+    History(history::HistoryArgs),
+    /// Kept files (archives, pre-upgrade copies, removed tenants' files): list and prune
+    Archives(archives::ArchivesArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
     /// Print the man page
@@ -293,6 +299,8 @@ fn run(command: Command, env: &Env) -> Result<Done> {
         Command::Recover => recover::run(env),
         Command::Events(args) => events::run(args, env),
         Command::Stats(args) => stats::run(args, env),
+        Command::History(args) => history::run(args, env),
+        Command::Archives(args) => archives::run(args, env),
         Command::Completions(args) => completions::run_completions(args),
         Command::Man => completions::run_man(),
     };

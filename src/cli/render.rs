@@ -6,6 +6,8 @@ use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{ContentArrangement, Table};
 
 use crate::domain::job::{Step, StepStatus};
+use crate::ops::archives::{FileState, KeptFile};
+use crate::ops::history::HistoryRow;
 use crate::ops::{PlanRow, TenantResult};
 
 /// How wide a table with free text may be when stdout is not a terminal (a pipe, a file,
@@ -161,6 +163,78 @@ pub fn fleet_problems(tenants: &[TenantResult]) -> String {
     text(wrapped(t))
 }
 
+/// A tenant's version history, oldest first (`history`).
+pub fn history(rows: &[HistoryRow]) -> String {
+    let mut t = table(["at", "module", "change", "from", "to", "job", "actor"]);
+    for row in rows {
+        t.add_row([
+            row.at.clone(),
+            row.module.clone(),
+            row.change.clone(),
+            or_dash(row.from_version.as_deref()),
+            or_dash(row.to_version.as_deref()),
+            row.job_id.map_or_else(|| "-".to_string(), |id| id.to_string()),
+            or_dash(row.actor.as_deref()),
+        ]);
+    }
+    text(t)
+}
+
+/// Kept files with their size and where they are (`archives list`, and what `archives
+/// prune` deletes); `with_contents` adds what each holds and whether `install --restore`
+/// would bring it back.
+pub fn kept_files(files: &[KeptFile], with_contents: bool) -> String {
+    let mut header = vec!["id", "tenant", "kind", "module", "version", "size", "kept since"];
+    if with_contents {
+        header.extend(["holds", "restore"]);
+    }
+    let mut t = table(header);
+    for file in files {
+        let record = &file.record;
+        let size = match (file.file, file.size_bytes, &file.host) {
+            (FileState::Present, Some(bytes), _) => bytes_text(bytes),
+            (FileState::Elsewhere, _, Some(host)) => format!("on host {host}"),
+            (FileState::Elsewhere, _, None) => "not on this host".to_string(),
+            _ => "missing".to_string(),
+        };
+        let mut row = vec![
+            record.id.to_string(),
+            record.tenant.clone(),
+            record.kind.clone(),
+            or_dash(record.module.as_deref()),
+            or_dash(record.version.as_deref()),
+            size,
+            record.created_at.clone(),
+        ];
+        if with_contents {
+            let holds = match (&file.holds, &file.problem) {
+                (Some(summary), _) => format!("{} table(s), {} row(s)", summary.tables, summary.rows),
+                (None, Some(_)) => "unreadable".to_string(),
+                (None, None) if record.kind == "tenant" && file.file == FileState::Present => "the tenant's file".to_string(),
+                (None, None) => "-".to_string(),
+            };
+            row.extend([holds, if file.restore { "yes".to_string() } else { "-".to_string() }]);
+        }
+        t.add_row(row);
+    }
+    text(t)
+}
+
+/// A size on disk: bytes below a KiB, else in KiB, MiB or GiB with one decimal.
+pub fn bytes_text(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// Cuts a long text to `max` characters with an ellipsis.
 pub fn cut(text: &str, max: usize) -> String {
     let first = text.lines().next().unwrap_or_default();
@@ -174,6 +248,17 @@ pub fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_in_the_largest_unit_below_them() {
+        assert_eq!(bytes_text(0), "0 B");
+        assert_eq!(bytes_text(1023), "1023 B");
+        assert_eq!(bytes_text(1024), "1.0 KiB");
+        assert_eq!(bytes_text(24_576), "24.0 KiB");
+        assert_eq!(bytes_text(5 * 1024 * 1024 + 512 * 1024), "5.5 MiB");
+        assert_eq!(bytes_text(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(bytes_text(4096 * 1024 * 1024 * 1024), "4096.0 GiB");
+    }
 
     #[test]
     fn durations_under_a_millisecond_are_not_zero_and_steps_that_did_not_finish_have_none() {

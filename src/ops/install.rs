@@ -126,6 +126,10 @@ fn latest_archive(ctx: &Context, tenant: &TenantName, module: &str) -> Result<(P
             return Ok((path, summary));
         }
     }
-    Err(Error::not_found(format!("there is no archive of `{module}` for tenant `{tenant}`"))
-        .with_hint("archives are written by `modreg uninstall` without `--purge`"))
+    Err(Error::not_found(format!("there is nothing to restore: no archive of `{module}` for tenant `{tenant}` is kept")).with_hint(
+        format!(
+            "archives are written by `modreg uninstall` without `--purge`, and deleted by `modreg archives prune`; \
+         `modreg archives list --tenant {tenant}` shows what is kept"
+        ),
+    ))
 }

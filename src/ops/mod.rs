@@ -8,6 +8,7 @@
 //! (many tenants at once), `journal` (how jobs end, in the landlord) and `toggle`
 //! (enable and disable).
 
+pub mod archives;
 mod catalog;
 pub mod check;
 pub mod disable;
@@ -18,6 +19,7 @@ pub mod fault;
 pub mod flags;
 mod fleet;
 pub mod graph;
+pub mod history;
 pub mod install;
 pub mod jobs;
 mod journal;

@@ -49,7 +49,8 @@ pub fn plan(ctx: &Context, id: i64) -> Result<RevertPlan> {
     if !kept || !PathBuf::from(copy).is_file() {
         return Err(Error::not_found(format!("the pre-upgrade copy of job {id} is no longer kept, so it cannot be reverted")).with_hint(
             format!(
-                "modreg keeps the newest {} copies per tenant and module (`MODREG_KEEP_UPGRADE_COPIES`)",
+                "modreg keeps the newest {} copies per tenant and module (`MODREG_KEEP_UPGRADE_COPIES`), \
+                 and `modreg archives prune` deletes old ones",
                 ctx.settings.keep_upgrade_copies
             ),
         ));

@@ -143,6 +143,9 @@ pub trait TenantStore {
     fn history(&self, tenant: &str, module: Option<&str>) -> Result<Vec<HistoryEntry>>;
     /// Kept files of a tenant (and module) that are not forgotten, newest first.
     fn archives(&self, tenant: &str, module: Option<&str>, kind: Option<FileKind>) -> Result<Vec<ArchiveRecord>>;
+    /// Kept files of every tenant, registered or removed, that are not forgotten: by
+    /// tenant, newest first within each (`archives list`, `archives prune`).
+    fn archives_everywhere(&self) -> Result<Vec<ArchiveRecord>>;
 }
 
 /// A job about to start.

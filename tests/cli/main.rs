@@ -10,12 +10,14 @@
 pub mod pg;
 pub mod support;
 
+mod archives;
 mod catalog;
 // Crash tests need the fault points that only debug builds compile in.
 #[cfg(debug_assertions)]
 mod crash;
 mod fleet;
 mod help;
+mod history;
 mod install;
 mod library;
 mod locks;

@@ -48,6 +48,12 @@ pub fn world_snapshot_settings(world: &World) -> insta::Settings {
     settings
 }
 
+/// `text` with each of `values` replaced by `placeholder` padded to the value's width,
+/// so that a table stays a table in a snapshot.
+pub fn same_width(text: &str, values: &[&str], placeholder: &str) -> String {
+    values.iter().fold(text.to_string(), |text, value| text.replace(value, &format!("{placeholder:<width$}", width = value.len())))
+}
+
 fn regex_escape(text: &str) -> String {
     text.chars().flat_map(|c| if c.is_ascii_alphanumeric() || c == '/' { vec![c] } else { vec!['\\', c] }).collect()
 }
@@ -296,6 +302,17 @@ impl World {
     /// The SQLite landlord file (SQLite worlds only).
     pub fn landlord(&self) -> Connection {
         Connection::open(self.data().join("landlord.db")).expect("open landlord")
+    }
+
+    /// Runs SQL on the landlord, whichever engine holds it, for what no command does
+    /// (a file kept long ago).
+    pub fn landlord_sql(&self, sql: &str) {
+        match &self.landlord_url {
+            Some(url) => postgres::Client::connect(url, postgres::NoTls)
+                .and_then(|mut client| client.batch_execute(sql))
+                .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            None => self.landlord().execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}")),
+        }
     }
 
     /// A logical dump of a tenant file: every object's SQL and every table's rows.

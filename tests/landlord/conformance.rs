@@ -30,6 +30,7 @@ macro_rules! conformance_tests {
             a_job_ends_only_from_a_state_that_may_become_its_end,
             completed_installs_upgrades_and_uninstalls_change_what_a_tenant_has,
             enable_disable_and_revert_are_recorded,
+            kept_files_of_every_tenant_are_listed_until_forgotten,
             a_change_set_is_stored_whole_or_not_at_all,
             events_come_in_order_and_page_by_cursor,
             delivery_cursors_are_where_they_were_set,
@@ -267,6 +268,49 @@ pub fn completed_installs_upgrades_and_uninstalls_change_what_a_tenant_has(fixtu
     // Pruned files are forgotten.
     done(l.as_ref(), &[Change::ForgetFiles { ids: vec![copies[0].id], at: LATER.into() }]);
     assert!(l.archives("acme", Some("app"), Some(FileKind::UpgradeCopy)).unwrap().is_empty());
+}
+
+fn uninstall(tenant: &str, module: &str, version: &str, archive: &str) -> NewJob {
+    let effect = Effect::Uninstall { archive: Some(archive.into()) };
+    new_job(tenant, module, JobKind::Uninstall, Some(version), None, effect)
+}
+
+pub fn kept_files_of_every_tenant_are_listed_until_forgotten(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    assert!(l.archives_everywhere().unwrap().is_empty());
+    for tenant in ["zeta", "acme", "globex"] {
+        add_tenant(l.as_ref(), tenant);
+        complete(l.as_ref(), &[install(tenant, "app", "1.0.0", &[])]);
+    }
+    complete(l.as_ref(), &[uninstall("zeta", "app", "1.0.0", "archive/zeta/app-1.db")]);
+    complete(l.as_ref(), &[uninstall("acme", "app", "1.0.0", "archive/acme/app-1.db")]);
+    complete(l.as_ref(), &[install("acme", "app", "1.0.0", &[])]);
+    complete(l.as_ref(), &[uninstall("acme", "app", "1.0.0", "archive/acme/app-2.db")]);
+    complete(l.as_ref(), &[uninstall("globex", "app", "1.0.0", "archive/globex/app-1.db")]);
+    done(l.as_ref(), &change::remove_tenant("zeta", Some("archive/zeta/tenant.db"), LATER));
+
+    let paths = |records: &[modreg::store::ArchiveRecord]| records.iter().map(|a| a.path.clone()).collect::<Vec<_>>();
+    let all = l.archives_everywhere().unwrap();
+    assert_eq!(
+        paths(&all),
+        ["archive/acme/app-2.db", "archive/acme/app-1.db", "archive/globex/app-1.db", "archive/zeta/tenant.db", "archive/zeta/app-1.db"],
+        "by tenant, newest first, a removed tenant's too"
+    );
+    assert_eq!(all[3].kind, "tenant");
+    assert_eq!((all[3].module.as_deref(), all[3].job_id), (None, None));
+    assert_eq!((all[0].module.as_deref(), all[0].version.as_deref()), (Some("app"), Some("1.0.0")));
+    assert_eq!(all[0].created_at, LATER);
+    for tenant in ["acme", "globex", "zeta"] {
+        let of_tenant: Vec<_> = all.iter().filter(|a| a.tenant == tenant).cloned().collect();
+        assert_eq!(l.archives(tenant, None, None).unwrap(), of_tenant, "the same records as a tenant's own list");
+    }
+
+    done(l.as_ref(), &[Change::ForgetFiles { ids: vec![all[1].id, all[3].id], at: LATER.into() }]);
+    assert_eq!(
+        paths(&l.archives_everywhere().unwrap()),
+        ["archive/acme/app-2.db", "archive/globex/app-1.db", "archive/zeta/app-1.db"],
+        "forgotten files are not listed"
+    );
 }
 
 pub fn enable_disable_and_revert_are_recorded(fixture: &dyn Fixture) {

@@ -189,11 +189,26 @@ fn write_archive(
     Ok((tables, rows))
 }
 
-/// Reads an archive's metadata without touching any tenant.
+/// Reads an archive's metadata, and counts its rows, without touching any tenant.
 pub(crate) fn read_summary(path: &Path) -> Result<ArchiveSummary> {
     let what = format!("archive `{}`", path.display());
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| sql_error(&what, e))?;
-    summary(&conn).map_err(|e| sql_error(&what, e))
+    let mut summary = summary(&conn).map_err(|e| sql_error(&what, e))?;
+    summary.rows = count_rows(&conn).map_err(|e| sql_error(&what, e))?;
+    Ok(summary)
+}
+
+/// The rows of an archive's tables, as `save` counted them when it wrote them.
+fn count_rows(conn: &Connection) -> rusqlite::Result<u64> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM _modreg_archive_objects WHERE type IN ('table', 'shadow')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut rows = 0;
+    for table in tables {
+        rows += conn.query_row(&format!("SELECT count(*) FROM {}", quote(&table)), [], |r| r.get::<_, i64>(0))?.max(0) as u64;
+    }
+    Ok(rows)
 }
 
 fn meta(conn: &Connection, key: &str) -> rusqlite::Result<String> {

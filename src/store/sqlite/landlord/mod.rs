@@ -310,18 +310,29 @@ impl TenantStore for SqliteLandlord {
             "SELECT id, tenant, module, version, kind, path, job_id, created_at FROM archives
              WHERE tenant = ?1 AND (?2 IS NULL OR module = ?2) AND (?3 IS NULL OR kind = ?3) AND deleted_at IS NULL ORDER BY id DESC",
             params![tenant, module, kind],
-            |r| {
-                Ok(ArchiveRecord {
-                    id: r.get(0)?,
-                    tenant: r.get(1)?,
-                    module: r.get(2)?,
-                    version: r.get(3)?,
-                    kind: r.get(4)?,
-                    path: r.get(5)?,
-                    job_id: r.get(6)?,
-                    created_at: r.get(7)?,
-                })
-            },
+            archive_from_row,
         )
     }
+
+    fn archives_everywhere(&self) -> Result<Vec<ArchiveRecord>> {
+        self.rows(
+            "SELECT id, tenant, module, version, kind, path, job_id, created_at FROM archives
+             WHERE deleted_at IS NULL ORDER BY tenant, id DESC",
+            [],
+            archive_from_row,
+        )
+    }
+}
+
+fn archive_from_row(r: &Row<'_>) -> rusqlite::Result<ArchiveRecord> {
+    Ok(ArchiveRecord {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        module: r.get(2)?,
+        version: r.get(3)?,
+        kind: r.get(4)?,
+        path: r.get(5)?,
+        job_id: r.get(6)?,
+        created_at: r.get(7)?,
+    })
 }
