@@ -19,7 +19,7 @@ use crate::store::Changed;
 
 type OnChange = Arc<dyn Fn(Changed) + Send + Sync>;
 
-/// The watching thread; dropping this stops it (within `staleness`).
+/// The watching thread; dropping this stops it (within a second).
 pub(super) struct Watcher {
     stop: Arc<AtomicBool>,
 }
@@ -87,7 +87,8 @@ impl Watch {
         }
         let mut caught_up = Instant::now();
         while !self.stopped() {
-            let wait = self.staleness.saturating_sub(caught_up.elapsed());
+            // Wakes at least every second to see whether the registry is gone.
+            let wait = self.staleness.saturating_sub(caught_up.elapsed()).min(Duration::from_secs(1));
             for payload in notified(&mut client, wait).map_err(|e| pg_error(&self.shown, e))? {
                 (self.on_change)(match payload.as_str() {
                     "" => Changed::Everything,
