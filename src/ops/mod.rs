@@ -196,18 +196,20 @@ impl Context {
     /// release it; says so when it has to wait, as cargo does for its package cache.
     /// Refuses a tenant that lives on another host.
     pub fn lock_tenant(&self, tenant: &str, reporter: &dyn Reporter) -> Result<crate::store::TenantLock> {
-        if self.stores.shared
-            && let Some(record) = self.landlord.tenant(tenant)?
-        {
-            self.require_home(&record)?;
-        }
-        match self.tenants.lock(tenant, Duration::ZERO) {
+        let lock = match self.tenants.lock(tenant, Duration::ZERO) {
             Err(e) if e.kind == crate::domain::ErrorKind::Busy => {
                 reporter.status("Blocking", &format!("waiting for lock on tenant {tenant}"));
                 self.tenants.lock(tenant, self.settings.lock_timeout)
             }
             other => other,
+        }?;
+        // Under the lock, so that a `tenant move` made from here cannot slip in between.
+        if self.stores.shared
+            && let Some(record) = self.landlord.tenant(tenant)?
+        {
+            self.require_home(&record)?;
         }
+        Ok(lock)
     }
 
     /// The tenant's installed modules as the resolver wants them.
