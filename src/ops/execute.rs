@@ -13,7 +13,7 @@
 //! On failure the tenant file goes back (transaction rollback or the copy), rollback
 //! hooks run for jobs that ran a hook, and the jobs end `rolled_back`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +24,7 @@ use crate::domain::Error;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, truncate_output};
 use crate::domain::manifest::HookKind;
 use crate::domain::module::ModuleVersion;
+use crate::domain::name::ModuleName;
 use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter, fault};
 use crate::store::{HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
@@ -31,14 +32,17 @@ use crate::store::{HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb
 /// What to do to the tenant file for one module.
 #[derive(Debug, Clone)]
 pub(crate) enum Work {
+    /// `writable`: the other modules whose tables the module's SQL may write.
     Install {
         seeds: bool,
+        writable: BTreeSet<ModuleName>,
     },
     Restore {
         archive: PathBuf,
     },
     Upgrade {
         copy: Option<PathBuf>,
+        writable: BTreeSet<ModuleName>,
     },
     Uninstall {
         archive: Option<PathBuf>,
@@ -90,7 +94,7 @@ impl Action {
     /// Files this action writes outside the tenant file, removed if it rolls back.
     fn written_files(&self) -> Option<&PathBuf> {
         match &self.work {
-            Work::Upgrade { copy: Some(path) } | Work::Uninstall { archive: Some(path) } => Some(path),
+            Work::Upgrade { copy: Some(path), .. } | Work::Uninstall { archive: Some(path) } => Some(path),
             _ => None,
         }
     }
@@ -248,8 +252,8 @@ impl Runner<'_> {
         let name = action.module.name().as_str();
         let result: Result<(), WorkError> = (|| {
             match &action.work {
-                Work::Install { seeds } => {
-                    let report = db.apply(&action.module, *seeds)?;
+                Work::Install { seeds, writable } => {
+                    let report = db.apply(&action.module, *seeds, writable)?;
                     run.push_work(report.steps);
                     let detail = (!report.objects_created.is_empty()).then(|| SchemaItem::names(&report.objects_created));
                     run.steps.push(Step { name: "record objects".into(), status: StepStatus::Ok, duration_ms: 0, detail, output: None });
@@ -260,14 +264,14 @@ impl Runner<'_> {
                     let detail = format!("{} tables, {} rows from {}", summary.tables, summary.rows, archive.display());
                     run.push("restore", StepStatus::Ok, started, Some(detail), None);
                 }
-                Work::Upgrade { copy } => {
+                Work::Upgrade { copy, writable } => {
                     if let Some(copy) = copy {
                         let started = Instant::now();
                         let summary = db.save_module(name, &action.flags, copy).map_err(|e| WorkError::new("save pre-upgrade copy", e))?;
                         let detail = format!("{} tables, {} rows to {}", summary.tables, summary.rows, copy.display());
                         run.push("save pre-upgrade copy", StepStatus::Ok, started, Some(detail), None);
                     }
-                    let report = db.apply(&action.module, false)?;
+                    let report = db.apply(&action.module, false, writable)?;
                     if report.steps.is_empty() {
                         run.steps.push(Step {
                             name: "migrate".into(),
@@ -474,7 +478,7 @@ pub(crate) fn recover_rollback_hook(ctx: &Context, tenant: &str, job: &Job, modu
         module,
         kind: job.kind,
         from: job.from_version.as_deref().and_then(|v| Version::parse(v).ok()),
-        work: Work::Install { seeds: false },
+        work: Work::Install { seeds: false, writable: BTreeSet::new() },
         effect: Effect::Uninstall { archive: None },
         flags: BTreeMap::new(),
     };

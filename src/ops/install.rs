@@ -16,7 +16,7 @@ use crate::domain::{Error, Result};
 use crate::ops::catalog::{LoadedCatalog, load_catalog};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
-use crate::ops::plan::{install_action, planning_catalog, present_plan};
+use crate::ops::plan::{install_action, planning_catalog, present_plan, writable_dependencies};
 use crate::ops::{Context, OperationReport, Reporter, TenantSelection, new_batch_id};
 
 #[derive(Debug, Clone)]
@@ -93,10 +93,12 @@ fn install_tenant(
         ControlFlow::Continue(outcome) => outcome,
         ControlFlow::Break(outcome) => return Ok(outcome),
     };
+    let writable = writable_dependencies(&catalog, &installed, &resolution.steps);
     let actions = resolution
         .steps
         .iter()
-        .map(|step| match archives.get(step.module.name().as_str()) {
+        .zip(writable)
+        .map(|(step, writable)| match archives.get(step.module.name().as_str()) {
             Some((archive, flags)) => Action {
                 module: step.module.clone(),
                 kind: JobKind::Install,
@@ -109,7 +111,7 @@ fn install_tenant(
                 },
                 flags: flags.clone(),
             },
-            None => install_action(step),
+            None => install_action(step, writable),
         })
         .collect();
     let run = execute(ctx, tenant.as_str(), batch, actions, reporter);

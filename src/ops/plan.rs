@@ -4,7 +4,7 @@
 //! installs a module.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use crate::domain::job::{Effect, JobKind};
 use crate::domain::manifest::Deprecation;
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
-use crate::domain::resolver::{PlanStep, Resolution};
+use crate::domain::resolver::{Installed, PlanStep, Resolution, dependency_closure};
 use crate::domain::{Error, Result};
 use crate::ops::catalog::{LoadedCatalog, module_version};
 use crate::ops::execute::{Action, Work};
@@ -42,13 +42,26 @@ pub(crate) fn planning_catalog<'a>(
     Ok(Cow::Owned(catalog))
 }
 
-pub(crate) fn install_action(step: &PlanStep) -> Action {
+/// For each step of a plan, the other modules whose tables its SQL may write: its
+/// dependencies as the tenant has them when the step runs, the plan's versions taking
+/// the place of the installed ones (dependencies run first).
+pub(crate) fn writable_dependencies(catalog: &Catalog, installed: &Installed, steps: &[PlanStep]) -> Vec<BTreeSet<ModuleName>> {
+    let planned: BTreeMap<&ModuleName, &ModuleVersion> = steps.iter().map(|s| (s.module.name(), s.module.as_ref())).collect();
+    let present = |name: &ModuleName| {
+        planned.get(name).copied().or_else(|| installed.get(name).and_then(|version| catalog.get(name, version)).map(Arc::as_ref))
+    };
+    steps.iter().map(|step| dependency_closure(&step.module, present)).collect()
+}
+
+/// The action that installs a plan's module, which may write to the tables of `writable`
+/// besides its own.
+pub(crate) fn install_action(step: &PlanStep, writable: BTreeSet<ModuleName>) -> Action {
     let flags: BTreeMap<String, bool> = step.module.manifest.features.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     Action {
         module: step.module.clone(),
         kind: JobKind::Install,
         from: None,
-        work: Work::Install { seeds: true },
+        work: Work::Install { seeds: true, writable },
         effect: Effect::Install { version: step.module.version().to_string(), flags, restored_from: None },
         flags: BTreeMap::new(),
     }

@@ -3,6 +3,7 @@
 //! needs, applying only the migrations the tenant lacks, keeping a pre-upgrade copy of
 //! the module for `revert`. Downgrades are refused; what is current is left alone.
 
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -16,7 +17,7 @@ use crate::domain::{Error, Result};
 use crate::ops::catalog::{LoadedCatalog, load_catalog};
 use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
-use crate::ops::plan::{install_action, planning_catalog, present_plan};
+use crate::ops::plan::{install_action, planning_catalog, present_plan, writable_dependencies};
 use crate::ops::{Context, OperationReport, Reporter, TenantSelection, flag_map, new_batch_id};
 
 #[derive(Debug, Clone)]
@@ -94,11 +95,12 @@ fn upgrade_tenant(
         ControlFlow::Continue(outcome) => outcome,
         ControlFlow::Break(outcome) => return Ok(outcome),
     };
+    let writable = writable_dependencies(&catalog, &installed, &resolution.steps);
     let mut actions = Vec::with_capacity(resolution.steps.len());
-    for step in &resolution.steps {
+    for (step, writable) in resolution.steps.iter().zip(writable) {
         actions.push(match &step.from {
-            None => install_action(step),
-            Some(from) => upgrade_action(ctx, tenant, step, from, batch)?,
+            None => install_action(step, writable),
+            Some(from) => upgrade_action(ctx, tenant, step, from, batch, writable)?,
         });
     }
     let run = execute(ctx, tenant.as_str(), batch, actions, reporter);
@@ -112,7 +114,14 @@ fn upgrade_tenant(
     Ok(outcome)
 }
 
-fn upgrade_action(ctx: &Context, tenant: &TenantName, step: &PlanStep, from: &Version, batch: &str) -> Result<Action> {
+fn upgrade_action(
+    ctx: &Context,
+    tenant: &TenantName,
+    step: &PlanStep,
+    from: &Version,
+    batch: &str,
+    writable: BTreeSet<ModuleName>,
+) -> Result<Action> {
     let name = step.module.name();
     let copy = (ctx.settings.keep_upgrade_copies > 0)
         .then(|| ctx.settings.data_dir.join("copies").join(tenant.as_str()).join(format!("{name}-{from}-{batch}.db")));
@@ -122,7 +131,7 @@ fn upgrade_action(ctx: &Context, tenant: &TenantName, step: &PlanStep, from: &Ve
         module: step.module.clone(),
         kind: JobKind::Upgrade,
         from: Some(from.clone()),
-        work: Work::Upgrade { copy: copy.clone() },
+        work: Work::Upgrade { copy: copy.clone(), writable },
         effect: Effect::Upgrade { version: step.module.version().to_string(), features, copy: copy.map(|c| c.display().to_string()) },
         flags,
     })

@@ -12,8 +12,9 @@ use crate::domain::catalog::Catalog;
 use crate::domain::diagnostic::{Diagnostic, Severity};
 use crate::domain::manifest::{ManifestKey, key_offset};
 use crate::domain::module::ModuleVersion;
-use crate::domain::resolver::{Goal, Request, ResolveError, resolve};
+use crate::domain::resolver::{Goal, Installed, Request, ResolveError, resolve};
 use crate::ops::Context;
+use crate::ops::plan::writable_dependencies;
 use crate::store::{Landlord, ModuleSource, SchemaItem, TenantFiles};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -149,11 +150,12 @@ fn check_install(
         }
     };
     let mut created = None;
-    for step in &resolution.steps {
+    let writable = writable_dependencies(catalog, &Installed::new(), &resolution.steps);
+    for (step, writable) in resolution.steps.iter().zip(&writable) {
         let applied = db
             .begin()
             .map_err(|e| (String::new(), e.message, None))
-            .and_then(|()| db.apply(&step.module, true).map_err(|w| (w.step, w.error.message, w.offset)));
+            .and_then(|()| db.apply(&step.module, true, writable).map_err(|w| (w.step, w.error.message, w.offset)));
         match applied {
             Ok(report) => {
                 let _ = db.commit();
@@ -222,6 +224,11 @@ fn check_shared_names(created: &[(&Arc<ModuleVersion>, Vec<SchemaItem>)], diagno
 
 /// A warning at the migration (or seed) that creates `name`, or on the manifest.
 fn creation_site(module: &ModuleVersion, name: &str, message: String) -> Diagnostic {
+    at_creation(module, name, Diagnostic::warning(&manifest_path(module), message))
+}
+
+/// `diagnostic` moved to the migration (or seed) that creates `name`, when one does.
+fn at_creation(module: &ModuleVersion, name: &str, diagnostic: Diagnostic) -> Diagnostic {
     let folder = module.folder().unwrap_or(Path::new(""));
     let scripts = module
         .migrations
@@ -230,10 +237,10 @@ fn creation_site(module: &ModuleVersion, name: &str, message: String) -> Diagnos
         .chain(module.seeds.iter().map(|s| (folder.join("seeds").join(&s.name), s.sql.as_str())));
     for (file, sql) in scripts {
         if let Some(offset) = find_create(sql, name) {
-            return Diagnostic::warning(&file, message).at_offset(sql, offset);
+            return Diagnostic { file, ..diagnostic }.at_offset(sql, offset);
         }
     }
-    Diagnostic::warning(&manifest_path(module), message)
+    diagnostic
 }
 
 /// Where `CREATE … TABLE|INDEX|VIEW|TRIGGER [IF NOT EXISTS] [schema.]name` names `name`
@@ -276,6 +283,8 @@ fn script_diagnostic(module: &ModuleVersion, step: &str, message: String, offset
         (folder.join("migrations").join(format!("{name}.sql")), module.migrations.iter().find(|m| m.name == name).map(|m| m.sql.as_str()))
     } else if let Some(name) = step.strip_prefix("seed ") {
         (folder.join("seeds").join(name), module.seeds.iter().find(|s| s.name == name).map(|s| s.sql.as_str()))
+    } else if let Some(trigger) = step.strip_prefix("check trigger ") {
+        return at_creation(module, trigger, Diagnostic::error(&manifest_path(module), message));
     } else {
         (manifest_path(module), None)
     };

@@ -27,7 +27,7 @@ pub fn host_name() -> String {
 
 pub use open::{LandlordAccess, StoreConfig, Stores, module_source, open, open_with_clock};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,7 @@ use crate::domain::change::{Change, Commit, FileKind};
 use crate::domain::event::Event;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step};
 use crate::domain::module::{Migration, ModuleVersion, Seed};
+use crate::domain::name::ModuleName;
 use crate::domain::{Error, Result};
 
 // ---------------------------------------------------------------------------------------
@@ -473,8 +474,15 @@ pub trait TenantDb {
     fn restore_rollback_copy(&mut self) -> Result<bool>;
     fn discard_rollback_copy(&mut self) -> Result<()>;
     /// Applies the module's migrations not yet applied (and its seeds when `seeds`),
-    /// sandboxed, recording the objects it creates.
-    fn apply(&mut self, module: &ModuleVersion, seeds: bool) -> std::result::Result<ApplyReport, WorkError>;
+    /// sandboxed, recording the objects it creates. Its SQL may write to its own tables,
+    /// to those of the modules in `writable` (its dependencies) and to tables no module
+    /// owns, and to no other module's.
+    fn apply(
+        &mut self,
+        module: &ModuleVersion,
+        seeds: bool,
+        writable: &BTreeSet<ModuleName>,
+    ) -> std::result::Result<ApplyReport, WorkError>;
     /// Saves the module's objects and rows to a new SQLite file at `dest`.
     fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary>;
     /// Drops exactly the module's objects, its migration history and its records.

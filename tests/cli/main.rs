@@ -19,6 +19,7 @@ mod fleet;
 mod help;
 mod history;
 mod install;
+mod isolation;
 mod library;
 mod locks;
 mod output;

@@ -6,7 +6,8 @@ fn diagnostics(run: &crate::support::Run) -> Vec<Value> {
     run.json()["diagnostics"].as_array().cloned().unwrap_or_default()
 }
 
-fn errors(run: &crate::support::Run) -> Vec<Value> {
+/// The error diagnostics of a `validate --json` run.
+pub(crate) fn errors(run: &crate::support::Run) -> Vec<Value> {
     diagnostics(run).into_iter().filter(|d| d["severity"] == "error").collect()
 }
 

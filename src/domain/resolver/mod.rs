@@ -408,6 +408,36 @@ pub fn dependents_closure(
     found
 }
 
+/// The modules `module` depends on, directly or through others: every required
+/// dependency, and each optional one that the tenant has, as `present` gives what the
+/// tenant has while `module` runs. A module's SQL may write to their tables and to its
+/// own, and to no other module's (SPEC §5.1).
+pub fn dependency_closure<'a>(
+    module: &'a ModuleVersion,
+    present: impl Fn(&ModuleName) -> Option<&'a ModuleVersion>,
+) -> BTreeSet<ModuleName> {
+    let mut found = BTreeSet::new();
+    let mut frontier = vec![module];
+    while let Some(next) = frontier.pop() {
+        for (dep, _, optional) in next.manifest.all_dependencies() {
+            if dep == module.name() || found.contains(dep) {
+                continue;
+            }
+            match present(dep) {
+                Some(version) => {
+                    found.insert(dep.clone());
+                    frontier.push(version);
+                }
+                None if !optional => {
+                    found.insert(dep.clone());
+                }
+                None => {}
+            }
+        }
+    }
+    found
+}
+
 /// Orders modules so that each comes after everything it depends on (required, and
 /// optional when present). Ties go to the name that sorts first.
 pub fn dependency_order(modules: &[Arc<ModuleVersion>]) -> Result<Vec<Arc<ModuleVersion>>, ResolveError> {

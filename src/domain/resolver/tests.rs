@@ -187,6 +187,31 @@ fn optional_dependencies_order_the_plan_and_must_match_when_present() {
 }
 
 #[test]
+fn the_dependency_closure_follows_what_the_tenant_has() {
+    // app -> ledger -> people; app ~> (optional) chat -> people, and ~> mail (absent);
+    // audit depends on people but not the other way round.
+    let (catalog, _) = Catalog::new([
+        module_with("app", "1.0.0", &[("ledger", "^1")], &[("chat", "^1"), ("mail", "^1")], ""),
+        module("ledger", "1.0.0", &[("people", "^1")]),
+        module_with("chat", "1.0.0", &[("people", "^1")], &[("app", "^1")], ""),
+        module("people", "1.0.0", &[]),
+        module("audit", "1.0.0", &[("people", "^1")]),
+    ]);
+    let app = catalog.get("app", &v("1.0.0")).unwrap();
+    let names = |set: BTreeSet<ModuleName>| set.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let with = |have: &[&str]| {
+        let have: Vec<&str> = have.to_vec();
+        names(dependency_closure(app, |n: &ModuleName| have.contains(&n.as_str()).then(|| catalog.get(n, &v("1.0.0")).unwrap().as_ref())))
+    };
+    assert_eq!(with(&["ledger", "people", "audit"]), ["ledger", "people"]);
+    // An optional dependency counts once the tenant has it, and so does what it needs;
+    // a cycle back to the module itself ends the walk.
+    assert_eq!(with(&["ledger", "people", "chat", "audit"]), ["chat", "ledger", "people"]);
+    // A required dependency is named even where its manifest is not at hand.
+    assert_eq!(with(&[]), ["ledger"]);
+}
+
+#[test]
 fn prereleases_only_when_asked_for_exactly() {
     let catalog = Catalog::new([module("a", "1.0.0", &[]), module("a", "1.1.0-beta.1", &[])]).0;
     assert_eq!(labels(&install(&catalog, &Installed::new(), &["a"]).unwrap()), ["a 1.0.0"]);

@@ -1,13 +1,15 @@
 //! The SQL sandbox: SQLite's authorizer decides, statement by statement, what module SQL
 //! may do. Module SQL may not ATTACH or DETACH, load extensions, manage transactions,
 //! run PRAGMAs outside a harmless list, create temporary triggers or views, touch any
-//! `_modreg_*` object, or create, drop or alter an object that it does not own. Each
+//! `_modreg_*` object, create, drop or alter an object that it does not own, or write to
+//! (or hang a trigger or index on) a table of a module that is neither itself nor one of
+//! its dependencies (SPEC §5.1); tables no module owns stay writable. Each
 //! script starts from the same connection settings and leaves none behind, and runs
 //! under a time limit (`MODREG_SQL_TIMEOUT`) that SQLite's progress handler enforces. SQL
 //! that modreg runs itself passes, and is not timed, except that triggers and views
 //! (which module SQL wrote) may never reach `_modreg_*` objects, whoever fires them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,7 @@ use rusqlite::{Connection, ErrorCode};
 use crate::domain::Error;
 use crate::domain::diagnostic::line_column;
 use crate::store::WorkError;
-use crate::store::sqlite::schema::quote;
+use crate::store::sqlite::schema::{self, SchemaObject, quote};
 use crate::store::sqlite::script::{self, sqlite_message};
 
 /// How many SQLite virtual machine instructions run between two looks at the clock:
@@ -72,8 +74,10 @@ struct State {
     /// Objects that exist and that the running module does not own: lowercase name to
     /// owning module (None: created outside modreg).
     foreign: HashMap<String, Option<String>>,
-    /// Why the last statement was refused.
-    denial: Option<String>,
+    /// The other modules whose tables the running module may write: its dependencies.
+    writable: HashSet<String>,
+    /// Why the first refused statement of the running script was refused.
+    denial: Option<Denial>,
     /// How long one script may run.
     limit: Duration,
     /// When the running script must stop (None: a limit too large to reach).
@@ -82,11 +86,41 @@ struct State {
     timed_out: bool,
 }
 
+/// Why the authorizer refused a statement, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Denial {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Denial {
+    /// The job's error, saying `message`, with the denial's hint.
+    fn error(&self, message: String) -> Error {
+        let error = Error::failed(message);
+        match &self.hint {
+            Some(hint) => error.with_hint(hint.clone()),
+            None => error,
+        }
+    }
+}
+
+impl From<&str> for Denial {
+    fn from(message: &str) -> Denial {
+        Denial { message: message.to_string(), hint: None }
+    }
+}
+
+impl From<String> for Denial {
+    fn from(message: String) -> Denial {
+        Denial { message, hint: None }
+    }
+}
+
 /// Why the sandbox stopped a script, when it was the sandbox that stopped it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stop {
-    /// The authorizer refused a statement, for this reason.
-    Denied(String),
+    /// The authorizer refused a statement.
+    Denied(Denial),
     /// A statement ran past this time limit.
     TimedOut(Duration),
 }
@@ -105,7 +139,7 @@ impl ScriptFailure {
     /// Why it failed, in a few words: the sandbox's reason, or SQLite's.
     pub(crate) fn reason(&self) -> String {
         match &self.stop {
-            Some(Stop::Denied(why)) => why.clone(),
+            Some(Stop::Denied(denial)) => denial.message.clone(),
             Some(Stop::TimedOut(limit)) => format!("it ran past the {} s limit (`MODREG_SQL_TIMEOUT`)", limit.as_secs_f64()),
             None => sqlite_message(&self.error),
         }
@@ -121,7 +155,8 @@ impl ScriptFailure {
                 Error::failed(format!("{what} was stopped at `{file}` line {line}: {}", self.reason()))
                     .with_hint("make the statement cheaper, or raise `MODREG_SQL_TIMEOUT` (seconds) if it needs longer")
             }
-            _ => Error::failed(format!("{what} failed: {}", self.reason())),
+            Some(Stop::Denied(denial)) => denial.error(format!("{what} failed: {}", denial.message)),
+            None => Error::failed(format!("{what} failed: {}", self.reason())),
         };
         let mut failure = WorkError::new(step, error);
         failure.offset = Some(self.offset);
@@ -161,8 +196,8 @@ impl Sandbox {
             let mut state = lock(&shared);
             match decide(&state, &ctx) {
                 Ok(()) => Authorization::Allow,
-                Err(why) => {
-                    state.denial = Some(why);
+                Err(denial) => {
+                    state.denial.get_or_insert(denial);
                     Authorization::Deny
                 }
             }
@@ -170,11 +205,60 @@ impl Sandbox {
         Ok(Sandbox { state })
     }
 
-    /// Sets who the next module SQL runs as.
-    pub(crate) fn prepare(&self, module: &str, foreign: HashMap<String, Option<String>>) {
+    /// Sets who the next module SQL runs as, what exists that it does not own, and the
+    /// other modules whose tables it may write (`writable`, its dependencies).
+    pub(crate) fn prepare(&self, module: &str, foreign: HashMap<String, Option<String>>, writable: HashSet<String>) {
         let mut state = lock(&self.state);
         state.module = module.to_string();
         state.foreign = foreign;
+        state.writable = writable;
+    }
+
+    /// Starts a piece of module SQL: the authorizer judges it, the clock runs.
+    fn enter(&self, started: Instant) {
+        let mut state = lock(&self.state);
+        state.active = true;
+        state.denial = None;
+        state.timed_out = false;
+        state.deadline = started.checked_add(state.limit);
+    }
+
+    /// Ends a piece of module SQL: why the authorizer refused it (if it did), whether the
+    /// clock stopped it, and the limit.
+    fn leave(&self) -> (Option<Denial>, bool, Duration) {
+        let mut state = lock(&self.state);
+        state.active = false;
+        (state.denial.take(), state.timed_out, state.limit)
+    }
+
+    /// Checks what a trigger the running module created would write, wherever it fires
+    /// (in an application's connection, later, the authorizer is not there). SQLite shows
+    /// the authorizer a trigger's body only when it compiles a statement that fires it,
+    /// not when the trigger is created; so this compiles, as module SQL and without
+    /// running it, a statement that fires it, and the authorizer sees every write of its
+    /// body and of the triggers that fires in turn.
+    pub(crate) fn check_trigger(&self, conn: &Connection, trigger: &SchemaObject) -> Result<(), WorkError> {
+        let step = format!("check trigger {}", trigger.name);
+        let module = lock(&self.state).module.clone();
+        let probes =
+            schema::trigger_probes(conn, trigger).map_err(|e| WorkError::new(step.as_str(), Error::internal(sqlite_message(&e))))?;
+        for probe in &probes.statements {
+            let started = Instant::now();
+            self.enter(started);
+            let compiled = conn.prepare(probe).map(drop);
+            let (denial, _, _) = self.leave();
+            let error = match (compiled, denial) {
+                (Err(_), Some(denial)) => denial.error(denial.message.clone()),
+                // A trigger that does not compile makes every write to its table fail,
+                // and what it writes cannot be told.
+                (Err(e), None) if probes.exact => {
+                    Error::failed(format!("trigger `{}` of module `{module}` does not compile: {}", trigger.name, sqlite_message(&e)))
+                }
+                _ => continue,
+            };
+            return Err(WorkError::new(step, error));
+        }
+        Ok(())
     }
 
     /// Runs one script (a migration or a seed) as module SQL and puts the connection
@@ -183,26 +267,16 @@ impl Sandbox {
     /// every script starts from the same settings whatever ran before it.
     pub(crate) fn run_script(&self, conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
         let started = Instant::now();
-        {
-            let mut state = lock(&self.state);
-            state.active = true;
-            state.denial = None;
-            state.timed_out = false;
-            state.deadline = started.checked_add(state.limit);
-        }
+        self.enter(started);
         let result = script::run(conn, sql);
-        let (denial, timed_out, limit) = {
-            let mut state = lock(&self.state);
-            state.active = false;
-            (state.denial.take(), state.timed_out, state.limit)
-        };
+        let (denial, timed_out, limit) = self.leave();
         let elapsed = started.elapsed();
         reset_connection(conn).map_err(|error| ScriptFailure { error, offset: 0, stop: None, elapsed })?;
         result.map_err(|e| {
             let interrupted = e.error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted);
             let stop = match denial {
                 _ if interrupted && timed_out => Some(Stop::TimedOut(limit)),
-                Some(why) => Some(Stop::Denied(why)),
+                Some(denial) => Some(Stop::Denied(denial)),
                 None => None,
             };
             ScriptFailure { error: e.error, offset: e.offset, stop, elapsed }
@@ -249,11 +323,57 @@ fn names<'a>(action: &AuthAction<'a>) -> (Option<&'a str>, Vec<&'a str>) {
     }
 }
 
-fn internal_denial(name: &str) -> String {
-    format!("`{name}` belongs to modreg: module SQL may not read or change `_modreg_*` objects")
+fn internal_denial(name: &str) -> Denial {
+    format!("`{name}` belongs to modreg: module SQL may not read or change `_modreg_*` objects").into()
 }
 
-fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), String> {
+/// The rule of SPEC §5.1, as the end of a refusal.
+const ONLY_DEPENDENCIES: &str = "a module may write only to its own tables and those of its dependencies";
+
+/// The module that owns `table`, when that is a module the running one may not write to.
+fn unrelated_owner<'a>(state: &'a State, table: &str) -> Option<&'a str> {
+    match state.foreign.get(&table.to_ascii_lowercase()) {
+        Some(Some(owner)) if !state.writable.contains(owner) => Some(owner),
+        _ => None,
+    }
+}
+
+fn dependency_hint(state: &State, owner: &str) -> Option<String> {
+    Some(format!("if `{}` must change the data of `{owner}`, add `{owner}` to its `[dependencies]`", state.module))
+}
+
+/// Whether the running module may write to `table`. A write by a trigger of another
+/// module, or of the application, is that trigger's: its module's own writes were
+/// checked when it was created, and the application's are its own business.
+fn may_write(state: &State, table: &str, accessor: Option<&str>) -> Result<(), Denial> {
+    if accessor.is_some_and(|a| state.foreign.contains_key(&a.to_ascii_lowercase())) {
+        return Ok(());
+    }
+    let Some(owner) = unrelated_owner(state, table) else { return Ok(()) };
+    let writer = match accessor {
+        Some(trigger) => format!("trigger `{trigger}` of module `{}`", state.module),
+        None => format!("module `{}`", state.module),
+    };
+    Err(Denial {
+        message: format!("{writer} may not write to `{table}`, which belongs to module `{owner}`: {ONLY_DEPENDENCIES}"),
+        hint: dependency_hint(state, owner),
+    })
+}
+
+/// Whether the running module may hang an index or trigger on `table`: both change how
+/// its rows are written (a trigger runs with every write, a unique index can refuse one).
+fn may_hang_on(state: &State, what: &str, name: &str, table: &str) -> Result<(), Denial> {
+    let Some(owner) = unrelated_owner(state, table) else { return Ok(()) };
+    Err(Denial {
+        message: format!(
+            "module `{}` may not create {what} `{name}` on `{table}`, which belongs to module `{owner}`: {ONLY_DEPENDENCIES}",
+            state.module
+        ),
+        hint: dependency_hint(state, owner),
+    })
+}
+
+fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), Denial> {
     let (object, touched) = names(&ctx.action);
     if let Some(name) = object.iter().chain(touched.iter()).find(|n| is_internal(n)) {
         // modreg's own statements run with no accessor; a trigger or view written by a
@@ -285,15 +405,24 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), String> {
             let allowed = SETTABLE_PRAGMAS.iter().any(|(p, _)| *p == name)
                 || QUERY_PRAGMAS.contains(&name.as_str())
                 || (pragma_value.is_none() && READ_ONLY_PRAGMAS.contains(&name.as_str()));
-            if allowed { Ok(()) } else { Err(format!("PRAGMA {pragma_name} is not allowed in module SQL")) }
+            if allowed { Ok(()) } else { Err(format!("PRAGMA {pragma_name} is not allowed in module SQL").into()) }
         }
         CreateTempTrigger { .. } | CreateTempView { .. } => Err("temporary triggers and views are not allowed in module SQL".into()),
         CreateIndex { .. } | CreateTable { .. } | CreateVtable { .. } | CreateView { .. } | CreateTrigger { .. } => {
             let name = object.unwrap_or_default();
             match state.foreign.get(&name.to_ascii_lowercase()) {
-                None => Ok(()),
-                Some(Some(owner)) => Err(format!("module `{}` cannot create `{name}`: it already exists and belongs to module `{owner}`", state.module)),
-                Some(None) => Err(format!("module `{}` cannot create `{name}`: it already exists and was not created by a module", state.module)),
+                None => {}
+                Some(Some(owner)) => {
+                    return Err(format!("module `{}` cannot create `{name}`: it already exists and belongs to module `{owner}`", state.module).into());
+                }
+                Some(None) => {
+                    return Err(format!("module `{}` cannot create `{name}`: it already exists and was not created by a module", state.module).into());
+                }
+            }
+            match ctx.action {
+                CreateIndex { table_name, .. } => may_hang_on(state, "index", name, table_name),
+                CreateTrigger { table_name, .. } => may_hang_on(state, "trigger", name, table_name),
+                _ => Ok(()),
             }
         }
         DropIndex { .. } | DropTable { .. } | DropVtable { .. } | DropView { .. } | DropTrigger { .. } | AlterTable { .. } => {
@@ -302,10 +431,11 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), String> {
                 None => Ok(()),
                 Some(owner) => {
                     let owner = owner.as_deref().map_or("no module (it was created outside modreg)".to_string(), |o| format!("module `{o}`"));
-                    Err(format!("module `{}` may not drop or alter `{name}`, which belongs to {owner}", state.module))
+                    Err(format!("module `{}` may not drop or alter `{name}`, which belongs to {owner}", state.module).into())
                 }
             }
         }
+        Insert { table_name } | Delete { table_name } | Update { table_name, .. } => may_write(state, table_name, ctx.accessor),
         _ => Ok(()),
     }
 }
@@ -341,7 +471,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         let sandbox = Sandbox::install(&mut conn, Duration::from_secs(60)).unwrap();
         let failure = sandbox.run_script(&conn, "SELECT 1;\nATTACH 'x.db' AS x;").unwrap_err();
-        assert!(matches!(&failure.stop, Some(Stop::Denied(why)) if why.contains("ATTACH")), "{:?}", failure.stop);
+        assert!(matches!(&failure.stop, Some(Stop::Denied(why)) if why.message.contains("ATTACH")), "{:?}", failure.stop);
         let error = failure.work_error("migrate V1__a".into(), "migration `V1__a` of `m`", "migrations/V1__a.sql", "").error;
         assert!(error.message.starts_with("migration `V1__a` of `m` failed: ATTACH is not allowed"), "{}", error.message);
         assert_eq!(error.hint, None);

@@ -112,26 +112,92 @@ fn virtual_table_module(sql: &str) -> Option<String> {
             return None;
         }
     }
-    let mut token = tokens.next()?;
-    if token.eq_ignore_ascii_case("if") {
-        for keyword in ["not", "exists"] {
-            if !tokens.next()?.eq_ignore_ascii_case(keyword) {
-                return None;
-            }
-        }
-        token = tokens.next()?;
-    }
-    let _name = token;
-    let mut token = tokens.next()?;
-    if token == "." {
-        tokens.next()?;
-        token = tokens.next()?;
-    }
+    let token = tokens.after_name()?;
     if !token.eq_ignore_ascii_case("using") {
         return None;
     }
     let module = tokens.next()?;
     Some(module.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']' | '\'')).to_string())
+}
+
+/// What fires a trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TriggerEvent {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// The event of a `CREATE [TEMP] TRIGGER [IF NOT EXISTS] [schema.]name [BEFORE|AFTER|INSTEAD OF]
+/// event …` statement; `None` for anything else.
+fn trigger_event(sql: &str) -> Option<TriggerEvent> {
+    let mut tokens = Tokens { rest: sql };
+    if !tokens.next()?.eq_ignore_ascii_case("create") {
+        return None;
+    }
+    let mut token = tokens.next()?;
+    if token.eq_ignore_ascii_case("temp") || token.eq_ignore_ascii_case("temporary") {
+        token = tokens.next()?;
+    }
+    if !token.eq_ignore_ascii_case("trigger") {
+        return None;
+    }
+    let mut token = tokens.after_name()?;
+    if token.eq_ignore_ascii_case("before") || token.eq_ignore_ascii_case("after") {
+        token = tokens.next()?;
+    } else if token.eq_ignore_ascii_case("instead") {
+        if !tokens.next()?.eq_ignore_ascii_case("of") {
+            return None;
+        }
+        token = tokens.next()?;
+    }
+    [("insert", TriggerEvent::Insert), ("update", TriggerEvent::Update), ("delete", TriggerEvent::Delete)]
+        .into_iter()
+        .find(|(keyword, _)| token.eq_ignore_ascii_case(keyword))
+        .map(|(_, event)| event)
+}
+
+/// Statements that would fire a trigger, to be compiled and never run.
+pub(crate) struct TriggerProbes {
+    pub statements: Vec<String>,
+    /// The statement is for the trigger's own event, so it must compile; otherwise there
+    /// is one for each event, and only some of them may.
+    pub exact: bool,
+}
+
+/// What fires `trigger` (an object of kind `trigger`): an insert, an update that sets
+/// every column that can be set (so that `UPDATE OF` any of them fires) or a delete on
+/// its table or view; all three when its text does not say which.
+pub(crate) fn trigger_probes(conn: &Connection, trigger: &SchemaObject) -> rusqlite::Result<TriggerProbes> {
+    let table = quote(&trigger.tbl_name);
+    let event = trigger.sql.as_deref().and_then(trigger_event);
+    let events = match event {
+        Some(event) => vec![event],
+        None => vec![TriggerEvent::Insert, TriggerEvent::Update, TriggerEvent::Delete],
+    };
+    let mut statements = Vec::new();
+    for event in events {
+        match event {
+            TriggerEvent::Insert => statements.push(format!("INSERT INTO main.{table} DEFAULT VALUES")),
+            TriggerEvent::Delete => statements.push(format!("DELETE FROM main.{table}")),
+            TriggerEvent::Update => {
+                // `hidden`: 0 for an ordinary column, 2 and 3 for generated ones.
+                let columns: Vec<String> = conn
+                    .prepare(&format!("PRAGMA main.table_xinfo({table})"))?
+                    .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(6)?)))?
+                    .filter_map(|column| match column {
+                        Ok((name, 0)) => Some(Ok(format!("{0} = {0}", quote(&name)))),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<rusqlite::Result<_>>()?;
+                if !columns.is_empty() {
+                    statements.push(format!("UPDATE main.{table} SET {}", columns.join(", ")));
+                }
+            }
+        }
+    }
+    Ok(TriggerProbes { statements, exact: event.is_some() })
 }
 
 /// Just enough of SQLite's tokenizer for the head of a CREATE statement: words, quoted
@@ -141,6 +207,27 @@ struct Tokens<'a> {
 }
 
 impl<'a> Tokens<'a> {
+    /// Skips `[IF NOT EXISTS] [schema.]name` of a CREATE statement and gives the token
+    /// after it.
+    fn after_name(&mut self) -> Option<&'a str> {
+        let mut token = self.next()?;
+        if token.eq_ignore_ascii_case("if") {
+            for keyword in ["not", "exists"] {
+                if !self.next()?.eq_ignore_ascii_case(keyword) {
+                    return None;
+                }
+            }
+            token = self.next()?;
+        }
+        let _name = token;
+        let mut token = self.next()?;
+        if token == "." {
+            self.next()?;
+            token = self.next()?;
+        }
+        Some(token)
+    }
+
     fn next(&mut self) -> Option<&'a str> {
         loop {
             self.rest = self.rest.trim_start();
@@ -273,6 +360,20 @@ mod tests {
         assert_eq!(virtual_table_module("CREATE VIRTUAL TABLE [x].[using] -- c\n USING rtree(id,a,b)").as_deref(), Some("rtree"));
         assert_eq!(virtual_table_module("CREATE TABLE t (a)"), None);
         assert_eq!(virtual_table_module("CREATE VIRTUAL TABLE"), None);
+    }
+
+    #[test]
+    fn the_event_of_a_trigger_is_read_from_its_text() {
+        use TriggerEvent::*;
+        assert_eq!(trigger_event("CREATE TRIGGER t AFTER INSERT ON x BEGIN SELECT 1; END"), Some(Insert));
+        assert_eq!(
+            trigger_event("create temp trigger if not exists main.\"a b\" before update of c on x begin select 1; end"),
+            Some(Update)
+        );
+        assert_eq!(trigger_event("CREATE TRIGGER [t] /* when */ INSTEAD OF DELETE ON v BEGIN SELECT 1; END"), Some(Delete));
+        assert_eq!(trigger_event("CREATE TRIGGER t DELETE ON x BEGIN SELECT 1; END"), Some(Delete));
+        assert_eq!(trigger_event("CREATE TRIGGER t INSTEAD DELETE ON x"), None);
+        assert_eq!(trigger_event("CREATE TABLE t (a)"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! object recorded in `_modreg_objects`. A whole-file rollback copy is taken only when
 //! hooks, which run outside the transaction, are part of the work.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 
 use crate::domain::module::ModuleVersion;
+use crate::domain::name::ModuleName;
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::sqlite::driver::{Driver, migration_error};
@@ -149,13 +150,18 @@ impl TenantDb for SqliteTenantDb {
         remove_if_exists(&self.partial_copy)
     }
 
-    fn apply(&mut self, module: &ModuleVersion, seeds: bool) -> std::result::Result<ApplyReport, WorkError> {
+    fn apply(
+        &mut self,
+        module: &ModuleVersion,
+        seeds: bool,
+        writable: &BTreeSet<ModuleName>,
+    ) -> std::result::Result<ApplyReport, WorkError> {
         let name = module.name().as_str();
         self.require_transaction("migrate")?;
         let internal = |e: rusqlite::Error| WorkError::new("migrate", err(e));
         let before = schema::list(&self.conn).map_err(internal)?;
         let foreign = schema::foreign_objects(&self.conn, name, &before).map_err(internal)?;
-        self.sandbox.prepare(name, foreign);
+        self.sandbox.prepare(name, foreign, writable.iter().map(ToString::to_string).collect());
 
         let mut migrations = Vec::with_capacity(module.migrations.len());
         for m in &module.migrations {
@@ -189,8 +195,10 @@ impl TenantDb for SqliteTenantDb {
             }
         }
         // Trigger and view bodies are checked by the authorizer only when they run, which
-        // may be in an application's connection: refuse any that names modreg's tables.
-        let planted = schema::list(&self.conn).map_err(internal)?.into_iter().find(|o| {
+        // may be in an application's connection: refuse any that names modreg's tables,
+        // and triggers that would write where the module may not.
+        let after = schema::list(&self.conn).map_err(internal)?;
+        let planted = after.iter().find(|o| {
             matches!(o.kind.as_str(), "trigger" | "view")
                 && o.sql.as_deref().is_some_and(|sql| sql.to_ascii_lowercase().contains("_modreg_"))
         });
@@ -204,6 +212,13 @@ impl TenantDb for SqliteTenantDb {
             );
             failure.done = steps;
             return Err(failure);
+        }
+        let existed: HashSet<String> = before.iter().map(|o| o.name.to_lowercase()).collect();
+        for trigger in after.iter().filter(|o| o.kind == "trigger" && !existed.contains(&o.name.to_lowercase())) {
+            if let Err(mut failure) = self.sandbox.check_trigger(&self.conn, trigger) {
+                failure.done = steps;
+                return Err(failure);
+            }
         }
         let (objects_created, objects_dropped) = self.record_objects(name, &before).map_err(internal)?;
         self.set_module_record(module).map_err(internal)?;
