@@ -9,13 +9,16 @@
 //!    `modreg tenant add`, so all start from the same bytes.
 //! 2. **No-op re-run** of that fleet install, everything already installed.
 //! 3. **One install**, process start to exit: `modreg install finance --tenant T` on the
-//!    sample catalog (three modules, three hooks, so a whole-file rollback copy), for a
-//!    fresh tenant each time; beside it `install forum` (no install hooks: one
-//!    transaction) and `modreg --version` (process start alone).
-//! 4. **Tenant size**: installing a small module without hooks, and one with a trivial
-//!    `post_install` hook, into a tenant of about 1 GB against a tenant with the same
-//!    schema and no rows; uninstalling both; and, for reference, copying the 1 GB file
-//!    with `std::fs::copy` and with SQLite's backup API.
+//!    sample catalog (three modules, three hooks that only read, so one transaction and
+//!    three hook processes), for a fresh tenant each time; beside it `install forum` (no
+//!    install hooks) and `modreg --version` (process start alone).
+//! 4. **Tenant size**: installing a small module without hooks, one with a trivial
+//!    `post_install` hook that only reads (runs inside the transaction), and one whose
+//!    trivial hook is listed in `writes_tenant_db` (so a whole-file rollback copy and a
+//!    commit per module), into a tenant of about 1 GB against a tenant with the same
+//!    schema and no rows; uninstalling them; and, for reference, copying the 1 GB file
+//!    with `std::fs::copy` and with SQLite's backup API, and whether the file system
+//!    takes a reflink (`FICLONE`).
 //! 5. **Views**: installing, upgrading and uninstalling a small module (`shop` of the
 //!    `tests/fixtures/views` catalog: four tables, about thirty rows) on a tenant that
 //!    also has fifty views built on each other (`reports`, one of them recursive),
@@ -154,7 +157,7 @@ fn fleet(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
     let n = config.tenants;
     println!("\n== fleet install across {n} tenants, {} repetition(s)", config.reps);
     let modules = dir.join("fleet-modules");
-    write_module(&modules.join("bench"), "bench", &[("V1__t.sql", BENCH_V1), ("V2__idx.sql", BENCH_V2)], None);
+    write_module(&modules.join("bench"), "bench", &[("V1__t.sql", BENCH_V1), ("V2__idx.sql", BENCH_V2)], None, false);
     let both_sql = dir.join("both.sql");
     std::fs::write(&both_sql, format!("{BENCH_V1}{BENCH_V2}")).expect("write both.sql");
 
@@ -334,7 +337,7 @@ fn single(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
     assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(3), "finance installs three modules");
 
     println!("finance: {}\nforum:   {}\n--version: {}", finance.describe(), forum.describe(), version.describe());
-    report.row("one install: finance (3 modules, 3 hooks, rollback copy)", &finance, String::new());
+    report.row("one install: finance (3 modules, 3 hooks that only read)", &finance, String::new());
     report.row("one install: forum (2 modules, no install hooks)", &forum, String::new());
     report.row("process start: modreg --version", &version, String::new());
     report.goal("one install (finance) ≤ 50 ms", fmt(finance.median()), finance.median() <= Duration::from_millis(50));
@@ -353,6 +356,7 @@ fn bulk(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
         "bulk",
         &[("V1__rows.sql", "CREATE TABLE bulk_rows (id INTEGER PRIMARY KEY, payload TEXT NOT NULL);\n")],
         None,
+        false,
     );
     write_module(
         &modules.join("small"),
@@ -362,6 +366,7 @@ fn bulk(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
             "CREATE TABLE small_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nCREATE INDEX small_items_name ON small_items(name);\n",
         )],
         None,
+        false,
     );
     write_module(
         &modules.join("small_hooked"),
@@ -371,7 +376,25 @@ fn bulk(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
             "CREATE TABLE hooked_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nCREATE INDEX hooked_items_name ON hooked_items(name);\n",
         )],
         Some("true"),
+        false,
     );
+    write_module(
+        &modules.join("small_writer"),
+        "small_writer",
+        &[(
+            "V1__writer.sql",
+            "CREATE TABLE writer_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nCREATE INDEX writer_items_name ON writer_items(name);\n",
+        )],
+        Some("true"),
+        true,
+    );
+    // An older binary (`MODREG_BENCH_BIN`) does not know `writes_tenant_db`: measure it
+    // without that module.
+    let writer_known = Command::new(bin).arg("validate").arg(modules.join("small_writer")).output().is_ok_and(|o| o.status.success());
+    if !writer_known {
+        println!("this binary refuses `writes_tenant_db`: small_writer is left out");
+        std::fs::remove_dir_all(modules.join("small_writer")).expect("remove small_writer");
+    }
     let data = dir.join("bulk-data");
     let m = Modreg::new(bin, &modules, &data);
     m.run(&["tenant", "add", "big", "empty"]);
@@ -405,10 +428,23 @@ fn bulk(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
         std::fs::remove_file(&copy).expect("remove the copy");
     }
 
+    let reflink = reflink_support(&big_db, &dir.join("reflink-probe.db"));
+    println!("FICLONE of big.db on this file system: {reflink}");
+
     let reps = 5;
-    let kinds = ["install small", "install small_hooked", "uninstall small", "uninstall small_hooked"];
-    // stats[tenant][kind]: tenant 0 is `empty`, 1 is `big`.
-    let mut stats: [[Stats; 4]; 2] = Default::default();
+    let kinds: Vec<&str> = [
+        "install small",
+        "install small_hooked",
+        "install small_writer",
+        "uninstall small",
+        "uninstall small_hooked",
+        "uninstall small_writer",
+    ]
+    .into_iter()
+    .filter(|kind| writer_known || !kind.ends_with("small_writer"))
+    .collect();
+    // stats[kind][tenant]: tenant 0 is `empty`, 1 is `big`.
+    let mut stats: Vec<[Stats; 2]> = vec![Default::default(); kinds.len()];
     for rep in 0..reps {
         let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
         for t in order {
@@ -417,23 +453,65 @@ fn bulk(config: &Config, bin: &Path, dir: &Path, report: &mut Report) {
                 let mut args: Vec<&str> = kind.split(' ').collect();
                 args.extend(["--tenant", tenant, "-q"]);
                 sync();
-                stats[t][k].push(m.timed(&args).0);
+                stats[k][t].push(m.timed(&args).0);
             }
         }
     }
     let after = std::fs::metadata(&big_db).expect("big.db").len();
     assert!(after.abs_diff(size) < size / 100, "big.db kept its size ({size} bytes before, {after} after)");
     assert!(!data.join("tenants/big.db.rollback").exists(), "the rollback copy is gone");
+    let hooked_copy = last_rollback_copy(&m, "big", "small_hooked");
+    println!("small_hooked's rollback copy of big.db: {hooked_copy}");
 
     let big_label = format!("{:.0} MB", size as f64 / 1e6);
     let empty_label = format!("{:.0} KB", empty_size as f64 / 1e3);
-    for (k, kind) in kinds.iter().enumerate() {
-        println!("{kind:<24} empty: {}   big: {}", stats[0][k].describe(), stats[1][k].describe());
-        report.row(format!("{kind}, empty tenant ({empty_label})"), &stats[0][k], String::new());
-        report.row(format!("{kind}, big tenant ({big_label})"), &stats[1][k], format!("{:.1}x empty", ratio(&stats[1][k], &stats[0][k])));
+    for (kind, [empty, big]) in kinds.iter().zip(&stats) {
+        println!("{kind:<24} empty: {}   big: {}", empty.describe(), big.describe());
+        report.row(format!("{kind}, empty tenant ({empty_label})"), empty, String::new());
+        report.row(format!("{kind}, big tenant ({big_label})"), big, format!("{:.1}x empty", ratio(big, empty)));
     }
     report.row(format!("reference: std::fs::copy + fsync of big.db ({big_label})"), &fs_copy, String::new());
     report.row(format!("reference: SQLite backup API + fsync of big.db ({big_label})"), &backup_copy, String::new());
+    let goal = |report: &mut Report, goal: String, [empty, big]: &[Stats; 2]| {
+        let r = ratio(big, empty);
+        report.goal(&goal, format!("{r:.2}x ({} against {})", fmt(big.median()), fmt(empty.median())), r <= 2.0);
+    };
+    goal(report, format!("install with a hook into a {big_label} tenant ≤ 2x into an empty one (rollback copy: {hooked_copy})"), &stats[1]);
+    if writer_known {
+        let copy_step = last_rollback_copy(&m, "big", "small_writer");
+        println!("small_writer's rollback copy of big.db: {copy_step}");
+        goal(report, format!("the same with the hook in `writes_tenant_db` (FICLONE: {reflink}; rollback copy: {copy_step})"), &stats[2]);
+    }
+}
+
+/// Whether the file system of `source` takes a reflink: tries `FICLONE` into `probe`
+/// (removed after).
+fn reflink_support(source: &Path, probe: &Path) -> String {
+    use std::os::fd::AsRawFd;
+    let from = std::fs::File::open(source).expect("open the source");
+    let to = std::fs::File::create(probe).expect("create the probe");
+    // SAFETY: FICLONE takes the source descriptor by value; both stay open for the call.
+    let ok = unsafe { libc::ioctl(to.as_raw_fd(), libc::FICLONE, from.as_raw_fd()) } == 0;
+    let error = std::io::Error::last_os_error();
+    drop(to);
+    let _ = std::fs::remove_file(probe);
+    if ok { "supported".into() } else { format!("not supported ({error})") }
+}
+
+/// The detail of the `rollback copy` step of the last install of `module` on `tenant`,
+/// or `none` when it had no such step.
+fn last_rollback_copy(m: &Modreg, tenant: &str, module: &str) -> String {
+    let jobs: serde_json::Value =
+        serde_json::from_str(&m.run(&["jobs", "list", "--tenant", tenant, "--module", module, "--limit", "10", "--json"]))
+            .expect("jobs list");
+    let install = jobs["jobs"].as_array().and_then(|jobs| jobs.iter().find(|j| j["kind"] == "install")).expect("an install job");
+    let shown: serde_json::Value =
+        serde_json::from_str(&m.run(&["jobs", "show", &install["id"].to_string(), "--json"])).expect("jobs show");
+    let steps = shown["job"]["steps"].as_array().cloned().unwrap_or_default();
+    match steps.iter().find(|s| s["name"] == "rollback copy") {
+        Some(step) => step["detail"].as_str().unwrap_or("?").to_string(),
+        None => "none recorded".into(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -553,8 +631,9 @@ fn tenant_names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:05}")).collect()
 }
 
-/// A module folder: manifest, migrations, and optionally a `post_install` hook script.
-fn write_module(dir: &Path, name: &str, migrations: &[(&str, &str)], post_install: Option<&str>) {
+/// A module folder: manifest, migrations, and optionally a `post_install` hook script,
+/// listed in `writes_tenant_db` when `writes`.
+fn write_module(dir: &Path, name: &str, migrations: &[(&str, &str)], post_install: Option<&str>, writes: bool) {
     std::fs::create_dir_all(dir.join("migrations")).expect("create a module folder");
     let mut manifest = format!("[module]\nname = \"{name}\"\nversion = \"1.0.0\"\ndescription = \"benchmark module\"\n");
     for (file, sql) in migrations {
@@ -567,6 +646,9 @@ fn write_module(dir: &Path, name: &str, migrations: &[(&str, &str)], post_instal
         std::fs::write(&hook, format!("#!/bin/sh\n{body}\n")).expect("write the hook");
         std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("make the hook executable");
         manifest.push_str("\n[hooks]\npost_install = \"hooks/post_install.sh\"\n");
+        if writes {
+            manifest.push_str("writes_tenant_db = [\"post_install\"]\n");
+        }
     }
     std::fs::write(dir.join("module.toml"), manifest).expect("write module.toml");
 }

@@ -2,7 +2,7 @@
 //! a validated [`Manifest`]. Every problem is reported with its line and column, and all
 //! problems of a file are collected, not just the first. Pure: the caller reads the file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Component, Path};
@@ -14,6 +14,7 @@ use toml::Spanned;
 
 use crate::domain::diagnostic::Diagnostic;
 use crate::domain::name::{FlagName, ModuleName};
+use crate::domain::suggest::closest;
 
 /// The hooks a manifest may name, in the order a reader expects them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,12 +100,22 @@ pub struct Manifest {
     pub features: BTreeMap<FlagName, bool>,
     /// Hook paths, relative to the module folder.
     pub hooks: BTreeMap<HookKind, String>,
+    /// The hooks that write to the tenant database (`[hooks] writes_tenant_db`): a plan
+    /// with one of them runs each module's work in a transaction of its own, committed
+    /// before the hook runs, behind a whole-file rollback copy. The others run inside
+    /// modreg's transaction and may only read.
+    pub writes_tenant_db: BTreeSet<HookKind>,
     pub deprecation: Option<Deprecation>,
 }
 
 impl Manifest {
     pub fn hook(&self, kind: HookKind) -> Option<&str> {
         self.hooks.get(&kind).map(String::as_str)
+    }
+
+    /// Whether the manifest sets this hook and says that it writes the tenant database.
+    pub fn hook_writes_tenant_db(&self, kind: HookKind) -> bool {
+        self.writes_tenant_db.contains(&kind) && self.hooks.contains_key(&kind)
     }
 
     /// Required and optional dependencies, each with its requirement and whether it is optional.
@@ -149,6 +160,8 @@ struct RawHooks {
     pre_uninstall: Option<Spanned<String>>,
     post_uninstall: Option<Spanned<String>>,
     rollback: Option<Spanned<String>>,
+    #[serde(default)]
+    writes_tenant_db: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +239,7 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, Vec<Diagnosti
 
     let mut hooks = BTreeMap::new();
     let raw_hooks = raw.hooks;
+    let writes = raw_hooks.writes_tenant_db;
     let named = [
         (HookKind::PreInstall, raw_hooks.pre_install),
         (HookKind::PostInstall, raw_hooks.post_install),
@@ -244,6 +258,7 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, Vec<Diagnosti
             Err(why) => problems.at(path.span(), format!("hook `{kind}` path `{}` {why}", path.get_ref())),
         }
     }
+    let writes_tenant_db = writing_hooks(&mut problems, writes, &hooks);
 
     let deprecation = raw.deprecation.map(|d| {
         let d = d.into_inner();
@@ -277,6 +292,7 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, Vec<Diagnosti
             optional_dependencies,
             features,
             hooks,
+            writes_tenant_db,
             deprecation,
         }),
         _ => Err(problems.found),
@@ -359,6 +375,38 @@ fn requirements(
         }
     }
     out
+}
+
+/// The hooks `[hooks] writes_tenant_db` names: each a hook this manifest sets, other
+/// than `rollback`, which runs after the tenant file is back and may always write.
+fn writing_hooks(problems: &mut Problems<'_>, names: Vec<Spanned<String>>, set: &BTreeMap<HookKind, String>) -> BTreeSet<HookKind> {
+    let mut kinds = BTreeSet::new();
+    for name in names {
+        let Some(kind) = HookKind::ALL.into_iter().find(|k| k.as_str() == name.get_ref()) else {
+            let known = HookKind::ALL.iter().filter(|k| **k != HookKind::Rollback).map(|k| k.as_str());
+            let mut message = format!("[hooks] writes_tenant_db: unknown hook `{}`", name.get_ref());
+            match closest(name.get_ref(), known.clone()) {
+                Some(near) => message.push_str(&format!("; did you mean `{near}`?")),
+                None => message.push_str(&format!("; expected one of {}", known.map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))),
+            }
+            problems.at(name.span(), message);
+            continue;
+        };
+        if kind == HookKind::Rollback {
+            problems.at(
+                name.span(),
+                "[hooks] writes_tenant_db: `rollback` runs after the tenant file is back as it was, outside any transaction, and may always write; leave it out",
+            );
+        } else if !set.contains_key(&kind) {
+            problems.at(
+                name.span(),
+                format!("[hooks] writes_tenant_db names `{kind}`, which this manifest does not set; set `{kind}` or leave it out"),
+            );
+        } else {
+            kinds.insert(kind);
+        }
+    }
+    kinds
 }
 
 fn check_hook_path(path: &str) -> Result<(), &'static str> {
@@ -502,6 +550,30 @@ sunset = "2027-06-30"
         assert!(e[0].message.contains("invalid module name `Bad-Name`"));
         assert!(e[1].message.contains("invalid version `1.0`"));
         assert!(e[2].message.contains("invalid requirement `^^1`"));
+    }
+
+    #[test]
+    fn writes_tenant_db_names_hooks_the_manifest_sets() {
+        let base =
+            "[module]\nname = \"a\"\nversion = \"1.0.0\"\n[hooks]\npre_install = \"h.sh\"\npost_install = \"h.sh\"\nrollback = \"r.sh\"\n";
+        let m = parse(&format!("{base}writes_tenant_db = [\"post_install\"]\n")).unwrap();
+        assert!(m.hook_writes_tenant_db(HookKind::PostInstall));
+        assert!(!m.hook_writes_tenant_db(HookKind::PreInstall));
+        assert!(parse(base).unwrap().writes_tenant_db.is_empty());
+        let e = errors(&format!("{base}writes_tenant_db = [\"post_instal\", \"post_upgrade\", \"rollback\", \"nonsense\"]\n"));
+        let messages: Vec<&str> = e.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "[hooks] writes_tenant_db: unknown hook `post_instal`; did you mean `post_install`?",
+                "[hooks] writes_tenant_db names `post_upgrade`, which this manifest does not set; set `post_upgrade` or leave it out",
+                "[hooks] writes_tenant_db: `rollback` runs after the tenant file is back as it was, outside any transaction, and may always write; leave it out",
+                "[hooks] writes_tenant_db: unknown hook `nonsense`; expected one of `pre_install`, `post_install`, `pre_upgrade`, `post_upgrade`, `pre_uninstall`, `post_uninstall`",
+            ]
+        );
+        assert!(e.iter().all(|d| d.line == Some(8)), "{e:#?}");
+        let e = errors(&format!("{base}writes_tenant_db = \"post_install\"\n"));
+        assert_eq!(e[0].line, Some(8), "{e:#?}");
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! 1. the landlord gets the jobs as `running`, each with the effect completing it will
 //!    have on the landlord;
 //! 2. the tenant file gets all module work and, in the same transaction, a marker row
-//!    per job. Without hooks this is one SQLite transaction, so a failure or a kill
-//!    leaves the file as it was at no cost. With hooks, which run as other processes and
-//!    may use the file between steps, a whole-file copy is taken first and each module's
-//!    work commits on its own so hooks see it; the markers commit last;
+//!    per job. Unless a hook that writes the tenant database takes part, this is one
+//!    SQLite transaction, so a failure or a kill leaves the file as it was at no cost,
+//!    whatever its size; hooks that only read run inside it, as other processes that see
+//!    the file as it was before the command. When a hook that writes takes part
+//!    (`[hooks] writes_tenant_db`), a whole-file copy is taken first (a reflink where
+//!    the file system can) and each module's work commits on its own so the hooks see
+//!    it and may change it; the markers commit last;
 //! 3. the landlord completes the jobs, applying their stored effects.
 //!
 //! On failure the tenant file goes back (transaction rollback or the copy), rollback
@@ -76,9 +79,10 @@ impl Action {
         }
     }
 
-    /// Hooks will run around the work: they may use the tenant file between steps.
-    fn has_hooks(&self) -> bool {
-        self.hooks().is_some_and(|(pre, post)| [pre, post].into_iter().any(|k| self.module.manifest.hook(k).is_some()))
+    /// A hook that writes the tenant database will run around the work: the work must
+    /// commit before it, so it needs the whole-file copy to be undone.
+    fn has_writing_hooks(&self) -> bool {
+        self.hooks().is_some_and(|(pre, post)| [pre, post].into_iter().any(|k| self.module.manifest.hook_writes_tenant_db(k)))
     }
 
     fn verb(&self) -> &'static str {
@@ -135,8 +139,9 @@ struct Runner<'a> {
     tenant: &'a str,
     batch: &'a str,
     reporter: &'a dyn Reporter,
-    /// Hooks take part: work commits per module and a whole-file copy covers it.
-    with_hooks: bool,
+    /// Hooks that write the tenant database take part: work commits per module and a
+    /// whole-file copy covers it. Otherwise one transaction covers everything.
+    snapshot: bool,
 }
 
 pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Action>, reporter: &dyn Reporter) -> TenantRun {
@@ -166,7 +171,7 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
     fault::point("jobs-started");
     let mut runs: Vec<JobRun> =
         ids.iter().zip(&new_jobs).map(|(&id, new)| JobRun { job: new.started(id, &now), steps: Vec::new(), ran_hook: false }).collect();
-    let runner = Runner { ctx, tenant, batch, reporter, with_hooks: actions.iter().any(Action::has_hooks) };
+    let runner = Runner { ctx, tenant, batch, reporter, snapshot: actions.iter().any(Action::has_writing_hooks) };
 
     let mut db = match ctx.tenants.open(tenant) {
         Ok(db) => db,
@@ -187,7 +192,7 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
                     .with_hint("`modreg recover` completes the jobs")
             });
             fault::point("landlord-completed");
-            if error.is_none() && runner.with_hooks {
+            if error.is_none() && runner.snapshot {
                 let _ = db.discard_rollback_copy();
             }
             TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error }
@@ -215,8 +220,12 @@ fn load_jobs(ctx: &Context, tenant: &str, batch: &str, ids: &[i64]) -> Vec<Job> 
 impl Runner<'_> {
     fn run_all(&self, db: &mut dyn TenantDb, actions: &[Action], runs: &mut [JobRun], ids: &[i64]) -> Result<(), (usize, Error)> {
         let at_start = |e: Error| (0, e);
-        if self.with_hooks {
-            db.save_rollback_copy().map_err(at_start)?;
+        if self.snapshot {
+            let started = Instant::now();
+            let method = db.save_rollback_copy().map_err(at_start)?;
+            if let Some(first) = runs.first_mut() {
+                first.push("rollback copy", StepStatus::Ok, started, method.map(|m| m.to_string()), None);
+            }
         } else {
             db.begin().map_err(at_start)?;
         }
@@ -226,7 +235,7 @@ impl Runner<'_> {
             fault::point("module-applied");
         }
         let last = actions.len().saturating_sub(1);
-        if self.with_hooks {
+        if self.snapshot {
             db.begin().map_err(|e| (last, e))?;
         }
         db.mark_jobs(ids, self.batch).map_err(|e| (last, e))?;
@@ -244,7 +253,7 @@ impl Runner<'_> {
         if let Some((pre, _)) = hooks {
             self.run_hook(action, run, pre)?;
         }
-        if self.with_hooks {
+        if self.snapshot {
             let started = Instant::now();
             db.begin()?;
             run.push("begin", StepStatus::Ok, started, None, None);
@@ -340,7 +349,7 @@ impl Runner<'_> {
             let detail = flags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
             run.steps.push(Step { name: "flags".into(), status: StepStatus::Ok, duration_ms: 0, detail: Some(detail), output: None });
         }
-        if self.with_hooks {
+        if self.snapshot {
             let started = Instant::now();
             db.commit()?;
             run.push("commit", StepStatus::Ok, started, None, None);
@@ -398,7 +407,7 @@ impl Runner<'_> {
 
     fn roll_back(&self, db: &mut dyn TenantDb, actions: &[Action], runs: &mut [JobRun], failed_at: usize, error: Error) -> Error {
         let started = Instant::now();
-        let restored = if self.with_hooks { db.restore_rollback_copy().map(|_| ()) } else { db.rollback() };
+        let restored = if self.snapshot { db.restore_rollback_copy().map(|_| ()) } else { db.rollback() };
         for (action, run) in actions.iter().zip(runs.iter_mut()).rev() {
             if run.ran_hook {
                 run_rollback_hook(self.ctx, self.tenant, action, run);

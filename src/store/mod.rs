@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod discovery;
+mod file_copy;
 pub mod hooks;
 pub mod lock;
 mod open;
@@ -461,15 +462,38 @@ pub struct ArchiveSummary {
     pub flags: BTreeMap<String, bool>,
 }
 
+/// How a whole-file rollback copy was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyMethod {
+    /// A reflink (`FICLONE`): the copy shares the file's blocks until either changes.
+    Reflink,
+    /// A byte copy of the file, which held the whole database while it was copied.
+    FileCopy,
+    /// SQLite's backup API, page by page (the file alone did not hold the whole database:
+    /// a reader kept part of it in the write-ahead log).
+    Backup,
+}
+
+impl std::fmt::Display for CopyMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CopyMethod::Reflink => "reflink (FICLONE)",
+            CopyMethod::FileCopy => "file copy (the file system has no reflinks)",
+            CopyMethod::Backup => "SQLite backup API (the write-ahead log could not be checkpointed)",
+        })
+    }
+}
+
 /// One tenant's SQLite file, opened for work. Module work happens between `begin` and
-/// `commit`; the whole-file rollback copy covers work that hooks, running outside the
-/// transaction, may also change.
+/// `commit`; the whole-file rollback copy covers work that hooks which write the tenant
+/// database (`[hooks] writes_tenant_db`), running between transactions, may also change.
 pub trait TenantDb {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;
-    /// Copies the whole file aside (before work that hooks can see or change).
-    fn save_rollback_copy(&mut self) -> Result<()>;
+    /// Copies the whole file aside, outside a transaction (before work that hooks can
+    /// change); how, or `None` when there is no file (a scratch database).
+    fn save_rollback_copy(&mut self) -> Result<Option<CopyMethod>>;
     /// Puts the copy back; false when there was none.
     fn restore_rollback_copy(&mut self) -> Result<bool>;
     fn discard_rollback_copy(&mut self) -> Result<()>;

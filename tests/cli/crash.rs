@@ -3,6 +3,7 @@
 //! itself at a named point; hooks that wait let a test kill it mid-hook.
 
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 
 use crate::support::{Stderr, World, fifo, read_fifo};
 
@@ -62,36 +63,67 @@ fn killed_after_the_tenant_commits_the_jobs_are_completed() {
     }
 }
 
-#[test]
-fn killed_during_a_hook_the_copy_is_put_back_and_rollback_is_called() {
-    let world = world();
+/// Module `c` (on `a`), whose migration empties `a_t` and whose post_install hook says it
+/// started and then waits, listed in `writes_tenant_db` when `writes`; and a process
+/// installing it on `acme`, killed inside that hook. Returns the tenant's dump from
+/// before and the file the rollback hook writes the job's id to.
+fn killed_in_post_install(world: &World, writes: bool) -> (String, PathBuf) {
     let started = fifo(&world.path().join("hook.started"));
     let marker = world.path().join("rolled-back.txt");
-    world
+    let mut module = world
         .module("c", "c", "1.0.0")
         .dep("a", "^1")
         .migration("V1__c", "CREATE TABLE c_t (x);\nDELETE FROM a_t;")
         .hook("post_install", &format!("echo started > {}; sleep 60", started.display()))
-        .hook("rollback", &format!("echo \"$MODREG_JOB_ID\" >> {}", marker.display()))
-        .write();
+        .hook("rollback", &format!("echo \"$MODREG_JOB_ID\" >> {}", marker.display()));
+    if writes {
+        module = module.writes_tenant_db(&["post_install"]);
+    }
+    module.write();
     world.ok(&["install", "a", "--tenant", "acme"]);
     let before = world.dump("acme");
     let mut child = world.spawn(&["install", "c", "--tenant", "acme"]);
     assert_eq!(read_fifo(&started), "started\n");
+    if !writes {
+        // The hook runs inside the open transaction: readers see the file as it was.
+        assert_eq!(world.dump("acme"), before, "the hook saw uncommitted work");
+    }
     child.kill().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(9));
-    assert!(world.data().join("tenants/acme.db.rollback").exists(), "no rollback copy on disk");
-    assert_ne!(world.dump("acme"), before, "the migration had committed for the hook to see");
+    (before, marker)
+}
 
+/// After `recover`: the tenant as before, the job rolled back, its rollback hook called.
+#[track_caller]
+fn recovered(world: &World, before: &str, marker: &Path, restored_copy: bool) {
     let report = world.json(&["recover"]);
-    assert_eq!(report["tenants"][0]["restored_copy"], true, "{report}");
+    assert_eq!(report["tenants"][0]["restored_copy"], restored_copy, "{report}");
+    assert_eq!(report["tenants"][0]["rolled_back"].as_array().unwrap().len(), 1, "{report}");
     assert_eq!(world.dump("acme"), before);
     let last = world.jobs().last().unwrap().clone();
     assert_eq!(last["status"], "rolled_back");
-    assert_eq!(std::fs::read_to_string(&marker).unwrap().trim(), last["id"].to_string());
+    assert_eq!(std::fs::read_to_string(marker).unwrap().trim(), last["id"].to_string());
     assert!(!world.data().join("tenants/acme.db.rollback").exists());
     assert_eq!(world.json(&["recover"])["tenants"], serde_json::json!([]));
+}
+
+#[test]
+fn killed_during_a_hook_that_writes_the_copy_is_put_back_and_rollback_is_called() {
+    let world = world();
+    let (before, marker) = killed_in_post_install(&world, true);
+    assert!(world.data().join("tenants/acme.db.rollback").exists(), "no rollback copy on disk");
+    assert_ne!(world.dump("acme"), before, "the migration had committed for the hook to see");
+    recovered(&world, &before, &marker, true);
+}
+
+#[test]
+fn killed_during_a_hook_that_only_reads_the_transaction_is_gone_and_rollback_is_called() {
+    let world = world();
+    let (before, marker) = killed_in_post_install(&world, false);
+    assert!(!world.data().join("tenants/acme.db.rollback").exists(), "a rollback copy was made");
+    assert_eq!(world.dump("acme"), before, "the uncommitted work survived the kill");
+    recovered(&world, &before, &marker, false);
 }
 
 #[test]

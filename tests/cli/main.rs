@@ -18,6 +18,7 @@ mod crash;
 mod fleet;
 mod help;
 mod history;
+mod hooks;
 mod install;
 mod isolation;
 mod library;

@@ -289,6 +289,7 @@ impl World {
             optional: Vec::new(),
             features: Vec::new(),
             hooks: Vec::new(),
+            writes_tenant_db: None,
             migrations: Vec::new(),
             seeds: Vec::new(),
             _world: self,
@@ -448,6 +449,8 @@ pub struct ModuleBuilder<'a> {
     optional: Vec<(String, String)>,
     features: Vec<(String, bool)>,
     hooks: Vec<(String, String)>,
+    /// `[hooks] writes_tenant_db`, as written.
+    writes_tenant_db: Option<String>,
     migrations: Vec<(String, String)>,
     seeds: Vec<(String, String)>,
     _world: &'a World,
@@ -483,6 +486,13 @@ impl ModuleBuilder<'_> {
     /// A POSIX sh hook: `kind` as in the manifest (`post_install`), `script` its body.
     pub fn hook(mut self, kind: &str, script: &str) -> Self {
         self.hooks.push((kind.into(), script.into()));
+        self
+    }
+
+    /// `[hooks] writes_tenant_db = [kinds…]`: the hooks that write the tenant database.
+    pub fn writes_tenant_db(mut self, kinds: &[&str]) -> Self {
+        let quoted: Vec<String> = kinds.iter().map(|k| format!("\"{k}\"")).collect();
+        self.writes_tenant_db = Some(format!("[{}]", quoted.join(", ")));
         self
     }
 
@@ -535,6 +545,12 @@ impl ModuleBuilder<'_> {
         }
         let hook_rows: Vec<(String, String)> = self.hooks.iter().map(|(kind, _)| (kind.clone(), format!("hooks/{kind}.sh"))).collect();
         table("hooks", &hook_rows, &mut text);
+        if let Some(list) = &self.writes_tenant_db {
+            if hook_rows.is_empty() {
+                text.push_str("[hooks]\n");
+            }
+            text.push_str(&format!("writes_tenant_db = {list}\n"));
+        }
         for line in tables {
             text.push_str(line);
             text.push('\n');

@@ -1,14 +1,16 @@
 //! One tenant's SQLite file, opened for work. Module work runs inside one transaction of
 //! modreg's (SQLite DDL is transactional), through the sandbox, with ownership of every
 //! object recorded in `_modreg_objects`. A whole-file rollback copy is taken only when
-//! hooks, which run outside the transaction, are part of the work.
+//! hooks that write the tenant database, which run between transactions, are part of
+//! the work: by reflink where the file system can, else by copying the file, each while
+//! the file alone holds the whole database; else with SQLite's backup API.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
+use rusqlite::{Connection, MAIN_DB, OpenFlags, OptionalExtension, params};
 
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::ModuleName;
@@ -20,7 +22,7 @@ use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, SchemaObject, history_
 use crate::store::sqlite::script::sqlite_message;
 use crate::store::sqlite::tenant_files::{io_error, remove_if_exists};
 use crate::store::sqlite::{archive, sql_error};
-use crate::store::{ApplyReport, ArchiveSummary, SchemaItem, TenantDb, WorkError, WorkStep};
+use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, SchemaItem, TenantDb, WorkError, WorkStep, file_copy};
 
 pub(crate) struct SqliteTenantDb {
     conn: Connection,
@@ -84,6 +86,45 @@ impl SqliteTenantDb {
         Ok((created, dropped))
     }
 
+    /// Writes the partial rollback copy, syncs it and puts it in place.
+    fn write_rollback_copy(&mut self, path: &Path) -> Result<CopyMethod> {
+        let method = match self.copy_whole_file(path)? {
+            Some(method) => method,
+            None => {
+                remove_if_exists(&self.partial_copy)?;
+                self.conn
+                    .backup(MAIN_DB, &self.partial_copy, None::<fn(rusqlite::backup::Progress)>)
+                    .map_err(|e| sql_error("rollback copy", e))?;
+                CopyMethod::Backup
+            }
+        };
+        std::fs::File::open(&self.partial_copy)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_error(format!("cannot sync `{}`", self.partial_copy.display()), e))?;
+        std::fs::rename(&self.partial_copy, &self.copy)
+            .map_err(|e| io_error(format!("cannot rename `{}`", self.partial_copy.display()), e))?;
+        Ok(method)
+    }
+
+    /// Copies the tenant file by itself to the partial copy, by reflink where the file
+    /// system can: that is a whole, consistent database only while nobody writes it and
+    /// the write-ahead log holds nothing the file lacks. So this holds the write lock
+    /// (no commit can happen, so no checkpoint has anything to write into the file) and
+    /// has the log checkpointed first. `None` when the checkpoint could not take all of
+    /// it (a reader is still on an older snapshot): then only the backup API will do.
+    fn copy_whole_file(&mut self, path: &Path) -> Result<Option<CopyMethod>> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        let copied = if checkpointed(path) {
+            file_copy::clone_or_copy(path, &self.partial_copy)
+                .map(Some)
+                .map_err(|e| io_error(format!("cannot copy `{}` to `{}`", path.display(), self.partial_copy.display()), e))
+        } else {
+            Ok(None)
+        };
+        self.conn.execute_batch("ROLLBACK").map_err(err)?;
+        copied
+    }
+
     fn set_module_record(&self, module: &ModuleVersion) -> rusqlite::Result<()> {
         let now = self.clock.now_text();
         self.conn
@@ -94,6 +135,20 @@ impl SqliteTenantDb {
             .execute(params![module.name().as_str(), module.version().to_string(), module.checksum, now])?;
         Ok(())
     }
+}
+
+/// Whether the database file at `path` holds every committed change: its write-ahead log
+/// (if it has one) is checkpointed completely, by a connection of its own, since a
+/// connection in a transaction cannot checkpoint. A passive checkpoint waits for no one:
+/// it takes what no reader still needs, and any failure means no.
+fn checkpointed(path: &Path) -> bool {
+    let Ok(conn) = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX) else {
+        return false;
+    };
+    // (busy, frames in the log, frames checkpointed); -1 frames when not in WAL mode.
+    let outcome =
+        conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+    matches!(outcome, Ok((0, log, done)) if log == done)
 }
 
 impl TenantDb for SqliteTenantDb {
@@ -119,18 +174,14 @@ impl TenantDb for SqliteTenantDb {
         Ok(())
     }
 
-    fn save_rollback_copy(&mut self) -> Result<()> {
-        if self.path.is_none() {
-            return Ok(());
-        }
+    fn save_rollback_copy(&mut self) -> Result<Option<CopyMethod>> {
+        let Some(path) = self.path.clone() else { return Ok(None) };
         remove_if_exists(&self.partial_copy)?;
-        self.conn.backup(MAIN_DB, &self.partial_copy, None::<fn(rusqlite::backup::Progress)>).map_err(|e| sql_error("rollback copy", e))?;
-        std::fs::File::open(&self.partial_copy)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io_error(format!("cannot sync `{}`", self.partial_copy.display()), e))?;
-        std::fs::rename(&self.partial_copy, &self.copy)
-            .map_err(|e| io_error(format!("cannot rename `{}`", self.partial_copy.display()), e))?;
-        Ok(())
+        let saved = self.write_rollback_copy(&path);
+        if saved.is_err() {
+            let _ = remove_if_exists(&self.partial_copy);
+        }
+        saved.map(Some)
     }
 
     fn restore_rollback_copy(&mut self) -> Result<bool> {
@@ -321,5 +372,53 @@ impl TenantDb for SqliteTenantDb {
             .and_then(|mut s| s.query_row([job], |_| Ok(())).optional())
             .map(|r| r.is_some())
             .map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::TenantFiles;
+    use crate::store::clock::SystemClock;
+    use crate::store::sqlite::SqliteTenantFiles;
+
+    fn count(path: &Path) -> i64 {
+        Connection::open(path).unwrap().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    /// A tenant file whose latest rows are only in its write-ahead log, with an
+    /// application connection that keeps the log from being checkpointed.
+    #[test]
+    fn a_rollback_copy_holds_what_is_still_in_the_write_ahead_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = SqliteTenantFiles::new(dir.path(), Duration::from_secs(5), Duration::from_secs(60), Arc::new(SystemClock));
+        files.create("acme").unwrap();
+        let path = files.path("acme");
+        let app = Connection::open(&path).unwrap();
+        app.execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        let wal = dir.path().join("tenants/acme.db-wal");
+        let copy = dir.path().join("tenants/acme.db.rollback");
+
+        let mut db = files.open("acme").unwrap();
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the rows are in the log");
+        let method = db.save_rollback_copy().unwrap();
+        assert!(matches!(method, Some(CopyMethod::Reflink | CopyMethod::FileCopy)), "{method:?}");
+        assert_eq!(count(&copy), 1);
+        db.discard_rollback_copy().unwrap();
+
+        // A reader on an older snapshot keeps the newest frames out of the file: the copy
+        // of the file alone would miss them, so the backup API takes its place.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
+        app.execute_batch("INSERT INTO t VALUES (2);").unwrap();
+        assert_eq!(db.save_rollback_copy().unwrap(), Some(CopyMethod::Backup));
+        assert_eq!(count(&copy), 2);
+        reader.execute_batch("COMMIT").unwrap();
+
+        // Putting the copy back undoes what came after it.
+        app.execute_batch("INSERT INTO t VALUES (3);").unwrap();
+        assert!(db.restore_rollback_copy().unwrap());
+        assert_eq!(count(&path), 2);
+        assert!(!copy.exists());
     }
 }
