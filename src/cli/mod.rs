@@ -49,8 +49,8 @@ semver requirements, and runs every change as a job against a landlord catalog \
 A failed job is rolled back; every job, archive and event is kept.";
 
 const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (rolled back), 2 invalid input, \
-3 not found, 4 dependencies, 5 subscription required, 6 busy, 7 storage (landlord unreachable, disk full, \
-damaged file), 70 internal error.
+3 not found, 4 dependencies, 5 subscription required, 6 busy, 7 storage (a full disk or a damaged landlord or \
+tenant file, named in the message: see `modreg doctor`; a landlord that cannot be reached), 70 internal error.
 
 Environment: MODREG_MODULES, MODREG_DATA, MODREG_LANDLORD, MODREG_HOST, MODREG_LOCK_TIMEOUT, \
 MODREG_HOOK_TIMEOUT and MODREG_SQL_TIMEOUT (seconds, default 300), MODREG_LEASE_SECONDS (default 60), \

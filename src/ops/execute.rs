@@ -408,6 +408,9 @@ impl Runner<'_> {
     fn roll_back(&self, db: &mut dyn TenantDb, actions: &[Action], runs: &mut [JobRun], failed_at: usize, error: Error) -> Error {
         let started = Instant::now();
         let restored = if self.snapshot { db.restore_rollback_copy().map(|_| ()) } else { db.rollback() };
+        if error.kind == crate::domain::ErrorKind::Storage && restored.is_ok() {
+            let _ = db.release_space();
+        }
         for (action, run) in actions.iter().zip(runs.iter_mut()).rev() {
             if run.ran_hook {
                 run_rollback_hook(self.ctx, self.tenant, action, run);

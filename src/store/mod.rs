@@ -12,6 +12,7 @@ pub mod lock;
 mod open;
 pub mod postgres;
 pub mod sqlite;
+pub mod storage;
 pub mod subscription;
 
 /// This machine's name, as `--host` defaults to it.
@@ -491,6 +492,10 @@ pub trait TenantDb {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;
+    /// Gives back the disk space that work rolled back took (after a full disk), so
+    /// that the landlord, often on the same disk, can record the rollback. Outside a
+    /// transaction; may wait for readers of older states up to the busy timeout.
+    fn release_space(&mut self) -> Result<()>;
     /// Copies the whole file aside, outside a transaction (before work that hooks can
     /// change); how, or `None` when there is no file (a scratch database).
     fn save_rollback_copy(&mut self) -> Result<Option<CopyMethod>>;

@@ -31,6 +31,7 @@ mod sandbox;
 mod schemas;
 mod shapes;
 mod sql_timeout;
+mod storage;
 mod suggestions;
 mod tables;
 mod tenants;

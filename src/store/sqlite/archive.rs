@@ -16,8 +16,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::domain::{Error, Result};
 use crate::store::sqlite::schema::{self, SchemaObject, history_table, quote, quote_literal};
-use crate::store::sqlite::script::sqlite_message;
-use crate::store::sqlite::sql_error;
+use crate::store::sqlite::tenant_files::connection_file;
+use crate::store::sqlite::{sql_error, storage_fault, work_failure};
+use crate::store::storage::{StorageFault, io_error};
 use crate::store::{ArchiveSummary, WorkError};
 
 const FORMAT: &str = "1";
@@ -84,17 +85,22 @@ fn copy_rows(from: &Connection, from_schema: &str, to: &Connection, table: &str)
 /// Writes the module's objects and rows to `dest` (through a temporary file, so that a
 /// half-written archive never carries the final name).
 pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, bool>, dest: &Path, now: &str) -> Result<ArchiveSummary> {
-    let what = format!("archive `{}`", dest.display());
-    let fail = |e: rusqlite::Error| sql_error(&what, e);
+    let what = format!("the archive `{}`", dest.display());
+    let tenant = connection_file(conn);
+    // Damage is read from the tenant file; a full disk stops the write of the archive.
+    let fail = |e: rusqlite::Error| match storage_fault(&e) {
+        Some(StorageFault::Damaged | StorageFault::NotADatabase) => sql_error(&tenant, e),
+        _ => sql_error(&what, e),
+    };
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::internal(format!("cannot create `{}`: {e}", parent.display())))?;
+        std::fs::create_dir_all(parent).map_err(|e| io_error(format!("cannot create `{}`", parent.display()), e))?;
     }
     let partial = dest.with_extension("partial");
     let _ = std::fs::remove_file(&partial);
     let objects = schema::module_objects(conn, module).map_err(fail)?;
     let version: String = conn
         .query_row("SELECT version FROM _modreg_modules WHERE module = ?1", [module], |r| r.get(0))
-        .map_err(|e| sql_error(format!("module `{module}` in the tenant file"), e))?;
+        .map_err(|e| sql_error(format!("module `{module}` in {tenant}"), e))?;
     let checksum: String =
         conn.query_row("SELECT checksum FROM _modreg_modules WHERE module = ?1", [module], |r| r.get(0)).map_err(fail)?;
 
@@ -110,7 +116,7 @@ pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, boo
     std::fs::File::open(&partial)
         .and_then(|f| f.sync_all())
         .and_then(|()| std::fs::rename(&partial, dest))
-        .map_err(|e| Error::internal(format!("cannot finish {what}: {e}")))?;
+        .map_err(|e| io_error(format!("cannot finish {what}"), e))?;
     Ok(ArchiveSummary { module: module.to_string(), version, tables, rows, flags: flags.clone() })
 }
 
@@ -191,7 +197,7 @@ fn write_archive(
 
 /// Reads an archive's metadata, and counts its rows, without touching any tenant.
 pub(crate) fn read_summary(path: &Path) -> Result<ArchiveSummary> {
-    let what = format!("archive `{}`", path.display());
+    let what = format!("the archive `{}`", path.display());
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| sql_error(&what, e))?;
     let mut summary = summary(&conn).map_err(|e| sql_error(&what, e))?;
     summary.rows = count_rows(&conn).map_err(|e| sql_error(&what, e))?;
@@ -224,9 +230,8 @@ fn summary(conn: &Connection) -> rusqlite::Result<ArchiveSummary> {
 /// Recreates a module from an archive inside the tenant's open transaction.
 pub(crate) fn restore(conn: &Connection, path: &Path, now: &str) -> std::result::Result<ArchiveSummary, WorkError> {
     let step = "restore";
-    let fail = |e: rusqlite::Error| {
-        WorkError::new(step, Error::failed(format!("cannot restore from `{}`: {}", path.display(), sqlite_message(&e))))
-    };
+    let tenant = connection_file(conn);
+    let fail = |e: rusqlite::Error| WorkError::new(step, work_failure(format!("cannot restore from `{}`", path.display()), &tenant, &e));
     let archive = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(fail)?;
     archive.pragma_update(None, "foreign_keys", false).map_err(fail)?;
     let mut summary = summary(&archive).map_err(fail)?;

@@ -8,15 +8,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::{Error, Result};
+use crate::store::sqlite::landlord::landlord_file;
 use crate::store::sqlite::sql_error;
 use crate::store::{ModuleState, ReadModel, TenantSnapshot};
 
 pub struct SqliteReadModel {
     conn: Connection,
-}
-
-fn err(e: rusqlite::Error) -> Error {
-    sql_error("landlord", e)
+    /// The landlord, as errors name it.
+    what: String,
 }
 
 impl SqliteReadModel {
@@ -25,19 +24,23 @@ impl SqliteReadModel {
             return Err(Error::not_found(format!("there is no landlord at `{}`", landlord.display()))
                 .with_hint("point at the data folder modreg writes (`--data`, default `modreg-data`)"));
         }
+        let what = landlord_file(landlord);
+        let err = |e| sql_error(&what, e);
         let conn =
             Connection::open_with_flags(landlord, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-        Ok(SqliteReadModel { conn })
+        Ok(SqliteReadModel { conn, what })
     }
 }
 
 impl ReadModel for SqliteReadModel {
     fn version(&mut self) -> Result<i64> {
+        let err = |e| sql_error(&self.what, e);
         self.conn.prepare_cached("PRAGMA data_version").and_then(|mut s| s.query_row([], |r| r.get(0))).map_err(err)
     }
 
     fn tenant(&mut self, tenant: &str) -> Result<Option<TenantSnapshot>> {
+        let err = |e| sql_error(&self.what, e);
         let tx = self.conn.transaction().map_err(err)?;
         let exists = tx
             .prepare_cached("SELECT count(*) FROM tenants WHERE name = ?1")

@@ -21,6 +21,8 @@ use crate::domain::diagnostic::line_column;
 use crate::store::WorkError;
 use crate::store::sqlite::schema::{self, SchemaObject, quote};
 use crate::store::sqlite::script::{self, sqlite_message};
+use crate::store::sqlite::tenant_files::connection_file;
+use crate::store::sqlite::work_failure;
 
 /// How many SQLite virtual machine instructions run between two looks at the clock:
 /// often enough to stop within a few milliseconds of the limit, rare enough to cost
@@ -133,6 +135,8 @@ pub(crate) struct ScriptFailure {
     pub offset: usize,
     pub stop: Option<Stop>,
     pub elapsed: Duration,
+    /// The file it ran on, as errors name it.
+    pub file: String,
 }
 
 impl ScriptFailure {
@@ -156,7 +160,7 @@ impl ScriptFailure {
                     .with_hint("make the statement cheaper, or raise `MODREG_SQL_TIMEOUT` (seconds) if it needs longer")
             }
             Some(Stop::Denied(denial)) => denial.error(format!("{what} failed: {}", denial.message)),
-            None => Error::failed(format!("{what} failed: {}", self.reason())),
+            None => work_failure(format!("{what} failed"), &self.file, &self.error),
         };
         let mut failure = WorkError::new(step, error);
         failure.offset = Some(self.offset);
@@ -271,7 +275,8 @@ impl Sandbox {
         let result = script::run(conn, sql);
         let (denial, timed_out, limit) = self.leave();
         let elapsed = started.elapsed();
-        reset_connection(conn).map_err(|error| ScriptFailure { error, offset: 0, stop: None, elapsed })?;
+        let file = || connection_file(conn);
+        reset_connection(conn).map_err(|error| ScriptFailure { error, offset: 0, stop: None, elapsed, file: file() })?;
         result.map_err(|e| {
             let interrupted = e.error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted);
             let stop = match denial {
@@ -279,7 +284,7 @@ impl Sandbox {
                 Some(denial) => Some(Stop::Denied(denial)),
                 None => None,
             };
-            ScriptFailure { error: e.error, offset: e.offset, stop, elapsed }
+            ScriptFailure { error: e.error, offset: e.offset, stop, elapsed, file: file() }
         })
     }
 }

@@ -19,9 +19,8 @@ use crate::store::clock::Clock;
 use crate::store::sqlite::driver::{Driver, migration_error};
 use crate::store::sqlite::sandbox::{Sandbox, is_internal};
 use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, SchemaObject, history_table, quote};
-use crate::store::sqlite::script::sqlite_message;
-use crate::store::sqlite::tenant_files::{io_error, remove_if_exists};
-use crate::store::sqlite::{archive, sql_error};
+use crate::store::sqlite::tenant_files::{io_error, remove_if_exists, tenant_file};
+use crate::store::sqlite::{archive, sql_error, work_failure};
 use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, SchemaItem, TenantDb, WorkError, WorkStep, file_copy};
 
 pub(crate) struct SqliteTenantDb {
@@ -34,10 +33,6 @@ pub(crate) struct SqliteTenantDb {
     clock: Arc<dyn Clock>,
 }
 
-fn err(e: rusqlite::Error) -> Error {
-    sql_error("tenant database", e)
-}
-
 impl SqliteTenantDb {
     pub(crate) fn new(
         mut conn: Connection,
@@ -47,6 +42,7 @@ impl SqliteTenantDb {
         sql_timeout: Duration,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        let err = |e| sql_error(tenant_file(path.as_deref()), e);
         // The bundled SQLite enforces foreign keys by default; schema changes must not
         // (dropping a table would cascade into its children's rows), as SQLite's own
         // ALTER TABLE procedure says. Applications keep their own setting.
@@ -58,6 +54,10 @@ impl SqliteTenantDb {
             conn.execute_batch(INTERNAL_SCHEMA).map_err(err)?;
         }
         Ok(SqliteTenantDb { conn, path, copy, partial_copy, sandbox, in_transaction: false, clock })
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        sql_error(tenant_file(self.path.as_deref()), e)
     }
 
     fn require_transaction(&self, step: &str) -> std::result::Result<(), WorkError> {
@@ -113,7 +113,7 @@ impl SqliteTenantDb {
     /// has the log checkpointed first. `None` when the checkpoint could not take all of
     /// it (a reader is still on an older snapshot): then only the backup API will do.
     fn copy_whole_file(&mut self, path: &Path) -> Result<Option<CopyMethod>> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.err(e))?;
         let copied = if checkpointed(path) {
             file_copy::clone_or_copy(path, &self.partial_copy)
                 .map(Some)
@@ -121,7 +121,7 @@ impl SqliteTenantDb {
         } else {
             Ok(None)
         };
-        self.conn.execute_batch("ROLLBACK").map_err(err)?;
+        self.conn.execute_batch("ROLLBACK").map_err(|e| self.err(e))?;
         copied
     }
 
@@ -153,13 +153,13 @@ fn checkpointed(path: &Path) -> bool {
 
 impl TenantDb for SqliteTenantDb {
     fn begin(&mut self) -> Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| self.err(e))?;
         self.in_transaction = true;
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT").map_err(err)?;
+        self.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
         self.in_transaction = false;
         Ok(())
     }
@@ -169,9 +169,15 @@ impl TenantDb for SqliteTenantDb {
             self.in_transaction = false;
             return Ok(());
         }
-        self.conn.execute_batch("ROLLBACK").map_err(err)?;
+        self.conn.execute_batch("ROLLBACK").map_err(|e| self.err(e))?;
         self.in_transaction = false;
         Ok(())
+    }
+
+    /// Rolled-back frames stay in the write-ahead log, which SQLite reuses but never
+    /// shrinks; a truncating checkpoint hands their space back.
+    fn release_space(&mut self) -> Result<()> {
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| self.err(e))
     }
 
     fn save_rollback_copy(&mut self) -> Result<Option<CopyMethod>> {
@@ -191,7 +197,7 @@ impl TenantDb for SqliteTenantDb {
         self.rollback()?;
         self.conn
             .restore(MAIN_DB, &self.copy, None::<fn(rusqlite::backup::Progress)>)
-            .map_err(|e| sql_error("restoring the rollback copy", e))?;
+            .map_err(|e| sql_error(format!("restoring the rollback copy `{}`", self.copy.display()), e))?;
         remove_if_exists(&self.copy)?;
         Ok(true)
     }
@@ -209,7 +215,7 @@ impl TenantDb for SqliteTenantDb {
     ) -> std::result::Result<ApplyReport, WorkError> {
         let name = module.name().as_str();
         self.require_transaction("migrate")?;
-        let internal = |e: rusqlite::Error| WorkError::new("migrate", err(e));
+        let internal = |e: rusqlite::Error| WorkError::new("migrate", self.err(e));
         let before = schema::list(&self.conn).map_err(internal)?;
         let foreign = schema::foreign_objects(&self.conn, name, &before).map_err(internal)?;
         self.sandbox.prepare(name, foreign, writable.iter().map(ToString::to_string).collect());
@@ -283,7 +289,10 @@ impl TenantDb for SqliteTenantDb {
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError> {
         self.require_transaction("remove")?;
         let fail = |e: rusqlite::Error| {
-            WorkError::new("remove objects", Error::failed(format!("cannot remove the objects of `{module}`: {}", sqlite_message(&e))))
+            WorkError::new(
+                "remove objects",
+                work_failure(format!("cannot remove the objects of `{module}`"), &tenant_file(self.path.as_deref()), &e),
+            )
         };
         let objects = schema::module_objects(&self.conn, module).map_err(fail)?;
         // Dependents first: triggers and views, then indexes, then virtual tables (which
@@ -335,12 +344,12 @@ impl TenantDb for SqliteTenantDb {
 
     fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>> {
         let mut problems = Vec::new();
-        for table in schema::module_objects(&self.conn, module).map_err(err)?.iter().filter(|o| o.kind == "table") {
-            let mut stmt = self.conn.prepare(&format!("PRAGMA foreign_key_check({})", quote(&table.name))).map_err(err)?;
+        for table in schema::module_objects(&self.conn, module).map_err(|e| self.err(e))?.iter().filter(|o| o.kind == "table") {
+            let mut stmt = self.conn.prepare(&format!("PRAGMA foreign_key_check({})", quote(&table.name))).map_err(|e| self.err(e))?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?)))
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(err)?;
+                .map_err(|e| self.err(e))?;
             for (child, rowid, parent) in rows {
                 let row = rowid.map_or_else(|| "a row".to_string(), |id| format!("row {id}"));
                 problems.push(format!("{row} of `{child}` refers to a row of `{parent}` that does not exist"));
@@ -353,15 +362,17 @@ impl TenantDb for SqliteTenantDb {
         self.conn
             .prepare_cached("SELECT module, version FROM _modreg_modules")
             .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .map_err(err)
+            .map_err(|e| self.err(e))
     }
 
     fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()> {
         let now = self.clock.now_text();
-        let mut insert =
-            self.conn.prepare_cached("INSERT OR REPLACE INTO _modreg_jobs (job_id, batch, at) VALUES (?1, ?2, ?3)").map_err(err)?;
+        let mut insert = self
+            .conn
+            .prepare_cached("INSERT OR REPLACE INTO _modreg_jobs (job_id, batch, at) VALUES (?1, ?2, ?3)")
+            .map_err(|e| self.err(e))?;
         for job in jobs {
-            insert.execute(params![job, batch, now]).map_err(err)?;
+            insert.execute(params![job, batch, now]).map_err(|e| self.err(e))?;
         }
         Ok(())
     }
@@ -371,7 +382,7 @@ impl TenantDb for SqliteTenantDb {
             .prepare_cached("SELECT 1 FROM _modreg_jobs WHERE job_id = ?1")
             .and_then(|mut s| s.query_row([job], |_| Ok(())).optional())
             .map(|r| r.is_some())
-            .map_err(err)
+            .map_err(|e| self.err(e))
     }
 }
 

@@ -40,15 +40,23 @@ impl SqliteTenantFiles {
     }
 
     fn connect(&self, path: &Path, flags: OpenFlags) -> Result<Connection> {
-        let what = format!("tenant database `{}`", path.display());
+        let what = tenant_file(Some(path));
         let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(&what, e))?;
         configure(&conn, self.busy_timeout).map_err(|e| sql_error(&what, e))?;
         Ok(conn)
     }
 }
 
-pub(crate) fn io_error(what: impl std::fmt::Display, e: std::io::Error) -> Error {
-    Error::internal(format!("{what}: {e}"))
+pub(crate) use crate::store::storage::io_error;
+
+/// A tenant file (the scratch database, without one), as messages name it.
+pub(crate) fn tenant_file(path: Option<&Path>) -> String {
+    path.map_or_else(|| "the scratch database".to_string(), |path| format!("the tenant file `{}`", path.display()))
+}
+
+/// The tenant file a connection is open on, as messages name it.
+pub(crate) fn connection_file(conn: &Connection) -> String {
+    tenant_file(conn.path().filter(|p| !p.is_empty()).map(Path::new))
 }
 
 pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
@@ -79,7 +87,7 @@ impl TenantFiles for SqliteTenantFiles {
         let path = self.path(tenant);
         let conn =
             self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        let what = format!("tenant database `{}`", path.display());
+        let what = tenant_file(Some(&path));
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| sql_error(&what, e))?;
         conn.execute_batch(INTERNAL_SCHEMA).map_err(|e| sql_error(&what, e))?;
         Ok(())
@@ -114,7 +122,7 @@ impl TenantFiles for SqliteTenantFiles {
         if path.is_file() {
             // Fold the WAL into the main file so that one file holds everything.
             let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| sql_error("checkpoint", e))?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| sql_error(tenant_file(Some(&path)), e))?;
             drop(conn);
             match dest {
                 Some(dest) => {

@@ -4,7 +4,7 @@
 
 use rusqlite::{Transaction, params};
 
-use super::{SqliteLandlord, err, to_json};
+use super::{SqliteLandlord, to_json};
 use crate::domain::Result;
 use crate::domain::change::{Change, Commit};
 use crate::domain::job::JobStatus;
@@ -13,15 +13,15 @@ use crate::store::ChangeStore;
 impl ChangeStore for SqliteLandlord {
     fn commit(&self, changes: &[Change]) -> Result<Commit> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
         for (i, change) in changes.iter().enumerate() {
-            let rows = store(&tx, change).map_err(err)?;
+            let rows = store(&tx, change).map_err(|e| self.err(e))?;
             if change.is_guarded() && rows != 1 {
                 // Dropping the transaction rolls it back.
                 return Ok(Commit::Conflict(i));
             }
         }
-        tx.commit().map_err(err)?;
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(Commit::Done)
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 use time::OffsetDateTime;
 
-use super::{SqliteLandlord, bad_row, err, to_json};
+use super::{SqliteLandlord, bad_row, to_json};
 use crate::domain::Result;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use crate::store::clock::format_time;
@@ -112,7 +112,7 @@ impl JobStore for SqliteLandlord {
 
     fn job(&self, id: i64) -> Result<Option<(Job, Vec<Step>, Effect)>> {
         let conn = self.conn();
-        let Some((job, effect)) = load_job(&conn, id).map_err(err)? else { return Ok(None) };
+        let Some((job, effect)) = load_job(&conn, id).map_err(|e| self.err(e))? else { return Ok(None) };
         let steps = conn
             .prepare_cached("SELECT name, status, duration_ms, detail, output FROM job_steps WHERE job_id = ?1 ORDER BY seq")
             .and_then(|mut s| {
@@ -128,7 +128,7 @@ impl JobStore for SqliteLandlord {
                 })?
                 .collect()
             })
-            .map_err(err)?;
+            .map_err(|e| self.err(e))?;
         Ok(Some((job, steps, effect)))
     }
 

@@ -14,6 +14,7 @@ use crate::domain::module::{Migration, ModuleVersion, Seed};
 use crate::domain::{Error, Result};
 use crate::store::sqlite::SqliteReadModel;
 use crate::store::sqlite::{configure, sql_error};
+use crate::store::storage::io_error;
 use crate::store::{
     ArchiveRecord, CatalogEntry, CatalogStore, Changed, Exclusive, HistoryEntry, InstalledModule, ReadModel, ReadModelSource,
     StoredVersion, TenantRecord, TenantStore,
@@ -35,16 +36,17 @@ pub struct SqliteLandlord {
     path: PathBuf,
 }
 
-fn err(e: rusqlite::Error) -> Error {
-    sql_error("landlord", e)
+/// The landlord at `path` (in memory when empty), as messages name it.
+pub(crate) fn landlord_file(path: &Path) -> String {
+    if path.as_os_str().is_empty() { "the landlord in memory".to_string() } else { format!("the landlord `{}`", path.display()) }
 }
 
 impl SqliteLandlord {
     /// Opens (creating when needed) `landlord.db` in `data_dir`, upgrading its schema.
     pub fn open(data_dir: &Path, busy_timeout: Duration) -> Result<SqliteLandlord> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| Error::internal(format!("cannot create the data folder `{}`: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| io_error(format!("cannot create the data folder `{}`", data_dir.display()), e))?;
         let path = data_dir.join("landlord.db");
+        let err = |e| sql_error(landlord_file(&path), e);
         let mut conn = Connection::open(&path).map_err(err)?;
         configure(&conn, busy_timeout).map_err(err)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(err)?;
@@ -57,7 +59,7 @@ impl SqliteLandlord {
             .with_hint("use the modreg release that last wrote it, or a newer one"));
         }
         if version < SCHEMA_VERSION {
-            migrate(&mut conn, data_dir)?;
+            migrate(&mut conn, data_dir, &path)?;
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         Ok(SqliteLandlord { conn: Mutex::new(conn), path })
@@ -69,6 +71,7 @@ impl SqliteLandlord {
         if !path.exists() {
             return Ok(None);
         }
+        let err = |e| sql_error(landlord_file(&path), e);
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(err)?;
         configure(&conn, Duration::from_secs(5)).map_err(err)?;
         Ok(Some(SqliteLandlord { conn: Mutex::new(conn), path }))
@@ -77,14 +80,18 @@ impl SqliteLandlord {
     /// An empty landlord in memory: what commands that need no state see when there is
     /// none on disk (they must not create one).
     pub fn open_in_memory() -> Result<SqliteLandlord> {
-        let mut conn = Connection::open_in_memory().map_err(err)?;
-        run_migrations(&mut conn)?;
+        let mut conn = Connection::open_in_memory().map_err(|e| sql_error(landlord_file(Path::new("")), e))?;
+        run_migrations(&mut conn, Path::new(""))?;
         Ok(SqliteLandlord { conn: Mutex::new(conn), path: PathBuf::new() })
     }
 
     /// The landlord's file (empty for one in memory).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        sql_error(landlord_file(&self.path), e)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -95,21 +102,22 @@ impl SqliteLandlord {
     /// Runs a query and maps every row.
     fn rows<T>(&self, sql: &str, params: impl rusqlite::Params, map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> Result<Vec<T>> {
         let conn = self.conn();
-        conn.prepare_cached(sql).and_then(|mut s| s.query_map(params, map)?.collect()).map_err(err)
+        conn.prepare_cached(sql).and_then(|mut s| s.query_map(params, map)?.collect()).map_err(|e| self.err(e))
     }
 
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-        let value = f(&tx).map_err(err)?;
-        tx.commit().map_err(err)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
+        let value = f(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(value)
     }
 }
 
 /// Runs the embedded migrations under a file lock, so that two processes creating the
 /// landlord at once do not both try.
-fn migrate(conn: &mut Connection, data_dir: &Path) -> Result<()> {
+fn migrate(conn: &mut Connection, data_dir: &Path, path: &Path) -> Result<()> {
+    let err = |e| sql_error(landlord_file(path), e);
     let lock_path = data_dir.join(".landlord.lock");
     let lock_file = std::fs::OpenOptions::new()
         .create(true)
@@ -121,18 +129,18 @@ fn migrate(conn: &mut Connection, data_dir: &Path) -> Result<()> {
     let version: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(err)?;
     if version < SCHEMA_VERSION {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        run_migrations(conn)?;
+        run_migrations(conn, path)?;
     }
     Ok(())
 }
 
 /// Brings the landlord's schema to this binary's version.
-fn run_migrations(conn: &mut Connection) -> Result<()> {
+fn run_migrations(conn: &mut Connection, path: &Path) -> Result<()> {
     embedded::migrations::runner()
         .set_migration_table_name("_landlord_schema_history")
         .run(conn)
         .map_err(|e| Error::internal(format!("cannot upgrade the landlord schema: {e}")))?;
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(err)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| sql_error(landlord_file(path), e))?;
     Ok(())
 }
 
@@ -197,7 +205,7 @@ impl CatalogStore for SqliteLandlord {
         conn.prepare_cached("SELECT 1 FROM catalog WHERE module = ?1 LIMIT 1")
             .and_then(|mut s| s.query_row([module], |_| Ok(())).optional())
             .map(|found| found.is_some())
-            .map_err(err)
+            .map_err(|e| self.err(e))
     }
 
     fn stored_version(&self, module: &str, version: &str) -> Result<Option<StoredVersion>> {
@@ -232,7 +240,7 @@ impl CatalogStore for SqliteLandlord {
                 })
                 .optional()
             })
-            .map_err(err)
+            .map_err(|e| self.err(e))
     }
 }
 
@@ -259,7 +267,7 @@ impl TenantStore for SqliteLandlord {
             "SELECT name, created_at, (SELECT count(*) FROM tenant_modules WHERE tenant = name), host FROM tenants WHERE name = ?1",
         )
         .and_then(|mut s| s.query_row([name], tenant_from_row).optional())
-        .map_err(err)
+        .map_err(|e| self.err(e))
     }
 
     fn tenants(&self) -> Result<Vec<TenantRecord>> {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteLandlord, bad_row, err};
+use super::{SqliteLandlord, bad_row};
 use crate::domain::Result;
 use crate::domain::event::{Event, EventType};
 use crate::store::lock::FileLock;
@@ -81,7 +81,7 @@ impl EventStore for SqliteLandlord {
     }
 
     fn data_version(&self) -> Result<i64> {
-        self.conn().pragma_query_value(None, "data_version", |r| r.get(0)).map_err(err)
+        self.conn().pragma_query_value(None, "data_version", |r| r.get(0)).map_err(|e| self.err(e))
     }
 
     fn wait_for_change(&self, seen: i64, timeout: Duration) -> Result<i64> {
@@ -110,7 +110,7 @@ impl EventStore for SqliteLandlord {
         conn.prepare_cached("SELECT last_id FROM event_cursors WHERE name = ?1")
             .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
             .map(|v| v.unwrap_or(0))
-            .map_err(err)
+            .map_err(|e| self.err(e))
     }
 
     fn set_cursor(&self, name: &str, last_id: i64, now: &str) -> Result<()> {

@@ -1,0 +1,193 @@
+//! Broken storage (SPEC §6, exit 7 `storage`): a damaged landlord or tenant file and a
+//! full disk are told apart from modreg's own faults, name the file, say what happened
+//! and what to do, and leave nothing half-done behind.
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rusqlite::Connection;
+
+use crate::support::{World, content};
+
+/// Folds the write-ahead log into the file, so that what is damaged next is what every
+/// reader reads.
+fn checkpoint(path: &Path) -> Connection {
+    let conn = Connection::open(path).expect("open the file");
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).expect("checkpoint");
+    conn
+}
+
+/// Overwrites the page of the SQLite file at `path` that holds the root of `table` with
+/// garbage, as a failing disk would; returns the page's number.
+pub fn damage_table(path: &Path, table: &str) -> i64 {
+    let conn = checkpoint(path);
+    let page: i64 = conn.query_row("SELECT rootpage FROM sqlite_schema WHERE name = ?1", [table], |r| r.get(0)).expect("root page");
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).expect("page size");
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).expect("page count");
+    drop(conn);
+    assert!(page > 1 && page <= pages, "`{table}` is on page {page} of {pages}");
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).expect("open for writing");
+    file.seek(SeekFrom::Start(((page - 1) * size) as u64)).expect("seek");
+    file.write_all(&vec![0x5a; size as usize]).expect("write garbage");
+    file.sync_all().expect("sync");
+    page
+}
+
+/// Overwrites the SQLite header of the file at `path`: it no longer is a database.
+pub fn damage_header(path: &Path) {
+    drop(checkpoint(path));
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).expect("open for writing");
+    file.write_all(b"this is no database header").expect("write garbage");
+}
+
+/// A small tmpfs mounted over a folder for the length of a test (root only); unmounted
+/// when dropped, before the world's folder goes.
+pub struct Tmpfs {
+    dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it) at `dir`, or says why it
+    /// cannot and gives `None`: the test is then skipped, loudly.
+    pub fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(Tmpfs { dir: dir.to_path_buf() }),
+            Ok(out) => {
+                eprintln!(
+                    "SKIPPED: cannot mount a tmpfs at {} ({}); this test needs root",
+                    dir.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: cannot run `mount` ({e}); this test needs root and a tmpfs");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount").arg(&self.dir).status().is_ok_and(|s| s.success());
+        if !unmounted {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
+}
+
+fn two_modules(world: &World) {
+    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (id INTEGER PRIMARY KEY, v TEXT);").write();
+    world.module("b", "b", "1.0.0").migration("V1__b", "CREATE TABLE b_t (x);").write();
+}
+
+/// What a user is owed for a storage failure: exit 7, kind `storage`, the file named,
+/// what happened, and a hint.
+#[track_caller]
+fn storage_error(run: &crate::support::Run, file: &Path, what: &str) {
+    run.code(7);
+    let error = run.error();
+    assert_eq!(error["kind"], "storage", "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(&format!("`{}`", file.display())), "the file is not named: {message}");
+    assert!(message.contains(what), "{message}");
+    assert!(!message.contains("database disk image is malformed") || message.contains("damaged"), "{message}");
+    assert!(error["hint"].as_str().is_some_and(|h| h.contains("`modreg doctor`")), "{error}");
+}
+
+#[test]
+fn a_damaged_tenant_file_is_a_storage_error_that_names_it_and_rolls_back() {
+    let world = World::new();
+    two_modules(&world);
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "a", "--tenant", "acme"]);
+    let file = world.tenant_path("acme");
+    damage_table(&file, "_modreg_objects");
+    let run = world.run(&["install", "b", "--tenant", "acme", "--json"]);
+    storage_error(&run, &file, "the file is damaged");
+    assert!(run.error()["hint"].as_str().unwrap().contains("`modreg backup`"), "{}", run.stdout);
+    // The job that met the damage ended, and the landlord recorded nothing of it.
+    let jobs = world.jobs();
+    assert_eq!(jobs.last().unwrap()["module"], "b");
+    assert_eq!(jobs.last().unwrap()["status"], "rolled_back");
+    assert_eq!(world.installed("acme").keys().collect::<Vec<_>>(), ["a"]);
+    // Without --json: one error line that names the file, and a hint line.
+    let human = world.run(&["uninstall", "a", "--tenant", "acme"]);
+    human.code(7);
+    assert!(human.stderr_lines("error:")[0].contains(&file.display().to_string()), "{}", human.stderr);
+    assert_eq!(human.stderr_lines("hint:").len(), 1, "{}", human.stderr);
+}
+
+#[test]
+fn a_tenant_file_that_is_no_database_is_a_storage_error() {
+    let world = World::new();
+    two_modules(&world);
+    world.ok(&["tenant", "add", "acme"]);
+    let file = world.tenant_path("acme");
+    damage_header(&file);
+    let run = world.run(&["install", "a", "--tenant", "acme", "--json"]);
+    storage_error(&run, &file, "is not a SQLite database");
+    assert_eq!(world.jobs().last().unwrap()["status"], "rolled_back");
+    assert!(world.installed("acme").is_empty());
+}
+
+#[test]
+fn a_damaged_landlord_is_a_storage_error_that_names_it() {
+    let world = World::new();
+    if world.landlord_url.is_some() {
+        // A landlord file to damage exists only on SQLite; PostgreSQL keeps its own pages.
+        return;
+    }
+    two_modules(&world);
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    world.ok(&["install", "a", "--tenant", "acme"]);
+    let landlord = world.data().join("landlord.db");
+    damage_table(&landlord, "tenant_modules");
+    for args in [&["status", "--json"][..], &["install", "b", "--tenant", "globex", "--json"], &["tenant", "list", "--json"]] {
+        let run = world.run(args);
+        storage_error(&run, &landlord, "the file is damaged");
+        assert!(run.error()["hint"].as_str().unwrap().contains("`modreg restore-landlord FILE`"), "{args:?}: {}", run.stdout);
+    }
+    damage_header(&landlord);
+    let run = world.run(&["tenant", "list", "--json"]);
+    storage_error(&run, &landlord, "is not a SQLite database");
+}
+
+#[test]
+fn an_install_that_fills_the_disk_is_a_storage_error_and_rolls_back() {
+    let world = World::new();
+    // The data folder, landlord included on SQLite, on a disk of 2 MiB.
+    let Some(_disk) = Tmpfs::mount(&world.data(), "2m") else { return };
+    world
+        .module("big", "big", "1.0.0")
+        .migration(
+            "V1__fill",
+            "CREATE TABLE big_t (id INTEGER PRIMARY KEY, blob BLOB);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)
+             INSERT INTO big_t (blob) SELECT randomblob(1000) FROM n;",
+        )
+        .write();
+    world.module("small", "small", "1.0.0").migration("V1__small", "CREATE TABLE small_t (x);").write();
+    world.ok(&["tenant", "add", "acme"]);
+    world.sql("acme", "CREATE TABLE app_data (x); INSERT INTO app_data VALUES ('precious');");
+    let before = world.dump("acme");
+    let run = world.run(&["install", "big", "--tenant", "acme", "--json"]);
+    storage_error(&run, &world.tenant_path("acme"), "the disk is full");
+    assert!(run.error()["hint"].as_str().unwrap().contains("free space"), "{}", run.stdout);
+    // Rolled back: the file as before, no job left running, the landlord agrees.
+    assert_eq!(content(&world.dump("acme")), content(&before));
+    let jobs = world.jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["status"], "rolled_back", "{jobs:?}");
+    assert!(jobs[0]["error"].as_str().unwrap().contains("the disk is full"), "{jobs:?}");
+    let status = world.json(&["status", "--tenant", "acme"]);
+    assert_eq!(status["tenants"][0]["modules"], serde_json::json!([]));
+    assert_eq!(status["tenants"][0]["unfinished_jobs"], 0);
+    // The space the failed work took is given back: the next install fits.
+    world.ok(&["install", "small", "--tenant", "acme"]);
+    assert!(world.has_object("acme", "small_t"));
+}
