@@ -4,6 +4,7 @@
 mod archives;
 mod check;
 mod completions;
+mod doctor;
 mod enable;
 mod events;
 mod flags;
@@ -134,6 +135,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Kept files (archives, pre-upgrade copies, removed tenants' files): list and prune
     Archives(archives::ArchivesArgs),
+    /// Check the landlord, the tenant files and the kept files, changing nothing; exit 1 if anything needs attention
+    Doctor(doctor::DoctorArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
     /// Print the man page
@@ -301,6 +304,7 @@ fn run(command: Command, env: &Env) -> Result<Done> {
         Command::Stats(args) => stats::run(args, env),
         Command::History(args) => history::run(args, env),
         Command::Archives(args) => archives::run(args, env),
+        Command::Doctor(args) => doctor::run(args, env),
         Command::Completions(args) => completions::run_completions(args),
         Command::Man => completions::run_man(),
     };

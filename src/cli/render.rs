@@ -7,6 +7,7 @@ use comfy_table::{ContentArrangement, Table};
 
 use crate::domain::job::{Step, StepStatus};
 use crate::ops::archives::{FileState, KeptFile};
+use crate::ops::doctor::{Finding, Severity};
 use crate::ops::history::HistoryRow;
 use crate::ops::{PlanRow, TenantResult};
 
@@ -221,6 +222,19 @@ pub fn kept_files(files: &[KeptFile], with_contents: bool) -> String {
 }
 
 /// A size on disk: bytes below a KiB, else in KiB, MiB or GiB with one decimal.
+/// What `doctor` found, errors first: what is wrong, and what fixes it.
+pub fn findings(findings: &[Finding]) -> String {
+    let mut t = table(["severity", "tenant", "check", "problem", "fix"]);
+    for f in findings {
+        let severity = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        t.add_row([severity.to_string(), or_dash(f.tenant.as_deref()), f.check.to_string(), f.message.clone(), f.fix.clone()]);
+    }
+    text(wrapped(t))
+}
+
 pub fn bytes_text(bytes: u64) -> String {
     const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
     if bytes < 1024 {

@@ -78,7 +78,7 @@ pub fn list(ctx: &Context, tenant: Option<&TenantName>) -> Result<ArchivesReport
 
 /// Looks at each kept file (newest first within a tenant, as the landlord lists them):
 /// where it is and its size, what it holds when `read`, and whether restore would use it.
-fn examine(ctx: &Context, records: Vec<ArchiveRecord>, read: bool) -> Result<Vec<KeptFile>> {
+pub(crate) fn examine(ctx: &Context, records: Vec<ArchiveRecord>, read: bool) -> Result<Vec<KeptFile>> {
     let tenants: HashMap<String, TenantRecord> = ctx.landlord.tenants()?.into_iter().map(|t| (t.name.clone(), t)).collect();
     let installed: BTreeSet<(String, String)> = ctx.landlord.installed_everywhere()?.into_iter().map(|m| (m.tenant, m.module)).collect();
     // Tenant and module pairs whose newest archive here is already seen: restore takes

@@ -80,13 +80,31 @@ pub(crate) fn run_tenants<F>(tenants: &[TenantName], jobs: usize, fail_fast: boo
 where
     F: Fn(&TenantName) -> TenantOutcome + Sync,
 {
+    let results = each_tenant(tenants, jobs, reporter, work, |outcome| (outcome.error.is_none(), fail_fast));
+    results
+        .into_iter()
+        .zip(tenants)
+        .map(|(outcome, tenant)| outcome.unwrap_or_else(|| TenantOutcome { skipped: true, ..TenantOutcome::new(tenant) }))
+        .collect()
+}
+
+/// Runs `work` for every tenant on `jobs` threads, with progress when there are several
+/// tenants: `judge` says whether a tenant's result is a success, and whether a failure
+/// stops the tenants not yet started. Results in the tenants' order; none for those
+/// that did not run.
+pub(crate) fn each_tenant<T, F, J>(tenants: &[TenantName], jobs: usize, reporter: &dyn Reporter, work: F, judge: J) -> Vec<Option<T>>
+where
+    T: Send,
+    F: Fn(&TenantName) -> T + Sync,
+    J: Fn(&T) -> (bool, bool) + Sync,
+{
     let fleet = tenants.len() > 1;
     if fleet {
         reporter.progress_start(tenants.len());
     }
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<TenantOutcome>>> = Mutex::new((0..tenants.len()).map(|_| None).collect());
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..tenants.len()).map(|_| None).collect());
     let workers = jobs.clamp(1, tenants.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -97,15 +115,15 @@ where
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(tenant) = tenants.get(i) else { break };
-                    let outcome = work(tenant);
-                    let ok = outcome.error.is_none();
-                    if !ok && fail_fast {
+                    let result = work(tenant);
+                    let (ok, stops) = judge(&result);
+                    if !ok && stops {
                         stop.store(true, Ordering::Relaxed);
                     }
                     if fleet {
                         reporter.progress_tenant_done(tenant.as_str(), ok);
                     }
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
                 }
             });
         }
@@ -113,12 +131,7 @@ where
     if fleet {
         reporter.progress_finish();
     }
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    results
-        .into_iter()
-        .zip(tenants)
-        .map(|(outcome, tenant)| outcome.unwrap_or_else(|| TenantOutcome { skipped: true, ..TenantOutcome::new(tenant) }))
-        .collect()
+    results.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Folds the tenants' outcomes into the command's report. With one named tenant, its

@@ -12,6 +12,7 @@ pub mod archives;
 mod catalog;
 pub mod check;
 pub mod disable;
+pub mod doctor;
 pub mod enable;
 pub mod events;
 mod execute;

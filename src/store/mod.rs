@@ -27,7 +27,7 @@ pub fn host_name() -> String {
     }
 }
 
-pub use open::{LandlordAccess, StoreConfig, Stores, module_source, open, open_with_clock};
+pub use open::{LandlordAccess, StoreConfig, Stores, landlord_file, module_source, open, open_with_clock, tenant_files};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -536,6 +536,48 @@ pub enum RollbackCopy {
     Complete,
 }
 
+/// One migration a tenant file's history records as applied to a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub version: i32,
+    /// The refinery name without the version, e.g. `invoices` of `V1__invoices`.
+    pub name: String,
+}
+
+/// An object `_modreg_objects` says a module owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedObject {
+    pub name: String,
+    pub module: String,
+    pub kind: String,
+    /// The object is in the file's schema.
+    pub present: bool,
+}
+
+/// What a tenant file records about itself (`_modreg_*`): its modules, their migration
+/// histories and their objects. What `doctor` holds the landlord to, and what a
+/// landlord rebuilt from the tenant files would start from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantRecords {
+    /// Module to version.
+    pub modules: BTreeMap<String, String>,
+    /// Module to the migrations its history table records, in order; a module without
+    /// a history table is not in it.
+    pub history: BTreeMap<String, Vec<AppliedMigration>>,
+    pub objects: Vec<OwnedObject>,
+}
+
+/// A tenant file, checked without changing it.
+#[derive(Debug, Clone)]
+pub struct TenantFileCheck {
+    /// What `PRAGMA integrity_check` finds wrong (empty: nothing).
+    pub integrity: Vec<String>,
+    /// Rows whose foreign keys point at nothing (`PRAGMA foreign_key_check`).
+    pub foreign_keys: Vec<String>,
+    /// What the file records, or why that cannot be read.
+    pub records: Result<TenantRecords>,
+}
+
 /// Opaque guard of a tenant lock; dropping it releases the lock.
 pub type TenantLock = Box<dyn std::any::Any + Send>;
 
@@ -557,6 +599,22 @@ pub trait TenantFiles: Send + Sync {
     fn read_archive(&self, path: &Path) -> Result<ArchiveSummary>;
     /// Serializes work on one tenant across processes; waits up to `timeout`.
     fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock>;
+    /// The tenants whose files are in the tenants folder, by name, registered or not.
+    fn names(&self) -> Result<Vec<String>>;
+    /// Checks a tenant's file and reads what it records, read-only, while other
+    /// processes may be working on it. An error when the file cannot be read at all.
+    fn check(&self, tenant: &str) -> Result<TenantFileCheck>;
+}
+
+/// The landlord as one file, where it is one (the SQLite landlord): checked whole.
+/// [`landlord_file`] gives none for a landlord in a database server.
+pub trait LandlordFile: Send + Sync {
+    fn path(&self) -> &Path;
+    /// What `PRAGMA integrity_check` finds wrong (empty: nothing), read-only; an error
+    /// when the file cannot be read at all.
+    fn integrity(&self) -> Result<Vec<String>>;
+    /// Rows whose foreign keys point at nothing (`PRAGMA foreign_key_check`).
+    fn foreign_keys(&self) -> Result<Vec<String>>;
 }
 
 // ---------------------------------------------------------------------------------------

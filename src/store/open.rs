@@ -11,9 +11,9 @@ use crate::store::clock::{Clock, SystemClock};
 use crate::store::discovery::DiskModules;
 use crate::store::hooks::ProcessHookRunner;
 use crate::store::postgres::PostgresLandlord;
-use crate::store::sqlite::{SqliteLandlord, SqliteTenantFiles};
+use crate::store::sqlite::{SqliteLandlord, SqliteLandlordFile, SqliteTenantFiles};
 use crate::store::subscription::{BuiltinSubscriptions, CommandSubscriptions};
-use crate::store::{HookRunner, Landlord, ModuleSource, SubscriptionSource, TenantFiles};
+use crate::store::{HookRunner, Landlord, LandlordFile, ModuleSource, SubscriptionSource, TenantFiles};
 
 /// How a command needs the landlord.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,14 +87,28 @@ pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<St
         Some(url) => (open_postgres(url, config)?, true),
         None => (open_sqlite(config)?, false),
     };
-    let tenants: Arc<dyn TenantFiles> =
-        Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock.clone()));
+    let tenants = tenant_files(config, clock.clone());
     let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
     let subscriptions: Arc<dyn SubscriptionSource> = match &config.subscription_command {
         Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), config.hook_timeout)),
         None => Arc::new(BuiltinSubscriptions::new(landlord.clone())),
     };
     Ok(Stores { landlord, tenants, hooks, subscriptions, modules: module_source(vec![config.modules_dir.clone()]), clock, shared })
+}
+
+/// The tenant files `config` describes, without opening the landlord (which may be the
+/// broken part: `doctor` checks the tenant files all the same).
+pub fn tenant_files(config: &StoreConfig, clock: Arc<dyn Clock>) -> Arc<dyn TenantFiles> {
+    Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock))
+}
+
+/// The landlord's file, without opening it as a landlord, when the landlord is one file
+/// (SQLite); none for PostgreSQL, which keeps its own pages.
+pub fn landlord_file(config: &StoreConfig) -> Option<Arc<dyn LandlordFile>> {
+    match config.landlord_url {
+        Some(_) => None,
+        None => Some(Arc::new(SqliteLandlordFile::new(&config.data_dir, config.busy_timeout))),
+    }
 }
 
 /// The PostgreSQL landlord at `url`.

@@ -312,3 +312,33 @@ fn an_unreachable_or_wrong_landlord_is_a_clear_error() {
     wrong.code(2);
     assert!(wrong.stderr.contains("`--landlord` takes a `postgres://` URL"), "{}", wrong.stderr);
 }
+
+#[test]
+fn doctor_checks_only_this_hosts_tenants_and_names_a_moved_tenants_file_left_here() {
+    let Some(hosts) = Hosts::new() else { return };
+    hosts.ok("a", &["tenant", "add", "acme", "initech"]);
+    hosts.ok("b", &["tenant", "add", "globex"]);
+    hosts.ok("a", &["install", "m", "--all-tenants"]);
+    hosts.ok("b", &["install", "m", "--all-tenants"]);
+    let on_a = hosts.json("a", &["doctor"]);
+    assert_eq!(on_a["healthy"], true, "{on_a:#}");
+    assert_eq!(on_a["checked"]["tenants"], 2);
+    assert_eq!(hosts.json("b", &["doctor"])["checked"]["tenants"], 1);
+    // Another host's tenant is not this host's to check.
+    let elsewhere = hosts.run("a", &["doctor", "--tenant", "globex", "--json"]);
+    elsewhere.code(2);
+    assert!(elsewhere.error()["message"].as_str().unwrap().contains("lives on host `b`"), "{}", elsewhere.stdout);
+    // A tenant moved to b, whose old file stays on a: b checks it, a points at the copy.
+    hosts.ok("a", &["tenant", "move", "initech", "--to", "b"]);
+    let from = PathBuf::from(hosts.data("a")).join("tenants/initech.db");
+    std::fs::copy(&from, PathBuf::from(hosts.data("b")).join("tenants/initech.db")).unwrap();
+    let run = hosts.run("a", &["doctor", "--json"]);
+    run.exit(1);
+    let report = run.json();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report:#}");
+    assert_eq!((findings[0]["check"].as_str(), findings[0]["tenant"].as_str()), (Some("tenant.elsewhere"), Some("initech")));
+    assert_eq!(report["checked"]["tenants"], 1);
+    let on_b = hosts.json("b", &["doctor"]);
+    assert_eq!((on_b["healthy"].clone(), on_b["checked"]["tenants"].clone()), (Json::Bool(true), Json::from(2)), "{on_b:#}");
+}

@@ -15,6 +15,7 @@ mod catalog;
 // Crash tests need the fault points that only debug builds compile in.
 #[cfg(debug_assertions)]
 mod crash;
+mod doctor;
 mod fleet;
 mod help;
 mod history;

@@ -80,6 +80,18 @@ impl Drop for Tmpfs {
     }
 }
 
+/// The checks and tenants of what `doctor --json` finds, requiring exit `code`.
+fn doctor_checks(world: &World, code: i32) -> Vec<(String, String)> {
+    let run = world.run(&["doctor", "--json"]);
+    run.exit(code);
+    run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["check"].as_str().unwrap().to_string(), f["tenant"].as_str().unwrap_or("-").to_string()))
+        .collect()
+}
+
 fn two_modules(world: &World) {
     world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (id INTEGER PRIMARY KEY, v TEXT);").write();
     world.module("b", "b", "1.0.0").migration("V1__b", "CREATE TABLE b_t (x);").write();
@@ -115,6 +127,8 @@ fn a_damaged_tenant_file_is_a_storage_error_that_names_it_and_rolls_back() {
     assert_eq!(jobs.last().unwrap()["module"], "b");
     assert_eq!(jobs.last().unwrap()["status"], "rolled_back");
     assert_eq!(world.installed("acme").keys().collect::<Vec<_>>(), ["a"]);
+    // `doctor` reports the damage, and what fixes it.
+    assert_eq!(doctor_checks(&world, 1), [("tenant.integrity".to_string(), "acme".to_string())]);
     // Without --json: one error line that names the file, and a hint line.
     let human = world.run(&["uninstall", "a", "--tenant", "acme"]);
     human.code(7);
@@ -133,6 +147,7 @@ fn a_tenant_file_that_is_no_database_is_a_storage_error() {
     storage_error(&run, &file, "is not a SQLite database");
     assert_eq!(world.jobs().last().unwrap()["status"], "rolled_back");
     assert!(world.installed("acme").is_empty());
+    assert_eq!(doctor_checks(&world, 1), [("tenant.integrity".to_string(), "acme".to_string())]);
 }
 
 #[test]
@@ -152,9 +167,11 @@ fn a_damaged_landlord_is_a_storage_error_that_names_it() {
         storage_error(&run, &landlord, "the file is damaged");
         assert!(run.error()["hint"].as_str().unwrap().contains("`modreg restore-landlord FILE`"), "{args:?}: {}", run.stdout);
     }
+    assert_eq!(doctor_checks(&world, 1)[0], ("landlord.integrity".to_string(), "-".to_string()));
     damage_header(&landlord);
     let run = world.run(&["tenant", "list", "--json"]);
     storage_error(&run, &landlord, "is not a SQLite database");
+    assert_eq!(doctor_checks(&world, 1), [("landlord.integrity".to_string(), "-".to_string())]);
 }
 
 #[test]
@@ -187,6 +204,8 @@ fn an_install_that_fills_the_disk_is_a_storage_error_and_rolls_back() {
     let status = world.json(&["status", "--tenant", "acme"]);
     assert_eq!(status["tenants"][0]["modules"], serde_json::json!([]));
     assert_eq!(status["tenants"][0]["unfinished_jobs"], 0);
+    // Nothing half-done is left for `doctor` to find.
+    assert_eq!(doctor_checks(&world, 0), []);
     // The space the failed work took is given back: the next install fits.
     world.ok(&["install", "small", "--tenant", "acme"]);
     assert!(world.has_object("acme", "small_t"));

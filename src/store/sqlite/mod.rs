@@ -2,8 +2,10 @@
 //! sandbox, and module archives. The only code in modreg that names rusqlite.
 
 mod archive;
+mod check;
 mod driver;
 pub mod landlord;
+mod landlord_file;
 mod reader;
 mod sandbox;
 mod schema;
@@ -19,6 +21,7 @@ use crate::domain::Error;
 use crate::store::storage::StorageFault;
 
 pub use landlord::SqliteLandlord;
+pub use landlord_file::SqliteLandlordFile;
 pub use reader::SqliteReadModel;
 pub use tenant_files::SqliteTenantFiles;
 

@@ -34,9 +34,12 @@ CREATE TABLE IF NOT EXISTS _modreg_jobs (
 );
 ";
 
+/// What the name of every module's refinery history table starts with.
+pub(crate) const HISTORY_PREFIX: &str = "_modreg_history_";
+
 /// The name of a module's refinery history table.
 pub(crate) fn history_table(module: &str) -> String {
-    format!("_modreg_history_{module}")
+    format!("{HISTORY_PREFIX}{module}")
 }
 
 /// Quotes an SQL identifier.

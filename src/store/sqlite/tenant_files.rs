@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::lock::FileLock;
 use crate::store::sqlite::schema::INTERNAL_SCHEMA;
 use crate::store::sqlite::tenant_db::SqliteTenantDb;
-use crate::store::sqlite::{archive, configure, sql_error};
-use crate::store::{ArchiveSummary, RollbackCopy, TenantDb, TenantFiles, TenantLock};
+use crate::store::sqlite::{archive, check, configure, sql_error};
+use crate::store::{ArchiveSummary, RollbackCopy, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
 
 pub struct SqliteTenantFiles {
     tenants_dir: PathBuf,
@@ -166,5 +167,38 @@ impl TenantFiles for SqliteTenantFiles {
                 .with_hint("wait for it to finish, or raise `--lock-timeout`"),
         })?;
         Ok(Box::new(lock))
+    }
+
+    fn names(&self) -> Result<Vec<String>> {
+        let entries = match std::fs::read_dir(&self.tenants_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(format!("cannot read `{}`", self.tenants_dir.display()), e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error(format!("cannot read `{}`", self.tenants_dir.display()), e))?;
+            let name = entry.file_name();
+            let Some(tenant) = name.to_str().and_then(|n| n.strip_suffix(".db")) else { continue };
+            if TenantName::parse(tenant).is_ok() && entry.path().is_file() {
+                names.push(tenant.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn check(&self, tenant: &str) -> Result<TenantFileCheck> {
+        let path = self.path(tenant);
+        if !path.is_file() {
+            return Err(Error::not_found(format!("the database file of tenant `{tenant}` is missing: `{}`", path.display())));
+        }
+        let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let what = tenant_file(Some(&path));
+        let integrity = check::integrity(&conn).map_err(|e| sql_error(&what, e))?;
+        // Damage explains any broken reference: only an undamaged file's are worth listing.
+        let foreign_keys = if integrity.is_empty() { check::foreign_keys(&conn).map_err(|e| sql_error(&what, e))? } else { Vec::new() };
+        let records = check::tenant_records(&conn).map_err(|e| sql_error(&what, e));
+        Ok(TenantFileCheck { integrity, foreign_keys, records })
     }
 }

@@ -1,0 +1,74 @@
+//! SQLite files checked as they are, read-only, while other processes may work on them:
+//! `PRAGMA integrity_check` and `foreign_key_check` of the landlord and of tenant files,
+//! and what a tenant file records about itself. For `doctor`; nothing here writes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::store::sqlite::configure;
+use crate::store::sqlite::schema::{HISTORY_PREFIX, quote};
+use crate::store::{AppliedMigration, OwnedObject, TenantRecords};
+
+/// How many problems `integrity_check` lists at most: enough to tell a damaged page
+/// from a damaged file, without reading every page's complaint.
+const MOST_PROBLEMS: usize = 20;
+
+/// Opens the file at `path` read-only, waiting up to `busy_timeout` for writers.
+pub(crate) fn open_read_only(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    configure(&conn, busy_timeout)?;
+    Ok(conn)
+}
+
+/// What `PRAGMA integrity_check` finds wrong; empty when it says `ok`.
+pub(crate) fn integrity(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let problems: Vec<String> =
+        conn.prepare(&format!("PRAGMA integrity_check({MOST_PROBLEMS})"))?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(problems.into_iter().filter(|p| p != "ok").collect())
+}
+
+/// Rows whose foreign keys point at nothing, in words.
+pub(crate) fn foreign_keys(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("PRAGMA foreign_key_check")?
+        .query_map([], |r| {
+            let (child, rowid, parent) = (r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?);
+            let row = rowid.map_or_else(|| "a row".to_string(), |id| format!("row {id}"));
+            Ok(format!("{row} of `{child}` refers to a row of `{parent}` that does not exist"))
+        })?
+        .collect()
+}
+
+/// What the tenant file on `conn` records about itself in its `_modreg_*` tables.
+pub(crate) fn tenant_records(conn: &Connection) -> rusqlite::Result<TenantRecords> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '\\_modreg\\_%' ESCAPE '\\'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut records = TenantRecords::default();
+    if tables.iter().any(|t| t == "_modreg_modules") {
+        records.modules = conn
+            .prepare("SELECT module, version FROM _modreg_modules")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    for table in &tables {
+        let Some(module) = table.strip_prefix(HISTORY_PREFIX) else { continue };
+        let applied = conn
+            .prepare(&format!("SELECT version, name FROM {} ORDER BY version", quote(table)))?
+            .query_map([], |r| Ok(AppliedMigration { version: r.get(0)?, name: r.get(1)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        records.history.insert(module.to_string(), applied);
+    }
+    if tables.iter().any(|t| t == "_modreg_objects") {
+        records.objects = conn
+            .prepare(
+                "SELECT o.name, o.module, o.type, EXISTS (SELECT 1 FROM sqlite_schema s WHERE s.name = o.name COLLATE NOCASE)
+                 FROM _modreg_objects o ORDER BY o.module, o.name",
+            )?
+            .query_map([], |r| Ok(OwnedObject { name: r.get(0)?, module: r.get(1)?, kind: r.get(2)?, present: r.get(3)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(records)
+}
