@@ -2,6 +2,7 @@
 //! rendering), the printer, and the one place that turns errors into exit codes.
 
 mod archives;
+mod backup;
 mod check;
 mod completions;
 mod doctor;
@@ -18,6 +19,7 @@ pub mod output;
 mod progress;
 mod recover;
 mod render;
+mod restore_landlord;
 mod revert;
 mod stats;
 mod status;
@@ -137,6 +139,10 @@ enum Command {
     Archives(archives::ArchivesArgs),
     /// Check the landlord, the tenant files and the kept files, changing nothing; exit 1 if anything needs attention
     Doctor(doctor::DoctorArgs),
+    /// Copy the landlord (and with --tenants every tenant file) into a folder, while others keep working
+    Backup(backup::BackupArgs),
+    /// Put a landlord backup back, after checking it; the replaced landlord is kept beside it
+    RestoreLandlord(restore_landlord::RestoreLandlordArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
     /// Print the man page
@@ -305,6 +311,8 @@ fn run(command: Command, env: &Env) -> Result<Done> {
         Command::History(args) => history::run(args, env),
         Command::Archives(args) => archives::run(args, env),
         Command::Doctor(args) => doctor::run(args, env),
+        Command::Backup(args) => backup::run(args, env),
+        Command::RestoreLandlord(args) => restore_landlord::run(args, env),
         Command::Completions(args) => completions::run_completions(args),
         Command::Man => completions::run_man(),
     };

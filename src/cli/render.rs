@@ -7,6 +7,7 @@ use comfy_table::{ContentArrangement, Table};
 
 use crate::domain::job::{Step, StepStatus};
 use crate::ops::archives::{FileState, KeptFile};
+use crate::ops::backup::BackupReport;
 use crate::ops::doctor::{Finding, Severity};
 use crate::ops::history::HistoryRow;
 use crate::ops::{PlanRow, TenantResult};
@@ -233,6 +234,16 @@ pub fn findings(findings: &[Finding]) -> String {
         t.add_row([severity.to_string(), or_dash(f.tenant.as_deref()), f.check.to_string(), f.message.clone(), f.fix.clone()]);
     }
     text(wrapped(t))
+}
+
+/// The files of a backup: what each is, where, its size and when it was copied.
+pub fn backup(report: &BackupReport) -> String {
+    let mut t = table(["copy of", "file", "size", "copied at"]);
+    for file in report.landlord.iter().chain(&report.tenants) {
+        let of = file.tenant.as_ref().map_or_else(|| "the landlord".to_string(), |t| format!("tenant {t}"));
+        t.add_row([of, file.file.clone(), bytes_text(file.bytes), file.copied_at.clone()]);
+    }
+    text(t)
 }
 
 pub fn bytes_text(bytes: u64) -> String {

@@ -9,6 +9,7 @@
 //! (enable and disable).
 
 pub mod archives;
+pub mod backup;
 mod catalog;
 pub mod check;
 pub mod disable;
@@ -27,6 +28,7 @@ mod journal;
 pub mod modules;
 mod plan;
 pub mod recover;
+pub mod restore_landlord;
 pub mod revert;
 pub mod stats;
 pub mod status;
@@ -159,6 +161,12 @@ impl Context {
     /// The stores `settings` describe, with a landlord that is created when missing.
     pub fn open(settings: Settings) -> Result<Context> {
         Ok(Context::new(store::open(&settings.store_config(LandlordAccess::Create))?, settings))
+    }
+
+    /// The stores `settings` describe, with the landlord read-only: missing is not found,
+    /// and nothing is created or upgraded.
+    pub fn open_existing(settings: &Settings) -> Result<Context> {
+        Ok(Context::new(store::open(&settings.store_config(LandlordAccess::ReadOnly))?, settings.clone()))
     }
 
     /// Now, as stored.

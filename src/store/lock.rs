@@ -44,6 +44,24 @@ impl FileLock {
     }
 }
 
+/// Raises this process's limit of open files (its soft limit, up to the hard one) so
+/// that it can hold `locks` locks at once besides what it needs otherwise; best effort.
+pub fn allow_open_files(locks: usize) {
+    const BESIDES: u64 = 256;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read or write only the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        let wanted = (locks as u64).saturating_add(BESIDES).min(limit.rlim_max);
+        if wanted > limit.rlim_cur {
+            limit.rlim_cur = wanted;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -604,6 +604,9 @@ pub trait TenantFiles: Send + Sync {
     /// Checks a tenant's file and reads what it records, read-only, while other
     /// processes may be working on it. An error when the file cannot be read at all.
     fn check(&self, tenant: &str) -> Result<TenantFileCheck>;
+    /// Writes a consistent copy of a tenant's file to `dest`, a new file, while other
+    /// processes keep working on it; returns its size.
+    fn copy_to(&self, tenant: &str, dest: &Path) -> Result<u64>;
 }
 
 /// The landlord as one file, where it is one (the SQLite landlord): checked whole.
@@ -615,6 +618,24 @@ pub trait LandlordFile: Send + Sync {
     fn integrity(&self) -> Result<Vec<String>>;
     /// Rows whose foreign keys point at nothing (`PRAGMA foreign_key_check`).
     fn foreign_keys(&self) -> Result<Vec<String>>;
+    /// Writes a consistent copy of the landlord to `dest`, a new file, while other
+    /// processes keep working on it; refused when the copy does not read back whole.
+    fn copy_to(&self, dest: &Path) -> Result<LandlordCopy>;
+    /// Checks that `file` is an undamaged landlord of a schema version this binary reads
+    /// (storage error when damaged, invalid when it is no landlord or a newer one);
+    /// returns its schema version.
+    fn check_backup(&self, file: &Path) -> Result<i32>;
+    /// Puts the content of `file` (checked) in place of the landlord's, for every
+    /// process that has it open, after copying the landlord it replaces to `aside`;
+    /// false when there was none to keep. The caller makes sure that no job runs.
+    fn restore(&self, file: &Path, aside: &Path) -> Result<bool>;
+}
+
+/// A copy of the landlord.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LandlordCopy {
+    pub bytes: u64,
+    pub schema_version: i32,
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ pub mod pg;
 pub mod support;
 
 mod archives;
+mod backup;
 mod catalog;
 // Crash tests need the fault points that only debug builds compile in.
 #[cfg(debug_assertions)]

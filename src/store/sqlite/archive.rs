@@ -17,8 +17,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use crate::domain::{Error, Result};
 use crate::store::sqlite::schema::{self, SchemaObject, history_table, quote, quote_literal};
 use crate::store::sqlite::tenant_files::connection_file;
-use crate::store::sqlite::{sql_error, storage_fault, work_failure};
-use crate::store::storage::{StorageFault, io_error};
+use crate::store::sqlite::{read_or_write_error, sql_error, work_failure};
+use crate::store::storage::io_error;
 use crate::store::{ArchiveSummary, WorkError};
 
 const FORMAT: &str = "1";
@@ -87,11 +87,7 @@ fn copy_rows(from: &Connection, from_schema: &str, to: &Connection, table: &str)
 pub(crate) fn save(conn: &Connection, module: &str, flags: &BTreeMap<String, bool>, dest: &Path, now: &str) -> Result<ArchiveSummary> {
     let what = format!("the archive `{}`", dest.display());
     let tenant = connection_file(conn);
-    // Damage is read from the tenant file; a full disk stops the write of the archive.
-    let fail = |e: rusqlite::Error| match storage_fault(&e) {
-        Some(StorageFault::Damaged | StorageFault::NotADatabase) => sql_error(&tenant, e),
-        _ => sql_error(&what, e),
-    };
+    let fail = |e: rusqlite::Error| read_or_write_error(e, &tenant, &what);
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(|e| io_error(format!("cannot create `{}`", parent.display()), e))?;
     }

@@ -24,8 +24,18 @@ pub(crate) fn open_read_only(path: &Path, busy_timeout: Duration) -> rusqlite::R
 
 /// What `PRAGMA integrity_check` finds wrong; empty when it says `ok`.
 pub(crate) fn integrity(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    problems(conn, "integrity_check")
+}
+
+/// What `PRAGMA quick_check` finds wrong: every page read, without matching indexes to
+/// their tables.
+pub(crate) fn quick(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    problems(conn, "quick_check")
+}
+
+fn problems(conn: &Connection, pragma: &str) -> rusqlite::Result<Vec<String>> {
     let problems: Vec<String> =
-        conn.prepare(&format!("PRAGMA integrity_check({MOST_PROBLEMS})"))?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        conn.prepare(&format!("PRAGMA {pragma}({MOST_PROBLEMS})"))?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
     Ok(problems.into_iter().filter(|p| p != "ok").collect())
 }
 

@@ -3,6 +3,7 @@
 
 mod archive;
 mod check;
+mod copy;
 mod driver;
 pub mod landlord;
 mod landlord_file;
@@ -53,6 +54,15 @@ pub(crate) fn storage_fault(e: &rusqlite::Error) -> Option<StorageFault> {
         ErrorCode::DatabaseCorrupt => Some(StorageFault::Damaged),
         ErrorCode::NotADatabase => Some(StorageFault::NotADatabase),
         _ => None,
+    }
+}
+
+/// An error of work that reads one file (`read`) and writes another (`write`): damage
+/// is the file read's, anything else (a full disk first) the file written's.
+pub(crate) fn read_or_write_error(e: rusqlite::Error, read: &str, write: &str) -> Error {
+    match storage_fault(&e) {
+        Some(StorageFault::Damaged | StorageFault::NotADatabase) => sql_error(read, e),
+        _ => sql_error(write, e),
     }
 }
 

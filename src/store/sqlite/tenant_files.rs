@@ -14,7 +14,7 @@ use crate::store::clock::Clock;
 use crate::store::lock::FileLock;
 use crate::store::sqlite::schema::INTERNAL_SCHEMA;
 use crate::store::sqlite::tenant_db::SqliteTenantDb;
-use crate::store::sqlite::{archive, check, configure, sql_error};
+use crate::store::sqlite::{archive, check, configure, copy, sql_error};
 use crate::store::{ArchiveSummary, RollbackCopy, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
 
 pub struct SqliteTenantFiles {
@@ -38,6 +38,15 @@ impl SqliteTenantFiles {
 
     fn partial_copy_path(&self, tenant: &str) -> PathBuf {
         self.tenants_dir.join(format!("{tenant}.db.rollback.tmp"))
+    }
+
+    /// The tenant's file, which must exist.
+    fn require_file(&self, tenant: &str) -> Result<PathBuf> {
+        let path = self.path(tenant);
+        if !path.is_file() {
+            return Err(Error::not_found(format!("the database file of tenant `{tenant}` is missing: `{}`", path.display())));
+        }
+        Ok(path)
     }
 
     fn connect(&self, path: &Path, flags: OpenFlags) -> Result<Connection> {
@@ -68,7 +77,7 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
     }
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
@@ -95,11 +104,7 @@ impl TenantFiles for SqliteTenantFiles {
     }
 
     fn open(&self, tenant: &str) -> Result<Box<dyn TenantDb>> {
-        let path = self.path(tenant);
-        if !path.is_file() {
-            return Err(Error::not_found(format!("the database file of tenant `{tenant}` is missing: `{}`", path.display()))
-                .with_hint(format!("`modreg tenant add {tenant}` recreates an empty one")));
-        }
+        let path = self.require_file(tenant).map_err(|e| e.with_hint(format!("`modreg tenant add {tenant}` recreates an empty one")))?;
         let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         let db = SqliteTenantDb::new(
             conn,
@@ -189,10 +194,7 @@ impl TenantFiles for SqliteTenantFiles {
     }
 
     fn check(&self, tenant: &str) -> Result<TenantFileCheck> {
-        let path = self.path(tenant);
-        if !path.is_file() {
-            return Err(Error::not_found(format!("the database file of tenant `{tenant}` is missing: `{}`", path.display())));
-        }
+        let path = self.require_file(tenant)?;
         let conn = self.connect(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         let what = tenant_file(Some(&path));
         let integrity = check::integrity(&conn).map_err(|e| sql_error(&what, e))?;
@@ -200,5 +202,10 @@ impl TenantFiles for SqliteTenantFiles {
         let foreign_keys = if integrity.is_empty() { check::foreign_keys(&conn).map_err(|e| sql_error(&what, e))? } else { Vec::new() };
         let records = check::tenant_records(&conn).map_err(|e| sql_error(&what, e));
         Ok(TenantFileCheck { integrity, foreign_keys, records })
+    }
+
+    fn copy_to(&self, tenant: &str, dest: &Path) -> Result<u64> {
+        let path = self.require_file(tenant)?;
+        copy::copy_database(&path, &tenant_file(Some(&path)), dest, self.busy_timeout)
     }
 }

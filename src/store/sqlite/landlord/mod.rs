@@ -29,7 +29,7 @@ mod embedded {
 }
 
 /// The landlord schema version this binary writes: the number of embedded migrations.
-const SCHEMA_VERSION: i32 = 2;
+pub(crate) const SCHEMA_VERSION: i32 = 2;
 
 pub struct SqliteLandlord {
     conn: Mutex<Connection>,
