@@ -208,7 +208,13 @@ fn a_tenant_being_worked_on_is_checked_for_integrity_only() {
 #[test]
 fn a_job_a_killed_process_left_is_found_and_recover_fixes_it() {
     let world = World::new();
-    world.module("h", "h", "1.0.0").migration("V1__h", "CREATE TABLE h_t (x);").hook("post_install", "true").write();
+    // A hook that may write the tenant file: the plan keeps a rollback copy.
+    world
+        .module("h", "h", "1.0.0")
+        .migration("V1__h", "CREATE TABLE h_t (x);")
+        .hook("post_install", "true")
+        .writes_tenant_db(&["post_install"])
+        .write();
     world.ok(&["tenant", "add", "acme"]);
     let killed = world.run_with(&["install", "h", "--tenant", "acme"], &[("MODREG_FAULT_POINT", "module-applied")]);
     assert_eq!(killed.code, -1, "not killed: {}", killed.stderr);
