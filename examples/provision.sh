@@ -39,6 +39,7 @@ while IFS= read -r line || [ -n "$line" ]; do
                say "$tenant: installed ${done:-0} module(s)" ;;
             5) say "$tenant: needs a subscription first: $(printf '%s' "$report" | sed -n 's/^ *"message": "\(.*\)",*$/\1/p')"; failures=$((failures + 1)) ;;
             6) say "$tenant: busy, another modreg is working on it; run again later"; failures=$((failures + 1)) ;;
+            130|143) say "$tenant: interrupted, its install was rolled back; stopping"; exit "$code" ;;
             *) say "$tenant: install failed (exit $code), everything it did was rolled back"; failures=$((failures + 1)) ;;
         esac
     fi
@@ -50,6 +51,7 @@ while IFS= read -r line || [ -n "$line" ]; do
         case $code in
             0) say "$tenant: uninstalled $module (its data is archived)" ;;
             4) ;; # something listed depends on it: keep it
+            130|143) say "$tenant: interrupted, the uninstall of $module was rolled back; stopping"; exit "$code" ;;
             *) say "$tenant: cannot uninstall $module (exit $code)"; failures=$((failures + 1)) ;;
         esac
     done

@@ -15,7 +15,9 @@
 //!   the change sets the domain computes, and decides nothing), tenant databases with
 //!   their migration driver and SQL sandbox, module discovery on disk, the hook runner,
 //!   whole-file copies (a reflink where the file system can), subscription sources,
-//!   tenant locks, the clock. [`store::open`] is the one place they
+//!   tenant locks, the clock, and interruptions: the SIGINT/SIGTERM handler the CLI
+//!   installs for commands that run jobs, which ops, sandbox and hook runner ask through
+//!   `store::Interrupts` (`store::interrupt`). [`store::open`] is the one place they
 //!   are built; `store` is the only place that names rusqlite.
 //! - [`cli`] is the thin edge: clap types, one file per command (args to options to an ops
 //!   call to rendering), the human and JSON printer, and indicatif progress.

@@ -30,13 +30,15 @@ pub struct DisableArgs {
 pub fn run_enable(args: EnableArgs, env: &Env) -> Result<Done> {
     let (module, tenant) = (ModuleName::parse(&args.module)?, tenant(&args.tenant)?);
     let ctx = env.context()?;
+    env.catch_interruptions()?;
     let report = enable::enable(&ctx, &tenant, &module, &env.reporter)?;
-    Ok(finish(env, &report, "enable"))
+    finish(env, &report, "enable")
 }
 
 pub fn run_disable(args: DisableArgs, env: &Env) -> Result<Done> {
     let (module, tenant) = (ModuleName::parse(&args.module)?, tenant(&args.tenant)?);
     let ctx = env.context()?;
+    env.catch_interruptions()?;
     let report = disable::disable(&ctx, &tenant, &module, args.cascade, &env.reporter)?;
-    Ok(finish(env, &report, "disable"))
+    finish(env, &report, "disable")
 }

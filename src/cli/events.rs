@@ -1,4 +1,6 @@
-//! `modreg events [--after ID] [--follow]`: one JSON object a line.
+//! `modreg events [--after ID] [--follow]`: one JSON object a line. `--follow` runs
+//! until SIGINT or SIGTERM, and then ends cleanly between events, with the signal's
+//! exit code.
 
 use std::time::Duration;
 
@@ -8,6 +10,10 @@ use crate::cli::output::print_stdout;
 use crate::cli::{Done, Env};
 use crate::domain::{Error, Result};
 use crate::ops::events;
+use crate::store::interrupt;
+
+/// How long `--follow` waits for a change before it looks again (and for a signal).
+const FOLLOW_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -24,6 +30,9 @@ pub struct EventsArgs {
 
 pub fn run(args: EventsArgs, env: &Env) -> Result<Done> {
     let ctx = env.context()?;
+    if args.follow {
+        interrupt::catch(interrupt::Lines::default())?;
+    }
     let mut after = args.after.unwrap_or(0);
     let mut left = args.limit.unwrap_or(usize::MAX);
     let mut following = false;
@@ -49,12 +58,16 @@ pub fn run(args: EventsArgs, env: &Env) -> Result<Done> {
         if !args.follow {
             return Ok(Done::Success);
         }
+        if let Some(interruption) = interrupt::received() {
+            env.output.status("Stopped", &format!("following events after {after} ({})", interruption.signal_name()));
+            return Ok(Done::Exit(interruption.exit_code()));
+        }
         if !following {
             env.output.status("Following", &format!("events after {after}; stop with Ctrl-C"));
             following = true;
         }
         // Wakes when something commits (at once on PostgreSQL, which announces it);
-        // the timeout only bounds the wait.
-        ctx.landlord.wait_for_change(seen, Duration::from_secs(1))?;
+        // the timeout bounds the wait, and how long a signal waits to be seen.
+        ctx.landlord.wait_for_change(seen, FOLLOW_WAIT)?;
     }
 }

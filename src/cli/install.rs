@@ -33,6 +33,7 @@ pub fn run(args: InstallArgs, env: &Env) -> Result<Done> {
         fail_fast: args.fleet.fail_fast,
     };
     let ctx = args.fleet.context(env)?;
+    env.catch_interruptions()?;
     let report = install(&ctx, &options, &env.reporter)?;
-    Ok(finish(env, &report, "install"))
+    finish(env, &report, "install")
 }

@@ -41,6 +41,7 @@ use crate::domain::name::{HostName, TenantName};
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Settings, TenantSelection};
 use crate::store::LandlordAccess;
+use crate::store::interrupt::{Lines, catch, received};
 
 const ABOUT: &str = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform";
 
@@ -53,7 +54,8 @@ A failed job is rolled back; every job, archive and event is kept.";
 
 const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (rolled back), 2 invalid input, \
 3 not found, 4 dependencies, 5 subscription required, 6 busy, 7 storage (a full disk or a damaged landlord or \
-tenant file, named in the message: see `modreg doctor`; a landlord that cannot be reached), 70 internal error.
+tenant file, named in the message: see `modreg doctor`; a landlord that cannot be reached), 130 and 143 \
+interrupted by SIGINT (Ctrl-C) and SIGTERM (the work in flight rolled back), 70 internal error.
 
 Environment: MODREG_MODULES, MODREG_DATA, MODREG_LANDLORD, MODREG_HOST, MODREG_LOCK_TIMEOUT, \
 MODREG_HOOK_TIMEOUT and MODREG_SQL_TIMEOUT (seconds, default 300), MODREG_LEASE_SECONDS (default 60), \
@@ -172,6 +174,22 @@ impl Env {
     /// The stores, with the landlord opened as `access` says.
     pub fn context_for(&self, access: LandlordAccess) -> Result<Context> {
         Ok(Context::new(crate::store::open(&self.settings.store_config(access))?, self.settings.clone()))
+    }
+
+    /// For commands that run jobs, from just before their work: SIGINT and SIGTERM no
+    /// longer kill the process but roll back the work in flight (SPEC §6), and say so on
+    /// stderr (unless `-q`), again at each later signal. Commands that run no jobs leave
+    /// the signals as they are: they end the process.
+    pub fn catch_interruptions(&self) -> Result<()> {
+        let line = |message: &str| Some(format!("{}\n", self.output.status_line("Interrupted", message)));
+        let lines = match self.output.quiet {
+            true => Lines::default(),
+            false => Lines {
+                first: line("rolling back the work in flight; nothing new starts"),
+                again: line("still rolling back the work in flight: it is not abandoned, and modreg exits once it is undone"),
+            },
+        };
+        catch(lines)
     }
 }
 
@@ -316,7 +334,8 @@ fn run(command: Command, env: &Env) -> Result<Done> {
         Command::Completions(args) => completions::run_completions(args),
         Command::Man => completions::run_man(),
     };
-    if changes_state && !matches!(done, Err(ref e) if e.kind == crate::domain::ErrorKind::Invalid) {
+    // An interrupted command stops: its events wait for the next run.
+    if changes_state && received().is_none() && !matches!(done, Err(ref e) if e.kind == crate::domain::ErrorKind::Invalid) {
         deliver_events(env);
     }
     done
@@ -369,7 +388,8 @@ pub fn main() -> ExitCode {
         Ok(Done::Exit(code)) => ExitCode::from(code),
         Err(e) => {
             env.output.error(&e);
-            ExitCode::from(e.kind.exit_code())
+            // An interrupted command exits with its signal's code.
+            ExitCode::from(e.kind.exit_code_after(received()))
         }
     }
 }

@@ -5,14 +5,17 @@
 //! whatever its size: the plan with a row per distinct change and its tenant count, then
 //! only the tenants that failed or were skipped, with why; the status line counts the
 //! rest. `-v` prints every row instead (every tenant's plan and outcome), as `--json` has.
+//! An interrupted fleet prints the same, then ends with its `interrupted` error, which
+//! carries the report with `--json`.
 
 use crate::cli::render;
 use crate::cli::{Done, Env};
+use crate::domain::{Error, Result};
 use crate::ops::OperationReport;
 
-pub fn finish(env: &Env, report: &OperationReport, what: &str) -> Done {
+pub fn finish(env: &Env, report: &OperationReport, what: &str) -> Result<Done> {
     let fleet = report.tenants.len() > 1;
-    env.output.data(report, || {
+    let human = || {
         if !fleet {
             String::new()
         } else if env.output.verbose > 0 {
@@ -20,7 +23,12 @@ pub fn finish(env: &Env, report: &OperationReport, what: &str) -> Done {
         } else {
             render::plan_by_change(&report.plan) + &render::fleet_problems(&report.tenants)
         }
-    });
+    };
+    match &report.interrupted {
+        // The JSON document is the error's, with the report in it.
+        Some(_) if env.output.json => {}
+        _ => env.output.data(report, human),
+    }
     let s = &report.summary;
     let tenants = |outcome: &str| report.tenants.iter().filter(|t| t.outcome == outcome).count();
     if report.dry_run {
@@ -34,7 +42,13 @@ pub fn finish(env: &Env, report: &OperationReport, what: &str) -> Done {
         env.output.status("Unchanged", &format!("nothing to {what}: everything asked for is already in place"));
     } else if fleet {
         env.output.status(
-            if s.failed > 0 { "Failed" } else { "Finished" },
+            if report.interrupted.is_some() {
+                "Interrupted"
+            } else if s.failed > 0 {
+                "Failed"
+            } else {
+                "Finished"
+            },
             &format!(
                 "{what}: {} job(s) completed, {} failed; tenants: {} completed, {} failed, {} unchanged, {} skipped",
                 s.completed,
@@ -49,5 +63,9 @@ pub fn finish(env: &Env, report: &OperationReport, what: &str) -> Done {
         let batch = report.jobs.first().map(|j| j.batch.as_str()).unwrap_or("-");
         env.output.status("Finished", &format!("{what}: {} job(s) completed (batch {batch})", s.completed));
     }
-    if crate::ops::fleet_failed(report) { Done::Exit(1) } else { Done::Success }
+    if let Some(interrupted) = &report.interrupted {
+        let details = serde_json::to_value(report).map_err(|e| Error::internal(format!("cannot encode the report: {e}")))?;
+        return Err(interrupted.clone().with_details(details));
+    }
+    Ok(if crate::ops::fleet_failed(report) { Done::Exit(1) } else { Done::Success })
 }

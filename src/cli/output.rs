@@ -50,7 +50,7 @@ impl Output {
 
     /// `   Installing finance 1.2.0 for acme`: the verb right-aligned in twelve columns.
     pub fn status_line(&self, verb: &str, message: &str) -> String {
-        let style = if verb == "Failed" || verb == "Refused" {
+        let style = if verb == "Failed" || verb == "Refused" || verb == "Interrupted" {
             RED
         } else if verb == "Planned" || verb == "Would" || verb == "Blocking" {
             CYAN

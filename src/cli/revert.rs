@@ -39,6 +39,7 @@ pub fn run(args: RevertArgs, env: &Env) -> Result<Done> {
             return Ok(Done::Success);
         }
     }
+    env.catch_interruptions()?;
     let report = revert::revert(&ctx, args.job, &env.reporter)?;
-    Ok(finish(env, &report, "revert"))
+    finish(env, &report, "revert")
 }

@@ -37,6 +37,7 @@ pub fn run(args: UninstallArgs, env: &Env) -> Result<Done> {
         fail_fast: args.fleet.fail_fast,
     };
     let ctx = args.fleet.context(env)?;
+    env.catch_interruptions()?;
     let report = uninstall(&ctx, &options, &env.reporter)?;
-    Ok(finish(env, &report, "uninstall"))
+    finish(env, &report, "uninstall")
 }

@@ -32,6 +32,7 @@ pub fn run(args: UpgradeArgs, env: &Env) -> Result<Done> {
         .transpose()?;
     let options = UpgradeOptions { modules, tenants: args.fleet.selection()?, to, dry_run: args.dry_run, fail_fast: args.fleet.fail_fast };
     let ctx = args.fleet.context(env)?;
+    env.catch_interruptions()?;
     let report = upgrade(&ctx, &options, &env.reporter)?;
-    Ok(finish(env, &report, "upgrade"))
+    finish(env, &report, "upgrade")
 }

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     /// The storage itself failed: the landlord cannot be reached, a disk is full, a file
     /// is damaged. Not a bug of modreg's, and not the input's fault.
     Storage,
+    /// SIGINT or SIGTERM stopped the command; the work in flight was rolled back.
+    Interrupted,
     /// A bug or an environment fault modreg cannot explain.
     Internal,
 }
@@ -38,7 +40,17 @@ impl ErrorKind {
             ErrorKind::Subscription => 5,
             ErrorKind::Busy => 6,
             ErrorKind::Storage => 7,
+            ErrorKind::Interrupted => Interruption::Interrupt.exit_code(),
             ErrorKind::Internal => 70,
+        }
+    }
+
+    /// The exit code when the process received `interruption` (the first SIGINT or
+    /// SIGTERM, if one came): an interrupted command exits with that signal's code.
+    pub fn exit_code_after(self, interruption: Option<Interruption>) -> u8 {
+        match (self, interruption) {
+            (ErrorKind::Interrupted, Some(interruption)) => interruption.exit_code(),
+            _ => self.exit_code(),
         }
     }
 
@@ -52,8 +64,40 @@ impl ErrorKind {
             ErrorKind::Subscription => "subscription",
             ErrorKind::Busy => "busy",
             ErrorKind::Storage => "storage",
+            ErrorKind::Interrupted => "interrupted",
             ErrorKind::Internal => "internal",
         }
+    }
+}
+
+/// The signal that asked the process to stop: work in flight rolls back, and the exit
+/// code says which signal it was (SPEC §6, the shell's 128 + the signal's number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Interruption {
+    /// SIGINT: Ctrl-C.
+    Interrupt,
+    /// SIGTERM: a service manager or `kill` asking to stop.
+    Terminate,
+}
+
+impl Interruption {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Interruption::Interrupt => 130,
+            Interruption::Terminate => 143,
+        }
+    }
+
+    pub fn signal_name(self) -> &'static str {
+        match self {
+            Interruption::Interrupt => "SIGINT",
+            Interruption::Terminate => "SIGTERM",
+        }
+    }
+
+    /// How the reasons and messages of interrupted work begin: `interrupted by SIGINT`.
+    pub fn reason(self) -> String {
+        format!("interrupted by {}", self.signal_name())
     }
 }
 
@@ -115,6 +159,12 @@ impl Error {
         Error::new(ErrorKind::Internal, message)
     }
 
+    /// `interruption` stopped `what` (`post_install hook of c 1.0.0 was killed`):
+    /// the message starts with its reason, `interrupted by SIGINT: …`.
+    pub fn interrupted(interruption: Interruption, what: impl fmt::Display) -> Self {
+        Error::new(ErrorKind::Interrupted, format!("{}: {what}", interruption.reason()))
+    }
+
     /// Prefixes the message with what was being done, keeping kind and hint.
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.message = format!("{what}: {}", self.message);
@@ -147,6 +197,7 @@ mod tests {
             (ErrorKind::Subscription, 5, "subscription"),
             (ErrorKind::Busy, 6, "busy"),
             (ErrorKind::Storage, 7, "storage"),
+            (ErrorKind::Interrupted, 130, "interrupted"),
             (ErrorKind::Internal, 70, "internal"),
         ];
         for (kind, code, name) in table {
@@ -154,5 +205,17 @@ mod tests {
             assert_eq!(kind.as_str(), name);
             assert_eq!(serde_json::to_value(kind).unwrap(), name);
         }
+    }
+
+    #[test]
+    fn the_signal_decides_the_exit_code_of_an_interrupted_command() {
+        assert_eq!(ErrorKind::Interrupted.exit_code_after(Some(Interruption::Interrupt)), 130);
+        assert_eq!(ErrorKind::Interrupted.exit_code_after(Some(Interruption::Terminate)), 143);
+        assert_eq!(ErrorKind::Interrupted.exit_code_after(None), 130);
+        // A command that failed for its own reasons keeps its code, signal or not.
+        assert_eq!(ErrorKind::Failed.exit_code_after(Some(Interruption::Terminate)), 1);
+        let error = Error::interrupted(Interruption::Terminate, "post_install hook of `c 1.0.0` was killed");
+        assert_eq!(error.message, "interrupted by SIGTERM: post_install hook of `c 1.0.0` was killed");
+        assert_eq!(error.kind, ErrorKind::Interrupted);
     }
 }

@@ -16,4 +16,4 @@ pub mod name;
 pub mod resolver;
 pub mod suggest;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Interruption, Result};

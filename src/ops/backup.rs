@@ -106,8 +106,14 @@ pub fn backup(ctx: &Context, options: &BackupOptions, reporter: &dyn Reporter) -
         }
         None => reporter.warning("the landlord is in PostgreSQL: back it up with `pg_dump`; only the tenant files are copied"),
     }
-    let copies =
-        each_tenant(&tenants, ctx.settings.jobs, reporter, |tenant| copy_tenant(ctx, tenant, &options.dest), |r| (r.is_ok(), false));
+    let copies = each_tenant(
+        &tenants,
+        ctx.settings.jobs,
+        reporter,
+        |tenant| copy_tenant(ctx, tenant, &options.dest),
+        |r| (r.is_ok(), false),
+        || false,
+    );
     for (copy, tenant) in copies.into_iter().zip(&tenants) {
         match copy {
             Some(Ok(copied)) => report.tenants.push(copied),

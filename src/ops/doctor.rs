@@ -132,7 +132,7 @@ pub fn doctor(settings: &Settings, options: &DoctorOptions, reporter: &dyn Repor
             (Some(Context::new(stores, settings.clone())), files)
         }
         Err(e) => {
-            let files = store::tenant_files(&config, Arc::new(SystemClock));
+            let files = store::tenant_files(&config, Arc::new(SystemClock), Arc::new(store::interrupt::ProcessSignals));
             if e.kind == ErrorKind::NotFound && files.names()?.is_empty() {
                 return Err(e);
             }
@@ -163,7 +163,7 @@ pub fn doctor(settings: &Settings, options: &DoctorOptions, reporter: &dyn Repor
     let catalog = ctx.as_ref().map(|ctx| Catalog::new(ctx.modules.discover().versions).0).unwrap_or_default();
     let view = tenant::View { ctx: ctx.as_ref(), files: tenant_files.as_ref(), landlord: landlord.as_ref(), catalog: &catalog };
     let jobs = settings.jobs;
-    let results = each_tenant(&selected, jobs, reporter, |t| view.check(t), |r| (r.findings.is_empty(), false));
+    let results = each_tenant(&selected, jobs, reporter, |t| view.check(t), |r| (r.findings.is_empty(), false), || false);
     let mut checked = Checked { tenants: selected.len(), in_progress: Vec::new() };
     for (result, name) in results.into_iter().zip(&selected) {
         let Some(result) = result else { continue };

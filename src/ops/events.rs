@@ -58,6 +58,7 @@ pub fn deliver(ctx: &Context, command: &str) -> Result<DeliveryReport> {
                 env: vec![("MODREG_EVENT_ID".into(), event.id.to_string()), ("MODREG_EVENT_TYPE".into(), event.kind.to_string())],
                 timeout: ctx.settings.hook_timeout,
                 stdin: Some(line),
+                interruptible: true,
             };
             let outcome = ctx.hooks.run(&call);
             if outcome.status != HookStatus::Succeeded {

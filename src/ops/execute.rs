@@ -14,7 +14,9 @@
 //! 3. the landlord completes the jobs, applying their stored effects.
 //!
 //! On failure the tenant file goes back (transaction rollback or the copy), rollback
-//! hooks run for jobs that ran a hook, and the jobs end `rolled_back`.
+//! hooks run for jobs that ran a hook, and the jobs end `rolled_back`. An interruption
+//! (SIGINT, SIGTERM) is such a failure: module SQL and hooks running when it comes are
+//! stopped, nothing further starts, and the jobs' reasons begin with `interrupted`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -23,11 +25,11 @@ use std::time::Instant;
 
 use semver::Version;
 
-use crate::domain::Error;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, truncate_output};
 use crate::domain::manifest::HookKind;
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::ModuleName;
+use crate::domain::{Error, ErrorKind};
 use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter, fault};
 use crate::store::{HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
@@ -145,6 +147,9 @@ struct Runner<'a> {
 }
 
 pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Action>, reporter: &dyn Reporter) -> TenantRun {
+    if let Err(error) = ctx.stop_if_interrupted(|| format!("the work on tenant `{tenant}` was not started; nothing was changed")) {
+        return TenantRun { jobs: Vec::new(), error: Some(error) };
+    }
     let now = ctx.now();
     let new_jobs: Vec<NewJob> = actions
         .iter()
@@ -230,11 +235,13 @@ impl Runner<'_> {
             db.begin().map_err(at_start)?;
         }
         for (i, (action, run)) in actions.iter().zip(runs.iter_mut()).enumerate() {
+            self.ctx.stop_if_interrupted(|| format!("`{}` was not started", action.module.label())).map_err(|e| (i, e))?;
             self.reporter.status(action.verb(), &format!("{} for {}", action.module.label(), self.tenant));
             self.run_action(db, action, run).map_err(|e| (i, e))?;
             fault::point("module-applied");
         }
         let last = actions.len().saturating_sub(1);
+        self.ctx.stop_if_interrupted(|| format!("the work on tenant `{}` was not committed", self.tenant)).map_err(|e| (last, e))?;
         if self.snapshot {
             db.begin().map_err(|e| (last, e))?;
         }
@@ -326,8 +333,8 @@ impl Runner<'_> {
         })();
         if let Err(mut failure) = result {
             // The work ran and failed, and is rolled back: that is exit 1, whatever the cause.
-            if failure.error.kind == crate::domain::ErrorKind::Internal {
-                failure.error.kind = crate::domain::ErrorKind::Failed;
+            if failure.error.kind == ErrorKind::Internal {
+                failure.error.kind = ErrorKind::Failed;
             }
             run.push_work(failure.done);
             run.steps.push(Step {
@@ -372,6 +379,7 @@ impl Runner<'_> {
             run.push(&step, StepStatus::Skipped, started, Some("the module's folder is gone from the modules folder".into()), None);
             return Ok(());
         };
+        self.ctx.stop_if_interrupted(|| format!("the {kind} hook of `{}` was not started", action.module.label()))?;
         self.ctx.landlord.record_step(
             run.job.id,
             &Step { name: step.clone(), status: StepStatus::Started, duration_ms: 0, detail: None, output: None },
@@ -381,28 +389,28 @@ impl Runner<'_> {
         let call = hook_call(self.ctx, self.tenant, action, run.job.id, kind, program, dir.to_path_buf());
         let outcome = self.ctx.hooks.run(&call);
         let output = (!outcome.output.is_empty()).then(|| truncate_output(&outcome.output));
-        let failure = match outcome.status {
-            HookStatus::Succeeded => None,
-            HookStatus::Exited(code) => Some(format!("exited with status {code}")),
-            HookStatus::Signalled(signal) => Some(format!("was killed by signal {signal}")),
-            HookStatus::TimedOut => Some(format!("ran longer than {} s and was killed", self.ctx.settings.hook_timeout.as_secs())),
-            HookStatus::CouldNotStart(why) => Some(format!("could not start: {why}")),
+        let failed = |why: String| {
+            let last_line =
+                outcome.output.lines().rev().find(|l| !l.trim().is_empty()).map(|l| format!(": {}", l.trim())).unwrap_or_default();
+            Error::failed(format!("{kind} hook of `{}` {why}{last_line}", action.module.label()))
         };
-        match failure {
-            None => {
+        let error = match outcome.status {
+            HookStatus::Succeeded => {
                 run.push(&step, StepStatus::Ok, started, None, output);
                 self.log(run, action, &step, "ok");
-                Ok(())
+                return Ok(());
             }
-            Some(why) => {
-                let last_line =
-                    outcome.output.lines().rev().find(|l| !l.trim().is_empty()).map(|l| format!(": {}", l.trim())).unwrap_or_default();
-                let message = format!("{kind} hook of `{}` {why}{last_line}", action.module.label());
-                run.push(&step, StepStatus::Failed, started, Some(message.clone()), output);
-                self.log(run, action, &step, &message);
-                Err(Error::failed(message))
+            HookStatus::Interrupted(interruption) => {
+                Error::interrupted(interruption, format!("{kind} hook of `{}` was killed", action.module.label()))
             }
-        }
+            HookStatus::Exited(code) => failed(format!("exited with status {code}")),
+            HookStatus::Signalled(signal) => failed(format!("was killed by signal {signal}")),
+            HookStatus::TimedOut => failed(format!("ran longer than {} s and was killed", self.ctx.settings.hook_timeout.as_secs())),
+            HookStatus::CouldNotStart(why) => failed(format!("could not start: {why}")),
+        };
+        run.push(&step, StepStatus::Failed, started, Some(error.message.clone()), output);
+        self.log(run, action, &step, &error.message);
+        Err(error)
     }
 
     fn roll_back(&self, db: &mut dyn TenantDb, actions: &[Action], runs: &mut [JobRun], failed_at: usize, error: Error) -> Error {
@@ -426,14 +434,21 @@ impl Runner<'_> {
             Ok(()) => (JobStatus::RolledBack, String::new()),
             Err(e) => (JobStatus::Failed, format!("; undoing it failed too ({}): run `modreg recover`", e.message)),
         };
+        let (earlier, later) = match (error.kind, self.ctx.interrupted()) {
+            (ErrorKind::Interrupted, Some(interruption)) => {
+                let why = interruption.reason();
+                (format!("{why}: rolled back with the rest of the tenant's work"), format!("{why}: not started"))
+            }
+            _ => (format!("rolled back because `{failing_module}` failed"), format!("not run because `{failing_module}` failed")),
+        };
         let ended: Vec<Ended> = runs
             .iter_mut()
             .enumerate()
             .map(|(i, run)| {
                 let reason = match i.cmp(&failed_at) {
                     std::cmp::Ordering::Equal => format!("{}{suffix}", error.message),
-                    std::cmp::Ordering::Less => format!("rolled back because `{failing_module}` failed{suffix}"),
-                    std::cmp::Ordering::Greater => format!("not run because `{failing_module}` failed{suffix}"),
+                    std::cmp::Ordering::Less => format!("{earlier}{suffix}"),
+                    std::cmp::Ordering::Greater => format!("{later}{suffix}"),
                 };
                 if i == failed_at {
                     run.push("roll back", if restored.is_ok() { StepStatus::Ok } else { StepStatus::Failed }, started, None, None);
@@ -445,6 +460,9 @@ impl Runner<'_> {
             self.reporter.warning(&format!("could not record the rollback in the landlord: {}; `modreg recover` will", e.message));
         }
         match restored {
+            Ok(()) if error.kind == ErrorKind::Interrupted => {
+                error.with_hint(format!("tenant `{}` is as it was before the command; run the command again to do the work", self.tenant))
+            }
             Ok(()) => error,
             Err(e) => Error::failed(format!("{}; undoing it failed too: {}", error.message, e.message))
                 .with_hint("run `modreg recover` to finish undoing it"),
@@ -466,7 +484,9 @@ fn hook_call(ctx: &Context, tenant: &str, action: &Action, job: i64, kind: HookK
     if let Some(from) = &action.from {
         env.push(("MODREG_FROM_VERSION".to_string(), from.to_string()));
     }
-    HookCall { program: absolute(program), args: Vec::new(), dir, env, timeout: ctx.settings.hook_timeout, stdin: None }
+    // A rollback hook undoes work: an interruption must not stop it.
+    let interruptible = kind != HookKind::Rollback;
+    HookCall { program: absolute(program), args: Vec::new(), dir, env, timeout: ctx.settings.hook_timeout, stdin: None, interruptible }
 }
 
 fn absolute(path: PathBuf) -> PathBuf {

@@ -1,6 +1,7 @@
 //! Running one tenant-level operation across many tenants: in parallel (`--jobs`), each
 //! tenant its own atomic unit, going on past failures unless told to stop, with progress
-//! reported per tenant and one summary at the end.
+//! reported per tenant and one summary at the end. An interruption (SIGINT, SIGTERM)
+//! starts no new tenant: those in flight roll back, those not reached are skipped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::domain::job::{Job, JobStatus};
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Installed;
-use crate::domain::{Error, Result};
+use crate::domain::{Error, ErrorKind, Interruption, Result};
 use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, recover};
 use crate::store::TenantLock;
 
@@ -61,7 +62,8 @@ pub(crate) struct TenantOutcome {
     /// Requested changes that were already in place.
     pub unchanged: usize,
     pub error: Option<Error>,
-    /// Not run: an earlier tenant failed under `--fail-fast`.
+    /// Not run: an earlier tenant failed under `--fail-fast`, or the command was
+    /// interrupted before the tenant's work started (then `error` says so).
     pub skipped: bool,
 }
 
@@ -75,28 +77,50 @@ impl TenantOutcome {
     }
 }
 
-/// Runs `work` for every tenant, `jobs` at a time.
-pub(crate) fn run_tenants<F>(tenants: &[TenantName], jobs: usize, fail_fast: bool, reporter: &dyn Reporter, work: F) -> Vec<TenantOutcome>
+/// Runs `work` for every tenant, `--jobs` at a time, until an interruption.
+pub(crate) fn run_tenants<F>(ctx: &Context, tenants: &[TenantName], fail_fast: bool, reporter: &dyn Reporter, work: F) -> Vec<TenantOutcome>
 where
     F: Fn(&TenantName) -> TenantOutcome + Sync,
 {
-    let results = each_tenant(tenants, jobs, reporter, work, |outcome| (outcome.error.is_none(), fail_fast));
+    let interrupted = || ctx.interrupted().is_some();
+    let work = |tenant: &TenantName| {
+        let mut outcome = work(tenant);
+        // Interrupted before its work started: nothing of this command touched it.
+        outcome.skipped |= outcome.jobs.is_empty() && outcome.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Interrupted);
+        outcome
+    };
+    let results = each_tenant(tenants, ctx.settings.jobs, reporter, work, |outcome| (outcome.error.is_none(), fail_fast), interrupted);
+    let interruption = ctx.interrupted();
     results
         .into_iter()
         .zip(tenants)
-        .map(|(outcome, tenant)| outcome.unwrap_or_else(|| TenantOutcome { skipped: true, ..TenantOutcome::new(tenant) }))
+        .map(|(outcome, tenant)| {
+            outcome.unwrap_or_else(|| TenantOutcome {
+                skipped: true,
+                error: interruption.map(|i| Error::interrupted(i, "not started")),
+                ..TenantOutcome::new(tenant)
+            })
+        })
         .collect()
 }
 
 /// Runs `work` for every tenant on `jobs` threads, with progress when there are several
 /// tenants: `judge` says whether a tenant's result is a success, and whether a failure
-/// stops the tenants not yet started. Results in the tenants' order; none for those
-/// that did not run.
-pub(crate) fn each_tenant<T, F, J>(tenants: &[TenantName], jobs: usize, reporter: &dyn Reporter, work: F, judge: J) -> Vec<Option<T>>
+/// stops the tenants not yet started; once `halted` says so, no tenant starts. Results
+/// in the tenants' order; none for those that did not run.
+pub(crate) fn each_tenant<T, F, J, H>(
+    tenants: &[TenantName],
+    jobs: usize,
+    reporter: &dyn Reporter,
+    work: F,
+    judge: J,
+    halted: H,
+) -> Vec<Option<T>>
 where
     T: Send,
     F: Fn(&TenantName) -> T + Sync,
     J: Fn(&T) -> (bool, bool) + Sync,
+    H: Fn() -> bool + Sync,
 {
     let fleet = tenants.len() > 1;
     if fleet {
@@ -110,7 +134,7 @@ where
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
-                    if stop.load(Ordering::Relaxed) {
+                    if stop.load(Ordering::Relaxed) || halted() {
                         break;
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -136,11 +160,12 @@ where
 
 /// Folds the tenants' outcomes into the command's report. With one named tenant, its
 /// error is the command's error (keeping its exit code); with a fleet, failures are in
-/// the summary and the caller exits 1.
-pub(crate) fn into_report(outcomes: Vec<TenantOutcome>, single: bool, dry_run: bool) -> Result<OperationReport> {
+/// the summary and the caller exits 1, or, when the fleet was interrupted, ends with
+/// the report's `interrupted` error.
+pub(crate) fn into_report(ctx: &Context, outcomes: Vec<TenantOutcome>, single: bool, dry_run: bool) -> Result<OperationReport> {
     let mut report = OperationReport { dry_run, ..OperationReport::default() };
     let mut summary = Summary::default();
-    for outcome in &outcomes {
+    for outcome in outcomes.iter().filter(|o| !o.skipped) {
         summary.completed += outcome.jobs.iter().filter(|j| j.status == JobStatus::Completed).count();
         let failed_jobs = outcome.jobs.iter().filter(|j| j.status != JobStatus::Completed).count();
         summary.failed += if outcome.error.is_some() { failed_jobs.max(1) } else { failed_jobs };
@@ -153,6 +178,7 @@ pub(crate) fn into_report(outcomes: Vec<TenantOutcome>, single: bool, dry_run: b
         let details = serde_json::json!({ "plan": outcome.plan, "jobs": outcome.jobs, "summary": summary });
         return Err(error.clone().with_details(details));
     }
+    report.interrupted = ctx.interrupted().and_then(|i| interruption_of(i, &outcomes));
     for outcome in outcomes {
         let state = match (&outcome.error, dry_run) {
             _ if outcome.skipped => "skipped",
@@ -173,6 +199,24 @@ pub(crate) fn into_report(outcomes: Vec<TenantOutcome>, single: bool, dry_run: b
     }
     report.summary = summary;
     Ok(report)
+}
+
+/// The error of a fleet that an interruption stopped (SIGINT, SIGTERM): how many
+/// tenants it rolled back and how many it never started; none when it came too late to
+/// change anything.
+fn interruption_of(interruption: Interruption, outcomes: &[TenantOutcome]) -> Option<Error> {
+    let interrupted = |o: &&TenantOutcome| o.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Interrupted);
+    let (skipped, rolled_back): (Vec<&TenantOutcome>, Vec<&TenantOutcome>) = outcomes.iter().filter(interrupted).partition(|o| o.skipped);
+    if skipped.is_empty() && rolled_back.is_empty() {
+        return None;
+    }
+    let completed = outcomes.iter().filter(|o| !o.skipped && o.error.is_none() && !o.jobs.is_empty()).count();
+    let what =
+        format!("the work in flight on {} tenant(s) was rolled back, {} tenant(s) were not started", rolled_back.len(), skipped.len());
+    Some(
+        Error::interrupted(interruption, what)
+            .with_hint(format!("{completed} tenant(s) completed and keep their changes; run the same command again to do what is left")),
+    )
 }
 
 /// True when a fleet run had a tenant fail.

@@ -39,7 +39,7 @@ pub fn install(ctx: &Context, options: &InstallOptions, reporter: &dyn Reporter)
     }
     let batch = new_batch_id(ctx);
     let state = FleetState::load(ctx)?;
-    let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
+    let outcomes = run_tenants(ctx, &tenants, options.fail_fast, reporter, |tenant| {
         let done = !options.restore
             && state.settled(tenant, |have| {
                 options.requests.iter().all(|r| have.and_then(|h| h.get(&r.name)).is_some_and(|v| r.req.matches(v)))
@@ -49,7 +49,7 @@ pub fn install(ctx: &Context, options: &InstallOptions, reporter: &dyn Reporter)
         }
         install_tenant(ctx, &loaded, tenant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
     });
-    into_report(outcomes, options.tenants.is_single(), options.dry_run)
+    into_report(ctx, outcomes, options.tenants.is_single(), options.dry_run)
 }
 
 fn install_tenant(

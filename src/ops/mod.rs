@@ -49,7 +49,7 @@ use crate::domain::job::Job;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Installed;
 use crate::domain::suggest::{closest, similar};
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Interruption, Result};
 use crate::store::{self, LandlordAccess, StoreConfig, Stores};
 
 /// Settings that every use-case may read.
@@ -169,6 +169,20 @@ impl Context {
         Ok(Context::new(store::open(&settings.store_config(LandlordAccess::ReadOnly))?, settings.clone()))
     }
 
+    /// The interruption (SIGINT, SIGTERM) that asked the command to stop, if one did:
+    /// work in flight rolls back and nothing new starts.
+    pub fn interrupted(&self) -> Option<Interruption> {
+        self.stores.interrupts.interrupted()
+    }
+
+    /// An interrupted error that says what was stopped, if the command was interrupted.
+    pub(crate) fn stop_if_interrupted(&self, what: impl FnOnce() -> String) -> Result<()> {
+        match self.interrupted() {
+            Some(interruption) => Err(Error::interrupted(interruption, what())),
+            None => Ok(()),
+        }
+    }
+
     /// Now, as stored.
     pub fn now(&self) -> String {
         self.clock.now_text()
@@ -208,7 +222,16 @@ impl Context {
         let lock = match self.tenants.lock(tenant, Duration::ZERO) {
             Err(e) if e.kind == crate::domain::ErrorKind::Busy => {
                 reporter.status("Blocking", &format!("waiting for lock on tenant {tenant}"));
-                self.tenants.lock(tenant, self.settings.lock_timeout)
+                // In steps, so that an interruption ends the wait.
+                let deadline = std::time::Instant::now().checked_add(self.settings.lock_timeout);
+                loop {
+                    self.stop_if_interrupted(|| format!("stopped waiting for the lock on tenant `{tenant}`; nothing was changed"))?;
+                    let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(std::time::Instant::now()));
+                    match self.tenants.lock(tenant, left.min(LOCK_WAIT_STEP)) {
+                        Err(e) if e.kind == crate::domain::ErrorKind::Busy && !left.is_zero() => {}
+                        other => break other,
+                    }
+                }
             }
             other => other,
         }?;
@@ -233,6 +256,9 @@ impl Context {
         Ok(installed)
     }
 }
+
+/// How long a wait for a tenant's lock goes without looking for an interruption.
+const LOCK_WAIT_STEP: Duration = Duration::from_millis(100);
 
 /// What a use-case tells the person or program running it, as it goes.
 pub trait Reporter: Send + Sync {
@@ -304,6 +330,10 @@ pub struct OperationReport {
     pub summary: Summary,
     pub tenants: Vec<TenantResult>,
     pub dry_run: bool,
+    /// A fleet stopped by an interruption (SIGINT, SIGTERM): the error it ends with,
+    /// after its summary. (A single tenant's interruption is the command's error.)
+    #[serde(skip)]
+    pub interrupted: Option<Error>,
 }
 
 /// A batch id: time-ordered and unique enough across processes.

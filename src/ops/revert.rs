@@ -136,7 +136,7 @@ pub fn revert(ctx: &Context, id: i64, reporter: &dyn Reporter) -> Result<Operati
     };
     let run = execute(ctx, tenant.as_str(), &new_batch_id(ctx), vec![action], reporter);
     let outcome = TenantOutcome { plan: vec![row], jobs: run.jobs, error: run.error, ..TenantOutcome::new(&tenant) };
-    into_report(vec![outcome], true, false)
+    into_report(ctx, vec![outcome], true, false)
 }
 
 /// A version the tenant has or had, which the landlord always recorded.

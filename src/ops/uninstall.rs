@@ -32,13 +32,13 @@ pub fn uninstall(ctx: &Context, options: &UninstallOptions, reporter: &dyn Repor
     let loaded = load_catalog(ctx, reporter)?;
     let batch = new_batch_id(ctx);
     let state = FleetState::load(ctx)?;
-    let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
+    let outcomes = run_tenants(ctx, &tenants, options.fail_fast, reporter, |tenant| {
         if state.settled(tenant, |have| options.modules.iter().all(|m| !have.is_some_and(|h| h.contains_key(m)))) {
             return TenantOutcome { unchanged: options.modules.len(), ..TenantOutcome::new(tenant) };
         }
         uninstall_tenant(ctx, &loaded, tenant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
     });
-    into_report(outcomes, options.tenants.is_single(), options.dry_run)
+    into_report(ctx, outcomes, options.tenants.is_single(), options.dry_run)
 }
 
 fn uninstall_tenant(

@@ -43,7 +43,7 @@ pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter)
     let every_tenant = matches!(options.tenants, TenantSelection::All);
     let targets: Vec<(ModuleName, Option<Version>)> =
         options.modules.iter().map(|m| (m.clone(), target_version(&loaded, m, options.to.as_ref(), ctx.today()))).collect();
-    let outcomes = run_tenants(&tenants, ctx.settings.jobs, options.fail_fast, reporter, |tenant| {
+    let outcomes = run_tenants(ctx, &tenants, options.fail_fast, reporter, |tenant| {
         let have = state.installed(tenant);
         // Across every tenant, those without the module have nothing to upgrade.
         let relevant: Vec<ModuleName> =
@@ -58,7 +58,7 @@ pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter)
         }
         upgrade_tenant(ctx, &loaded, tenant, &relevant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
     });
-    into_report(outcomes, options.tenants.is_single(), options.dry_run)
+    into_report(ctx, outcomes, options.tenants.is_single(), options.dry_run)
 }
 
 /// The version a tenant ends at when nothing stands in the way: `--to`, or the newest

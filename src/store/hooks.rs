@@ -1,19 +1,34 @@
 //! Runs hooks as processes: in the module folder, with the job's variables, stdout and
 //! stderr captured together (bounded), a time limit after which the hook and everything
 //! it started are killed, and (on Linux) death of the hook when modreg itself dies.
+//! Each hook leads a process group of its own, so a Ctrl-C at the terminal reaches
+//! modreg alone; when modreg is interrupted, it kills the groups of the hooks that are
+//! running, except those that undo work (rollback hooks), which run to their end.
 
 use std::collections::VecDeque;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::domain::job::MAX_HOOK_OUTPUT;
-use crate::store::{HookCall, HookOutcome, HookRunner, HookStatus};
+use crate::store::{HookCall, HookOutcome, HookRunner, HookStatus, Interrupts};
 
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ProcessHookRunner;
+/// How often a running hook looks for an interruption: its kill comes this soon after.
+const INTERRUPT_POLL: Duration = Duration::from_millis(20);
+
+pub struct ProcessHookRunner {
+    interrupts: Arc<dyn Interrupts>,
+}
+
+impl ProcessHookRunner {
+    /// Hooks that are killed when `interrupts` says the process was interrupted.
+    pub fn new(interrupts: Arc<dyn Interrupts>) -> Self {
+        ProcessHookRunner { interrupts }
+    }
+}
 
 /// Keeps the first and last halves of the output budget.
 #[derive(Default)]
@@ -58,6 +73,11 @@ fn kill_group(pid: u32) {
 impl HookRunner for ProcessHookRunner {
     fn run(&self, call: &HookCall) -> HookOutcome {
         let started = Instant::now();
+        if call.interruptible
+            && let Some(interruption) = self.interrupts.interrupted()
+        {
+            return HookOutcome { status: HookStatus::Interrupted(interruption), output: String::new(), duration: Duration::ZERO };
+        }
         let could_not_start =
             |why: String| HookOutcome { status: HookStatus::CouldNotStart(why), output: String::new(), duration: started.elapsed() };
         let (mut reader, writer) = match std::io::pipe() {
@@ -116,18 +136,34 @@ impl HookRunner for ProcessHookRunner {
         std::thread::spawn(move || {
             let _ = status_tx.send(child.wait());
         });
-        let status = match status_rx.recv_timeout(call.timeout) {
-            Ok(Ok(status)) => match (status.code(), status.signal()) {
-                (Some(0), _) => HookStatus::Succeeded,
-                (Some(code), _) => HookStatus::Exited(code),
-                (None, Some(signal)) => HookStatus::Signalled(signal),
-                (None, None) => HookStatus::Exited(-1),
-            },
-            Ok(Err(e)) => HookStatus::CouldNotStart(e.to_string()),
-            Err(_) => {
-                kill_group(pid);
-                let _ = status_rx.recv();
-                HookStatus::TimedOut
+        let deadline = started.checked_add(call.timeout);
+        let stop = |status: HookStatus| {
+            kill_group(pid);
+            let _ = status_rx.recv();
+            status
+        };
+        let status = loop {
+            let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+            if left.is_zero() {
+                break stop(HookStatus::TimedOut);
+            }
+            if call.interruptible
+                && let Some(interruption) = self.interrupts.interrupted()
+            {
+                break stop(HookStatus::Interrupted(interruption));
+            }
+            match status_rx.recv_timeout(if call.interruptible { left.min(INTERRUPT_POLL) } else { left }) {
+                Ok(Ok(status)) => {
+                    break match (status.code(), status.signal()) {
+                        (Some(0), _) => HookStatus::Succeeded,
+                        (Some(code), _) => HookStatus::Exited(code),
+                        (None, Some(signal)) => HookStatus::Signalled(signal),
+                        (None, None) => HookStatus::Exited(-1),
+                    };
+                }
+                Ok(Err(e)) => break HookStatus::CouldNotStart(e.to_string()),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break HookStatus::CouldNotStart("lost track of the process".into()),
             }
         };
         // Whatever the hook left running in its group goes with it.
@@ -142,18 +178,58 @@ impl HookRunner for ProcessHookRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Interruption;
+    use crate::store::interrupt::Switch;
     use std::path::PathBuf;
 
-    fn sh(script: &str, timeout: Duration) -> HookOutcome {
-        let call = HookCall {
+    fn runner() -> ProcessHookRunner {
+        ProcessHookRunner::new(Arc::new(Switch::default()))
+    }
+
+    fn sh_call(script: &str, timeout: Duration) -> HookCall {
+        HookCall {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), script.into()],
             dir: std::env::temp_dir(),
             env: vec![("MODREG_TENANT".into(), "acme".into())],
             timeout,
             stdin: None,
-        };
-        ProcessHookRunner.run(&call)
+            interruptible: true,
+        }
+    }
+
+    fn sh(script: &str, timeout: Duration) -> HookOutcome {
+        runner().run(&sh_call(script, timeout))
+    }
+
+    #[test]
+    fn an_interruption_kills_a_running_hook_and_its_group_but_not_a_rollback_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = dir.path().join("started");
+        let path = std::ffi::CString::new(started.display().to_string()).unwrap();
+        // SAFETY: mkfifo only reads the NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        let switch = Arc::new(Switch::default());
+        let runner = Arc::new(ProcessHookRunner::new(switch.clone()));
+        // The child `sleep` holds the output pipe: the output is collected only once it is gone.
+        let call = sh_call(&format!("sleep 30 & echo started > {}; wait", started.display()), Duration::from_secs(60));
+        let clock = Instant::now();
+        let running = std::thread::spawn({
+            let runner = runner.clone();
+            move || runner.run(&call)
+        });
+        // Blocks until the hook has started its child.
+        assert_eq!(std::fs::read_to_string(&started).unwrap(), "started\n");
+        switch.set(Interruption::Terminate);
+        let outcome = running.join().unwrap();
+        assert_eq!(outcome.status, HookStatus::Interrupted(Interruption::Terminate));
+        assert!(!outcome.output.contains("output not collected"), "the hook's child outlived it");
+        assert!(clock.elapsed() < Duration::from_secs(20));
+        // Once interrupted, nothing new starts, but what undoes work runs to its end.
+        assert_eq!(runner.run(&sh_call("echo started", Duration::from_secs(60))).status, HookStatus::Interrupted(Interruption::Terminate));
+        let rollback = HookCall { interruptible: false, ..sh_call("sleep 0.2; echo done", Duration::from_secs(60)) };
+        let outcome = runner.run(&rollback);
+        assert_eq!((outcome.status, outcome.output.as_str()), (HookStatus::Succeeded, "done\n"));
     }
 
     #[test]
@@ -190,7 +266,8 @@ mod tests {
             env: vec![],
             timeout: Duration::from_secs(1),
             stdin: None,
+            interruptible: true,
         };
-        assert!(matches!(ProcessHookRunner.run(&call).status, HookStatus::CouldNotStart(_)));
+        assert!(matches!(runner().run(&call).status, HookStatus::CouldNotStart(_)));
     }
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod discovery;
 mod file_copy;
 pub mod hooks;
+pub mod interrupt;
 pub mod lock;
 mod open;
 pub mod postgres;
@@ -39,7 +40,7 @@ use crate::domain::event::Event;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step};
 use crate::domain::module::{Migration, ModuleVersion, Seed};
 use crate::domain::name::ModuleName;
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Interruption, Result};
 
 // ---------------------------------------------------------------------------------------
 // The landlord
@@ -652,6 +653,9 @@ pub struct HookCall {
     pub timeout: Duration,
     /// Written to the program's standard input (an event, for the event command).
     pub stdin: Option<String>,
+    /// Killed, with its process group, when the process is interrupted (and not started
+    /// once it was). A hook that undoes work (`rollback`) is not: it runs to its end.
+    pub interruptible: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -660,6 +664,8 @@ pub enum HookStatus {
     Exited(i32),
     Signalled(i32),
     TimedOut,
+    /// The process was interrupted while the hook ran: it was killed with its group.
+    Interrupted(Interruption),
     CouldNotStart(String),
 }
 
@@ -672,6 +678,14 @@ pub struct HookOutcome {
 
 pub trait HookRunner: Send + Sync {
     fn run(&self, call: &HookCall) -> HookOutcome;
+}
+
+/// Whether the process was asked to stop (SIGINT, SIGTERM; [`interrupt`]): fleets ask
+/// before each tenant, a tenant's run between its steps, the SQL sandbox while module
+/// SQL runs, and the hook runner while a hook runs.
+pub trait Interrupts: Send + Sync {
+    /// The first interruption that arrived, if one did.
+    fn interrupted(&self) -> Option<Interruption>;
 }
 
 /// Answers "may this tenant use this module" for modules that need a subscription.

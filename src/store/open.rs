@@ -10,10 +10,11 @@ use crate::domain::{Error, Result};
 use crate::store::clock::{Clock, SystemClock};
 use crate::store::discovery::DiskModules;
 use crate::store::hooks::ProcessHookRunner;
+use crate::store::interrupt::ProcessSignals;
 use crate::store::postgres::PostgresLandlord;
 use crate::store::sqlite::{SqliteLandlord, SqliteLandlordFile, SqliteTenantFiles};
 use crate::store::subscription::{BuiltinSubscriptions, CommandSubscriptions};
-use crate::store::{HookRunner, Landlord, LandlordFile, ModuleSource, SubscriptionSource, TenantFiles};
+use crate::store::{HookRunner, Interrupts, Landlord, LandlordFile, ModuleSource, SubscriptionSource, TenantFiles};
 
 /// How a command needs the landlord.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,8 @@ pub struct Stores {
     /// The catalog: the modules folder.
     pub modules: Arc<dyn ModuleSource>,
     pub clock: Arc<dyn Clock>,
+    /// SIGINT and SIGTERM, once the CLI catches them (`interrupt::catch`).
+    pub interrupts: Arc<dyn Interrupts>,
     /// The landlord is shared by several hosts: each works on its own tenants' files.
     pub shared: bool,
 }
@@ -87,19 +90,29 @@ pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<St
         Some(url) => (open_postgres(url, config)?, true),
         None => (open_sqlite(config)?, false),
     };
-    let tenants = tenant_files(config, clock.clone());
-    let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner);
+    let interrupts: Arc<dyn Interrupts> = Arc::new(ProcessSignals);
+    let tenants = tenant_files(config, clock.clone(), interrupts.clone());
+    let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner::new(interrupts.clone()));
     let subscriptions: Arc<dyn SubscriptionSource> = match &config.subscription_command {
         Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), config.hook_timeout)),
         None => Arc::new(BuiltinSubscriptions::new(landlord.clone())),
     };
-    Ok(Stores { landlord, tenants, hooks, subscriptions, modules: module_source(vec![config.modules_dir.clone()]), clock, shared })
+    Ok(Stores {
+        landlord,
+        tenants,
+        hooks,
+        subscriptions,
+        modules: module_source(vec![config.modules_dir.clone()]),
+        clock,
+        interrupts,
+        shared,
+    })
 }
 
 /// The tenant files `config` describes, without opening the landlord (which may be the
 /// broken part: `doctor` checks the tenant files all the same).
-pub fn tenant_files(config: &StoreConfig, clock: Arc<dyn Clock>) -> Arc<dyn TenantFiles> {
-    Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock))
+pub fn tenant_files(config: &StoreConfig, clock: Arc<dyn Clock>, interrupts: Arc<dyn Interrupts>) -> Arc<dyn TenantFiles> {
+    Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock, interrupts))
 }
 
 /// The landlord's file, without opening it as a landlord, when the landlord is one file

@@ -50,6 +50,7 @@ impl SubscriptionSource for CommandSubscriptions {
             env: vec![("MODREG_TENANT".into(), tenant.into()), ("MODREG_MODULE".into(), module.into())],
             timeout: self.timeout,
             stdin: None,
+            interruptible: true,
         };
         let outcome = self.runner.run(&call);
         let output = outcome.output.trim();
@@ -67,6 +68,9 @@ impl SubscriptionSource for CommandSubscriptions {
             }
             HookStatus::TimedOut => {
                 Err(Error::failed(format!("the subscription command `{}` did not answer within {:?}", self.command, self.timeout)))
+            }
+            HookStatus::Interrupted(interruption) => {
+                Err(Error::interrupted(interruption, format!("the subscription command `{}` was killed", self.command)))
             }
             HookStatus::CouldNotStart(why) => Err(Error::failed(format!("cannot run the subscription command `{}`: {why}", self.command))),
         }

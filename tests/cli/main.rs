@@ -22,6 +22,7 @@ mod help;
 mod history;
 mod hooks;
 mod install;
+mod interrupt;
 mod isolation;
 mod library;
 mod locks;

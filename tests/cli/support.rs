@@ -610,6 +610,46 @@ pub fn write_fifo(path: &Path, text: &str) {
     within_patience(&format!("writing {}", path.display()), move || std::fs::write(owned, text).expect("write the pipe"));
 }
 
+/// Sends `signal` (`libc::SIGINT`…) to a spawned run.
+pub fn signal(child: &std::process::Child, signal: libc::c_int) {
+    // SAFETY: kill(2) takes a pid and a signal number.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0, "kill {}", child.id());
+}
+
+/// Whether process `pid` (not a child of this one) ends, or has ended, within `timeout`:
+/// waits on a pidfd, which is readable once the process is gone (a zombie counts).
+pub fn ends_within(pid: libc::pid_t, timeout: Duration) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+    if fd < 0 {
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd; the descriptor is ours to close.
+    let ready = unsafe { libc::poll(&mut poll, 1, timeout.as_millis() as libc::c_int) };
+    unsafe { libc::close(fd) };
+    ready == 1
+}
+
+/// How a spawned run ended: its exit code, its stdout, and its stderr (what `stderr`
+/// had seen, and the rest up to its end). Run with `--json` when `json`.
+pub fn finished(child: std::process::Child, mut stderr: Stderr, json: bool) -> Run {
+    let output = within_patience("waiting for modreg to exit", move || child.wait_with_output().expect("wait for modreg"));
+    loop {
+        match stderr.lines.recv_timeout(PATIENCE) {
+            Ok(line) => stderr.seen.push(line),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("stderr did not end; saw:\n{}", stderr.seen.join("\n")),
+        }
+    }
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: stderr.seen.iter().map(|l| format!("{l}\n")).collect(),
+        json,
+    }
+}
+
 /// A child's stderr, read line by line as it comes.
 pub struct Stderr {
     lines: mpsc::Receiver<String>,

@@ -8,6 +8,8 @@
 //! under a time limit (`MODREG_SQL_TIMEOUT`) that SQLite's progress handler enforces. SQL
 //! that modreg runs itself passes, and is not timed, except that triggers and views
 //! (which module SQL wrote) may never reach `_modreg_*` objects, whoever fires them.
+//! The same progress handler stops module SQL when the process is interrupted (SIGINT,
+//! SIGTERM), so that its work rolls back at once; modreg's own SQL (the rollback) goes on.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,13 +18,13 @@ use std::time::{Duration, Instant};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, ErrorCode};
 
-use crate::domain::Error;
 use crate::domain::diagnostic::line_column;
-use crate::store::WorkError;
+use crate::domain::{Error, Interruption};
 use crate::store::sqlite::schema::{self, SchemaObject, quote};
 use crate::store::sqlite::script::{self, sqlite_message};
 use crate::store::sqlite::tenant_files::connection_file;
 use crate::store::sqlite::work_failure;
+use crate::store::{Interrupts, WorkError};
 
 /// How many SQLite virtual machine instructions run between two looks at the clock:
 /// often enough to stop within a few milliseconds of the limit, rare enough to cost
@@ -86,6 +88,8 @@ struct State {
     deadline: Option<Instant>,
     /// The progress handler stopped the running script.
     timed_out: bool,
+    /// The progress handler stopped the running script: the process was interrupted.
+    interrupted: Option<Interruption>,
 }
 
 /// Why the authorizer refused a statement, and what to do about it.
@@ -125,6 +129,8 @@ pub(crate) enum Stop {
     Denied(Denial),
     /// A statement ran past this time limit.
     TimedOut(Duration),
+    /// The process was interrupted while it ran.
+    Interrupted(Interruption),
 }
 
 /// A module script that failed: where in its text, why, and how long it ran.
@@ -145,15 +151,21 @@ impl ScriptFailure {
         match &self.stop {
             Some(Stop::Denied(denial)) => denial.message.clone(),
             Some(Stop::TimedOut(limit)) => format!("it ran past the {} s limit (`MODREG_SQL_TIMEOUT`)", limit.as_secs_f64()),
+            Some(Stop::Interrupted(interruption)) => interruption.reason(),
             None => sqlite_message(&self.error),
         }
     }
 
     /// The failure of job step `step`: `what` names the script (``migration `V1__a` of
     /// `m` ``), `file` is its path in the module folder and `sql` its text. A script
-    /// stopped by the time limit is named with the line it was stopped at.
+    /// stopped by the time limit or an interruption is named with the line it was
+    /// stopped at.
     pub(crate) fn work_error(&self, step: String, what: &str, file: &str, sql: &str) -> WorkError {
         let error = match &self.stop {
+            Some(Stop::Interrupted(interruption)) => {
+                let (line, _) = line_column(sql, self.offset);
+                Error::interrupted(*interruption, format!("{what} was stopped at `{file}` line {line}"))
+            }
             Some(Stop::TimedOut(_)) => {
                 let (line, _) = line_column(sql, self.offset);
                 Error::failed(format!("{what} was stopped at `{file}` line {line}: {}", self.reason()))
@@ -181,8 +193,8 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 
 impl Sandbox {
     /// Installs the authorizer and the time limit of each script (`limit`) on `conn`, and
-    /// forbids attaching databases at all.
-    pub(crate) fn install(conn: &mut Connection, limit: Duration) -> rusqlite::Result<Sandbox> {
+    /// forbids attaching databases at all. Module SQL stops when `interrupts` says so.
+    pub(crate) fn install(conn: &mut Connection, limit: Duration, interrupts: Arc<dyn Interrupts>) -> rusqlite::Result<Sandbox> {
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
         let state = Arc::new(Mutex::new(State { limit, ..State::default() }));
         let clocked = state.clone();
@@ -190,7 +202,14 @@ impl Sandbox {
             INSTRUCTIONS_PER_CHECK,
             Some(move || {
                 let mut state = lock(&clocked);
-                let past = state.active && state.deadline.is_some_and(|deadline| Instant::now() >= deadline);
+                if !state.active {
+                    return false;
+                }
+                if let Some(interruption) = interrupts.interrupted() {
+                    state.interrupted = Some(interruption);
+                    return true;
+                }
+                let past = state.deadline.is_some_and(|deadline| Instant::now() >= deadline);
                 state.timed_out |= past;
                 past
             }),
@@ -224,15 +243,21 @@ impl Sandbox {
         state.active = true;
         state.denial = None;
         state.timed_out = false;
+        state.interrupted = None;
         state.deadline = started.checked_add(state.limit);
     }
 
-    /// Ends a piece of module SQL: why the authorizer refused it (if it did), whether the
-    /// clock stopped it, and the limit.
-    fn leave(&self) -> (Option<Denial>, bool, Duration) {
+    /// Ends a piece of module SQL: why the authorizer refused it (if it did), and why
+    /// the progress handler stopped it (if it did: an interruption, or the time limit).
+    fn leave(&self) -> (Option<Denial>, Option<Stop>) {
         let mut state = lock(&self.state);
         state.active = false;
-        (state.denial.take(), state.timed_out, state.limit)
+        let halted = match (state.interrupted, state.timed_out) {
+            (Some(interruption), _) => Some(Stop::Interrupted(interruption)),
+            (None, true) => Some(Stop::TimedOut(state.limit)),
+            (None, false) => None,
+        };
+        (state.denial.take(), halted)
     }
 
     /// Checks what a trigger the running module created would write, wherever it fires
@@ -250,7 +275,11 @@ impl Sandbox {
             let started = Instant::now();
             self.enter(started);
             let compiled = conn.prepare(probe).map(drop);
-            let (denial, _, _) = self.leave();
+            let (denial, halted) = self.leave();
+            if let Some(Stop::Interrupted(interruption)) = halted {
+                let stopped = format!("checking trigger `{}` of module `{module}` was stopped", trigger.name);
+                return Err(WorkError::new(step, Error::interrupted(interruption, stopped)));
+            }
             let error = match (compiled, denial) {
                 (Err(_), Some(denial)) => denial.error(denial.message.clone()),
                 // A trigger that does not compile makes every write to its table fail,
@@ -273,16 +302,17 @@ impl Sandbox {
         let started = Instant::now();
         self.enter(started);
         let result = script::run(conn, sql);
-        let (denial, timed_out, limit) = self.leave();
+        let (denial, halted) = self.leave();
         let elapsed = started.elapsed();
         let file = || connection_file(conn);
         reset_connection(conn).map_err(|error| ScriptFailure { error, offset: 0, stop: None, elapsed, file: file() })?;
         result.map_err(|e| {
-            let interrupted = e.error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted);
-            let stop = match denial {
-                _ if interrupted && timed_out => Some(Stop::TimedOut(limit)),
-                Some(denial) => Some(Stop::Denied(denial)),
-                None => None,
+            // The progress handler's stops show as SQLite's "interrupted".
+            let stopped = e.error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted);
+            let stop = match (halted, denial) {
+                (Some(halted), _) if stopped => Some(halted),
+                (_, Some(denial)) => Some(Stop::Denied(denial)),
+                _ => None,
             };
             ScriptFailure { error: e.error, offset: e.offset, stop, elapsed, file: file() }
         })
@@ -448,13 +478,14 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), Denial> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::interrupt::Switch;
 
     const ENDLESS: &str = "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c) SELECT count(*) FROM c;";
 
     #[test]
     fn a_script_past_the_limit_is_stopped_and_the_next_one_gets_the_whole_limit() {
         let mut conn = Connection::open_in_memory().unwrap();
-        let sandbox = Sandbox::install(&mut conn, Duration::from_millis(50)).unwrap();
+        let sandbox = Sandbox::install(&mut conn, Duration::from_millis(50), Arc::new(Switch::default())).unwrap();
         let sql = format!("CREATE TABLE t (a);\n{ENDLESS}");
         let failure = sandbox.run_script(&conn, &sql).unwrap_err();
         assert_eq!(failure.stop, Some(Stop::TimedOut(Duration::from_millis(50))));
@@ -474,11 +505,32 @@ mod tests {
     #[test]
     fn a_refusal_is_not_taken_for_a_timeout() {
         let mut conn = Connection::open_in_memory().unwrap();
-        let sandbox = Sandbox::install(&mut conn, Duration::from_secs(60)).unwrap();
+        let sandbox = Sandbox::install(&mut conn, Duration::from_secs(60), Arc::new(Switch::default())).unwrap();
         let failure = sandbox.run_script(&conn, "SELECT 1;\nATTACH 'x.db' AS x;").unwrap_err();
         assert!(matches!(&failure.stop, Some(Stop::Denied(why)) if why.message.contains("ATTACH")), "{:?}", failure.stop);
         let error = failure.work_error("migrate V1__a".into(), "migration `V1__a` of `m`", "migrations/V1__a.sql", "").error;
         assert!(error.message.starts_with("migration `V1__a` of `m` failed: ATTACH is not allowed"), "{}", error.message);
         assert_eq!(error.hint, None);
+    }
+
+    #[test]
+    fn an_interruption_stops_module_sql_and_not_modregs_own() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let switch = Arc::new(Switch::default());
+        let sandbox = Sandbox::install(&mut conn, Duration::from_secs(60), switch.clone()).unwrap();
+        switch.set(Interruption::Interrupt);
+        let sql = format!("-- counts forever\n{ENDLESS}");
+        let failure = sandbox.run_script(&conn, &sql).unwrap_err();
+        assert_eq!(failure.stop, Some(Stop::Interrupted(Interruption::Interrupt)));
+        let error = failure.work_error("migrate V1__a".into(), "migration `V1__a` of `m`", "migrations/V1__a.sql", &sql).error;
+        assert_eq!(error.kind, crate::domain::ErrorKind::Interrupted);
+        assert_eq!(error.message, "interrupted by SIGINT: migration `V1__a` of `m` was stopped at `migrations/V1__a.sql` line 2");
+        // What modreg runs itself (the rollback) is not stopped.
+        let counted: i64 = conn
+            .query_row("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM c WHERE n < 100000) SELECT count(*) FROM c", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(counted, 100000);
     }
 }

@@ -21,7 +21,7 @@ use crate::store::sqlite::sandbox::{Sandbox, is_internal};
 use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, SchemaObject, history_table, quote};
 use crate::store::sqlite::tenant_files::{io_error, remove_if_exists, tenant_file};
 use crate::store::sqlite::{archive, sql_error, work_failure};
-use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, SchemaItem, TenantDb, WorkError, WorkStep, file_copy};
+use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Interrupts, SchemaItem, TenantDb, WorkError, WorkStep, file_copy};
 
 pub(crate) struct SqliteTenantDb {
     conn: Connection,
@@ -41,13 +41,14 @@ impl SqliteTenantDb {
         partial_copy: PathBuf,
         sql_timeout: Duration,
         clock: Arc<dyn Clock>,
+        interrupts: Arc<dyn Interrupts>,
     ) -> Result<Self> {
         let err = |e| sql_error(tenant_file(path.as_deref()), e);
         // The bundled SQLite enforces foreign keys by default; schema changes must not
         // (dropping a table would cascade into its children's rows), as SQLite's own
         // ALTER TABLE procedure says. Applications keep their own setting.
         conn.pragma_update(None, "foreign_keys", false).map_err(err)?;
-        let sandbox = Sandbox::install(&mut conn, sql_timeout).map_err(err)?;
+        let sandbox = Sandbox::install(&mut conn, sql_timeout, interrupts).map_err(err)?;
         let has_internal: bool =
             conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = '_modreg_jobs'", [], |r| r.get::<_, i64>(0)).map_err(err)? > 0;
         if !has_internal {
@@ -402,7 +403,8 @@ mod tests {
     #[test]
     fn a_rollback_copy_holds_what_is_still_in_the_write_ahead_log() {
         let dir = tempfile::tempdir().unwrap();
-        let files = SqliteTenantFiles::new(dir.path(), Duration::from_secs(5), Duration::from_secs(60), Arc::new(SystemClock));
+        let never = Arc::new(crate::store::interrupt::Switch::default());
+        let files = SqliteTenantFiles::new(dir.path(), Duration::from_secs(5), Duration::from_secs(60), Arc::new(SystemClock), never);
         files.create("acme").unwrap();
         let path = files.path("acme");
         let app = Connection::open(&path).unwrap();

@@ -15,7 +15,7 @@ use crate::store::lock::FileLock;
 use crate::store::sqlite::schema::INTERNAL_SCHEMA;
 use crate::store::sqlite::tenant_db::SqliteTenantDb;
 use crate::store::sqlite::{archive, check, configure, copy, sql_error};
-use crate::store::{ArchiveSummary, RollbackCopy, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
+use crate::store::{ArchiveSummary, Interrupts, RollbackCopy, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
 
 pub struct SqliteTenantFiles {
     tenants_dir: PathBuf,
@@ -24,12 +24,28 @@ pub struct SqliteTenantFiles {
     /// How long one migration or seed may run (`MODREG_SQL_TIMEOUT`).
     sql_timeout: Duration,
     clock: Arc<dyn Clock>,
+    /// Module SQL stops when the process is interrupted.
+    interrupts: Arc<dyn Interrupts>,
 }
 
 impl SqliteTenantFiles {
-    /// Tenant files under `data_dir`; each migration and seed may run for `sql_timeout`.
-    pub fn new(data_dir: &Path, busy_timeout: Duration, sql_timeout: Duration, clock: Arc<dyn Clock>) -> Self {
-        SqliteTenantFiles { tenants_dir: data_dir.join("tenants"), locks_dir: data_dir.join("locks"), busy_timeout, sql_timeout, clock }
+    /// Tenant files under `data_dir`; each migration and seed may run for `sql_timeout`,
+    /// and until `interrupts` says the process was interrupted.
+    pub fn new(
+        data_dir: &Path,
+        busy_timeout: Duration,
+        sql_timeout: Duration,
+        clock: Arc<dyn Clock>,
+        interrupts: Arc<dyn Interrupts>,
+    ) -> Self {
+        SqliteTenantFiles {
+            tenants_dir: data_dir.join("tenants"),
+            locks_dir: data_dir.join("locks"),
+            busy_timeout,
+            sql_timeout,
+            clock,
+            interrupts,
+        }
     }
 
     fn copy_path(&self, tenant: &str) -> PathBuf {
@@ -113,13 +129,15 @@ impl TenantFiles for SqliteTenantFiles {
             self.partial_copy_path(tenant),
             self.sql_timeout,
             self.clock.clone(),
+            self.interrupts.clone(),
         )?;
         Ok(Box::new(db))
     }
 
     fn scratch(&self) -> Result<Box<dyn TenantDb>> {
         let conn = Connection::open_in_memory().map_err(|e| sql_error("scratch database", e))?;
-        let db = SqliteTenantDb::new(conn, None, PathBuf::new(), PathBuf::new(), self.sql_timeout, self.clock.clone())?;
+        let db =
+            SqliteTenantDb::new(conn, None, PathBuf::new(), PathBuf::new(), self.sql_timeout, self.clock.clone(), self.interrupts.clone())?;
         Ok(Box::new(db))
     }
 
