@@ -55,7 +55,7 @@ pub fn run(args: FlagsArgs, env: &Env) -> Result<Done> {
         FlagsCommand::Set { tenant: name, assignment } => {
             let name = tenant(&name)?;
             let assignment = FlagAssignment::parse(&assignment)?;
-            let report = flags::set(&env.context()?, &name, &assignment)?;
+            let report = flags::set(&env.context()?, &name, &assignment, &env.reporter)?;
             env.output.data(&report, String::new);
             let verb = if report.changed { "Set" } else { "Unchanged" };
             env.output.status(verb, &format!("{}.{}={} for {}", report.module, report.flag, report.value, report.tenant));

@@ -4,6 +4,11 @@
 //! removing a tenant or setting a flag records. A landlord engine only stores a change
 //! set, in order, in one transaction; it decides nothing.
 //!
+//! A tenant file keeps part of what its modules' changes mean (when the tenant was
+//! added, whether each module is enabled, its flags: [`Change::kept_by_tenant_file`]),
+//! written in the tenant's own transaction, so that a landlord rebuilt from the tenant
+//! files would have them too (`domain::recorded`).
+//!
 //! A few changes are guarded: they say what the landlord must hold for them to apply (a
 //! job still unfinished, a flag still at its old value, a tenant not yet there). When
 //! one does not hold, the engine stores nothing of the set and says which failed.
@@ -160,6 +165,24 @@ impl Change {
     pub fn is_guarded(&self) -> bool {
         matches!(self, Change::AddTenant { .. } | Change::MoveTenant { .. } | Change::SetFlag { .. } | Change::EndJob { .. })
     }
+
+    /// Whether a tenant file keeps this change too (in `_modreg_*` tables), so that a
+    /// landlord rebuilt from it has it: when the tenant was added, whether each module is
+    /// enabled, and its flags. A tenant file stores these unguarded (a flag it is told to
+    /// set takes that value whatever it was) and ignores every other change: its modules'
+    /// versions, objects and migration histories it records from the work itself.
+    pub fn kept_by_tenant_file(&self) -> bool {
+        matches!(
+            self,
+            Change::AddTenant { .. }
+                | Change::PutModule { .. }
+                | Change::SetEnabled { .. }
+                | Change::RemoveModule { .. }
+                | Change::AddFlags { .. }
+                | Change::RemoveFlags { .. }
+                | Change::SetFlag { .. }
+        )
+    }
 }
 
 /// How storing a change set went.
@@ -274,6 +297,13 @@ pub fn complete_job(job: &Job, effect: &Effect, steps: Vec<Step>, at: &str) -> V
     changes
 }
 
+/// What the tenant file keeps of completing `job` (started with `effect`): its module's
+/// enabled state and flags as [`complete_job`] leaves them, to be written in the same
+/// tenant transaction as the job's work.
+pub fn tenant_file_part(job: &Job, effect: &Effect, at: &str) -> Vec<Change> {
+    complete_job(job, effect, Vec::new(), at).into_iter().filter(Change::kept_by_tenant_file).collect()
+}
+
 /// Completing, in recovery, a job whose tenant work is found committed: as
 /// [`complete_job`], also when another host marked it failed after its lease ran out
 /// (the tenant file, which only its home host holds, had the last word).
@@ -358,6 +388,13 @@ pub fn set_flag(tenant: &str, module: &str, flag: &str, value: bool, was: bool, 
             data: Some(serde_json::json!({ "flag": flag, "value": value })),
         }),
     ]
+}
+
+/// What a tenant file keeps of setting a flag that the landlord has at `was` to `value`:
+/// the value, also when it is `was` already, so that setting a flag mends a file that
+/// disagrees with the landlord.
+pub fn set_flag_in_tenant_file(tenant: &str, module: &str, flag: &str, value: bool, was: bool, at: &str) -> Vec<Change> {
+    vec![Change::SetFlag { tenant: tenant.to_string(), module: module.to_string(), flag: flag.to_string(), value, was, at: at.to_string() }]
 }
 
 #[cfg(test)]
@@ -457,5 +494,21 @@ mod tests {
         let Change::Event(e) = &changes[2] else { panic!() };
         assert_eq!(e.data, Some(serde_json::json!({ "archive": "archive/acme/tenant.db" })));
         assert_eq!(remove_tenant("acme", None, "t").len(), 2);
+    }
+
+    #[test]
+    fn a_tenant_file_keeps_enabled_state_and_flags_of_every_completion_and_nothing_else() {
+        let install = Effect::Install { version: "1.0.0".into(), flags: BTreeMap::from([("invoicing".into(), true)]), restored_from: None };
+        let kept = tenant_file_part(&job(JobKind::Install, None, Some("1.0.0")), &install, "t1");
+        assert!(matches!(&kept[0], Change::PutModule { version, .. } if version == "1.0.0"), "{kept:?}");
+        assert!(kept.iter().any(|c| matches!(c, Change::AddFlags { flags, .. } if flags.get("invoicing") == Some(&true))));
+        assert!(kept.iter().all(Change::kept_by_tenant_file));
+        assert!(!kept.iter().any(|c| matches!(c, Change::EndJob { .. } | Change::History { .. } | Change::Event(_))));
+        let disable = tenant_file_part(&job(JobKind::Disable, Some("1.0.0"), Some("1.0.0")), &Effect::SetEnabled { enabled: false }, "t1");
+        assert!(matches!(disable.as_slice(), [Change::SetEnabled { enabled: false, .. }]), "{disable:?}");
+        let upgrade = Effect::Upgrade { version: "2.0.0".into(), features: BTreeMap::new(), copy: Some("c.db".into()) };
+        let kept = tenant_file_part(&job(JobKind::Upgrade, Some("1.0.0"), Some("2.0.0")), &upgrade, "t1");
+        assert!(!kept.iter().any(|c| matches!(c, Change::KeepFile { .. } | Change::SetVersion { .. })), "{kept:?}");
+        assert!(set_flag("acme", "finance", "invoicing", false, true, "t").iter().filter(|c| c.kept_by_tenant_file()).count() == 1);
     }
 }

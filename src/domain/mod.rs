@@ -1,5 +1,6 @@
 //! The pure core: names, manifests, module versions, the catalog, resolution, jobs and
-//! events, "did you mean" suggestions, and the error type with its exit codes. Nothing
+//! events, changes to the landlord and what tenant files record of them, "did you mean"
+//! suggestions, and the error type with its exit codes. Nothing
 //! here touches files, SQLite, processes, clocks or terminals; `ops` feeds it values and
 //! acts on its answers.
 
@@ -13,6 +14,7 @@ pub mod job;
 pub mod manifest;
 pub mod module;
 pub mod name;
+pub mod recorded;
 pub mod resolver;
 pub mod suggest;
 

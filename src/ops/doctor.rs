@@ -8,10 +8,11 @@
 //! and the catalog are held to. A landlord that cannot be opened is a finding, not the
 //! end: the tenant files are still checked, and what they record is what a landlord
 //! rebuilt from them would be made of (`--rebuild-landlord`, to come, starts from
-//! `store::TenantRecords` where this stops at comparing). On a landlord that hosts share,
-//! only this host's tenants are checked.
+//! `store::TenantRecords`, enabled state and flags included, where this stops at
+//! comparing). On a landlord that hosts share, only this host's tenants are checked.
 
 mod files;
+mod settings;
 mod tenant;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,5 +1,5 @@
 //! `modreg enable MODULE --tenant T` (SPEC §5.4): turns an installed module on; its
-//! dependencies must be enabled. A job in the landlord; the tenant file is not touched.
+//! dependencies must be enabled. A job, which records the state in the tenant file too.
 
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::{Error, Result};

@@ -25,6 +25,7 @@ use std::time::Instant;
 
 use semver::Version;
 
+use crate::domain::change;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus, truncate_output};
 use crate::domain::manifest::HookKind;
 use crate::domain::module::ModuleVersion;
@@ -329,7 +330,10 @@ impl Runner<'_> {
                     run.push("restore pre-upgrade copy", StepStatus::Ok, started, Some(detail), None);
                 }
             }
-            Ok(())
+            // The enabled state and flags the job leaves, in the same transaction as its
+            // work: what a landlord rebuilt from the tenant file has.
+            let kept = change::tenant_file_part(&run.job, &action.effect, &self.ctx.now());
+            db.record(&kept).map_err(|e| WorkError::new("record flags", e))
         })();
         if let Err(mut failure) = result {
             // The work ran and failed, and is rolled back: that is exit 1, whatever the cause.

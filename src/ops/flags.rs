@@ -1,10 +1,12 @@
 //! `modreg flags list --tenant T [MODULE]` and `modreg flags set --tenant T MODULE.FLAG=true|false`.
+//! Flags live in the landlord, and in the tenant's file for a landlord rebuilt from it.
 
 use crate::domain::change::{self, Commit};
 use crate::domain::name::{FlagName, ModuleName, TenantName};
 use crate::domain::suggest::similar;
 use crate::domain::{Error, Result};
-use crate::ops::{Context, not_installed};
+use crate::ops::toggle::prepare;
+use crate::ops::{Context, Reporter, fault, not_installed, tenant_records};
 use crate::store::FlagRecord;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,8 +74,11 @@ pub(crate) fn unknown_flag(tenant: &TenantName, module: &ModuleName, flag: &Flag
 /// How many times a flag is read again when another process changes it meanwhile.
 const SET_ATTEMPTS: usize = 5;
 
-pub fn set(ctx: &Context, tenant: &TenantName, assignment: &FlagAssignment) -> Result<FlagSetReport> {
-    ctx.require_tenant(tenant)?;
+/// Sets a flag under the tenant's lock: in the tenant's file first (always, so that
+/// setting a flag also mends a file that disagrees), then in the landlord. A crash in
+/// between leaves the two apart, which `doctor` reports with this command as the fix.
+pub fn set(ctx: &Context, tenant: &TenantName, assignment: &FlagAssignment, reporter: &dyn Reporter) -> Result<FlagSetReport> {
+    let _lock = prepare(ctx, tenant, reporter)?;
     require_installed(ctx, tenant, &assignment.module)?;
     let FlagAssignment { module, flag, value } = assignment;
     for _ in 0..SET_ATTEMPTS {
@@ -81,7 +86,13 @@ pub fn set(ctx: &Context, tenant: &TenantName, assignment: &FlagAssignment) -> R
         let Some(previous) = flags.iter().find(|f| f.flag == flag.as_str()).map(|f| f.value) else {
             return Err(unknown_flag(tenant, module, flag, &flags));
         };
-        let changes = change::set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, previous, &ctx.now());
+        let now = ctx.now();
+        let kept = change::set_flag_in_tenant_file(tenant.as_str(), module.as_str(), flag.as_str(), *value, previous, &now);
+        tenant_records::write(ctx, tenant.as_str(), &kept, &[], "")?;
+        fault::point("flag-written");
+        let changes = change::set_flag(tenant.as_str(), module.as_str(), flag.as_str(), *value, previous, &now);
+        // Another process that sets flags without the tenant's lock (an older modreg)
+        // may have changed it since it was read: read it again.
         if changes.is_empty() || ctx.landlord.commit(&changes)? == Commit::Done {
             return Ok(FlagSetReport {
                 tenant: tenant.to_string(),

@@ -5,8 +5,9 @@
 //! What several use-cases share has a module of its own, not public: `catalog` (the
 //! modules folder as a command sees it, and the landlord's copies), `plan` (between
 //! resolving and running), `execute` (one tenant's plan as an atomic unit), `fleet`
-//! (many tenants at once), `journal` (how jobs end, in the landlord) and `toggle`
-//! (enable and disable).
+//! (many tenants at once), `journal` (how jobs end, in the landlord), `toggle`
+//! (enable and disable) and `tenant_records` (what a tenant file keeps of the
+//! landlord's changes, for `doctor --rebuild-landlord`).
 
 pub mod archives;
 pub mod backup;
@@ -34,6 +35,7 @@ pub mod stats;
 pub mod status;
 pub mod subscription;
 pub mod tenant;
+mod tenant_records;
 mod toggle;
 pub mod uninstall;
 pub mod upgrade;

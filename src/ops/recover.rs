@@ -2,7 +2,10 @@
 //! it: jobs that a killed process left unfinished are completed when their tenant-side
 //! work committed (its marker is in the tenant file) and rolled back otherwise (the
 //! whole-file copy is put back when there is one). Locks need no release: they are the
-//! operating system's and died with the process.
+//! operating system's and died with the process. A tenant file that an older modreg
+//! wrote also gets, from the landlord, what it did not record (`tenant_records::fill`).
+
+use std::time::Duration;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use crate::domain::name::TenantName;
 use crate::ops::catalog::module_version;
 use crate::ops::execute::recover_rollback_hook;
 use crate::ops::journal::{self, Ended};
-use crate::ops::{Context, Reporter};
+use crate::ops::{Context, Reporter, tenant_records};
 use crate::store::{RollbackCopy, TenantRecord};
 
 /// What recovery did for one tenant.
@@ -38,6 +41,9 @@ pub struct RecoverReport {
     /// Jobs of tenants that live on other hosts whose leases ran out, marked failed:
     /// their home host finishes them from the tenant file.
     pub abandoned: Vec<i64>,
+    /// Tenants whose files an older modreg wrote, which now record from the landlord
+    /// when the tenant was added and their modules' enabled state and flags.
+    pub recorded: Vec<String>,
 }
 
 pub const INTERRUPTED: &str = "interrupted: the process running this job stopped before it finished; rolled back by recovery";
@@ -54,12 +60,28 @@ pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<RecoverReport> 
         }
     }
     let mut report = RecoverReport::default();
-    for name in names {
-        let tenant = TenantName::parse(&name)?;
+    for name in &names {
+        let tenant = TenantName::parse(name)?;
         let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
-        if let Some(done) = recover_tenant(ctx, tenant.as_str(), reporter)? {
-            report.tenants.push(done);
+        let (done, recorded) = recover_jobs_and_fill(ctx, tenant.as_str(), reporter)?;
+        report.tenants.extend(done);
+        if recorded {
+            report.recorded.push(name.clone());
         }
+    }
+    // The others only if no process works on them: one that does fills them itself.
+    for tenant in tenants.values().filter(|t| at_home(&t.name) && !names.contains(&t.name)) {
+        let Ok(_lock) = ctx.tenants.lock(&tenant.name, Duration::ZERO) else { continue };
+        // A file that cannot be read is `doctor`'s to report; recovery goes on.
+        if tenant_records::fill(ctx, &tenant.name).unwrap_or(false) {
+            report.recorded.push(tenant.name.clone());
+        }
+    }
+    if !report.recorded.is_empty() {
+        reporter.status(
+            "Recorded",
+            &format!("enabled state and flags from the landlord in {} tenant file(s) an older modreg wrote", report.recorded.len()),
+        );
     }
     let abandoned: Vec<Ended> = ctx
         .landlord
@@ -89,8 +111,20 @@ pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<RecoverReport> 
 /// working on it, and every unfinished job of it that this host ran belongs to a
 /// process that is gone. So does one of another host whose lease ran out, or that
 /// another host marked failed; a running job of another host with a live lease is left
-/// alone.
+/// alone. Then fills in what the tenant's file lacks if an older modreg wrote it.
 pub(crate) fn recover_tenant(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<Option<TenantRecovery>> {
+    Ok(recover_jobs_and_fill(ctx, tenant, reporter)?.0)
+}
+
+/// [`recover_tenant`], also saying whether the file got what it lacked.
+fn recover_jobs_and_fill(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<(Option<TenantRecovery>, bool)> {
+    let done = recover_jobs(ctx, tenant, reporter)?;
+    // A file that cannot be opened or written fails the command's own work on it, which
+    // says why (and records its job as rolled back): no reason to fail before that.
+    Ok((done, tenant_records::fill(ctx, tenant).unwrap_or(false)))
+}
+
+fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<Option<TenantRecovery>> {
     let copy = ctx.tenants.rollback_copy(tenant);
     let this_host = Some(ctx.settings.host.as_str());
     let jobs: Vec<Job> = ctx

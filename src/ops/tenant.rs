@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::domain::change::{self, Commit};
 use crate::domain::name::{HostName, TenantName};
 use crate::domain::{Error, Result};
-use crate::ops::{Context, Reporter, recover};
+use crate::ops::{Context, Reporter, recover, tenant_records};
 use crate::store::TenantRecord;
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -31,10 +31,14 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
         // Under the tenant's lock, so that a `tenant remove` of the same name cannot
         // interleave; this also creates the lock file that every later command takes.
         let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
-        let added = ctx.landlord.tenant(tenant.as_str())?.is_none()
-            && ctx.landlord.commit(&change::add_tenant(tenant.as_str(), &ctx.settings.host, &ctx.now()))? == Commit::Done;
+        let changes = change::add_tenant(tenant.as_str(), &ctx.settings.host, &ctx.now());
+        let added = ctx.landlord.tenant(tenant.as_str())?.is_none() && ctx.landlord.commit(&changes)? == Commit::Done;
         if !ctx.tenants.exists(tenant.as_str()) {
             ctx.tenants.create(tenant.as_str())?;
+        }
+        if added {
+            // When it was added, for a landlord rebuilt from the file.
+            tenant_records::write(ctx, tenant.as_str(), &changes, &[], "")?;
         }
         if added {
             reporter.status("Added", &format!("tenant {tenant}"));

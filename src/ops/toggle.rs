@@ -1,17 +1,20 @@
 //! What `enable` and `disable` share: a tenant's installed modules with their manifests
-//! (from the landlord's copies: no modules folder needed), and landlord-only jobs.
+//! (from the landlord's copies: no modules folder needed), and their jobs, which write
+//! the tenant file (the enabled state, for a rebuilt landlord) before the landlord.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::domain::Result;
 use crate::domain::catalog::Catalog;
-use crate::domain::job::{Effect, Job, JobKind, Step, StepStatus};
+use crate::domain::change::{self, Change};
+use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::dependency_order;
 use crate::ops::catalog::module_version;
-use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, journal, new_batch_id, not_installed};
+use crate::ops::journal::{self, Ended};
+use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, fault, new_batch_id, not_installed, tenant_records};
 use crate::store::{InstalledModule, NewJob};
 
 pub(crate) struct TenantModules {
@@ -95,9 +98,27 @@ pub(crate) fn run(
         .collect();
     let now = ctx.now();
     let ids = ctx.start_jobs(&jobs, &now)?;
+    fault::point("jobs-started");
     let step = Step { name: format!("set enabled={enable}"), status: StepStatus::Ok, duration_ms: 0, detail: None, output: None };
     let started: Vec<Job> = ids.iter().zip(&jobs).map(|(&id, new)| new.started(id, &now)).collect();
-    journal::complete_jobs(ctx, started.iter().zip(&jobs).map(|(job, new)| (job, &new.effect, vec![step.clone()])))?;
+    // The tenant file first, with the jobs' markers (as `execute` does): a crash before
+    // the landlord completes them leaves jobs that `recover` finds done and completes.
+    let kept: Vec<Change> = started.iter().zip(&jobs).flat_map(|(job, new)| change::tenant_file_part(job, &new.effect, &now)).collect();
+    if let Err(error) = tenant_records::write(ctx, tenant.as_str(), &kept, &ids, &batch) {
+        let ended = started
+            .into_iter()
+            .map(|job| Ended { job, status: JobStatus::RolledBack, error: error.message.clone(), steps: Vec::new() })
+            .collect();
+        if let Err(e) = journal::end_jobs(ctx, ended) {
+            reporter.warning(&format!("could not record the rollback in the landlord: {}; `modreg recover` will", e.message));
+        }
+        return Err(error);
+    }
+    fault::point("tenant-committed");
+    journal::complete_jobs(ctx, started.iter().zip(&jobs).map(|(job, new)| (job, &new.effect, vec![step.clone()]))).map_err(|e| {
+        e.context(format!("tenant `{tenant}`'s file records it, but the landlord could not"))
+            .with_hint("`modreg recover` completes the jobs")
+    })?;
     let verb = if enable { "Enabled" } else { "Disabled" };
     for module in modules {
         reporter.status(verb, &format!("{module} for {tenant}"));

@@ -523,6 +523,13 @@ pub trait TenantDb {
     fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>>;
     /// Versions the tenant file itself records, module to version.
     fn modules(&mut self) -> Result<BTreeMap<String, String>>;
+    /// Stores, inside the current transaction, what a tenant file keeps of `changes`
+    /// ([`Change::kept_by_tenant_file`]: when the tenant was added, its modules' enabled
+    /// state and flags), unguarded; the other changes are the landlord's alone.
+    fn record(&mut self, changes: &[Change]) -> Result<()>;
+    /// What the file lacks because an older modreg wrote it: when the tenant was added,
+    /// and the modules whose enabled state and flags it does not record.
+    fn unrecorded(&mut self) -> Result<Unrecorded>;
     /// Records, inside the current transaction, that these jobs' tenant work is done.
     fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()>;
     fn job_marked(&mut self, job: i64) -> Result<bool>;
@@ -555,13 +562,55 @@ pub struct OwnedObject {
     pub present: bool,
 }
 
-/// What a tenant file records about itself (`_modreg_*`): its modules, their migration
-/// histories and their objects. What `doctor` holds the landlord to, and what a
-/// landlord rebuilt from the tenant files would start from.
+/// A module as `_modreg_modules` of a tenant file records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleRecord {
+    pub version: String,
+    /// The checksum of the version's content when the tenant got it.
+    pub checksum: String,
+    pub installed_at: String,
+    /// When it got this version.
+    pub updated_at: String,
+}
+
+/// Whether a module is enabled, as a tenant file records it, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnabledRecord {
+    pub enabled: bool,
+    pub updated_at: String,
+}
+
+/// What a tenant file lacks because an older modreg wrote it (before it kept enabled
+/// state and flags): see [`TenantDb::unrecorded`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unrecorded {
+    /// When the tenant was added.
+    pub created_at: bool,
+    /// Modules whose enabled state and flags it does not record.
+    pub modules: Vec<String>,
+}
+
+impl Unrecorded {
+    pub fn is_empty(&self) -> bool {
+        !self.created_at && self.modules.is_empty()
+    }
+}
+
+/// What a tenant file records about itself (`_modreg_*`): when the tenant was added, its
+/// modules with their enabled state and flags, their migration histories and their
+/// objects. What `doctor` holds the landlord to, and what a landlord rebuilt from the
+/// tenant files is made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantRecords {
-    /// Module to version.
-    pub modules: BTreeMap<String, String>,
+    /// When the tenant was added; none in a file an older modreg wrote that no command
+    /// has worked on since.
+    pub created_at: Option<String>,
+    pub modules: BTreeMap<String, ModuleRecord>,
+    /// Module to whether it is enabled. A module of `modules` without an entry was
+    /// installed by an older modreg, which kept neither this nor its flags.
+    pub enabled: BTreeMap<String, EnabledRecord>,
+    /// Module to its flags, by name.
+    pub flags: BTreeMap<String, Vec<FlagRecord>>,
     /// Module to the migrations its history table records, in order; a module without
     /// a history table is not in it.
     pub history: BTreeMap<String, Vec<AppliedMigration>>,

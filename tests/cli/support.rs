@@ -434,9 +434,17 @@ pub fn dump(conn: &Connection) -> String {
 }
 
 /// A dump's lines without modreg's bookkeeping rows (`_modreg_jobs`, `_modreg_modules`),
-/// which record the jobs themselves: what must be as before after an undo.
+/// which record the jobs themselves, and with the enabled state and flags it keeps but
+/// not when they were written (a restore writes them anew): what must be as before after
+/// an undo or a restore.
 pub fn content(dump: &str) -> Vec<String> {
-    dump.lines().filter(|l| !l.starts_with("_modreg_jobs:") && !l.starts_with("_modreg_modules:")).map(String::from).collect()
+    dump.lines()
+        .filter(|l| !l.starts_with("_modreg_jobs:") && !l.starts_with("_modreg_modules:"))
+        .map(|l| match l.rsplit_once(", '") {
+            Some((values, _time)) if l.starts_with("_modreg_enabled:") || l.starts_with("_modreg_flags:") => format!("{values})"),
+            _ => l.to_string(),
+        })
+        .collect()
 }
 
 /// Writes a module folder: manifest, migrations, seeds and hooks.

@@ -12,7 +12,7 @@ use crate::domain::name::TenantName;
 use crate::domain::{ErrorKind, Result};
 use crate::ops::Context;
 use crate::ops::catalog::module_version;
-use crate::ops::doctor::{Finding, Landlord, problems_text};
+use crate::ops::doctor::{Finding, Landlord, RESTORE_LANDLORD, problems_text, settings};
 use crate::store::{InstalledModule, RollbackCopy, TenantFiles, TenantRecords};
 
 /// What every tenant's check reads from.
@@ -123,6 +123,18 @@ impl View<'_> {
         };
         let installed = landlord.installed.get(name).map(Vec::as_slice).unwrap_or_default();
         result.findings.extend(agreement(name, records, installed, !unfinished.is_empty()));
+        let flags = self.ctx.map(|ctx| ctx.landlord.flags(name, None)).transpose();
+        match flags {
+            Ok(flags) => {
+                result.findings.extend(settings::compare(name, records, installed, &flags.unwrap_or_default(), !unfinished.is_empty()))
+            }
+            Err(e) => result.findings.push(Finding::error(
+                Some(name),
+                "landlord.read",
+                format!("cannot read the landlord's flags of tenant `{name}`: {}", e.message),
+                RESTORE_LANDLORD,
+            )),
+        }
         result.findings.extend(self.history(name, records));
         result.findings.extend(objects(name, records));
         result
@@ -139,7 +151,8 @@ impl View<'_> {
     /// Each module's history against its version's migrations.
     fn history(&self, tenant: &str, records: &TenantRecords) -> Vec<Finding> {
         let mut findings = Vec::new();
-        for (module, version) in &records.modules {
+        for (module, record) in &records.modules {
+            let version = &record.version;
             // A version nobody has any more is `catalog.missing`'s to report.
             let Ok(Some(definition)) = self.version(module, version) else { continue };
             let expected: BTreeSet<(i32, &str)> =
@@ -179,16 +192,20 @@ impl View<'_> {
     }
 }
 
+/// The fix of a difference between the landlord and a tenant file while the tenant has
+/// unfinished jobs.
+pub(super) const UNFINISHED_FIX: &str = "`modreg recover`: the tenant has unfinished jobs, which explain it until they end";
+
 /// The landlord's modules and versions of a tenant against its file's.
 fn agreement(tenant: &str, records: &TenantRecords, installed: &[InstalledModule], unfinished: bool) -> Vec<Finding> {
-    let recover = || "`modreg recover`: the tenant has unfinished jobs, which explain it until they end".to_string();
+    let recover = || UNFINISHED_FIX.to_string();
     let in_landlord: BTreeMap<&str, &str> = installed.iter().map(|m| (m.module.as_str(), m.version.as_str())).collect();
     let mut findings = Vec::new();
     for (module, version) in &in_landlord {
         let (message, fix) = match records.modules.get(*module) {
-            Some(found) if found == version => continue,
+            Some(found) if found.version == *version => continue,
             Some(found) => (
-                format!("the landlord says tenant `{tenant}` has `{module} {version}`, but its file records `{module} {found}`"),
+                format!("the landlord says tenant `{tenant}` has `{module} {version}`, but its file records `{module} {}`", found.version),
                 "put back the tenant's file and the landlord from one backup (`modreg backup BACKUP --tenants`)".to_string(),
             ),
             None => (
@@ -198,8 +215,8 @@ fn agreement(tenant: &str, records: &TenantRecords, installed: &[InstalledModule
         };
         findings.push(Finding::error(Some(tenant), "tenant.modules", message, if unfinished { recover() } else { fix }));
     }
-    for (module, version) in records.modules.iter().filter(|(m, _)| !in_landlord.contains_key(m.as_str())) {
-        let message = format!("tenant `{tenant}`'s file records `{module} {version}`, which the landlord does not list for it");
+    for (module, record) in records.modules.iter().filter(|(m, _)| !in_landlord.contains_key(m.as_str())) {
+        let message = format!("tenant `{tenant}`'s file records `{module} {}`, which the landlord does not list for it", record.version);
         let fix = "put back a landlord backup that lists it (`modreg restore-landlord BACKUP/landlord.db`)".to_string();
         findings.push(Finding::error(Some(tenant), "tenant.modules", message, if unfinished { recover() } else { fix }));
     }

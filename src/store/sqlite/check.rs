@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::store::sqlite::configure;
 use crate::store::sqlite::schema::{HISTORY_PREFIX, quote};
-use crate::store::{AppliedMigration, OwnedObject, TenantRecords};
+use crate::store::{AppliedMigration, EnabledRecord, FlagRecord, ModuleRecord, OwnedObject, TenantRecords};
 
 /// How many problems `integrity_check` lists at most: enough to tell a damaged page
 /// from a damaged file, without reading every page's complaint.
@@ -56,12 +56,34 @@ pub(crate) fn tenant_records(conn: &Connection) -> rusqlite::Result<TenantRecord
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '\\_modreg\\_%' ESCAPE '\\'")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    let has = |table: &str| tables.iter().any(|t| t == table);
     let mut records = TenantRecords::default();
-    if tables.iter().any(|t| t == "_modreg_modules") {
+    if has("_modreg_modules") {
         records.modules = conn
-            .prepare("SELECT module, version FROM _modreg_modules")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .prepare("SELECT module, version, checksum, installed_at, updated_at FROM _modreg_modules")?
+            .query_map([], |r| {
+                Ok((r.get(0)?, ModuleRecord { version: r.get(1)?, checksum: r.get(2)?, installed_at: r.get(3)?, updated_at: r.get(4)? }))
+            })?
             .collect::<rusqlite::Result<_>>()?;
+    }
+    // Files an older modreg wrote, opened by no command since, have none of these.
+    if has("_modreg_tenant") {
+        records.created_at = conn.query_row("SELECT value FROM _modreg_tenant WHERE key = 'created_at'", [], |r| r.get(0)).optional()?;
+    }
+    if has("_modreg_enabled") {
+        records.enabled = conn
+            .prepare("SELECT module, enabled, updated_at FROM _modreg_enabled")?
+            .query_map([], |r| Ok((r.get(0)?, EnabledRecord { enabled: r.get(1)?, updated_at: r.get(2)? })))?
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    if has("_modreg_flags") {
+        let flags = conn
+            .prepare("SELECT module, flag, value, updated_at FROM _modreg_flags ORDER BY module, flag")?
+            .query_map([], |r| Ok(FlagRecord { module: r.get(0)?, flag: r.get(1)?, value: r.get(2)?, updated_at: r.get(3)? }))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for flag in flags {
+            records.flags.entry(flag.module.clone()).or_default().push(flag);
+        }
     }
     for table in &tables {
         let Some(module) = table.strip_prefix(HISTORY_PREFIX) else { continue };
@@ -71,7 +93,7 @@ pub(crate) fn tenant_records(conn: &Connection) -> rusqlite::Result<TenantRecord
             .collect::<rusqlite::Result<_>>()?;
         records.history.insert(module.to_string(), applied);
     }
-    if tables.iter().any(|t| t == "_modreg_objects") {
+    if has("_modreg_objects") {
         records.objects = conn
             .prepare(
                 "SELECT o.name, o.module, o.type, EXISTS (SELECT 1 FROM sqlite_schema s WHERE s.name = o.name COLLATE NOCASE)

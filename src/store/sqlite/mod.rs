@@ -5,6 +5,7 @@ mod archive;
 mod check;
 mod copy;
 mod driver;
+mod kept;
 pub mod landlord;
 mod landlord_file;
 mod reader;

@@ -12,7 +12,11 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::Connection;
 
-/// modreg's own tables in every tenant file.
+/// modreg's own tables in every tenant file: its modules, the objects each owns, the
+/// jobs whose work committed, and what a landlord rebuilt from the file needs beyond
+/// those: when the tenant was added (`_modreg_tenant`, key `created_at`), whether each
+/// module is enabled and its flags. Later tables come last: `IF NOT EXISTS` adds them to
+/// files an older modreg wrote.
 pub(crate) const INTERNAL_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS _modreg_modules (
     module       TEXT PRIMARY KEY,
@@ -32,7 +36,28 @@ CREATE TABLE IF NOT EXISTS _modreg_jobs (
     batch  TEXT NOT NULL,
     at     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _modreg_tenant (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _modreg_enabled (
+    module     TEXT PRIMARY KEY,
+    enabled    INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _modreg_flags (
+    module     TEXT NOT NULL,
+    flag       TEXT NOT NULL,
+    value      INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (module, flag)
+) WITHOUT ROWID;
 ";
+
+/// The tables of [`INTERNAL_SCHEMA`]: a file without one of them was written by an
+/// older modreg, and gets it when it is opened.
+pub(crate) const INTERNAL_TABLES: [&str; 6] =
+    ["_modreg_modules", "_modreg_objects", "_modreg_jobs", "_modreg_tenant", "_modreg_enabled", "_modreg_flags"];
 
 /// What the name of every module's refinery history table starts with.
 pub(crate) const HISTORY_PREFIX: &str = "_modreg_history_";

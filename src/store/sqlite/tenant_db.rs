@@ -12,16 +12,17 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, MAIN_DB, OpenFlags, OptionalExtension, params};
 
+use crate::domain::change::Change;
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::ModuleName;
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::sqlite::driver::{Driver, migration_error};
 use crate::store::sqlite::sandbox::{Sandbox, is_internal};
-use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, SchemaObject, history_table, quote};
+use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, INTERNAL_TABLES, SchemaObject, history_table, quote, quote_literal};
 use crate::store::sqlite::tenant_files::{io_error, remove_if_exists, tenant_file};
-use crate::store::sqlite::{archive, sql_error, work_failure};
-use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Interrupts, SchemaItem, TenantDb, WorkError, WorkStep, file_copy};
+use crate::store::sqlite::{archive, kept, sql_error, work_failure};
+use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Interrupts, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep, file_copy};
 
 pub(crate) struct SqliteTenantDb {
     conn: Connection,
@@ -49,9 +50,11 @@ impl SqliteTenantDb {
         // ALTER TABLE procedure says. Applications keep their own setting.
         conn.pragma_update(None, "foreign_keys", false).map_err(err)?;
         let sandbox = Sandbox::install(&mut conn, sql_timeout, interrupts).map_err(err)?;
-        let has_internal: bool =
-            conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = '_modreg_jobs'", [], |r| r.get::<_, i64>(0)).map_err(err)? > 0;
-        if !has_internal {
+        let names = INTERNAL_TABLES.iter().map(|t| quote_literal(t)).collect::<Vec<_>>().join(", ");
+        let present: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ({names})"), [], |r| r.get(0))
+            .map_err(err)?;
+        if present < INTERNAL_TABLES.len() as i64 {
             conn.execute_batch(INTERNAL_SCHEMA).map_err(err)?;
         }
         Ok(SqliteTenantDb { conn, path, copy, partial_copy, sandbox, in_transaction: false, clock })
@@ -364,6 +367,14 @@ impl TenantDb for SqliteTenantDb {
             .prepare_cached("SELECT module, version FROM _modreg_modules")
             .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
             .map_err(|e| self.err(e))
+    }
+
+    fn record(&mut self, changes: &[Change]) -> Result<()> {
+        changes.iter().try_for_each(|change| kept::record(&self.conn, change)).map_err(|e| self.err(e))
+    }
+
+    fn unrecorded(&mut self) -> Result<Unrecorded> {
+        kept::unrecorded(&self.conn).map_err(|e| self.err(e))
     }
 
     fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()> {
