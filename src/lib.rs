@@ -5,8 +5,9 @@
 //!
 //! - [`domain`] is the pure core: names, manifests, module versions, the catalog, the
 //!   resolver, jobs, events, what each change to the landlord means (`change`) and
-//!   what a tenant file records of it (`recorded`), the "did you mean" of unknown names
-//!   (`suggest`), and the error kinds with their exit codes. No files, no SQLite, no processes, no terminal.
+//!   what a tenant file records of it, from which a lost landlord is rebuilt
+//!   (`recorded`), the "did you mean" of unknown names (`suggest`), and the error kinds
+//!   with their exit codes. No files, no SQLite, no processes, no terminal.
 //! - [`ops`] holds the use-cases, one per file (`install`, `upgrade`, `uninstall`,
 //!   `validate`…). Each takes a [`ops::Context`] and options, reports progress through a
 //!   [`ops::Reporter`], and returns a serializable report. Ops reach the world only through

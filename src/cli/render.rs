@@ -10,6 +10,7 @@ use crate::ops::archives::{FileState, KeptFile};
 use crate::ops::backup::BackupReport;
 use crate::ops::doctor::{Finding, Severity};
 use crate::ops::history::HistoryRow;
+use crate::ops::rebuild_landlord::RebuildReport;
 use crate::ops::{PlanRow, TenantResult};
 
 /// How wide a table with free text may be when stdout is not a terminal (a pipe, a file,
@@ -232,6 +233,40 @@ pub fn findings(findings: &[Finding]) -> String {
             Severity::Warning => "warning",
         };
         t.add_row([severity.to_string(), or_dash(f.tenant.as_deref()), f.check.to_string(), f.message.clone(), f.fix.clone()]);
+    }
+    text(wrapped(t))
+}
+
+/// What a rebuilt landlord needs looked at, a row each: tenant files nothing was rebuilt
+/// from, what was assumed, versions gone or changed, subscriptions to grant again.
+pub fn rebuild(report: &RebuildReport) -> String {
+    let mut t = table(["tenant", "concerns", "what"]);
+    let tenants = |list: &[String]| list.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+    for n in &report.not_rebuilt {
+        t.add_row([n.tenant.clone(), "not rebuilt".into(), n.reason.clone()]);
+    }
+    for w in &report.warnings {
+        t.add_row([w.tenant.clone(), "warning".into(), w.message.clone()]);
+    }
+    for a in &report.assumed {
+        t.add_row([a.tenant.clone(), format!("assumed: {}", a.module.as_deref().unwrap_or("the tenant")), a.assumed.clone()]);
+    }
+    for v in &report.missing_versions {
+        let what = format!(
+            "`{} {}` is gone from the modules folder, and the landlord has no copy: put it back, the next command records it",
+            v.module, v.version
+        );
+        t.add_row([tenants(&v.tenants), "version gone".into(), what]);
+    }
+    for v in &report.changed_versions {
+        let what = format!("`{} {}` in the modules folder is not what the tenants installed (another checksum)", v.module, v.version);
+        t.add_row([tenants(&v.tenants), "version changed".into(), what]);
+    }
+    for g in &report.subscriptions {
+        t.add_row([g.tenant.clone(), "subscription".into(), format!("`modreg subscription grant --tenant {} {}`", g.tenant, g.module)]);
+    }
+    if t.row_count() == 0 {
+        return String::new();
     }
     text(wrapped(t))
 }

@@ -6,8 +6,8 @@
 //!
 //! A tenant file keeps part of what its modules' changes mean (when the tenant was
 //! added, whether each module is enabled, its flags: [`Change::kept_by_tenant_file`]),
-//! written in the tenant's own transaction, so that a landlord rebuilt from the tenant
-//! files would have them too (`domain::recorded`).
+//! written in the tenant's own transaction, so that a lost landlord can be rebuilt from
+//! the tenant files (`domain::recorded`).
 //!
 //! A few changes are guarded: they say what the landlord must hold for them to apply (a
 //! job still unfinished, a flag still at its old value, a tenant not yet there). When
@@ -80,6 +80,17 @@ pub enum Change {
         version: String,
         at: String,
     },
+    /// The tenant has the module as its file records it (a landlord rebuilt from the
+    /// tenant files): at `version`, enabled or not, since `installed_at`, last changed at
+    /// `updated_at`.
+    RestoreModule {
+        tenant: String,
+        module: String,
+        version: String,
+        enabled: bool,
+        installed_at: String,
+        updated_at: String,
+    },
     /// The tenant's module moves to `version`.
     SetVersion {
         tenant: String,
@@ -122,13 +133,13 @@ pub enum Change {
         at: String,
     },
     /// An entry of the tenant module's version history (`from` None: installed; `to`
-    /// None: uninstalled).
+    /// None: uninstalled), made by `job` (None: read from the tenant file by a rebuild).
     History {
         tenant: String,
         module: String,
         from: Option<String>,
         to: Option<String>,
-        job: i64,
+        job: Option<i64>,
         at: String,
     },
     /// Records a kept file.
@@ -176,6 +187,7 @@ impl Change {
             self,
             Change::AddTenant { .. }
                 | Change::PutModule { .. }
+                | Change::RestoreModule { .. }
                 | Change::SetEnabled { .. }
                 | Change::RemoveModule { .. }
                 | Change::AddFlags { .. }
@@ -226,7 +238,7 @@ fn history(job: &Job, from: Option<&str>, to: Option<&str>, at: &str) -> Change 
         module: job.module.clone(),
         from: from.map(str::to_string),
         to: to.map(str::to_string),
-        job: job.id,
+        job: Some(job.id),
         at: at.to_string(),
     }
 }
@@ -332,7 +344,7 @@ pub fn end_job(job: &Job, status: JobStatus, error: &str, steps: Vec<Step>, at: 
     changes
 }
 
-fn tenant_event(kind: EventType, tenant: &str, data: Option<serde_json::Value>, at: &str) -> Change {
+pub(crate) fn tenant_event(kind: EventType, tenant: &str, data: Option<serde_json::Value>, at: &str) -> Change {
     Change::Event(NewEvent { kind, at: at.to_string(), tenant: Some(tenant.to_string()), module: None, version: None, job_id: None, data })
 }
 

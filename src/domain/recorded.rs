@@ -1,10 +1,12 @@
 //! A tenant's modules as a tenant file records them (`_modreg_*`: enabled state and
-//! flags beside the versions), and the changes that give a file an older modreg wrote
-//! what it lacks, from the landlord. Pure values and rules.
+//! flags beside the versions), and what that means for the landlord: the changes that
+//! register a tenant in a landlord rebuilt from its file, and those that give a file an
+//! older modreg wrote what it lacks, from the landlord. Pure values and rules.
 
 use std::collections::BTreeMap;
 
-use crate::domain::change::Change;
+use crate::domain::change::{Change, tenant_event};
+use crate::domain::event::EventType;
 
 /// A flag as one side records it, with when it got its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,37 @@ fn recorded_flags<'a>(tenant: &'a str, module: &'a RecordedModule) -> impl Itera
         flags: BTreeMap::from([(f.flag.clone(), f.value)]),
         at: f.at.clone(),
     })
+}
+
+/// Registering, in a landlord rebuilt from the tenant files, a tenant as its file
+/// (`file`) records it: at home on `host`, added at `created_at`, with its modules, their
+/// enabled state and flags, and one entry of version history each, made by no job: the
+/// version it has, since when (what it had before, the file does not record). Its event
+/// is `tenant.added`, saying that it was rebuilt and from which file.
+pub fn rebuild_tenant(name: &str, host: &str, created_at: &str, modules: &[RecordedModule], file: &str, at: &str) -> Vec<Change> {
+    let mut changes = vec![Change::AddTenant { name: name.to_string(), host: host.to_string(), at: created_at.to_string() }];
+    for m in modules {
+        changes.push(Change::RestoreModule {
+            tenant: name.to_string(),
+            module: m.module.clone(),
+            version: m.version.clone(),
+            enabled: m.enabled,
+            installed_at: m.installed_at.clone(),
+            updated_at: m.updated_at.clone(),
+        });
+        changes.extend(recorded_flags(name, m));
+        changes.push(Change::History {
+            tenant: name.to_string(),
+            module: m.module.clone(),
+            from: None,
+            to: Some(m.version.clone()),
+            job: None,
+            at: m.version_at.clone(),
+        });
+    }
+    let data = serde_json::json!({ "host": host, "rebuilt_from": file, "modules": modules.len() });
+    changes.push(tenant_event(EventType::TenantAdded, name, Some(data), at));
+    changes
 }
 
 /// What a tenant file that an older modreg wrote gets from the landlord, for a rebuild
@@ -75,6 +108,31 @@ mod tests {
                 RecordedFlag { flag: "recurring".into(), value: true, at: "t0".into() },
             ],
         }
+    }
+
+    #[test]
+    fn a_rebuilt_tenant_has_its_modules_flags_and_one_history_entry_each_as_its_file_says() {
+        let changes = rebuild_tenant("acme", "host-a", "t-1", &[recorded()], "tenants/acme.db", "now");
+        assert!(matches!(&changes[0], Change::AddTenant { at, host, .. } if at == "t-1" && host == "host-a"));
+        assert!(changes[0].is_guarded(), "a tenant another process added meanwhile is not overwritten");
+        assert!(changes.iter().any(|c| matches!(c,
+            Change::RestoreModule { enabled: false, installed_at, updated_at, .. } if installed_at == "t0" && updated_at == "t2")));
+        let flags: Vec<(&str, &str)> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::AddFlags { flags, at, .. } => flags.keys().next().map(|f| (f.as_str(), at.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flags, [("invoicing", "t3"), ("recurring", "t0")], "each flag as of when it got its value");
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::History { from: None, to: Some(v), job: None, at, .. } if v == "1.2.0" && at == "t1"))
+        );
+        let Some(Change::Event(event)) = changes.last() else { panic!("{changes:?}") };
+        assert_eq!(event.kind, EventType::TenantAdded);
+        assert_eq!(event.data, Some(serde_json::json!({ "host": "host-a", "rebuilt_from": "tenants/acme.db", "modules": 1 })));
     }
 
     #[test]

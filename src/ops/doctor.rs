@@ -7,13 +7,16 @@
 //! and the landlord's records (opened read-only), which the tenant files, the kept files
 //! and the catalog are held to. A landlord that cannot be opened is a finding, not the
 //! end: the tenant files are still checked, and what they record is what a landlord
-//! rebuilt from them would be made of (`--rebuild-landlord`, to come, starts from
-//! `store::TenantRecords`, enabled state and flags included, where this stops at
-//! comparing). On a landlord that hosts share, only this host's tenants are checked.
+//! rebuilt from them is made of (`--rebuild-landlord`, in `ops::rebuild_landlord`, starts
+//! from `store::TenantRecords` where this stops at comparing: so they agree on enabled
+//! state and flags too). On a landlord that hosts share, only this host's tenants are
+//! checked.
 
 mod files;
 mod settings;
 mod tenant;
+
+pub(crate) use files::entries;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -17,7 +17,8 @@ use crate::store::{HistoryEntry, JobFilter};
 pub struct HistoryRow {
     pub module: String,
     /// `install`, `restore` (an install from an uninstall archive), `upgrade`,
-    /// `uninstall` or `revert`.
+    /// `uninstall`, `revert`, or `rebuilt` (the version a landlord rebuilt from the
+    /// tenant file found, by no job: `doctor --rebuild-landlord`).
     pub change: String,
     /// None: it was not installed before.
     pub from_version: Option<String>,
@@ -61,8 +62,12 @@ pub fn history(ctx: &Context, tenant: &TenantName, module: Option<&ModuleName>) 
 }
 
 /// What kind of change an entry was: its job's kind, an install that brought an archive
-/// back being a restore; from the versions when the job is not known.
+/// back being a restore; from the versions when the job is not known; `rebuilt` for an
+/// entry of no job, which only a rebuilt landlord writes.
 fn change(ctx: &Context, entry: &HistoryEntry, job: Option<&Job>) -> Result<&'static str> {
+    if entry.job_id.is_none() {
+        return Ok("rebuilt");
+    }
     Ok(match job.map(|j| j.kind) {
         Some(JobKind::Install) => {
             let effect = match job {

@@ -28,6 +28,7 @@ pub mod jobs;
 mod journal;
 pub mod modules;
 mod plan;
+pub mod rebuild_landlord;
 pub mod recover;
 pub mod restore_landlord;
 pub mod revert;

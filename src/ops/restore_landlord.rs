@@ -85,7 +85,7 @@ fn free_name(dir: &Path, stem: &str) -> PathBuf {
 
 /// Takes the lock of every tenant the data folder or the current landlord knows, without
 /// waiting: a tenant another process holds is busy, and nothing is restored.
-fn lock_every_tenant(files: &dyn TenantFiles, current: Option<&Context>) -> Result<Vec<TenantLock>> {
+pub(crate) fn lock_every_tenant(files: &dyn TenantFiles, current: Option<&Context>) -> Result<Vec<TenantLock>> {
     let mut names: BTreeSet<String> = files.names()?.into_iter().collect();
     if let Some(tenants) = current.and_then(|ctx| ctx.landlord.tenants().ok()) {
         names.extend(tenants.into_iter().map(|t| t.name));

@@ -28,6 +28,7 @@ mod library;
 mod locks;
 mod output;
 mod ownership;
+mod rebuild;
 mod recorded;
 mod rollback;
 mod runtime;

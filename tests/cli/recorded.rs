@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
+use super::rebuild::lose_the_landlord;
 use crate::support::World;
 
 /// Module to whether it is enabled, as the tenant file records it.
@@ -164,6 +165,37 @@ fn a_file_an_older_modreg_wrote_gets_its_state_from_the_landlord_on_the_next_com
     assert_eq!(recover.json()["recorded"], serde_json::json!(["acme"]));
     assert_eq!((flags_in_file(&world, "acme"), enabled_in_file(&world, "acme")), (flags, enabled));
     assert_eq!(doctor(&world, 0), []);
+}
+
+#[test]
+fn a_rebuild_from_a_file_an_older_modreg_wrote_assumes_its_state_and_says_so() {
+    let mut world = world();
+    world.ok(&["disable", "shop", "--tenant", "globex"]);
+    world.ok(&["flags", "set", "--tenant", "globex", "shop.cart=false"]);
+    world.ok(&["flags", "set", "--tenant", "acme", "shop.coupons=true"]);
+    let acme = (enabled_listed(&world, "acme"), flags_listed(&world, "acme"));
+    world.sql("globex", "DROP TABLE _modreg_tenant; DROP TABLE _modreg_enabled; DROP TABLE _modreg_flags;");
+    lose_the_landlord(&mut world);
+    let run = world.run(&["doctor", "--rebuild-landlord", "--json"]);
+    run.code(0);
+    let assumed: Vec<(String, Json)> = run.json()["assumed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["tenant"].as_str().unwrap().to_string(), a["module"].clone()))
+        .collect();
+    assert_eq!(
+        assumed,
+        [("globex".to_string(), Json::Null), ("globex".into(), Json::from("base")), ("globex".into(), Json::from("shop"))],
+        "{}",
+        run.stdout
+    );
+    // acme is as it was; globex's shop comes back enabled, with its version's defaults.
+    assert_eq!((enabled_listed(&world, "acme"), flags_listed(&world, "acme")), acme);
+    assert!(enabled_listed(&world, "globex")["shop"]);
+    assert!(flags_listed(&world, "globex")["shop.cart"]);
+    // Once rebuilt, it has tenants: a second rebuild is refused.
+    world.run(&["doctor", "--rebuild-landlord"]).code(2);
 }
 
 #[cfg(debug_assertions)]

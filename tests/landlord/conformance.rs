@@ -12,6 +12,7 @@ use modreg::domain::event::{Event, EventType};
 use modreg::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use modreg::domain::manifest::parse_manifest;
 use modreg::domain::module::{Migration, ModuleVersion, Source};
+use modreg::domain::recorded::{self, RecordedFlag, RecordedModule};
 use modreg::store::{JobFilter, Landlord, NewJob};
 
 pub trait Fixture: Sync {
@@ -46,6 +47,7 @@ macro_rules! conformance_tests {
             the_read_model_sees_what_another_handle_commits,
             handles_opened_at_once_on_fresh_storage_all_work,
             a_reader_following_concurrent_writers_sees_every_event_once_in_order,
+            a_tenant_rebuilt_from_its_file_has_what_the_file_recorded,
         );
     };
     (@each $fixture:expr; $($check:ident),* $(,)?) => {
@@ -641,4 +643,68 @@ pub fn a_reader_following_concurrent_writers_sees_every_event_once_in_order(fixt
     // In the order a reader from the start sees them: commit order.
     let all: Vec<i64> = reader.events_after(0, 10_000).unwrap().into_iter().map(|e| e.id).collect();
     assert_eq!(seen, all);
+}
+
+pub fn a_tenant_rebuilt_from_its_file_has_what_the_file_recorded(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    let (installed_at, version_at, updated_at) = ("2026-11-01T08:00:00.000Z", "2026-11-10T08:00:00.000Z", "2026-11-12T08:00:00.000Z");
+    let flag = |flag: &str, value, at: &str| RecordedFlag { flag: flag.into(), value, at: at.into() };
+    let modules = [
+        RecordedModule {
+            module: "finance".into(),
+            version: "1.2.0".into(),
+            enabled: false,
+            installed_at: installed_at.into(),
+            version_at: version_at.into(),
+            updated_at: updated_at.into(),
+            flags: vec![flag("invoicing", false, updated_at), flag("recurring", true, installed_at)],
+        },
+        RecordedModule {
+            module: "membership".into(),
+            version: "1.0.0".into(),
+            enabled: true,
+            installed_at: installed_at.into(),
+            version_at: installed_at.into(),
+            updated_at: installed_at.into(),
+            flags: Vec::new(),
+        },
+    ];
+    let changes = recorded::rebuild_tenant("acme", HOST, AT, &modules, "tenants/acme.db", LATER);
+    done(l.as_ref(), &changes);
+    let acme = l.tenant("acme").unwrap().expect("acme");
+    assert_eq!((acme.created_at.as_str(), acme.host.as_deref(), acme.modules), (AT, Some(HOST), 2));
+    let records: Vec<(String, String, bool, String, String)> =
+        l.installed("acme").unwrap().into_iter().map(|m| (m.module, m.version, m.enabled, m.installed_at, m.updated_at)).collect();
+    assert_eq!(
+        records,
+        [
+            ("finance".into(), "1.2.0".into(), false, installed_at.into(), updated_at.into()),
+            ("membership".into(), "1.0.0".into(), true, installed_at.into(), installed_at.into()),
+        ]
+    );
+    let flags: Vec<(String, bool, String)> = l.flags("acme", None).unwrap().into_iter().map(|f| (f.flag, f.value, f.updated_at)).collect();
+    assert_eq!(flags, [("invoicing".into(), false, updated_at.into()), ("recurring".into(), true, installed_at.into())]);
+    type Entry = (String, Option<String>, Option<String>, Option<i64>, String);
+    let history: Vec<Entry> =
+        l.history("acme", None).unwrap().into_iter().map(|h| (h.module, h.from_version, h.to_version, h.job_id, h.at)).collect();
+    assert_eq!(
+        history,
+        [
+            ("finance".into(), None, Some("1.2.0".into()), None, version_at.into()),
+            ("membership".into(), None, Some("1.0.0".into()), None, installed_at.into())
+        ],
+        "one entry a module, made by no job"
+    );
+    let events = events(l.as_ref());
+    assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), [EventType::TenantAdded]);
+    assert_eq!(events[0].data, Some(serde_json::json!({ "host": HOST, "rebuilt_from": "tenants/acme.db", "modules": 2 })));
+    // The read model sees it as it sees any tenant.
+    let snapshot = l.read_model().unwrap().tenant("acme").unwrap().expect("acme");
+    assert!(!snapshot.modules["finance"].enabled);
+    assert_eq!(snapshot.modules["finance"].flags.get("recurring"), Some(&true));
+    // A tenant already there is not rebuilt over: nothing of the set is stored.
+    let again = recorded::rebuild_tenant("acme", HOST, LATER, &modules[1..], "tenants/acme.db", LATER);
+    assert_eq!(l.commit(&again).unwrap(), Commit::Conflict(0));
+    assert_eq!(l.history("acme", None).unwrap().len(), 2);
+    assert_eq!(installed(l.as_ref(), "acme").len(), 2);
 }

@@ -86,8 +86,8 @@ fn missing(record: &ArchiveRecord) -> Finding {
     )
 }
 
-/// The entries of a folder; none when it does not exist.
-fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The entries of a folder, sorted; none when it does not exist.
+pub(crate) fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

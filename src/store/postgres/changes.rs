@@ -79,6 +79,13 @@ fn store(tx: &mut Tx<'_>, change: &Change) -> std::result::Result<u64, Attempt> 
                  installed_at = excluded.installed_at, updated_at = excluded.updated_at",
             &[tenant, module, version, &time(at)?],
         )?,
+        Change::RestoreModule { tenant, module, version, enabled, installed_at, updated_at } => tx.execute(
+            "INSERT INTO tenant_modules (tenant, module, version, state, enabled, installed_at, updated_at)
+             VALUES ($1, $2, $3, 'installed', $4, $5, $6)
+             ON CONFLICT (tenant, module) DO UPDATE SET version = excluded.version, state = excluded.state, enabled = excluded.enabled,
+                 installed_at = excluded.installed_at, updated_at = excluded.updated_at",
+            &[tenant, module, version, enabled, &time(installed_at)?, &time(updated_at)?],
+        )?,
         Change::SetVersion { tenant, module, version, at } => tx.execute(
             "UPDATE tenant_modules SET version = $3, updated_at = $4 WHERE tenant = $1 AND module = $2",
             &[tenant, module, version, &time(at)?],

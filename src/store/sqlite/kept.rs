@@ -27,6 +27,9 @@ pub(crate) fn record(conn: &Connection, change: &Change) -> rusqlite::Result<()>
         Change::PutModule { module, at, .. } => {
             set_enabled(module, true, at)?;
         }
+        Change::RestoreModule { module, enabled, updated_at, .. } => {
+            set_enabled(module, *enabled, updated_at)?;
+        }
         Change::SetEnabled { module, enabled, at, .. } => {
             set_enabled(module, *enabled, at)?;
         }

@@ -49,6 +49,13 @@ fn store(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<usize> {
                      installed_at = excluded.installed_at, updated_at = excluded.updated_at",
             )?
             .execute(params![tenant, module, version, at]),
+        Change::RestoreModule { tenant, module, version, enabled, installed_at, updated_at } => tx
+            .prepare_cached(
+                "INSERT INTO tenant_modules (tenant, module, version, state, enabled, installed_at, updated_at) VALUES (?1, ?2, ?3, 'installed', ?4, ?5, ?6)
+                 ON CONFLICT (tenant, module) DO UPDATE SET version = excluded.version, state = excluded.state, enabled = excluded.enabled,
+                     installed_at = excluded.installed_at, updated_at = excluded.updated_at",
+            )?
+            .execute(params![tenant, module, version, enabled, installed_at, updated_at]),
         Change::SetVersion { tenant, module, version, at } => tx
             .prepare_cached("UPDATE tenant_modules SET version = ?3, updated_at = ?4 WHERE tenant = ?1 AND module = ?2")?
             .execute(params![tenant, module, version, at]),
