@@ -22,6 +22,8 @@
 //!   are built; `store` is the only place that names rusqlite.
 //! - [`cli`] is the thin edge: clap types, one file per command (args to options to an ops
 //!   call to rendering), the human and JSON printer, and indicatif progress.
+//! - [`server`] is the HTTP edge (`modreg serve`): axum routes over the same use-cases,
+//!   bearer tokens, problem+json errors, and the OpenAPI document generated from them.
 //! - [`api`] is the read-only library handle applications use to ask "may tenant X use
 //!   module Y, and is flag Z on?", cached, and aware of changes other processes make.
 
@@ -33,4 +35,5 @@ pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod ops;
+pub mod server;
 pub mod store;

@@ -21,6 +21,7 @@ mod recover;
 mod render;
 mod restore_landlord;
 mod revert;
+mod serve;
 mod stats;
 mod status;
 mod subscription;
@@ -145,6 +146,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a landlord backup back, after checking it; the replaced landlord is kept beside it
     RestoreLandlord(restore_landlord::RestoreLandlordArgs),
+    /// Serve the HTTP API (see /v1/openapi.json) until SIGINT or SIGTERM
+    Serve(serve::ServeArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
     /// Print the man page
@@ -331,6 +334,7 @@ fn run(command: Command, env: &Env) -> Result<Done> {
         Command::Doctor(args) => doctor::run(args, env),
         Command::Backup(args) => backup::run(args, env),
         Command::RestoreLandlord(args) => restore_landlord::run(args, env),
+        Command::Serve(args) => serve::run(args, env),
         Command::Completions(args) => completions::run_completions(args),
         Command::Man => completions::run_man(),
     };

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 pub enum EventType {
     #[serde(rename = "module.installed")]
     ModuleInstalled,
@@ -76,7 +76,7 @@ impl fmt::Display for EventType {
 }
 
 /// One event as stored and printed: `{"id", "at", "type", "tenant", "module", "version", "job_id"}`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub at: String,
@@ -88,6 +88,7 @@ pub struct Event {
     pub job_id: Option<i64>,
     /// Extra facts: a flag's name and value, a failure's reason.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
 }
 

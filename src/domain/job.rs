@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// What a job does to one module of one tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     Install,
@@ -42,7 +42,7 @@ impl fmt::Display for JobKind {
 }
 
 /// Where a job is in its life: `pending -> running -> completed | failed | rolled_back`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Pending,
@@ -98,7 +98,7 @@ impl fmt::Display for JobStatus {
 }
 
 /// A job as stored and as printed (SPEC §7 JOB).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: i64,
     pub batch: String,
@@ -125,7 +125,7 @@ pub struct Job {
 }
 
 /// How a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     /// Recorded before it ran (hooks), so that a crash leaves a trace.
@@ -151,7 +151,7 @@ impl StepStatus {
 }
 
 /// One step of a job: a hook, a migration, the seeds, the flags…
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Step {
     pub name: String,
     pub status: StepStatus,

@@ -24,7 +24,7 @@ impl CheckTarget {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CheckReport {
     pub tenant: String,
     pub module: String,

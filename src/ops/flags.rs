@@ -9,7 +9,7 @@ use crate::ops::toggle::prepare;
 use crate::ops::{Context, Reporter, fault, not_installed, tenant_records};
 use crate::store::FlagRecord;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FlagsListReport {
     pub flags: Vec<FlagRecord>,
 }
@@ -44,7 +44,7 @@ impl FlagAssignment {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FlagSetReport {
     pub tenant: String,
     pub module: String,

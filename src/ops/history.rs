@@ -13,7 +13,7 @@ use crate::ops::{Context, unknown_tenant};
 use crate::store::{HistoryEntry, JobFilter};
 
 /// One version change of a tenant's module.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryRow {
     pub module: String,
     /// `install`, `restore` (an install from an uninstall archive), `upgrade`,
@@ -31,7 +31,7 @@ pub struct HistoryRow {
     pub batch: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryReport {
     pub tenant: String,
     pub history: Vec<HistoryRow>,

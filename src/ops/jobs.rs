@@ -6,7 +6,7 @@ use crate::domain::{Error, Result};
 use crate::ops::Context;
 use crate::store::JobFilter;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JobsListReport {
     pub jobs: Vec<Job>,
 }
@@ -15,15 +15,17 @@ pub fn list(ctx: &Context, filter: &JobFilter) -> Result<JobsListReport> {
     Ok(JobsListReport { jobs: ctx.landlord.jobs(filter)? })
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JobDetail {
     #[serde(flatten)]
     pub job: Job,
     pub steps: Vec<Step>,
+    /// What the job changes in the landlord when it ends (its kind's own fields).
+    #[schema(value_type = Object)]
     pub effect: crate::domain::job::Effect,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JobShowReport {
     pub job: JobDetail,
 }

@@ -81,6 +81,9 @@ pub struct Settings {
     pub host: String,
     /// How long a running job counts as alive without its process renewing it.
     pub lease: Duration,
+    /// The batch id of the jobs a command starts, when its caller chose it (the HTTP
+    /// API answers with it before the work runs); a new one otherwise.
+    pub batch: Option<String>,
 }
 
 impl Settings {
@@ -98,6 +101,7 @@ impl Settings {
             landlord_url: None,
             host: store::host_name(),
             lease: Duration::from_secs(60),
+            batch: None,
         }
     }
 }
@@ -123,8 +127,9 @@ impl Settings {
 pub struct Context {
     pub settings: Settings,
     pub stores: Stores,
-    /// The thread that renews this process's job leases, once a job started.
-    leases: std::sync::OnceLock<()>,
+    /// The thread that renews this process's job leases, once a job started; shared by
+    /// the contexts made `with_settings` from this one.
+    leases: std::sync::Arc<std::sync::OnceLock<()>>,
 }
 
 impl std::ops::Deref for Context {
@@ -137,7 +142,13 @@ impl std::ops::Deref for Context {
 
 impl Context {
     pub fn new(stores: Stores, settings: Settings) -> Context {
-        Context { settings, stores, leases: std::sync::OnceLock::new() }
+        Context { settings, stores, leases: std::sync::Arc::default() }
+    }
+
+    /// The same stores with other settings (the HTTP API's actor and batch of one
+    /// request); one lease thread serves them all.
+    pub fn with_settings(&self, settings: Settings) -> Context {
+        Context { settings, stores: self.stores.clone(), leases: self.leases.clone() }
     }
 
     /// Starts jobs, and keeps their leases renewed while this process lives: a thread
@@ -292,7 +303,7 @@ impl Reporter for Silent {
 }
 
 /// One line of a plan: what happens to which module of which tenant, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PlanRow {
     pub tenant: String,
     pub module: String,
@@ -306,7 +317,7 @@ pub struct PlanRow {
 }
 
 /// Counts at the end of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Summary {
     pub completed: usize,
     pub failed: usize,
@@ -314,7 +325,7 @@ pub struct Summary {
 }
 
 /// One tenant's line in a fleet summary.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantResult {
     pub tenant: String,
     /// `completed`, `unchanged`, `failed`, `skipped` or `planned`.
@@ -326,7 +337,7 @@ pub struct TenantResult {
 }
 
 /// The report of `install`, `upgrade`, `uninstall`, `enable` and `disable` (SPEC §7).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct OperationReport {
     pub plan: Vec<PlanRow>,
     pub jobs: Vec<Job>,
@@ -341,6 +352,9 @@ pub struct OperationReport {
 
 /// A batch id: time-ordered and unique enough across processes.
 pub fn new_batch_id(ctx: &Context) -> String {
+    if let Some(batch) = &ctx.settings.batch {
+        return batch.clone();
+    }
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));

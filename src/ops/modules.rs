@@ -12,7 +12,7 @@ use crate::domain::suggest::similar;
 use crate::domain::{Error, Result};
 use crate::ops::Context;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ModuleSummary {
     pub name: String,
     pub versions: Vec<String>,
@@ -23,7 +23,7 @@ pub struct ModuleSummary {
     pub deprecated: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ModulesListReport {
     pub modules: Vec<ModuleSummary>,
     /// Problems that kept manifests out of the catalog.
@@ -60,7 +60,7 @@ pub fn list(ctx: &Context) -> ModulesListReport {
     ModulesListReport { modules, diagnostics }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct VersionDetail {
     pub version: String,
     pub description: String,
@@ -76,7 +76,7 @@ pub struct VersionDetail {
     pub checksum: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ModuleShowReport {
     pub name: String,
     pub latest: Option<String>,

@@ -11,7 +11,7 @@ use crate::domain::job::{Job, JobKind, JobStatus};
 use crate::ops::Context;
 use crate::store::{JobFilter, clock};
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct DayCounts {
     pub day: String,
     pub installs: usize,
@@ -20,7 +20,7 @@ pub struct DayCounts {
     pub other: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct KindStats {
     pub kind: String,
     pub jobs: usize,
@@ -31,20 +31,20 @@ pub struct KindStats {
     pub p95_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FailureReason {
     pub reason: String,
     pub count: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ModuleTenants {
     pub module: String,
     pub tenants: usize,
     pub enabled: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct StatsReport {
     pub since: Option<String>,
     pub jobs: usize,

@@ -7,7 +7,7 @@ use crate::domain::name::TenantName;
 use crate::ops::catalog::{load_catalog, module_version};
 use crate::ops::{Context, Reporter};
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ModuleStatus {
     pub name: String,
     pub version: String,
@@ -25,7 +25,7 @@ pub struct ModuleStatus {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantStatus {
     pub name: String,
     pub modules: Vec<ModuleStatus>,
@@ -33,7 +33,7 @@ pub struct TenantStatus {
     pub unfinished_jobs: usize,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct StatusReport {
     pub tenants: Vec<TenantStatus>,
 }

@@ -9,7 +9,7 @@ use crate::domain::{Error, Result};
 use crate::ops::Context;
 use crate::store::SubscriptionRecord;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SubscriptionReport {
     pub tenant: String,
     pub module: String,
@@ -18,14 +18,14 @@ pub struct SubscriptionReport {
     pub changed: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
     #[serde(flatten)]
     pub record: SubscriptionRecord,
     pub active: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SubscriptionListReport {
     pub subscriptions: Vec<SubscriptionView>,
 }

@@ -9,7 +9,7 @@ use crate::domain::{Error, Result};
 use crate::ops::{Context, Reporter, recover, tenant_records};
 use crate::store::TenantRecord;
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantAddReport {
     pub added: Vec<String>,
     /// Already registered: left as they were.
@@ -51,7 +51,7 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
     Ok(report)
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantListReport {
     pub tenants: Vec<TenantRecord>,
 }
@@ -115,14 +115,14 @@ pub fn move_tenant(ctx: &Context, tenant: &TenantName, to: &HostName, reporter: 
     Ok(report)
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct RemovedTenant {
     pub name: String,
     /// Where the tenant file went; `None` when purged.
     pub archive: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantRemoveReport {
     pub removed: Vec<RemovedTenant>,
 }

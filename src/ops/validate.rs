@@ -17,7 +17,7 @@ use crate::ops::Context;
 use crate::ops::plan::writable_dependencies;
 use crate::store::{Landlord, ModuleSource, SchemaItem, TenantFiles};
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ValidateReport {
     pub valid: bool,
     /// Module versions checked.

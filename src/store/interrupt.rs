@@ -71,6 +71,18 @@ pub fn catch(lines: Lines) -> Result<()> {
     Ok(())
 }
 
+/// Records `interruption` as if its signal had arrived, without the line: for a
+/// process that handles the signals itself (`modreg serve`, which first lets the work
+/// in flight finish) and then wants that work stopped and rolled back.
+pub fn raise(interruption: Interruption) {
+    let signal = match interruption {
+        Interruption::Interrupt => libc::SIGINT,
+        Interruption::Terminate => libc::SIGTERM,
+    };
+    let _ = FIRST.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    COUNT.fetch_add(1, Ordering::SeqCst);
+}
+
 extern "C" fn on_signal(signal: libc::c_int) {
     // The code the signal interrupted may be about to read errno; write(2) may set it.
     // SAFETY: this thread's errno location is always valid.

@@ -90,7 +90,7 @@ pub trait CatalogStore {
     fn stored_version(&self, module: &str, version: &str) -> Result<Option<StoredVersion>>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantRecord {
     pub name: String,
     pub created_at: String,
@@ -280,7 +280,7 @@ pub trait JobStore {
     fn tenants_with_unfinished_jobs(&self) -> Result<Vec<String>>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FlagRecord {
     pub module: String,
     pub flag: String,
@@ -300,7 +300,7 @@ pub trait ChangeStore {
     fn commit(&self, changes: &[Change]) -> Result<Commit>;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SubscriptionRecord {
     pub tenant: String,
     pub module: String,

@@ -64,7 +64,8 @@ impl StoreConfig {
     }
 }
 
-/// The stores a use-case works with, behind their traits.
+/// The stores a use-case works with, behind their traits. Cloning shares them.
+#[derive(Clone)]
 pub struct Stores {
     pub landlord: Arc<dyn Landlord>,
     pub tenants: Arc<dyn TenantFiles>,

@@ -1,0 +1,191 @@
+//! `modreg serve`: the HTTP API of SPEC §10, on axum and tokio, over the same use-cases,
+//! landlord and tenant files as the CLI.
+//!
+//! The map: [`problem`] (every error as `application/problem+json`, and the one table of
+//! status codes), [`auth`] (bearer tokens and what a token may see), [`extract`] (bodies,
+//! queries and paths whose rejections are problems), [`state`] (what requests share:
+//! the stores, claimed tenants, background batches), [`metrics`], [`openapi`], and
+//! `routes`, one file per resource. Handlers are thin: check rights, parse names, run
+//! the use-case on a blocking thread, answer its report.
+//!
+//! Stopping (SIGINT, SIGTERM): the listener closes and requests in flight finish; event
+//! streams end; batches running in the background get `--shutdown-timeout` to finish,
+//! then are interrupted and roll back, as the CLI's are, and the exit code says so.
+
+mod auth;
+mod extract;
+mod metrics;
+pub mod openapi;
+pub mod problem;
+mod routes;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::{Error, Interruption, Result};
+use crate::ops::Context;
+pub use crate::server::state::Limits;
+use crate::server::state::AppState;
+
+/// How `serve` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every batch finished.
+    Cleanly(Interruption),
+    /// Batches still ran after `--shutdown-timeout`: they were interrupted and rolled back.
+    Interrupted(Interruption),
+}
+
+/// The routes, with the OpenAPI document they describe.
+fn api(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    use routes::*;
+    let authenticated = OpenApiRouter::<Arc<AppState>>::with_openapi(openapi::base())
+        .routes(routes!(modules::list))
+        .routes(routes!(modules::show))
+        .routes(routes!(modules::graph))
+        .routes(routes!(validate::validate))
+        .routes(routes!(tenants::list, tenants::add))
+        .routes(routes!(tenants::show, tenants::remove))
+        .routes(routes!(tenants::modules))
+        .routes(routes!(tenants::history))
+        .routes(routes!(tenants::check))
+        .routes(routes!(operations::install))
+        .routes(routes!(operations::upgrade))
+        .routes(routes!(operations::uninstall))
+        .routes(routes!(operations::enable))
+        .routes(routes!(operations::disable))
+        .routes(routes!(operations::batch))
+        .routes(routes!(flags::list))
+        .routes(routes!(flags::set))
+        .routes(routes!(subscriptions::list))
+        .routes(routes!(subscriptions::grant, subscriptions::revoke))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::show))
+        .routes(routes!(events::list))
+        .routes(routes!(events::stream))
+        .routes(routes!(stats::stats))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::document))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    let (router, mut doc) = OpenApiRouter::new().routes(routes!(health::healthz)).merge(authenticated).split_for_parts();
+    openapi::finish(&mut doc);
+    (router, doc)
+}
+
+/// The whole service: routes, limits, problem bodies and metrics.
+pub fn app(ctx: Context, limits: Limits) -> (Router, Arc<AppState>) {
+    let state = Arc::new(AppState::new(ctx, limits));
+    let (router, doc) = api(state.clone());
+    let doc = openapi::Document(Arc::new(doc.to_json().unwrap_or_default()));
+    let router = router
+        .layer(axum::Extension(doc))
+        .layer(middleware::map_response(problem::problem_for_bare_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), measure))
+        .layer(RequestBodyLimitLayer::new(limits.body))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.body))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request))
+        .with_state(state.clone());
+    (router, state)
+}
+
+/// Counts every answer by route and status, with its duration.
+async fn measure(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let response = next.run(request).await;
+    state.metrics.request(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Serves until SIGINT or SIGTERM; `ready` is told the address it listens on.
+pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, ready: impl FnOnce(SocketAddr)) -> Result<Stopped> {
+    crate::store::lock::allow_open_files(8192);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("modreg-serve")
+        .max_blocking_threads(256)
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start the server's runtime: {e}")))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            Error::invalid(format!("cannot listen on {listen}: {e}")).with_hint("choose another address with `--listen ADDR:PORT`")
+        })?;
+        let local = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
+        let (router, state) = app(ctx, limits);
+        watch_landlord(&state);
+        ready(local);
+        let signal = Arc::new(std::sync::Mutex::new(None));
+        let got = signal.clone();
+        let stopping = state.clone();
+        let shutdown = async move {
+            let interruption = stop_signal().await;
+            *got.lock().unwrap_or_else(|p| p.into_inner()) = Some(interruption);
+            stopping.stopping.send_replace(true);
+        };
+        axum::serve(listener, router.into_make_service())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| Error::internal(format!("the server stopped: {e}")))?;
+        let interruption = signal.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or(Interruption::Terminate);
+        if state.idle(limits.shutdown).await {
+            return Ok(Stopped::Cleanly(interruption));
+        }
+        // Out of patience: the jobs in flight stop and roll back, as the CLI's do.
+        crate::store::interrupt::raise(interruption);
+        state.idle(Duration::MAX).await;
+        Ok(Stopped::Interrupted(interruption))
+    })
+}
+
+/// The first SIGINT or SIGTERM.
+async fn stop_signal() -> Interruption {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => Interruption::Interrupt,
+        _ = term.recv() => Interruption::Terminate,
+    }
+}
+
+/// Wakes the event streams when another process (a CLI command, another host) commits
+/// to the landlord: a thread that waits on the landlord's change counter.
+fn watch_landlord(state: &Arc<AppState>) {
+    let weak = Arc::downgrade(state);
+    let _ = std::thread::Builder::new().name("modreg-watch".into()).spawn(move || {
+        let mut seen = None;
+        loop {
+            let Some(state) = weak.upgrade() else { return };
+            if *state.stopping.borrow() {
+                return;
+            }
+            let landlord = state.base().landlord.clone();
+            drop(state);
+            let now = match seen {
+                None => landlord.data_version().ok(),
+                Some(seen) => landlord.wait_for_change(seen, Duration::from_millis(500)).ok(),
+            };
+            if let (Some(now), Some(state)) = (now, weak.upgrade()) {
+                if seen.is_some_and(|s| s != now) {
+                    state.changed();
+                }
+                seen = Some(now);
+            } else {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    });
+}
