@@ -25,6 +25,7 @@ mod stats;
 mod status;
 mod subscription;
 mod tenant;
+mod token;
 mod uninstall;
 mod upgrade;
 mod validate;
@@ -145,6 +146,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a landlord backup back, after checking it; the replaced landlord is kept beside it
     RestoreLandlord(restore_landlord::RestoreLandlordArgs),
+    /// API tokens for `modreg serve`
+    Token(token::TokenArgs),
     /// Print shell completions
     Completions(completions::CompletionsArgs),
     /// Print the man page
@@ -331,6 +334,7 @@ fn run(command: Command, env: &Env) -> Result<Done> {
         Command::Doctor(args) => doctor::run(args, env),
         Command::Backup(args) => backup::run(args, env),
         Command::RestoreLandlord(args) => restore_landlord::run(args, env),
+        Command::Token(args) => token::run(args, env),
         Command::Completions(args) => completions::run_completions(args),
         Command::Man => completions::run_man(),
     };
