@@ -26,6 +26,7 @@ mod stats;
 mod status;
 mod subscription;
 mod tenant;
+mod token;
 mod uninstall;
 mod upgrade;
 mod validate;
@@ -146,6 +147,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a landlord backup back, after checking it; the replaced landlord is kept beside it
     RestoreLandlord(restore_landlord::RestoreLandlordArgs),
+    /// API tokens for `modreg serve`
+    Token(token::TokenArgs),
     /// Serve the HTTP API (see /v1/openapi.json) until SIGINT or SIGTERM
     Serve(serve::ServeArgs),
     /// Print shell completions
@@ -334,6 +337,7 @@ fn run(command: Command, env: &Env) -> Result<Done> {
         Command::Doctor(args) => doctor::run(args, env),
         Command::Backup(args) => backup::run(args, env),
         Command::RestoreLandlord(args) => restore_landlord::run(args, env),
+        Command::Token(args) => token::run(args, env),
         Command::Serve(args) => serve::run(args, env),
         Command::Completions(args) => completions::run_completions(args),
         Command::Man => completions::run_man(),

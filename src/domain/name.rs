@@ -1,5 +1,6 @@
-//! Validated names: modules, tenants and feature flags (SPEC §1). A value of these types
-//! is always valid, so code past the edges never checks a name again.
+//! Validated names: modules, tenants and feature flags (SPEC §1), hosts, and the API
+//! tokens of `modreg serve`. A value of these types is always valid, so code past the
+//! edges never checks a name again.
 
 use std::fmt;
 
@@ -20,6 +21,7 @@ impl From<NameError> for Error {
             "tenant" => "a tenant id is 1 to 63 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit",
             "module" => "a module name is 1 to 63 characters of a-z, 0-9 and `_`, starting with a letter",
             "host" => "a host name is 1 to 63 characters of letters, digits, `.`, `_` and `-`, starting with a letter or digit",
+            "token" => "a token name is 1 to 63 characters of a-z, 0-9, `.`, `_` and `-`, starting with a letter or digit",
             _ => "a flag name is 1 to 63 characters of a-z, 0-9 and `_`, starting with a letter",
         };
         Error::invalid(e.to_string()).with_hint(hint)
@@ -59,6 +61,10 @@ fn module_rest(b: u8) -> bool {
 
 fn tenant_rest(b: u8) -> bool {
     module_rest(b) || b == b'-'
+}
+
+fn token_rest(b: u8) -> bool {
+    tenant_rest(b) || b == b'.'
 }
 
 fn host_first(b: u8) -> bool {
@@ -127,6 +133,10 @@ name_type!(
     HostName, "host", host_first, host_rest
 );
 name_type!(
+    /// An API token's name (`modreg token create NAME`): `^[a-z0-9][a-z0-9_.-]{0,62}$`.
+    TokenName, "token", lower_or_digit, token_rest
+);
+name_type!(
     /// A feature flag name, shaped like a module name.
     FlagName, "flag", lower, module_rest
 );
@@ -164,6 +174,19 @@ mod tests {
         for bad in ["", "-web", ".h", "a b", "h/1", "h'1", &"h".repeat(64)] {
             assert!(HostName::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn token_names_are_tenant_names_that_may_hold_dots() {
+        for ok in ["ci", "0deploy", "deploy.eu-west_2", &"t".repeat(63)] {
+            assert!(TokenName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".ci", "-ci", "_ci", "CI", "ci bot", "ci/bot", "ci:1", "modreg_ö", &"t".repeat(64)] {
+            assert!(TokenName::parse(bad).is_err(), "{bad}");
+        }
+        let e = Error::from(TokenName::parse("ci bot").unwrap_err());
+        assert_eq!(e.message, "invalid token name `ci bot`: ` ` is not allowed");
+        assert!(e.hint.is_some_and(|h| h.starts_with("a token name is")));
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub mod subscription;
 pub mod tenant;
 mod tenant_records;
 mod toggle;
+pub mod token;
 pub mod uninstall;
 pub mod upgrade;
 pub mod validate;

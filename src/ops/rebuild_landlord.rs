@@ -5,7 +5,8 @@
 //! history each (the version it has since when); the modules folder gives the catalog's
 //! stored copies of the versions it still has; the `archive` and `copies` folders give
 //! the records of the files kept there. What no tenant file records is lost, and the
-//! report says so: jobs, events, subscriptions, earlier version history, event cursors.
+//! report says so: jobs, events, subscriptions, API tokens, earlier version history, event
+//! cursors.
 //!
 //! It is for a lost landlord only: refused while the landlord has tenants (on a landlord
 //! that hosts share, tenants of this host or of a name a file here has, so that hosts
@@ -30,10 +31,11 @@ use crate::store::clock::format_time;
 use crate::store::{TenantFileCheck, TenantRecords};
 
 /// What no tenant file records: lost with the landlord.
-pub const LOST: [&str; 6] = [
+pub const LOST: [&str; 7] = [
     "jobs, their steps and hook output (`jobs list` starts empty; `revert JOB` cannot name the upgrades before)",
     "events (ids start again from 1: a consumer that follows `events --after N` must start over from 0)",
     "subscriptions (grant them again with `modreg subscription grant`)",
+    "API tokens (create them again with `modreg token create`, and give the new ones to their clients)",
     "version history before the rebuild (each module has one entry: the version it has, since when)",
     "event delivery cursors (`MODREG_EVENT_COMMAND` starts from the first event)",
     "tenants whose files are not in this host's tenants folder",

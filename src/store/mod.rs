@@ -28,6 +28,16 @@ pub fn host_name() -> String {
     }
 }
 
+/// `count` bytes from the kernel's random source (`/dev/urandom`): for secrets.
+pub fn random_bytes(count: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = vec![0u8; count];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut source| source.read_exact(&mut bytes))
+        .map_err(|e| Error::internal(format!("cannot read random bytes from `/dev/urandom`: {e}")))?;
+    Ok(bytes)
+}
+
 pub use open::{LandlordAccess, StoreConfig, Stores, landlord_file, module_source, open, open_with_clock, tenant_files};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -325,6 +335,41 @@ pub trait SubscriptionStore {
     fn subscriptions(&self, tenant: &str) -> Result<Vec<SubscriptionRecord>>;
 }
 
+/// An API token for `modreg serve`, as the landlord keeps it: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TokenRecord {
+    pub name: String,
+    /// The tenants it may see and touch; empty: every tenant.
+    pub tenants: Vec<String>,
+    pub read_only: bool,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// API tokens, kept as SHA-256 digests.
+pub trait TokenStore {
+    /// Records a new token by its digest (hex). An active token of the same name is `invalid`
+    /// (with a hint to revoke it first), never overwritten.
+    fn create_token(&self, token: &TokenRecord, sha256: &str) -> Result<()>;
+    /// Every token, revoked ones included, by name.
+    fn tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// The active (not revoked) token with this digest.
+    fn token_by_digest(&self, sha256: &str) -> Result<Option<TokenRecord>>;
+    /// Revokes the active token of that name; false when there is none.
+    fn revoke_token(&self, name: &str, now: &str) -> Result<bool>;
+}
+
+/// Why `create_token` stored nothing, as both engines say it: the name is taken by an
+/// active token (`name_taken`), or, with a working random source never, the digest.
+pub(crate) fn token_not_created(name: &str, name_taken: bool) -> Error {
+    if name_taken {
+        return Error::invalid(format!("a token named `{name}` exists and is not revoked"))
+            .with_hint(format!("revoke it first with `modreg token revoke {name}`, or choose another name"));
+    }
+    Error::internal(format!("the landlord already holds a token with the digest of the new token `{name}`"))
+        .with_hint("the random source gave a secret twice: check `/dev/urandom`, then create the token again")
+}
+
 /// Opaque guard of an exclusive right (event delivery); dropping it gives it up.
 pub type Exclusive = Box<dyn std::any::Any + Send>;
 
@@ -391,12 +436,33 @@ pub trait ReadModelSource {
 
 /// Everything the landlord keeps.
 pub trait Landlord:
-    CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ChangeStore + ReadModelSource + Send + Sync
+    CatalogStore
+    + TenantStore
+    + JobStore
+    + FlagStore
+    + SubscriptionStore
+    + TokenStore
+    + EventStore
+    + ChangeStore
+    + ReadModelSource
+    + Send
+    + Sync
 {
 }
 
-impl<T: CatalogStore + TenantStore + JobStore + FlagStore + SubscriptionStore + EventStore + ChangeStore + ReadModelSource + Send + Sync>
-    Landlord for T
+impl<
+    T: CatalogStore
+        + TenantStore
+        + JobStore
+        + FlagStore
+        + SubscriptionStore
+        + TokenStore
+        + EventStore
+        + ChangeStore
+        + ReadModelSource
+        + Send
+        + Sync,
+> Landlord for T
 {
 }
 

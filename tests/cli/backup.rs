@@ -89,7 +89,7 @@ fn a_backup_taken_while_a_fleet_install_runs_opens_and_passes_integrity_check() 
         None => {
             let landlord = dest.join("landlord.db");
             assert_eq!(integrity(&landlord), "ok");
-            assert_eq!(manifest["landlord"]["schema_version"], 2);
+            assert_eq!(manifest["landlord"]["schema_version"], 3);
             // The copied landlord knows the job under way as running.
             let running: i64 = read_only(&landlord)
                 .query_row("SELECT count(*) FROM jobs WHERE tenant = 'globex' AND status = 'running'", [], |r| r.get(0))

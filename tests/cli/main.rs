@@ -40,6 +40,7 @@ mod storage;
 mod suggestions;
 mod tables;
 mod tenants;
+mod token;
 mod uninstall;
 mod upgrade;
 mod validate;

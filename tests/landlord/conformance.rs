@@ -7,13 +7,15 @@ use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use modreg::domain::ErrorKind;
 use modreg::domain::change::{self, Change, Commit, FileKind};
 use modreg::domain::event::{Event, EventType};
 use modreg::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use modreg::domain::manifest::parse_manifest;
 use modreg::domain::module::{Migration, ModuleVersion, Source};
 use modreg::domain::recorded::{self, RecordedFlag, RecordedModule};
-use modreg::store::{JobFilter, Landlord, NewJob};
+use modreg::ops::token::digest;
+use modreg::store::{JobFilter, Landlord, NewJob, TokenRecord};
 
 pub trait Fixture: Sync {
     /// A new handle on this fixture's one landlord.
@@ -41,6 +43,9 @@ macro_rules! conformance_tests {
             ending_a_job_is_compare_and_set_on_its_host,
             a_flag_changes_only_from_the_value_it_was_read_at,
             subscriptions_are_granted_revoked_and_granted_again,
+            tokens_are_found_by_digest_until_revoked,
+            a_token_name_is_taken_until_its_token_is_revoked,
+            of_handles_creating_one_token_name_at_once_exactly_one_does,
             the_catalog_keeps_the_first_content_of_a_version,
             jobs_are_found_by_every_filter,
             of_processes_completing_one_job_at_once_exactly_one_does,
@@ -498,6 +503,84 @@ pub fn subscriptions_are_granted_revoked_and_granted_again(fixture: &dyn Fixture
     let finance = l.subscriptions("acme").unwrap().into_iter().find(|s| s.module == "finance").unwrap();
     assert_eq!((finance.revoked_at, finance.until, finance.granted_at.as_str()), (None, None, LATER));
     assert!(l.subscriptions("globex").unwrap().is_empty());
+}
+
+fn token(name: &str, tenants: &[&str], read_only: bool, at: &str) -> TokenRecord {
+    TokenRecord {
+        name: name.into(),
+        tenants: tenants.iter().map(|t| t.to_string()).collect(),
+        read_only,
+        created_at: at.into(),
+        revoked_at: None,
+    }
+}
+
+pub fn tokens_are_found_by_digest_until_revoked(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    assert!(l.tokens().unwrap().is_empty());
+    let deploy = token("deploy", &[], false, AT);
+    let reader = token("reader.eu", &["globex", "acme"], true, AT);
+    l.create_token(&deploy, &digest("secret-deploy")).unwrap();
+    l.create_token(&reader, &digest("secret-reader")).unwrap();
+    assert_eq!(l.tokens().unwrap(), [deploy.clone(), reader.clone()], "by name, scope and read-only as created");
+    assert_eq!(l.token_by_digest(&digest("secret-reader")).unwrap(), Some(reader.clone()), "the scope keeps its order");
+    assert_eq!(l.token_by_digest(&digest("secret-deploy")).unwrap(), Some(deploy.clone()));
+    assert_eq!(l.token_by_digest(&digest("secret-other")).unwrap(), None);
+    assert_eq!(l.token_by_digest("secret-deploy").unwrap(), None, "looked up by the digest, not the secret");
+
+    assert!(l.revoke_token("deploy", LATER).unwrap());
+    assert!(!l.revoke_token("deploy", LATER).unwrap(), "nothing left to revoke");
+    assert!(!l.revoke_token("ghost", LATER).unwrap());
+    assert_eq!(l.token_by_digest(&digest("secret-deploy")).unwrap(), None, "a revoked token is no longer found");
+    assert_eq!(l.token_by_digest(&digest("secret-reader")).unwrap(), Some(reader.clone()), "the other one still is");
+    let revoked = TokenRecord { revoked_at: Some(LATER.into()), ..deploy };
+    assert_eq!(l.tokens().unwrap(), [revoked, reader], "revoked tokens are listed, with when");
+    // Another handle, as another process (the server) would open it, sees the same.
+    assert_eq!(fixture.landlord().token_by_digest(&digest("secret-deploy")).unwrap(), None);
+}
+
+pub fn a_token_name_is_taken_until_its_token_is_revoked(fixture: &dyn Fixture) {
+    let l = fixture.landlord();
+    let first = token("ci", &["acme"], true, AT);
+    l.create_token(&first, &digest("first")).unwrap();
+    let error = l.create_token(&token("ci", &[], false, LATER), &digest("second")).unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Invalid, "{}", error.message);
+    assert!(error.message.contains("`ci`"), "{}", error.message);
+    assert!(error.hint.as_deref().is_some_and(|h| h.contains("modreg token revoke ci")), "{:?}", error.hint);
+    assert_eq!(l.tokens().unwrap(), std::slice::from_ref(&first), "never overwritten");
+    assert_eq!(l.token_by_digest(&digest("second")).unwrap(), None);
+
+    let error = l.create_token(&token("other", &[], false, LATER), &digest("first")).unwrap_err();
+    assert_ne!(error.kind, ErrorKind::Invalid, "a digest held twice is no input's fault: {}", error.message);
+    assert_eq!(l.tokens().unwrap().len(), 1);
+
+    assert!(l.revoke_token("ci", LATER).unwrap());
+    let again = token("ci", &[], false, LATER);
+    l.create_token(&again, &digest("second")).unwrap();
+    let tokens = l.tokens().unwrap();
+    assert_eq!(tokens, [TokenRecord { revoked_at: Some(LATER.into()), ..first }, again.clone()], "the old one kept, revoked");
+    assert_eq!(l.token_by_digest(&digest("second")).unwrap(), Some(again));
+    assert_eq!(l.token_by_digest(&digest("first")).unwrap(), None);
+}
+
+pub fn of_handles_creating_one_token_name_at_once_exactly_one_does(fixture: &dyn Fixture) {
+    let contenders = 4;
+    let barrier = Barrier::new(contenders);
+    let outcomes: Vec<Result<(), ErrorKind>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..contenders)
+            .map(|i| {
+                let (landlord, barrier) = (fixture.landlord(), &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    landlord.create_token(&token("ci", &[], false, AT), &digest(&format!("secret {i}"))).map_err(|e| e.kind)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("contender")).collect()
+    });
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(()) | Err(ErrorKind::Invalid))), "{outcomes:?}");
+    assert_eq!(fixture.landlord().tokens().unwrap().len(), 1);
 }
 
 fn version(text_extra: &str, sql: &str) -> ModuleVersion {

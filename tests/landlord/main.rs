@@ -72,7 +72,7 @@ mod postgres {
             .batch_execute("INSERT INTO _landlord_schema_history (version, name, applied_on, checksum) VALUES (99, 'future', '', '0')")
             .unwrap();
         let error = PostgresLandlord::open(&fixture.url, Duration::from_secs(5)).err().expect("refused");
-        assert!(error.message.contains("schema version 99, newer than this modreg understands (2)"), "{}", error.message);
+        assert!(error.message.contains("schema version 99, newer than this modreg understands (3)"), "{}", error.message);
         assert_eq!(error.kind, modreg::domain::ErrorKind::Storage);
         assert_eq!(error.hint.as_deref(), Some("use the modreg release that last wrote it, or a newer one"));
     }

@@ -3,8 +3,8 @@
 //! The same traits as the SQLite landlord and the same conformance suite; only storage
 //! differs. Here: connecting (a pool), the schema migrated under an advisory lock, the
 //! helpers the stores share, the catalog and the tenants; change sets in `changes`,
-//! jobs in `jobs`, flags, subscriptions and events in `runtime`, the read model in
-//! `reader`.
+//! jobs in `jobs`, flags and subscriptions in `runtime`, events in `events`, API tokens
+//! in `tokens`, the read model in `reader`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,6 +31,7 @@ mod listen;
 mod pool;
 mod reader;
 mod runtime;
+mod tokens;
 
 pub use reader::PostgresReadModel;
 
@@ -39,7 +40,7 @@ mod embedded {
 }
 
 /// The landlord schema version this binary writes: the number of embedded migrations.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 
 /// The advisory lock every host takes to migrate the landlord's schema: `modreg` in ASCII.
 const MIGRATION_LOCK: i64 = 0x6d6f_6472_6567;

@@ -1,7 +1,8 @@
 //! The landlord on SQLite: one file, WAL, a busy timeout, a schema versioned with
 //! refinery's embedded migrations. Each trait method is one transaction. Here: opening
 //! and migrating, the helpers the stores share, the catalog and the tenants; change sets
-//! in `changes`, jobs in `jobs`, flags, subscriptions and events in `runtime`.
+//! in `changes`, jobs in `jobs`, flags, subscriptions and events in `runtime`, API
+//! tokens in `tokens`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,13 +24,14 @@ use crate::store::{
 mod changes;
 mod jobs;
 mod runtime;
+mod tokens;
 
 mod embedded {
     refinery::embed_migrations!("src/store/sqlite/landlord_migrations");
 }
 
 /// The landlord schema version this binary writes: the number of embedded migrations.
-pub(crate) const SCHEMA_VERSION: i32 = 2;
+pub(crate) const SCHEMA_VERSION: i32 = 3;
 
 pub struct SqliteLandlord {
     conn: Mutex<Connection>,
