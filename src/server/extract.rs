@@ -15,7 +15,7 @@ use crate::server::problem::Problem;
 /// A JSON body, required.
 pub struct Body<T>(pub T);
 
-/// A JSON body that may be left out (empty), meaning its defaults.
+/// A JSON body that may be left out (empty, or `null`), meaning its defaults.
 pub struct OptionalBody<T>(pub T);
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -25,8 +25,15 @@ fn is_json(headers: &HeaderMap) -> bool {
     })
 }
 
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes).map_err(|e| Problem::malformed(format!("the JSON body cannot be read: {e}")))
+/// A body: a JSON object (or `null`, where `T` takes it), as the document declares;
+/// never an array read as the struct's fields in order.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let malformed = |e: serde_json::Error| Problem::malformed(format!("the JSON body cannot be read: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(malformed)?;
+    if !(value.is_object() || value.is_null()) {
+        return Err(Problem::malformed("the JSON body must be an object"));
+    }
+    serde_json::from_value(value).map_err(malformed)
 }
 
 async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(HeaderMap, Bytes), Problem> {
@@ -58,7 +65,8 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalB
         if !is_json(&headers) {
             return Err(Problem::unsupported("application/json"));
         }
-        Ok(OptionalBody(parse(&bytes)?))
+        // `null` is a body left out, as the document says (`Option<…>`).
+        Ok(OptionalBody(parse::<Option<T>>(&bytes)?.unwrap_or_default()))
     }
 }
 

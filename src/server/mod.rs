@@ -35,8 +35,8 @@ use utoipa_axum::routes;
 
 use crate::domain::{Error, Interruption, Result};
 use crate::ops::Context;
-pub use crate::server::state::Limits;
 use crate::server::state::AppState;
+pub use crate::server::state::Limits;
 
 /// How `serve` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,13 +88,14 @@ pub fn app(ctx: Context, limits: Limits) -> (Router, Arc<AppState>) {
     let state = Arc::new(AppState::new(ctx, limits));
     let (router, doc) = api(state.clone());
     let doc = openapi::Document(Arc::new(doc.to_json().unwrap_or_default()));
+    // The last layer is the outermost: errors the limits answer get problem bodies too.
     let router = router
         .layer(axum::Extension(doc))
-        .layer(middleware::map_response(problem::problem_for_bare_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), measure))
-        .layer(RequestBodyLimitLayer::new(limits.body))
         .layer(axum::extract::DefaultBodyLimit::max(limits.body))
+        .layer(RequestBodyLimitLayer::new(limits.body))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request))
+        .layer(middleware::from_fn_with_state(state.clone(), measure))
+        .layer(middleware::map_response(problem::problem_for_bare_errors))
         .with_state(state.clone());
     (router, state)
 }
@@ -126,19 +127,7 @@ pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, ready: impl FnOnc
         let (router, state) = app(ctx, limits);
         watch_landlord(&state);
         ready(local);
-        let signal = Arc::new(std::sync::Mutex::new(None));
-        let got = signal.clone();
-        let stopping = state.clone();
-        let shutdown = async move {
-            let interruption = stop_signal().await;
-            *got.lock().unwrap_or_else(|p| p.into_inner()) = Some(interruption);
-            stopping.stopping.send_replace(true);
-        };
-        axum::serve(listener, router.into_make_service())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| Error::internal(format!("the server stopped: {e}")))?;
-        let interruption = signal.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or(Interruption::Terminate);
+        let interruption = accept(listener, router, &state, limits).await;
         if state.idle(limits.shutdown).await {
             return Ok(Stopped::Cleanly(interruption));
         }
@@ -147,6 +136,45 @@ pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, ready: impl FnOnc
         state.idle(Duration::MAX).await;
         Ok(Stopped::Interrupted(interruption))
     })
+}
+
+/// Serves connections until SIGINT or SIGTERM, then stops accepting, lets the requests
+/// in flight finish (up to `--request-timeout`) and returns the signal. A client gets
+/// `--request-timeout` to send its request's head (and the timeout layer bounds the
+/// rest), so a slow client holds a connection no longer than that.
+async fn accept(listener: tokio::net::TcpListener, router: Router, state: &Arc<AppState>, limits: Limits) -> Interruption {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let signal = stop_signal();
+    tokio::pin!(signal);
+    let interruption = loop {
+        tokio::select! {
+            interruption = &mut signal => break interruption,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors, most likely: let connections close.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new()).header_read_timeout(limits.request);
+                let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+        }
+    };
+    drop(listener);
+    state.stopping.send_replace(true);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(limits.request) => {}
+    }
+    interruption
 }
 
 /// The first SIGINT or SIGTERM.

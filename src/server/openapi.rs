@@ -15,9 +15,12 @@ use crate::server::problem::{PROBLEM_JSON, ProblemBody};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "modreg", description = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform: \
+    info(
+        title = "modreg",
+        description = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform: \
         the HTTP API of `modreg serve`. Bodies and answers have the shapes of the CLI's `--json`; errors are \
-        `application/problem+json` with the CLI's `kind`, `message` and `hint`."),
+        `application/problem+json` with the CLI's `kind`, `message` and `hint`."
+    ),
     components(schemas(ProblemBody))
 )]
 struct Base;
@@ -30,12 +33,13 @@ pub fn base() -> utoipa::openapi::OpenApi {
 }
 
 /// The error answers every authenticated route may give, with what each means.
-const ERRORS: [(&str, &str); 11] = [
+const ERRORS: [(&str, &str); 12] = [
     ("400", "Malformed: the JSON body, the query or the path cannot be read"),
     ("401", "No bearer token, or one the landlord does not know"),
     ("402", "A module of the plan requires a subscription the tenant does not have"),
     ("403", "The token may not do this: read-only, or scoped to other tenants"),
     ("404", "Not found: module, version, tenant, job, flag or batch"),
+    ("408", "The request was not sent in time (`--request-timeout`)"),
     ("409", "Dependencies conflict, dependents block the change, or the tenant is busy"),
     ("413", "The body is larger than the server takes"),
     ("415", "The body is not of a type the route takes"),

@@ -186,9 +186,13 @@ impl From<QueryRejection> for Problem {
     }
 }
 
+/// A path whose parameters do not parse (a job id that is no number) names nothing.
 impl From<PathRejection> for Problem {
     fn from(rejection: PathRejection) -> Problem {
-        Problem::malformed(format!("the path cannot be read: {}", rejection.body_text()))
+        Problem::from(
+            Error::not_found(format!("there is no such resource: {}", rejection.body_text()))
+                .with_hint("the routes and their parameters are listed in `/v1/openapi.json`"),
+        )
     }
 }
 
@@ -202,15 +206,12 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
         return response;
     }
     let problem = match status {
-        StatusCode::NOT_FOUND => Problem::from(
-            Error::not_found("there is no such route").with_hint("the routes are listed in `/v1/openapi.json`"),
-        ),
-        StatusCode::METHOD_NOT_ALLOWED => Problem::http(
-            status,
-            "invalid",
-            "this route does not take that method",
-            "the `Allow` header lists the methods it takes",
-        ),
+        StatusCode::NOT_FOUND => {
+            Problem::from(Error::not_found("there is no such route").with_hint("the routes are listed in `/v1/openapi.json`"))
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            Problem::http(status, "invalid", "this route does not take that method", "the `Allow` header lists the methods it takes")
+        }
         StatusCode::REQUEST_TIMEOUT => Problem::http(
             status,
             "invalid",

@@ -128,6 +128,8 @@ impl AppState {
     /// lock again; a process that slips in between makes it wait `--lock-timeout`.
     pub async fn claim(self: &Arc<Self>, tenant: &str, wait: Option<Duration>) -> std::result::Result<Claim, Problem> {
         let started = Instant::now();
+        // A wait ends before the request's own time limit does, to answer 409, not 408.
+        let wait = wait.map(|w| w.min(self.limits.request.saturating_sub(Duration::from_secs(1))));
         let deadline = started + wait.unwrap_or_default();
         let mut waited = false;
         loop {
@@ -233,7 +235,8 @@ impl AppState {
     pub fn batch(&self, caller: &Caller, batch: &str) -> Result<BatchReport> {
         let entry = self.batches.lock().unwrap_or_else(|p| p.into_inner()).0.get(batch).cloned();
         let jobs = self.base.landlord.jobs(&JobFilter { batch: Some(batch.to_string()), ..JobFilter::default() })?;
-        let unknown = || Error::not_found(format!("batch `{batch}` does not exist")).with_hint("`GET /v1/jobs` lists recent jobs with their batches");
+        let unknown =
+            || Error::not_found(format!("batch `{batch}` does not exist")).with_hint("`GET /v1/jobs` lists recent jobs with their batches");
         let visible = match &entry {
             Some(entry) => caller.sees(&entry.tenant),
             None => !jobs.is_empty() && jobs.iter().all(|j| caller.sees(&j.tenant)),

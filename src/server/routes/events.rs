@@ -63,10 +63,22 @@ fn page(state: &AppState, caller: &Caller, after: i64, limit: usize) -> crate::d
     Ok((events, next))
 }
 
+/// `after`, which may not be negative.
+fn cursor(after: Option<i64>) -> Result<Option<i64>, Problem> {
+    match after {
+        Some(after) if after < 0 => Err(Error::invalid(format!("`after` must be an event id (0 or more), not {after}")).into()),
+        other => Ok(other),
+    }
+}
+
 /// A page of the event log.
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventsQuery), responses((status = 200, body = EventsPage)))]
-pub async fn list(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Query(query): Query<EventsQuery>) -> Answer<EventsPage> {
-    let after = query.after.unwrap_or(0).max(0);
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<EventsQuery>,
+) -> Answer<EventsPage> {
+    let after = cursor(query.after)?.unwrap_or(0);
     let limit = query.limit.unwrap_or(MAX_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(Error::invalid(format!("`limit` must be from 1 to {MAX_PAGE}, not {limit}")).into());
@@ -115,7 +127,7 @@ pub async fn stream(
         })?),
         None => None,
     };
-    let after = match resume.or(query.after.map(|a| a.max(0))) {
+    let after = match resume.or(cursor(query.after)?) {
         Some(after) => after,
         None => state.blocking(|state| crate::ops::events::last_id(state.base())).await?,
     };

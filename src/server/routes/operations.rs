@@ -49,7 +49,11 @@ pub struct DryRun {
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct InstallRequest {
-    /// A cargo-style requirement (`^1.2`, `=1.2.0`); the newest version that fits when left out.
+    /// A cargo-style requirement (`^1.2`, `=1.2.0`, `>=1.0, <2`); the newest version
+    /// that fits when left out.
+    #[schema(
+        pattern = r"^(\*|(=|\^|~|>=|<=|>|<)?(0|[1-9][0-9]{0,8})(\.(\*|(0|[1-9][0-9]{0,8})(\.(0|[1-9][0-9]{0,8}|\*))?))?(, ?(=|\^|~|>=|<=|>|<)?(0|[1-9][0-9]{0,8})(\.(\*|(0|[1-9][0-9]{0,8})(\.(0|[1-9][0-9]{0,8}|\*))?))?)*)$"
+    )]
     pub version: Option<String>,
     /// Bring the module back from its latest uninstall archive.
     pub restore: bool,
@@ -59,6 +63,9 @@ pub struct InstallRequest {
 #[serde(deny_unknown_fields, default)]
 pub struct UpgradeRequest {
     /// The version to move to; the newest that keeps every constraint when left out.
+    #[schema(
+        pattern = r"^=?(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})(-[A-Za-z-][0-9A-Za-z-]*(\.[A-Za-z-][0-9A-Za-z-]*)*)?$"
+    )]
     pub to: Option<String>,
 }
 
@@ -144,8 +151,7 @@ pub async fn install(
     let selection = TenantSelection::Named(vec![tenant.clone()]);
     let restore = body.restore;
     let operation: Operation = Arc::new(move |ctx, dry_run| {
-        let options =
-            InstallOptions { requests: vec![request.clone()], tenants: selection.clone(), dry_run, restore, fail_fast: false };
+        let options = InstallOptions { requests: vec![request.clone()], tenants: selection.clone(), dry_run, restore, fail_fast: false };
         crate::ops::install::install(ctx, &options, &Silent)
     });
     accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), operation).await
@@ -278,6 +284,10 @@ pub struct BatchPath {
 /// A batch: `running`, `completed` or `failed`, with its plan, its jobs as they are now,
 /// and why it failed.
 #[utoipa::path(get, path = "/v1/batches/{batch}", tag = "operations", params(BatchPath), responses((status = 200, body = BatchReport)))]
-pub async fn batch(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(batch): Path<String>) -> Answer<BatchReport> {
+pub async fn batch(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(batch): Path<String>,
+) -> Answer<BatchReport> {
     state.blocking(move |state| state.batch(&caller, &batch)).await.map(Json)
 }

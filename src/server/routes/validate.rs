@@ -49,12 +49,11 @@ pub async fn validate(
 ) -> Answer<ValidateReport> {
     let body = body.map_err(Problem::from)?;
     let target = match media_type(&headers).as_str() {
-        "application/toml" | "text/toml" => Target::Manifest(
-            String::from_utf8(body.to_vec()).map_err(|_| Problem::malformed("the manifest is not UTF-8 text"))?,
-        ),
+        "application/toml" | "text/toml" => {
+            Target::Manifest(String::from_utf8(body.to_vec()).map_err(|_| Problem::malformed("the manifest is not UTF-8 text"))?)
+        }
         "application/json" => {
-            let request: CatalogPath =
-                serde_json::from_slice(&body).map_err(|e| Problem::malformed(format!("the JSON body cannot be read: {e}")))?;
+            let request: CatalogPath = crate::server::extract::parse(&body)?;
             Target::Path(catalog_path(&request.path)?)
         }
         _ => return Err(Problem::unsupported("application/toml or application/json")),
@@ -79,14 +78,15 @@ enum Target {
     Path(PathBuf),
 }
 
-/// A path under the modules folder: relative, without `..`.
+/// A path under the modules folder: relative, without `..`; not found otherwise.
 fn catalog_path(path: &str) -> Result<PathBuf, Problem> {
     let relative = PathBuf::from(path);
     let inside = !path.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
     match inside {
         true => Ok(relative),
+        // Nothing outside the modules folder is looked at, or said to exist.
         false => Err(Problem::from(
-            Error::invalid(format!("`{path}` is not a path inside the modules folder"))
+            Error::not_found(format!("`{path}` is not a path inside the modules folder"))
                 .with_hint("give a path relative to the server's modules folder, without `..`, e.g. `finance`"),
         )),
     }
