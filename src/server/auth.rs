@@ -51,6 +51,14 @@ impl Caller {
         }
     }
 
+    /// 403 unless it may act for the platform on this tenant: a token of every tenant
+    /// that is not read-only.
+    pub fn administer(&self, tenant: &str) -> Result<(), Problem> {
+        self.see(tenant)?;
+        self.see_everything()?;
+        self.write()
+    }
+
     /// 403 unless it may change this tenant.
     pub fn change(&self, tenant: &str) -> Result<(), Problem> {
         self.see(tenant)?;
@@ -65,13 +73,14 @@ impl Caller {
         }
     }
 
-    /// 403 for a token scoped to tenants: what every tenant shares (the whole fleet's
-    /// statistics).
+    /// 403 for a token scoped to tenants: what covers every tenant (the whole fleet's
+    /// statistics), and what the platform decides for a tenant rather than the tenant
+    /// itself (registering and removing it, its subscriptions, which gate paid modules).
     pub fn see_everything(&self) -> Result<(), Problem> {
         match self.tenants {
             None => Ok(()),
             Some(_) => Err(Problem::forbidden(
-                format!("token `{}` is scoped to tenants, and this covers every tenant", self.name),
+                format!("token `{}` is scoped to tenants, and this is for the platform to do", self.name),
                 "use a token created without `--tenant`",
             )),
         }

@@ -30,6 +30,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,6 +39,17 @@ use crate::domain::{Error, Interruption, Result};
 use crate::ops::Context;
 use crate::server::state::AppState;
 pub use crate::server::state::Limits;
+
+/// With `-v`, a line on stderr per answer (method, path, status, latency); with `-vv`,
+/// also each request as it arrives.
+pub fn log_requests(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => Level::INFO,
+        _ => Level::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).try_init();
+}
 
 /// How `serve` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +109,12 @@ pub fn app(ctx: Context, limits: Limits) -> (Router, Arc<AppState>) {
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(middleware::map_response(problem::problem_for_bare_errors))
+        // A line per answer, for `modreg -v serve`.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .with_state(state.clone());
     (router, state)
 }

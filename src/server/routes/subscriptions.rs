@@ -47,7 +47,7 @@ pub async fn grant(
     OptionalBody(body): OptionalBody<Grant>,
 ) -> Answer<SubscriptionReport> {
     let (tenant, module) = (tenant_name(&tenant)?, module_name(&module)?);
-    caller.change(tenant.as_str())?;
+    caller.administer(tenant.as_str())?;
     let until = body.until.as_deref().map(|d| date(d, "until")).transpose()?;
     let ctx = state.context(&caller, None);
     state.blocking(move |_| crate::ops::subscription::grant(&ctx, &tenant, &module, until)).await.map(Json)
@@ -62,7 +62,7 @@ pub async fn revoke(
     Path((tenant, module)): Path<(String, String)>,
 ) -> Answer<SubscriptionReport> {
     let (tenant, module) = (tenant_name(&tenant)?, module_name(&module)?);
-    caller.change(tenant.as_str())?;
+    caller.administer(tenant.as_str())?;
     let ctx = state.context(&caller, None);
     state.blocking(move |_| crate::ops::subscription::revoke(&ctx, &tenant, &module)).await.map(Json)
 }

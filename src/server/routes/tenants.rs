@@ -51,7 +51,7 @@ pub async fn add(
     Body(new): Body<NewTenant>,
 ) -> Result<Response, Problem> {
     let tenant = tenant_name(&new.name)?;
-    caller.change(tenant.as_str())?;
+    caller.administer(tenant.as_str())?;
     let claim = state.claim(tenant.as_str(), preferred_wait(&headers)).await?;
     let ctx = state.context(&caller, None);
     let name = tenant.clone();
@@ -135,7 +135,7 @@ pub async fn remove(
     Query(query): Query<RemoveQuery>,
 ) -> Answer<TenantRemoveReport> {
     let tenant = tenant_name(&tenant)?;
-    caller.change(tenant.as_str())?;
+    caller.administer(tenant.as_str())?;
     let claim = state.claim(tenant.as_str(), preferred_wait(&headers)).await?;
     let ctx = state.context(&caller, None);
     let purge = query.purge.unwrap_or(false);
