@@ -44,6 +44,11 @@ impl Output {
         Output { json, quiet, verbose, color, stderr_is_terminal }
     }
 
+    /// Whether stderr gets colors (`--color`, `NO_COLOR`, a terminal).
+    pub fn colored(&self) -> bool {
+        self.color
+    }
+
     fn paint(&self, style: &str, text: &str) -> String {
         if self.color { format!("{style}{text}{RESET}") } else { text.to_string() }
     }

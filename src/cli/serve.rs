@@ -38,7 +38,7 @@ pub fn run(args: ServeArgs, env: &Env) -> Result<Done> {
         shutdown: seconds(args.shutdown_timeout, "`--shutdown-timeout`")?,
     };
     let ctx = env.context()?;
-    crate::server::log_requests(env.output.verbose);
+    crate::server::log_requests(env.output.verbose, env.output.colored());
     let stopped = serve(ctx, listen, limits, |addr| {
         env.output.status("Listening", &format!("on http://{addr} (the API is described at /v1/openapi.json)"));
     })?;

@@ -42,13 +42,13 @@ pub use crate::server::state::Limits;
 
 /// With `-v`, a line on stderr per answer (method, path, status, latency); with `-vv`,
 /// also each request as it arrives.
-pub fn log_requests(verbose: u8) {
+pub fn log_requests(verbose: u8, color: bool) {
     let level = match verbose {
         0 => return,
         1 => Level::INFO,
         _ => Level::DEBUG,
     };
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).with_ansi(color).try_init();
 }
 
 /// How `serve` ended.
