@@ -48,13 +48,13 @@ pub async fn list(
 #[allow(dead_code)]
 pub struct FlagPath {
     /// A tenant id.
-    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", example = "acme")]
     tenant: String,
     /// A module name.
-    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$")]
+    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$", example = "finance")]
     module: String,
     /// A flag of the module.
-    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$")]
+    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$", example = "invoicing")]
     flag: String,
 }
 

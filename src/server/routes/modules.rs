@@ -25,7 +25,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Answer<ModulesListRepor
 
 /// One module: every version with its details, and the modules that depend on it.
 #[utoipa::path(get, path = "/v1/modules/{module}", tag = "modules",
-    params(("module" = String, Path, description = "A module name", pattern = r"^[a-z][a-z0-9_]{0,62}$")),
+    params(("module" = String, Path, description = "A module name", pattern = r"^[a-z][a-z0-9_]{0,62}$", example = "finance")),
     responses((status = 200, body = ModuleShowReport)))]
 pub async fn show(State(state): State<Arc<AppState>>, Path(module): Path<String>) -> Answer<ModuleShowReport> {
     let module = module_name(&module)?;

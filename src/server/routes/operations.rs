@@ -31,10 +31,10 @@ use crate::server::state::{AppState, BatchReport};
 #[allow(dead_code)]
 pub struct ModulePath {
     /// A tenant id.
-    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", example = "acme")]
     tenant: String,
     /// A module name.
-    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$")]
+    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$", example = "finance")]
     module: String,
 }
 

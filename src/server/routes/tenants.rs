@@ -120,7 +120,7 @@ pub struct RemoveQuery {
 #[allow(dead_code)]
 pub struct TenantPath {
     /// A tenant id.
-    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", example = "acme")]
     tenant: String,
 }
 
@@ -188,10 +188,10 @@ pub async fn history(
 #[allow(dead_code)]
 pub struct CheckPath {
     /// A tenant id.
-    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", example = "acme")]
     tenant: String,
     /// `MODULE` or `MODULE.FLAG`.
-    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$")]
+    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$", example = "finance.invoicing")]
     target: String,
 }
 
