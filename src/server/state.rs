@@ -169,6 +169,28 @@ impl AppState {
         }
     }
 
+    /// Runs quick work that changes a tenant (enable, flags, adding it…) as the caller,
+    /// with the tenant claimed (409 when busy, see [`AppState::claim`]), and answers
+    /// when it is done.
+    pub async fn change<T, F>(
+        self: &Arc<Self>,
+        caller: &Caller,
+        tenant: &str,
+        wait: Option<Duration>,
+        work: F,
+    ) -> std::result::Result<T, Problem>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Context) -> Result<T> + Send + 'static,
+    {
+        let claim = self.claim(tenant, wait).await?;
+        let ctx = self.context(caller, None);
+        let done = self.blocking(move |_| work(&ctx)).await;
+        drop(claim);
+        self.changed();
+        done
+    }
+
     /// Runs `work` (a batch's jobs) in the background, holding `claim` until it ends,
     /// and records how it ended for `GET /v1/batches/{batch}`.
     pub fn spawn_batch<F>(self: &Arc<Self>, claim: Claim, batch: String, plan: Vec<PlanRow>, work: F)

@@ -78,11 +78,8 @@ pub async fn set(
     let module = module_name(&module)?;
     let flag = FlagName::parse(&flag).map_err(|e| Problem::from(crate::domain::Error::from(e)))?;
     caller.change(tenant.as_str())?;
-    let claim = state.claim(tenant.as_str(), preferred_wait(&headers)).await?;
-    let ctx = state.context(&caller, None);
     let assignment = FlagAssignment { module, flag, value: body.value };
-    let report = state.blocking(move |_| crate::ops::flags::set(&ctx, &tenant, &assignment, &Silent)).await;
-    drop(claim);
-    state.changed();
-    report.map(Json)
+    let name = tenant.clone();
+    let work = move |ctx: &_| crate::ops::flags::set(ctx, &name, &assignment, &Silent);
+    state.change(&caller, tenant.as_str(), preferred_wait(&headers), work).await.map(Json)
 }

@@ -231,12 +231,7 @@ async fn toggle(
     run: impl FnOnce(&Context) -> Result<OperationReport> + Send + 'static,
 ) -> Answer<OperationReport> {
     caller.change(tenant.as_str())?;
-    let claim = state.claim(tenant.as_str(), preferred_wait(headers)).await?;
-    let ctx = state.context(&caller, None);
-    let report = state.blocking(move |_| run(&ctx)).await;
-    drop(claim);
-    state.changed();
-    report.map(Json)
+    state.change(&caller, tenant.as_str(), preferred_wait(headers), run).await.map(Json)
 }
 
 /// Turns an installed module on for a tenant; its dependencies must be enabled.

@@ -52,12 +52,9 @@ pub async fn add(
 ) -> Result<Response, Problem> {
     let tenant = tenant_name(&new.name)?;
     caller.administer(tenant.as_str())?;
-    let claim = state.claim(tenant.as_str(), preferred_wait(&headers)).await?;
-    let ctx = state.context(&caller, None);
     let name = tenant.clone();
-    let report = state.blocking(move |_| crate::ops::tenant::add(&ctx, &[name], &Silent)).await?;
-    drop(claim);
-    state.changed();
+    let add = move |ctx: &_| crate::ops::tenant::add(ctx, &[name], &Silent);
+    let report = state.change(&caller, tenant.as_str(), preferred_wait(&headers), add).await?;
     let path = format!("/v1/tenants/{tenant}");
     Ok(match report.added.is_empty() {
         true => (StatusCode::OK, location(path), Json(report)).into_response(),
@@ -136,13 +133,10 @@ pub async fn remove(
 ) -> Answer<TenantRemoveReport> {
     let tenant = tenant_name(&tenant)?;
     caller.administer(tenant.as_str())?;
-    let claim = state.claim(tenant.as_str(), preferred_wait(&headers)).await?;
-    let ctx = state.context(&caller, None);
     let purge = query.purge.unwrap_or(false);
-    let report = state.blocking(move |_| crate::ops::tenant::remove(&ctx, &[tenant], purge, &Silent)).await;
-    drop(claim);
-    state.changed();
-    report.map(Json)
+    let name = tenant.clone();
+    let remove = move |ctx: &_| crate::ops::tenant::remove(ctx, &[name], purge, &Silent);
+    state.change(&caller, tenant.as_str(), preferred_wait(&headers), remove).await.map(Json)
 }
 
 /// What the tenant has: each module's version, state, whether it is enabled, the newest
