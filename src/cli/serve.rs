@@ -39,19 +39,14 @@ pub fn run(args: ServeArgs, env: &Env) -> Result<Done> {
     };
     let ctx = env.context()?;
     crate::server::log_requests(env.output.verbose, env.output.colored());
-    let stopped = serve(ctx, listen, limits, |addr| {
-        env.output.status("Listening", &format!("on http://{addr} (the API is described at /v1/openapi.json)"));
-    })?;
+    let stopped = serve(ctx, listen, limits, &env.reporter)?;
     match stopped {
         Stopped::Cleanly(signal) => {
             env.output.status("Stopped", &format!("on {}; every running job had finished", signal.signal_name()));
             Ok(Done::Success)
         }
         Stopped::Interrupted(signal) => {
-            env.output.status(
-                "Stopped",
-                &format!("on {}: jobs still running after --shutdown-timeout were interrupted and rolled back", signal.signal_name()),
-            );
+            env.output.status("Stopped", &format!("on {}: the jobs still running were interrupted and rolled back", signal.signal_name()));
             Ok(Done::Exit(signal.exit_code()))
         }
     }

@@ -36,7 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{Error, Interruption, Result};
-use crate::ops::Context;
+use crate::ops::{Context, Reporter};
 use crate::server::state::AppState;
 pub use crate::server::state::Limits;
 
@@ -56,7 +56,8 @@ pub fn log_requests(verbose: u8, color: bool) {
 pub enum Stopped {
     /// Every batch finished.
     Cleanly(Interruption),
-    /// Batches still ran after `--shutdown-timeout`: they were interrupted and rolled back.
+    /// Batches still ran after `--shutdown-timeout` (or a second signal): they were
+    /// interrupted and rolled back.
     Interrupted(Interruption),
 }
 
@@ -130,7 +131,8 @@ async fn measure(State(state): State<Arc<AppState>>, request: Request, next: Nex
 }
 
 /// Serves until SIGINT or SIGTERM; `ready` is told the address it listens on.
-pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, ready: impl FnOnce(SocketAddr)) -> Result<Stopped> {
+/// Says what it does on `reporter`: where it listens, and how it stops.
+pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, reporter: &dyn Reporter) -> Result<Stopped> {
     crate::store::lock::allow_open_files(8192);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -145,12 +147,27 @@ pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, ready: impl FnOnc
         let local = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
         let (router, state) = app(ctx, limits);
         watch_landlord(&state);
-        ready(local);
+        reporter.status("Listening", &format!("on http://{local} (the API is described at /v1/openapi.json)"));
         let interruption = accept(listener, router, &state, limits).await;
-        if state.idle(limits.shutdown).await {
+        if state.idle(Duration::ZERO).await {
             return Ok(Stopped::Cleanly(interruption));
         }
+        reporter.status(
+            "Stopping",
+            &format!(
+                "on {}: waiting up to {}s for the running jobs to finish; a second signal rolls them back now",
+                interruption.signal_name(),
+                limits.shutdown.as_secs_f64()
+            ),
+        );
+        tokio::select! {
+            finished = state.idle(limits.shutdown) => if finished {
+                return Ok(Stopped::Cleanly(interruption));
+            },
+            _ = stop_signal() => {}
+        }
         // Out of patience: the jobs in flight stop and roll back, as the CLI's do.
+        reporter.status("Interrupted", "rolling back the jobs still running");
         crate::store::interrupt::raise(interruption);
         state.idle(Duration::MAX).await;
         Ok(Stopped::Interrupted(interruption))
