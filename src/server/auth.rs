@@ -61,10 +61,7 @@ impl Caller {
     pub fn write(&self) -> Result<(), Problem> {
         match self.read_only {
             false => Ok(()),
-            true => Err(Problem::forbidden(
-                format!("token `{}` is read-only", self.name),
-                "use a token created without `--read-only`",
-            )),
+            true => Err(Problem::forbidden(format!("token `{}` is read-only", self.name), "use a token created without `--read-only`")),
         }
     }
 

@@ -35,8 +35,8 @@ use utoipa_axum::routes;
 
 use crate::domain::{Error, Interruption, Result};
 use crate::ops::Context;
-pub use crate::server::state::Limits;
 use crate::server::state::AppState;
+pub use crate::server::state::Limits;
 
 /// How `serve` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

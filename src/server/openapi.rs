@@ -15,9 +15,12 @@ use crate::server::problem::{PROBLEM_JSON, ProblemBody};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "modreg", description = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform: \
+    info(
+        title = "modreg",
+        description = "Install, upgrade and uninstall modules per tenant of a multi-tenant SaaS platform: \
         the HTTP API of `modreg serve`. Bodies and answers have the shapes of the CLI's `--json`; errors are \
-        `application/problem+json` with the CLI's `kind`, `message` and `hint`."),
+        `application/problem+json` with the CLI's `kind`, `message` and `hint`."
+    ),
     components(schemas(ProblemBody))
 )]
 struct Base;

@@ -202,15 +202,12 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
         return response;
     }
     let problem = match status {
-        StatusCode::NOT_FOUND => Problem::from(
-            Error::not_found("there is no such route").with_hint("the routes are listed in `/v1/openapi.json`"),
-        ),
-        StatusCode::METHOD_NOT_ALLOWED => Problem::http(
-            status,
-            "invalid",
-            "this route does not take that method",
-            "the `Allow` header lists the methods it takes",
-        ),
+        StatusCode::NOT_FOUND => {
+            Problem::from(Error::not_found("there is no such route").with_hint("the routes are listed in `/v1/openapi.json`"))
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            Problem::http(status, "invalid", "this route does not take that method", "the `Allow` header lists the methods it takes")
+        }
         StatusCode::REQUEST_TIMEOUT => Problem::http(
             status,
             "invalid",

@@ -233,7 +233,8 @@ impl AppState {
     pub fn batch(&self, caller: &Caller, batch: &str) -> Result<BatchReport> {
         let entry = self.batches.lock().unwrap_or_else(|p| p.into_inner()).0.get(batch).cloned();
         let jobs = self.base.landlord.jobs(&JobFilter { batch: Some(batch.to_string()), ..JobFilter::default() })?;
-        let unknown = || Error::not_found(format!("batch `{batch}` does not exist")).with_hint("`GET /v1/jobs` lists recent jobs with their batches");
+        let unknown =
+            || Error::not_found(format!("batch `{batch}` does not exist")).with_hint("`GET /v1/jobs` lists recent jobs with their batches");
         let visible = match &entry {
             Some(entry) => caller.sees(&entry.tenant),
             None => !jobs.is_empty() && jobs.iter().all(|j| caller.sees(&j.tenant)),

@@ -65,7 +65,11 @@ fn page(state: &AppState, caller: &Caller, after: i64, limit: usize) -> crate::d
 
 /// A page of the event log.
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventsQuery), responses((status = 200, body = EventsPage)))]
-pub async fn list(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Query(query): Query<EventsQuery>) -> Answer<EventsPage> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<EventsQuery>,
+) -> Answer<EventsPage> {
     let after = query.after.unwrap_or(0).max(0);
     let limit = query.limit.unwrap_or(MAX_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {

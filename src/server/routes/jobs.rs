@@ -45,7 +45,11 @@ pub struct JobsQuery {
 
 /// Recent jobs, newest first.
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(JobsQuery), responses((status = 200, body = JobsListReport)))]
-pub async fn list(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Query(query): Query<JobsQuery>) -> Answer<JobsListReport> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<JobsQuery>,
+) -> Answer<JobsListReport> {
     let tenant = query.tenant.as_deref().map(tenant_name).transpose()?;
     if let Some(tenant) = &tenant {
         caller.see(tenant.as_str())?;

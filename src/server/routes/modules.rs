@@ -60,7 +60,11 @@ pub struct GraphQuery {
         (Graph = "application/json"),
         (String = "text/plain"),
     ))))]
-pub async fn graph(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Query(query): Query<GraphQuery>) -> Result<Response, Problem> {
+pub async fn graph(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<GraphQuery>,
+) -> Result<Response, Problem> {
     let tenant = query.tenant.as_deref().map(tenant_name).transpose()?;
     if let Some(tenant) = &tenant {
         caller.see(tenant.as_str())?;

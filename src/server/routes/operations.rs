@@ -144,8 +144,7 @@ pub async fn install(
     let selection = TenantSelection::Named(vec![tenant.clone()]);
     let restore = body.restore;
     let operation: Operation = Arc::new(move |ctx, dry_run| {
-        let options =
-            InstallOptions { requests: vec![request.clone()], tenants: selection.clone(), dry_run, restore, fail_fast: false };
+        let options = InstallOptions { requests: vec![request.clone()], tenants: selection.clone(), dry_run, restore, fail_fast: false };
         crate::ops::install::install(ctx, &options, &Silent)
     });
     accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), operation).await
@@ -278,6 +277,10 @@ pub struct BatchPath {
 /// A batch: `running`, `completed` or `failed`, with its plan, its jobs as they are now,
 /// and why it failed.
 #[utoipa::path(get, path = "/v1/batches/{batch}", tag = "operations", params(BatchPath), responses((status = 200, body = BatchReport)))]
-pub async fn batch(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(batch): Path<String>) -> Answer<BatchReport> {
+pub async fn batch(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(batch): Path<String>,
+) -> Answer<BatchReport> {
     state.blocking(move |state| state.batch(&caller, &batch)).await.map(Json)
 }

@@ -25,7 +25,11 @@ pub struct StatsQuery {
 
 /// Statistics of every job and tenant.
 #[utoipa::path(get, path = "/v1/stats", tag = "stats", params(StatsQuery), responses((status = 200, body = StatsReport)))]
-pub async fn stats(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Query(query): Query<StatsQuery>) -> Answer<StatsReport> {
+pub async fn stats(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<StatsQuery>,
+) -> Answer<StatsReport> {
     caller.see_everything()?;
     let since = query.since.as_deref().map(|d| date(d, "since")).transpose()?;
     state.blocking(move |state| crate::ops::stats::stats(state.base(), since)).await.map(Json)

@@ -19,7 +19,11 @@ use crate::server::state::AppState;
 /// The tenant's subscriptions, revoked and lapsed ones included, each with whether it is active.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/subscriptions", tag = "subscriptions", params(TenantPath),
     responses((status = 200, body = SubscriptionListReport)))]
-pub async fn list(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(tenant): Path<String>) -> Answer<SubscriptionListReport> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(tenant): Path<String>,
+) -> Answer<SubscriptionListReport> {
     let tenant = tenant_name(&tenant)?;
     caller.see(tenant.as_str())?;
     state.blocking(move |state| crate::ops::subscription::list(state.base(), &tenant, None)).await.map(Json)

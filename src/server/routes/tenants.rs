@@ -79,7 +79,11 @@ pub struct TenantView {
 
 /// One tenant, with what it has.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}", tag = "tenants", params(TenantPath), responses((status = 200, body = TenantView)))]
-pub async fn show(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(tenant): Path<String>) -> Answer<TenantView> {
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(tenant): Path<String>,
+) -> Answer<TenantView> {
     let tenant = tenant_name(&tenant)?;
     caller.see(tenant.as_str())?;
     state
@@ -144,7 +148,11 @@ pub async fn remove(
 /// What the tenant has: each module's version, state, whether it is enabled, the newest
 /// version available, deprecation.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/modules", tag = "tenants", params(TenantPath), responses((status = 200, body = StatusReport)))]
-pub async fn modules(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(tenant): Path<String>) -> Answer<StatusReport> {
+pub async fn modules(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(tenant): Path<String>,
+) -> Answer<StatusReport> {
     let tenant = tenant_name(&tenant)?;
     caller.see(tenant.as_str())?;
     state.blocking(move |state| crate::ops::status::status(state.base(), Some(&tenant), &Silent)).await.map(Json)

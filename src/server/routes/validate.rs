@@ -49,9 +49,9 @@ pub async fn validate(
 ) -> Answer<ValidateReport> {
     let body = body.map_err(Problem::from)?;
     let target = match media_type(&headers).as_str() {
-        "application/toml" | "text/toml" => Target::Manifest(
-            String::from_utf8(body.to_vec()).map_err(|_| Problem::malformed("the manifest is not UTF-8 text"))?,
-        ),
+        "application/toml" | "text/toml" => {
+            Target::Manifest(String::from_utf8(body.to_vec()).map_err(|_| Problem::malformed("the manifest is not UTF-8 text"))?)
+        }
         "application/json" => {
             let request: CatalogPath =
                 serde_json::from_slice(&body).map_err(|e| Problem::malformed(format!("the JSON body cannot be read: {e}")))?;
