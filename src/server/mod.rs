@@ -90,11 +90,13 @@ pub fn app(ctx: Context, limits: Limits) -> (Router, Arc<AppState>) {
     let doc = openapi::Document(Arc::new(doc.to_json().unwrap_or_default()));
     let router = router
         .layer(axum::Extension(doc))
-        .layer(middleware::map_response(problem::problem_for_bare_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(RequestBodyLimitLayer::new(limits.body))
         .layer(axum::extract::DefaultBodyLimit::max(limits.body))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request))
+        // Outside the limits, which answer by themselves (413 on a `Content-Length` over
+        // the limit, 408): their answers get a problem body too, and are counted.
+        .layer(middleware::map_response(problem::problem_for_bare_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), measure))
         .with_state(state.clone());
     (router, state)
 }
