@@ -6,8 +6,10 @@
 //! status code, each a problem body), [`isolation`] (a scoped token sees nothing of
 //! other tenants, on every route), [`background`] (202 and batches, failures, busy
 //! tenants, the actor), [`shutdown`] (SIGTERM with jobs in flight), [`events`] (the SSE
-//! stream resuming without loss).
+//! stream resuming without loss) and [`abuse`] (oversized bodies, slow clients, a
+//! thousand connections).
 
+mod abuse;
 mod background;
 mod errors;
 mod events;
