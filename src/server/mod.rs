@@ -50,7 +50,7 @@ pub enum Stopped {
 /// The routes, with the OpenAPI document they describe.
 fn api(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     use routes::*;
-    let authenticated = OpenApiRouter::<Arc<AppState>>::with_openapi(openapi::base())
+    let authenticated = OpenApiRouter::<Arc<AppState>>::new()
         .routes(routes!(modules::list))
         .routes(routes!(modules::show))
         .routes(routes!(modules::graph))
@@ -78,7 +78,10 @@ fn api(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::document))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    let (router, mut doc) = OpenApiRouter::new().routes(routes!(health::healthz)).merge(authenticated).split_for_parts();
+    // The document of the outer router is the one kept: modreg's (a bare `new()` has
+    // utoipa-axum's own title and version).
+    let (router, mut doc) =
+        OpenApiRouter::with_openapi(openapi::base()).routes(routes!(health::healthz)).merge(authenticated).split_for_parts();
     openapi::finish(&mut doc);
     (router, doc)
 }
