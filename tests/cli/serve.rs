@@ -6,11 +6,12 @@
 //! status code, each a problem body), [`isolation`] (a scoped token sees nothing of
 //! other tenants, on every route), [`background`] (202 and batches, failures, busy
 //! tenants, the actor), [`shutdown`] (SIGTERM with jobs in flight), [`events`] (the SSE
-//! stream resuming without loss) and [`abuse`] (oversized bodies, slow clients, a
-//! thousand connections).
+//! stream resuming without loss), [`abuse`] (oversized bodies, slow clients, a
+//! thousand connections) and [`described`] (the OpenAPI document, `/metrics`).
 
 mod abuse;
 mod background;
+mod described;
 mod errors;
 mod events;
 mod isolation;
