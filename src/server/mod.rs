@@ -123,35 +123,44 @@ pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, ready: impl FnOnc
         .max_blocking_threads(256)
         .build()
         .map_err(|e| Error::internal(format!("cannot start the server's runtime: {e}")))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            Error::invalid(format!("cannot listen on {listen}: {e}")).with_hint("choose another address with `--listen ADDR:PORT`")
-        })?;
-        let local = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
-        let (router, state) = app(ctx, limits);
-        watch_landlord(&state);
-        ready(local);
-        let signal = Arc::new(std::sync::Mutex::new(None));
-        let got = signal.clone();
-        let stopping = state.clone();
-        let shutdown = async move {
-            let interruption = stop_signal().await;
-            *got.lock().unwrap_or_else(|p| p.into_inner()) = Some(interruption);
-            stopping.stopping.send_replace(true);
-        };
-        axum::serve(listener, router.into_make_service())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| Error::internal(format!("the server stopped: {e}")))?;
-        let interruption = signal.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or(Interruption::Terminate);
-        if state.idle(limits.shutdown).await {
-            return Ok(Stopped::Cleanly(interruption));
-        }
-        // Out of patience: the jobs in flight stop and roll back, as the CLI's do.
-        crate::store::interrupt::raise(interruption);
-        state.idle(Duration::MAX).await;
-        Ok(Stopped::Interrupted(interruption))
-    })
+    let (router, state) = app(ctx, limits);
+    let served = runtime.block_on(run(router, state.clone(), listen, limits, ready));
+    // The runtime's tasks hold the state too (a batch's, until just after the server
+    // saw it end): it is dropped last, here, off the runtime's threads, since closing
+    // a PostgreSQL landlord's connections blocks, which a runtime's thread may not do.
+    drop(runtime);
+    drop(state);
+    served
+}
+
+/// Listens, serves until SIGINT or SIGTERM, then waits for the batches as `serve` says.
+async fn run(router: Router, state: Arc<AppState>, listen: SocketAddr, limits: Limits, ready: impl FnOnce(SocketAddr)) -> Result<Stopped> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        Error::invalid(format!("cannot listen on {listen}: {e}")).with_hint("choose another address with `--listen ADDR:PORT`")
+    })?;
+    let local = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
+    watch_landlord(&state);
+    ready(local);
+    let signal = Arc::new(std::sync::Mutex::new(None));
+    let got = signal.clone();
+    let stopping = state.clone();
+    let shutdown = async move {
+        let interruption = stop_signal().await;
+        *got.lock().unwrap_or_else(|p| p.into_inner()) = Some(interruption);
+        stopping.stopping.send_replace(true);
+    };
+    axum::serve(listener, router.into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::internal(format!("the server stopped: {e}")))?;
+    let interruption = signal.lock().unwrap_or_else(|p| p.into_inner()).unwrap_or(Interruption::Terminate);
+    if state.idle(limits.shutdown).await {
+        return Ok(Stopped::Cleanly(interruption));
+    }
+    // Out of patience: the jobs in flight stop and roll back, as the CLI's do.
+    crate::store::interrupt::raise(interruption);
+    state.idle(Duration::MAX).await;
+    Ok(Stopped::Interrupted(interruption))
 }
 
 /// The first SIGINT or SIGTERM.
