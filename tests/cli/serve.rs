@@ -36,7 +36,9 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// (needs `base <1.1`), `paid` (requires a subscription) and `broken` (its migration
 /// fails half-way).
 fn world() -> World {
-    let world = World::new();
+    // On PostgreSQL the world's database is made with the blocking client, which runs a
+    // runtime of its own: not on a thread that drives the test's.
+    let world = tokio::task::block_in_place(World::new);
     world
         .module("base-1.0.0", "base", "1.0.0")
         .migration("V1__base", "CREATE TABLE base_t (id INTEGER PRIMARY KEY, v TEXT);")
