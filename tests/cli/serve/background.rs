@@ -65,7 +65,8 @@ async fn a_failing_migration_ends_the_batch_failed_and_the_job_rolled_back() {
 async fn a_tenant_a_job_holds_is_409_busy_and_prefer_wait_waits_for_it() {
     let world = world();
     let (started_pipe, go) = slow_module(&world);
-    let (_server, api) = serve(&world, &[]);
+    // Should the test fail with the hook waiting, the server rolls it back at once.
+    let (_server, api) = serve(&world, &["--shutdown-timeout", "0"]);
     let slow = api.post("/v1/tenants/acme/modules/slow/install", None).await;
     assert_eq!(slow.status, 202, "{slow:?}");
     started(&started_pipe).await;
@@ -115,7 +116,8 @@ async fn a_tenant_a_job_holds_is_409_busy_and_prefer_wait_waits_for_it() {
 async fn a_tenant_a_cli_command_holds_is_busy_for_the_server_too() {
     let world = world();
     let (started_pipe, go) = slow_module(&world);
-    let (_server, api) = serve(&world, &[]);
+    // Should the test fail with the hook waiting, the server rolls it back at once.
+    let (_server, api) = serve(&world, &["--shutdown-timeout", "0"]);
     let mut cli = world.spawn(&["install", "slow", "--tenant", "acme"]);
     started(&started_pipe).await;
     let problem = api.post("/v1/tenants/acme/modules/base/install", None).await.problem(409, "busy");

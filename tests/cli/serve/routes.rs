@@ -95,15 +95,9 @@ async fn a_tenant_is_added_changed_through_every_operation_and_removed() {
     assert_eq!(upgrade.status, 202, "{upgrade:?}");
     let done = api.settled(upgrade.location()).await;
     assert_eq!((&done["status"], &done["jobs"][0]["to_version"]), (&json!("completed"), &json!("1.1.0")), "{done:#}");
-    let columns: Vec<String> = world
-        .tenant_db("initech")
-        .prepare("SELECT name FROM pragma_table_info('base_t')")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(columns, ["id", "v", "w"], "V2 applied");
+    let columns: String =
+        world.tenant_db("initech").query_row("SELECT group_concat(name) FROM pragma_table_info('base_t')", [], |r| r.get(0)).unwrap();
+    assert_eq!(columns, "id,v,w", "V2 applied");
 
     let dry = api.post("/v1/tenants/initech/modules/addon/install?dry_run=true", None).await.expect(200);
     assert_eq!((&dry["dry_run"], &dry["plan"][0]["module"], &dry["jobs"]), (&json!(true), &json!("addon"), &json!([])), "{dry:#}");
