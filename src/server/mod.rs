@@ -64,7 +64,7 @@ pub enum Stopped {
 /// The routes, with the OpenAPI document they describe.
 fn api(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     use routes::*;
-    let authenticated = OpenApiRouter::<Arc<AppState>>::with_openapi(openapi::base())
+    let authenticated = OpenApiRouter::<Arc<AppState>>::new()
         .routes(routes!(modules::list))
         .routes(routes!(modules::show))
         .routes(routes!(modules::graph))
@@ -92,7 +92,10 @@ fn api(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::document))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    let (router, mut doc) = OpenApiRouter::new().routes(routes!(health::healthz)).merge(authenticated).split_for_parts();
+    // The document of the outer router is the one kept: modreg's (a bare `new()` has
+    // utoipa-axum's own title and version).
+    let (router, mut doc) =
+        OpenApiRouter::with_openapi(openapi::base()).routes(routes!(health::healthz)).merge(authenticated).split_for_parts();
     openapi::finish(&mut doc);
     (router, doc)
 }
@@ -140,38 +143,47 @@ pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, reporter: &dyn Re
         .max_blocking_threads(256)
         .build()
         .map_err(|e| Error::internal(format!("cannot start the server's runtime: {e}")))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-            Error::invalid(format!("cannot listen on {listen}: {e}")).with_hint("choose another address with `--listen ADDR:PORT`")
-        })?;
-        let local = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
-        let (router, state) = app(ctx, limits);
-        watch_landlord(&state);
-        reporter.status("Listening", &format!("on http://{local} (the API is described at /v1/openapi.json)"));
-        let interruption = accept(listener, router, &state, limits).await;
-        if state.idle(Duration::ZERO).await {
+    let (router, state) = app(ctx, limits);
+    let served = runtime.block_on(run(router, state.clone(), listen, limits, reporter));
+    // The runtime's tasks hold the state too (a batch's, until just after the server
+    // saw it end): it is dropped last, here, off the runtime's threads, since closing
+    // a PostgreSQL landlord's connections blocks, which a runtime's thread may not do.
+    drop(runtime);
+    drop(state);
+    served
+}
+
+/// Listens, serves until SIGINT or SIGTERM, then waits for the batches as `serve` says.
+async fn run(router: Router, state: Arc<AppState>, listen: SocketAddr, limits: Limits, reporter: &dyn Reporter) -> Result<Stopped> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        Error::invalid(format!("cannot listen on {listen}: {e}")).with_hint("choose another address with `--listen ADDR:PORT`")
+    })?;
+    let local = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
+    watch_landlord(&state);
+    reporter.status("Listening", &format!("on http://{local} (the API is described at /v1/openapi.json)"));
+    let interruption = accept(listener, router, &state, limits).await;
+    if state.idle(Duration::ZERO).await {
+        return Ok(Stopped::Cleanly(interruption));
+    }
+    reporter.status(
+        "Stopping",
+        &format!(
+            "on {}: waiting up to {}s for the running jobs to finish; a second signal rolls them back now",
+            interruption.signal_name(),
+            limits.shutdown.as_secs_f64()
+        ),
+    );
+    tokio::select! {
+        finished = state.idle(limits.shutdown) => if finished {
             return Ok(Stopped::Cleanly(interruption));
-        }
-        reporter.status(
-            "Stopping",
-            &format!(
-                "on {}: waiting up to {}s for the running jobs to finish; a second signal rolls them back now",
-                interruption.signal_name(),
-                limits.shutdown.as_secs_f64()
-            ),
-        );
-        tokio::select! {
-            finished = state.idle(limits.shutdown) => if finished {
-                return Ok(Stopped::Cleanly(interruption));
-            },
-            _ = stop_signal() => {}
-        }
-        // Out of patience: the jobs in flight stop and roll back, as the CLI's do.
-        reporter.status("Interrupted", "rolling back the jobs still running");
-        crate::store::interrupt::raise(interruption);
-        state.idle(Duration::MAX).await;
-        Ok(Stopped::Interrupted(interruption))
-    })
+        },
+        _ = stop_signal() => {}
+    }
+    // Out of patience: the jobs in flight stop and roll back, as the CLI's do.
+    reporter.status("Interrupted", "rolling back the jobs still running");
+    crate::store::interrupt::raise(interruption);
+    state.idle(Duration::MAX).await;
+    Ok(Stopped::Interrupted(interruption))
 }
 
 /// Serves connections until SIGINT or SIGTERM, then stops accepting, lets the requests

@@ -198,9 +198,14 @@ impl From<PathRejection> for Problem {
 
 /// Gives the errors answered below the handlers (no such route, method not allowed,
 /// request time out, body too large) a problem body, keeping their status and headers
-/// (`Allow`).
-pub async fn problem_for_bare_errors(response: Response) -> Response {
+/// (`Allow`); a 408 or 413 closes the connection, and says so.
+pub async fn problem_for_bare_errors(mut response: Response) -> Response {
     let status = response.status();
+    if matches!(status, StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT) {
+        // The request's body was not read to its end, so the connection ends with this
+        // answer: said, so that a client does not send its next request on it.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let typed = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if !(status.is_client_error() || status.is_server_error()) || typed {
         return response;

@@ -34,6 +34,7 @@ mod rollback;
 mod runtime;
 mod sandbox;
 mod schemas;
+mod serve;
 mod shapes;
 mod sql_timeout;
 mod storage;

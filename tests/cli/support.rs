@@ -253,6 +253,23 @@ impl World {
             .expect("spawn modreg")
     }
 
+    /// `modreg serve` of this world on a free port of 127.0.0.1, with `args` after it,
+    /// once it says where it listens. SIGTERMed (then killed) when dropped.
+    pub fn serve(&self, args: &[&str]) -> Server {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend(args);
+        let mut child = self.spawn(&all);
+        let mut stderr = Stderr::of(&mut child);
+        let line = stderr.wait_for("Listening on http://");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server { addr, child: Some(child), stderr: Some(stderr) }
+    }
+
     /// Runs and requires exit 0 with no `error:` or `warning:` line.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> Run {
@@ -697,4 +714,48 @@ impl Stderr {
 /// The `type` of each event, in order.
 pub fn event_types(events: &[Json]) -> Vec<String> {
     events.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+}
+
+/// A running `modreg serve` ([`World::serve`]).
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    child: Option<std::process::Child>,
+    stderr: Option<Stderr>,
+}
+
+impl Server {
+    /// The URL of `path` (`/v1/tenants`) on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends `number` (`libc::SIGTERM`…) to the server.
+    pub fn signal(&self, number: libc::c_int) {
+        signal(self.child.as_ref().expect("running"), number);
+    }
+
+    /// Waits for the server to end (after [`Server::signal`]): how it ended.
+    pub fn finish(mut self) -> Run {
+        let (child, stderr) = (self.child.take().expect("running"), self.stderr.take().expect("its stderr"));
+        finished(child, stderr, false)
+    }
+
+    /// Sends `number` and waits for the server to end: how it ended.
+    pub fn stop(self, number: libc::c_int) -> Run {
+        self.signal(number);
+        self.finish()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // A test that failed half-way: let it stop as asked, but not for long.
+            signal(&child, libc::SIGTERM);
+            if !ends_within(child.id() as libc::pid_t, Duration::from_secs(10)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
 }
