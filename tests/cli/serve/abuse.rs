@@ -1,5 +1,6 @@
 //! Bad clients: bodies over the limit (413, with a length or chunked), a body that
-//! never finishes (408 after `--request-timeout`), and a thousand connections at once.
+//! never finishes (408 after `--request-timeout`), a head that never finishes (the
+//! connection closed after it), and a thousand connections at once.
 //! Each answered with a problem body, no panic, nothing written, and the server answers
 //! the next request as before.
 
@@ -84,6 +85,25 @@ async fn a_request_whose_body_never_finishes_is_408_after_the_request_timeout() 
     assert_eq!(api.get("/v1/tenants").await.expect(200)["tenants"].as_array().unwrap().len(), 2, "nothing was added");
     let metrics = api.get("/metrics").await.text;
     assert_eq!(sample(&metrics, "modreg_http_requests_total{method=\"POST\",route=\"/v1/tenants\",status=\"408\"}"), 1.0, "{metrics}");
+    server.stop(libc::SIGTERM).code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_head_that_never_finishes_is_cut_off_after_the_request_timeout() {
+    use tokio::io::AsyncReadExt;
+    let world = world();
+    let (server, api) = serve(&world, &["--request-timeout", "1"]);
+    let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /v1/tenants HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let sent = Instant::now();
+    assert_eq!(api.get("/healthz").await.status, 200, "another client is served meanwhile");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, slow.read_to_end(&mut rest)).await;
+    let waited = sent.elapsed();
+    assert!(read.is_ok(), "the connection was still open after {PATIENCE:?}");
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(10), "closed after {waited:?}");
+    // A head that never ended is no request: nothing is answered, the connection ends.
+    assert!(rest.is_empty() || String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 408"), "{}", String::from_utf8_lossy(&rest));
     server.stop(libc::SIGTERM).code(0);
 }
 

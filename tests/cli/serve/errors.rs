@@ -47,13 +47,15 @@ async fn a_malformed_body_query_or_path_is_400_and_changes_nothing() {
         ("a dry run that is not a boolean", api.request(Method::POST, "/v1/tenants/acme/modules/base/install?dry_run=maybe")),
         ("an unknown graph format", api.request(Method::GET, "/v1/graph?format=svg")),
         ("an event cursor that is not a number", api.request(Method::GET, "/v1/events?after=last")),
-        ("a job id that is not a number", api.request(Method::GET, "/v1/jobs/first")),
         ("a Last-Event-ID that is not an id", api.request(Method::GET, "/v1/events/stream").header("last-event-id", "yesterday")),
     ];
     for (what, request) in cases {
         let problem = api.send(request).await.problem(400, "invalid");
         assert!(problem["hint"].is_string(), "{what}: {problem:#}");
     }
+    // A path whose parameter does not parse names nothing there is.
+    let problem = api.send(api.request(Method::GET, "/v1/jobs/first")).await.problem(404, "not_found");
+    assert!(problem["message"].as_str().unwrap().contains("no such resource"), "{problem:#}");
     let problem = api.send(json_body("/v1/tenants", r#"{"name": "initech", "owner": "bob"}"#)).await.problem(400, "invalid");
     assert!(problem["message"].as_str().unwrap().contains("unknown field `owner`"), "says which: {problem:#}");
     assert_eq!(everything(&world, &api).await, before);
@@ -239,8 +241,9 @@ async fn bad_names_and_paths_that_climb_out_are_422_before_anything_is_touched()
         .await;
         reply.problem(422, "invalid");
     }
+    // A path out of the modules folder is nothing in it: nothing outside is looked at.
     for path in ["../secrets", "/etc", "addon/../../x", ""] {
-        let problem = api.post("/v1/validate", Some(json!({"path": path}))).await.problem(422, "invalid");
+        let problem = api.post("/v1/validate", Some(json!({"path": path}))).await.problem(404, "not_found");
         assert!(problem["hint"].as_str().unwrap().contains("without `..`"), "{path}: {problem:#}");
     }
     let invalid_values = [

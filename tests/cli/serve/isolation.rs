@@ -16,10 +16,17 @@ struct Route {
     body: Option<Json>,
     /// It changes something (a read-only token may not use it).
     writes: bool,
+    /// The platform's to do, not the tenant's (adding and removing it, its
+    /// subscriptions): a token scoped to the tenant may not either.
+    platform: bool,
 }
 
 fn route(method: Method, path: &'static str, body: Option<Json>, writes: bool) -> Route {
-    Route { method, path, body, writes }
+    Route { method, path, body, writes, platform: false }
+}
+
+fn platform(method: Method, path: &'static str, body: Option<Json>) -> Route {
+    Route { platform: true, ..route(method, path, body, true) }
 }
 
 /// Every route that names a tenant, the removal of the tenant last.
@@ -35,16 +42,16 @@ fn tenant_routes() -> Vec<Route> {
         route(Method::GET, "/v1/graph?tenant={t}", None, false),
         route(Method::GET, "/v1/jobs?tenant={t}", None, false),
         route(Method::POST, "/v1/tenants/{t}/modules/addon/install?dry_run=true", None, false),
-        route(Method::POST, "/v1/tenants", Some(json!({"name": "{t}"})), true),
+        platform(Method::POST, "/v1/tenants", Some(json!({"name": "{t}"}))),
         route(Method::POST, "/v1/tenants/{t}/modules/addon/install", Some(json!({})), true),
         route(Method::POST, "/v1/tenants/{t}/modules/base/upgrade", None, true),
         route(Method::POST, "/v1/tenants/{t}/modules/base/disable", None, true),
         route(Method::POST, "/v1/tenants/{t}/modules/base/enable", None, true),
         route(Method::PUT, "/v1/tenants/{t}/flags/base/beta", Some(json!({"value": true})), true),
-        route(Method::PUT, "/v1/tenants/{t}/subscriptions/paid", Some(json!({"until": "2099-01-01"})), true),
-        route(Method::DELETE, "/v1/tenants/{t}/subscriptions/paid", None, true),
+        platform(Method::PUT, "/v1/tenants/{t}/subscriptions/paid", Some(json!({"until": "2099-01-01"}))),
+        platform(Method::DELETE, "/v1/tenants/{t}/subscriptions/paid", None),
         route(Method::POST, "/v1/tenants/{t}/modules/base/uninstall", Some(json!({"cascade": true})), true),
-        route(Method::DELETE, "/v1/tenants/{t}", None, true),
+        platform(Method::DELETE, "/v1/tenants/{t}", None),
     ]
 }
 
@@ -94,15 +101,22 @@ async fn a_scoped_token_gets_403_on_every_route_of_another_tenant_and_passes_on_
     }
     assert_eq!((world.dump("globex"), world.jobs()), before, "globex untouched");
     assert_eq!(admin.get("/v1/tenants").await.expect(200)["tenants"].as_array().unwrap().len(), 2, "no tenant `nobody` was added");
-    // The same routes on its own tenant are let through (whatever they answer then).
+    // The same routes on its own tenant are let through (whatever they answer then),
+    // but for what is the platform's to do: a tenant cannot grant itself a paid module.
     for route in tenant_routes() {
         let reply = route.call(&scoped, "acme").await;
+        if route.platform {
+            let problem = reply.problem(403, "forbidden");
+            assert!(problem["message"].as_str().unwrap().contains("for the platform to do"), "{}: {problem:#}", route.name());
+            continue;
+        }
         assert!(![401, 403].contains(&reply.status), "{} on acme: {reply:?}", route.name());
         if reply.status == 202 {
             admin.settled(reply.location()).await;
         }
     }
-    assert!(!world.tenant_path("acme").exists(), "the last route removed it");
+    assert!(world.tenant_path("acme").exists(), "a scoped token cannot remove its tenant");
+    assert_eq!(admin.get("/v1/tenants/acme/subscriptions").await.expect(200)["subscriptions"], json!([]), "nor grant it a subscription");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,7 +179,7 @@ async fn a_scoped_token_sees_only_its_tenants_in_lists_jobs_batches_and_events()
     assert_eq!(streamed.len(), seen.len() + 1, "every acme event, the new flag last: {streamed:#?}");
 
     let problem = scoped.get("/v1/stats").await.problem(403, "forbidden");
-    assert!(problem["message"].as_str().unwrap().contains("every tenant"), "{problem:#}");
+    assert!(problem["message"].as_str().unwrap().contains("for the platform to do"), "{problem:#}");
     assert_eq!(admin.get("/v1/stats").await.status, 200);
     // The catalog is no tenant's: any token reads it.
     assert_eq!(scoped.get("/v1/modules").await.status, 200);

@@ -62,8 +62,7 @@ async fn a_job_still_running_after_the_shutdown_timeout_rolls_back_and_the_serve
         run.exit(code);
         assert!(run.stderr_lines("error:").is_empty(), "{}", run.stderr);
         assert!(
-            run.stderr
-                .contains(&format!("Stopped on {name}: jobs still running after --shutdown-timeout were interrupted and rolled back")),
+            run.stderr.contains(&format!("Stopped on {name}: the jobs still running were interrupted and rolled back")),
             "{}",
             run.stderr
         );
