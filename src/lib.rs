@@ -14,7 +14,8 @@
 //!   the traits of [`store`].
 //! - [`store`] holds the adapters behind those traits: the landlord catalog (which stores
 //!   the change sets the domain computes, and decides nothing), tenant databases with
-//!   their migration driver and SQL sandbox, module discovery on disk, the hook runner,
+//!   their migration driver and SQL sandbox, module discovery on disk (and, for the
+//!   server, a discovery kept while the folder tree is unchanged), the hook runner,
 //!   whole-file copies (a reflink where the file system can), subscription sources,
 //!   tenant locks, the clock, and interruptions: the SIGINT/SIGTERM handler the CLI
 //!   installs for commands that run jobs, which ops, sandbox and hook runner ask through

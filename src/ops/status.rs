@@ -48,8 +48,12 @@ pub fn status(ctx: &Context, tenant: Option<&TenantName>, reporter: &dyn Reporte
     };
     let loaded = load_catalog(ctx, reporter)?;
     let today = ctx.today();
-    let mut installed = ctx.landlord.installed_everywhere()?;
-    installed.retain(|m| tenants.contains(&m.tenant));
+    // One tenant's rows, not the whole fleet's: `GET /v1/tenants/{t}/modules` asks this
+    // on every request, and reading every tenant's rows made it cost O(fleet).
+    let installed = match tenant {
+        Some(t) => ctx.landlord.installed(t.as_str())?,
+        None => ctx.landlord.installed_everywhere()?,
+    };
     let unfinished = ctx.landlord.tenants_with_unfinished_jobs()?;
     let mut report = StatusReport::default();
     for name in tenants {

@@ -101,7 +101,9 @@ fn api(state: Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi
 }
 
 /// The whole service: routes, limits, problem bodies and metrics.
-pub fn app(ctx: Context, limits: Limits) -> (Router, Arc<AppState>) {
+pub fn app(mut ctx: Context, limits: Limits) -> (Router, Arc<AppState>) {
+    // Every request that needs the catalog discovers it; unchanged, it is not read again.
+    ctx.stores.modules = crate::store::cached_module_source(vec![ctx.settings.modules_dir.clone()]);
     let state = Arc::new(AppState::new(ctx, limits));
     let (router, doc) = api(state.clone());
     let doc = openapi::Document(Arc::new(doc.to_json().unwrap_or_default()));

@@ -41,7 +41,7 @@ impl ModuleSource for DiskModules {
     }
 }
 
-fn skipped(entry: &DirEntry) -> bool {
+pub(crate) fn skipped(entry: &DirEntry) -> bool {
     entry.depth() > 0 && entry.file_type().is_dir() && {
         let name = entry.file_name().to_string_lossy();
         name.starts_with('.') || name == "target"
@@ -217,15 +217,15 @@ fn load_seeds(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Seed> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn write(path: &Path, text: &str) {
+    pub(crate) fn write(path: &Path, text: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
 
-    fn manifest(name: &str, version: &str) -> String {
+    pub(crate) fn manifest(name: &str, version: &str) -> String {
         format!("[module]\nname = \"{name}\"\nversion = \"{version}\"\ndescription = \"d\"\n")
     }
 

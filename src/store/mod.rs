@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod discovery;
+pub mod discovery_cache;
 mod file_copy;
 pub mod hooks;
 pub mod interrupt;
@@ -38,7 +39,9 @@ pub fn random_bytes(count: usize) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-pub use open::{LandlordAccess, StoreConfig, Stores, landlord_file, module_source, open, open_with_clock, tenant_files};
+pub use open::{
+    LandlordAccess, StoreConfig, Stores, cached_module_source, landlord_file, module_source, open, open_with_clock, tenant_files,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

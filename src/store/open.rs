@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::domain::{Error, Result};
 use crate::store::clock::{Clock, SystemClock};
 use crate::store::discovery::DiskModules;
+use crate::store::discovery_cache::CachedDiskModules;
 use crate::store::hooks::ProcessHookRunner;
 use crate::store::interrupt::ProcessSignals;
 use crate::store::postgres::PostgresLandlord;
@@ -162,4 +163,10 @@ fn open_sqlite(config: &StoreConfig) -> Result<Arc<dyn Landlord>> {
 /// Modules found at these paths: manifest files, module folders or whole catalogs.
 pub fn module_source(paths: Vec<PathBuf>) -> Arc<dyn ModuleSource> {
     Arc::new(DiskModules::paths(paths))
+}
+
+/// The same, for a process that discovers again and again (`modreg serve`): read again
+/// only when the tree changed (`store::discovery_cache` says how that is told).
+pub fn cached_module_source(paths: Vec<PathBuf>) -> Arc<dyn ModuleSource> {
+    Arc::new(CachedDiskModules::new(paths))
 }
