@@ -318,7 +318,7 @@ pub struct PlanRow {
 }
 
 /// Counts at the end of a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     pub completed: usize,
     pub failed: usize,

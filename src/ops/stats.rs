@@ -73,10 +73,16 @@ fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-fn duration_ms(job: &Job) -> Option<u64> {
+/// How long a finished job took, from its start to its end (none when it has not both);
+/// zero when clocks made the end come first.
+pub fn job_duration(job: &Job) -> Option<std::time::Duration> {
     let start = clock::parse_time(job.started_at.as_deref()?)?;
     let end = clock::parse_time(job.finished_at.as_deref()?)?;
-    Some((end - start).whole_milliseconds().max(0) as u64)
+    Some(std::time::Duration::try_from(end - start).unwrap_or_default())
+}
+
+fn duration_ms(job: &Job) -> Option<u64> {
+    job_duration(job).map(|d| d.as_millis() as u64)
 }
 
 /// Groups failure messages: the first line, with digits blurred so that job ids and

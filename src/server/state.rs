@@ -206,7 +206,7 @@ impl AppState {
             let finished = match ended {
                 Ok(report) => {
                     for job in &report.jobs {
-                        state.metrics.job(job.kind.as_str(), job.status.as_str(), job_duration(job));
+                        state.metrics.job(job.kind.as_str(), job.status.as_str(), crate::ops::stats::job_duration(job));
                     }
                     (report.summary, None)
                 }
@@ -221,8 +221,7 @@ impl AppState {
                         .details
                         .as_ref()
                         .and_then(|d| d.get("summary"))
-                        .and_then(|s| serde_json::from_value::<SummaryIn>(s.clone()).ok())
-                        .map(|s| Summary { completed: s.completed, failed: s.failed, unchanged: s.unchanged })
+                        .and_then(|s| serde_json::from_value::<Summary>(s.clone()).ok())
                         .unwrap_or(Summary { failed: 1, ..Summary::default() });
                     (summary, Some(problem.body()))
                 }
@@ -290,21 +289,6 @@ impl AppState {
         let mut running = self.running.subscribe();
         tokio::time::timeout(timeout, running.wait_for(|n| *n == 0)).await.is_ok_and(|r| r.is_ok())
     }
-}
-
-#[derive(serde::Deserialize)]
-struct SummaryIn {
-    completed: usize,
-    failed: usize,
-    unchanged: usize,
-}
-
-fn job_duration(job: &Job) -> Option<Duration> {
-    use time::OffsetDateTime;
-    use time::format_description::well_known::Rfc3339;
-    let at = |t: &Option<String>| t.as_deref().and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
-    let (start, end) = (at(&job.started_at)?, at(&job.finished_at)?);
-    Duration::try_from(end - start).ok()
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
