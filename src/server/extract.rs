@@ -18,11 +18,16 @@ pub struct Body<T>(pub T);
 /// A JSON body that may be left out (empty, or `null`), meaning its defaults.
 pub struct OptionalBody<T>(pub T);
 
+/// The body's media type without its parameters, lowercase (`application/json`); empty
+/// without a `Content-Type`.
+pub fn media_type(headers: &HeaderMap) -> String {
+    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| {
-        let essence = t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
-    })
+    let essence = media_type(headers);
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// A body: a JSON object (or `null`, where `T` takes it), as the document declares;
@@ -36,18 +41,19 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     serde_json::from_value(value).map_err(malformed)
 }
 
-async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(HeaderMap, Bytes), Problem> {
-    let headers = req.headers().clone();
+/// The body, and whether it says it is JSON.
+async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<(bool, Bytes), Problem> {
+    let json = is_json(req.headers());
     let bytes = Bytes::from_request(req, state).await.map_err(Problem::from)?;
-    Ok((headers, bytes))
+    Ok((json, bytes))
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let (headers, bytes) = bytes(req, state).await?;
-        if !is_json(&headers) {
+        let (json, bytes) = bytes(req, state).await?;
+        if !json {
             return Err(Problem::unsupported("application/json"));
         }
         Ok(Body(parse(&bytes)?))
@@ -58,11 +64,11 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalB
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let (headers, bytes) = bytes(req, state).await?;
+        let (json, bytes) = bytes(req, state).await?;
         if bytes.is_empty() {
             return Ok(OptionalBody(T::default()));
         }
-        if !is_json(&headers) {
+        if !json {
             return Err(Problem::unsupported("application/json"));
         }
         // `null` is a body left out, as the document says (`Option<…>`).

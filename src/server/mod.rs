@@ -135,8 +135,8 @@ async fn measure(State(state): State<Arc<AppState>>, request: Request, next: Nex
     response
 }
 
-/// Serves until SIGINT or SIGTERM; `ready` is told the address it listens on.
-/// Says what it does on `reporter`: where it listens, and how it stops.
+/// Serves until SIGINT or SIGTERM, saying on `reporter` where it listens and how it
+/// stops.
 pub fn serve(ctx: Context, listen: SocketAddr, limits: Limits, reporter: &dyn Reporter) -> Result<Stopped> {
     crate::store::lock::allow_open_files(8192);
     let runtime = tokio::runtime::Builder::new_multi_thread()

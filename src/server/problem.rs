@@ -5,7 +5,7 @@
 //! [`problem_for_bare_errors`] gives the same body to the errors axum and tower answer
 //! by themselves (no such route, method not allowed, time out, body too large).
 
-use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -158,16 +158,6 @@ impl IntoResponse for Problem {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"modreg\""));
         }
         response
-    }
-}
-
-impl From<JsonRejection> for Problem {
-    fn from(rejection: JsonRejection) -> Problem {
-        match rejection {
-            JsonRejection::MissingJsonContentType(_) => Problem::unsupported("application/json"),
-            JsonRejection::BytesRejection(bytes) => Problem::from(bytes),
-            other => Problem::malformed(format!("the JSON body cannot be read: {}", other.body_text())),
-        }
     }
 }
 

@@ -12,11 +12,12 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 
 use crate::domain::Error;
 use crate::ops::validate::ValidateReport;
 use crate::server::auth::Caller;
+use crate::server::extract::media_type;
 use crate::server::problem::Problem;
 use crate::server::routes::Answer;
 use crate::server::state::AppState;
@@ -27,11 +28,6 @@ use crate::store::module_source;
 pub struct CatalogPath {
     /// A manifest, module folder or catalog under the server's modules folder, relative to it.
     pub path: String,
-}
-
-fn media_type(headers: &HeaderMap) -> String {
-    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// Validates a manifest or a part of the catalog.
@@ -94,32 +90,29 @@ fn catalog_path(path: &str) -> Result<PathBuf, Problem> {
 
 fn run(state: &AppState, target: Target) -> crate::domain::Result<ValidateReport> {
     let ctx = state.base();
-    match target {
+    // What is validated, and the folder its diagnostics name files relative to.
+    let scratch;
+    let (path, root) = match target {
         Target::Path(relative) => {
             let path = ctx.settings.modules_dir.join(&relative);
             if !path.exists() {
                 return Err(Error::not_found(format!("`{}` is not in the modules folder", relative.display()))
                     .with_hint("`GET /v1/modules` lists the catalog; each version's `folder` is its path"));
             }
-            let mut report = crate::ops::validate::validate(ctx, module_source(vec![path]).as_ref());
-            for d in &mut report.diagnostics {
-                if let Ok(inner) = d.file.strip_prefix(&ctx.settings.modules_dir) {
-                    d.file = inner.to_path_buf();
-                }
-            }
-            Ok(report)
+            (path, ctx.settings.modules_dir.clone())
         }
         Target::Manifest(text) => {
-            let dir = tempfile::tempdir().map_err(|e| Error::internal(format!("cannot make a scratch folder: {e}")))?;
-            let manifest = dir.path().join("module.toml");
+            scratch = tempfile::tempdir().map_err(|e| Error::internal(format!("cannot make a scratch folder: {e}")))?;
+            let manifest = scratch.path().join("module.toml");
             std::fs::write(&manifest, text).map_err(|e| Error::internal(format!("cannot write the manifest: {e}")))?;
-            let mut report = crate::ops::validate::validate(ctx, module_source(vec![manifest.clone()]).as_ref());
-            for d in &mut report.diagnostics {
-                if let Ok(inner) = d.file.strip_prefix(dir.path()) {
-                    d.file = inner.to_path_buf();
-                }
-            }
-            Ok(report)
+            (manifest, scratch.path().to_path_buf())
+        }
+    };
+    let mut report = crate::ops::validate::validate(ctx, module_source(vec![path]).as_ref());
+    for d in &mut report.diagnostics {
+        if let Ok(inner) = d.file.strip_prefix(&root) {
+            d.file = inner.to_path_buf();
         }
     }
+    Ok(report)
 }
