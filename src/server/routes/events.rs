@@ -20,7 +20,7 @@ use crate::domain::event::Event;
 use crate::server::auth::Caller;
 use crate::server::extract::Query;
 use crate::server::problem::Problem;
-use crate::server::routes::Answer;
+use crate::server::routes::{Answer, limit};
 use crate::server::state::AppState;
 
 /// The most events one page holds.
@@ -79,10 +79,7 @@ pub async fn list(
     Query(query): Query<EventsQuery>,
 ) -> Answer<EventsPage> {
     let after = cursor(query.after)?.unwrap_or(0);
-    let limit = query.limit.unwrap_or(MAX_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::invalid(format!("`limit` must be from 1 to {MAX_PAGE}, not {limit}")).into());
-    }
+    let limit = limit(query.limit, MAX_PAGE, MAX_PAGE)?;
     state
         .blocking(move |state| {
             let (events, next_after) = page(state, &caller, after, limit)?;

@@ -15,30 +15,21 @@ use crate::server::auth::Caller;
 use crate::server::extract::{Body, Path, Query, preferred_wait};
 use crate::server::problem::Problem;
 use crate::server::routes::tenants::TenantPath;
-use crate::server::routes::{Answer, module_name, tenant_name};
+use crate::server::routes::{Answer, ModuleQuery, module_name, tenant_name};
 use crate::server::state::AppState;
 
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct FlagsQuery {
-    /// Only this module's flags.
-    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$")]
-    module: Option<String>,
-}
-
 /// The tenant's flags, with their values.
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/flags", tag = "flags", params(TenantPath, FlagsQuery),
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/flags", tag = "flags", params(TenantPath, ModuleQuery),
     responses((status = 200, body = FlagsListReport)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     Path(tenant): Path<String>,
-    Query(query): Query<FlagsQuery>,
+    Query(query): Query<ModuleQuery>,
 ) -> Answer<FlagsListReport> {
     let tenant = tenant_name(&tenant)?;
     caller.see(tenant.as_str())?;
-    let module = query.module.as_deref().map(module_name).transpose()?;
+    let module = query.module()?;
     state.blocking(move |state| crate::ops::flags::list(state.base(), &tenant, module.as_ref())).await.map(Json)
 }
 

@@ -13,7 +13,7 @@ use crate::domain::job::{JobKind, JobStatus};
 use crate::ops::jobs::{JobShowReport, JobsListReport};
 use crate::server::auth::Caller;
 use crate::server::extract::{Path, Query};
-use crate::server::routes::{Answer, module_name, tenant_name};
+use crate::server::routes::{Answer, limit, module_name, tenant_name};
 use crate::server::state::AppState;
 use crate::store::JobFilter;
 
@@ -54,10 +54,7 @@ pub async fn list(
     if let Some(tenant) = &tenant {
         caller.see(tenant.as_str())?;
     }
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::invalid(format!("`limit` must be from 1 to {MAX_LIMIT}, not {limit}")).into());
-    }
+    let limit = limit(query.limit, 50, MAX_LIMIT)?;
     let filter = JobFilter {
         tenant: tenant.map(|t| t.to_string()),
         module: query.module.as_deref().map(module_name).transpose()?.map(|m| m.to_string()),

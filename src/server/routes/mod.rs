@@ -40,3 +40,28 @@ pub fn date(text: &str, what: &str) -> Result<time::Date, Problem> {
         Problem::from(crate::domain::Error::invalid(format!("`{what}` is not a date: `{text}`")).with_hint("write it as YYYY-MM-DD"))
     })
 }
+
+/// `?module=M`: only this module's part (of a tenant's flags, of its history).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ModuleQuery {
+    /// Only what concerns this module.
+    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$")]
+    module: Option<String>,
+}
+
+impl ModuleQuery {
+    /// The module asked for, its name checked (422 otherwise).
+    pub fn module(&self) -> Result<Option<ModuleName>, Problem> {
+        self.module.as_deref().map(module_name).transpose()
+    }
+}
+
+/// `?limit=N` of a list: `default` when left out, 422 outside 1 to `max`.
+pub fn limit(asked: Option<usize>, default: usize, max: usize) -> Result<usize, Problem> {
+    match asked.unwrap_or(default) {
+        limit if (1..=max).contains(&limit) => Ok(limit),
+        limit => Err(crate::domain::Error::invalid(format!("`limit` must be from 1 to {max}, not {limit}")).into()),
+    }
+}

@@ -18,7 +18,7 @@ use crate::ops::tenant::{TenantAddReport, TenantListReport, TenantRemoveReport};
 use crate::server::auth::Caller;
 use crate::server::extract::{Body, Path, Query, preferred_wait};
 use crate::server::problem::Problem;
-use crate::server::routes::{Answer, location, module_name, tenant_name};
+use crate::server::routes::{Answer, ModuleQuery, location, tenant_name};
 use crate::server::state::AppState;
 
 /// The tenants the caller may see, with when they were added and how many modules each has.
@@ -152,27 +152,18 @@ pub async fn modules(
     state.blocking(move |state| crate::ops::status::status(state.base(), Some(&tenant), &Silent)).await.map(Json)
 }
 
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    /// Only this module's history.
-    #[param(pattern = r"^[a-z][a-z0-9_]{0,62}$")]
-    module: Option<String>,
-}
-
 /// Every version the tenant had of its modules: when, which job, which actor.
-#[utoipa::path(get, path = "/v1/tenants/{tenant}/history", tag = "tenants", params(TenantPath, HistoryQuery),
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/history", tag = "tenants", params(TenantPath, ModuleQuery),
     responses((status = 200, body = HistoryReport)))]
 pub async fn history(
     State(state): State<Arc<AppState>>,
     Extension(caller): Extension<Caller>,
     Path(tenant): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    Query(query): Query<ModuleQuery>,
 ) -> Answer<HistoryReport> {
     let tenant = tenant_name(&tenant)?;
     caller.see(tenant.as_str())?;
-    let module = query.module.as_deref().map(module_name).transpose()?;
+    let module = query.module()?;
     state.blocking(move |state| crate::ops::history::history(state.base(), &tenant, module.as_ref())).await.map(Json)
 }
 
