@@ -59,6 +59,7 @@ pub fn deliver(ctx: &Context, command: &str) -> Result<DeliveryReport> {
                 timeout: ctx.settings.hook_timeout,
                 stdin: Some(line),
                 interruptible: true,
+                confined: false,
             };
             let outcome = ctx.hooks.run(&call);
             if outcome.status != HookStatus::Succeeded {

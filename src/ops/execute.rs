@@ -490,7 +490,16 @@ fn hook_call(ctx: &Context, tenant: &str, action: &Action, job: i64, kind: HookK
     }
     // A rollback hook undoes work: an interruption must not stop it.
     let interruptible = kind != HookKind::Rollback;
-    HookCall { program: absolute(program), args: Vec::new(), dir, env, timeout: ctx.settings.hook_timeout, stdin: None, interruptible }
+    HookCall {
+        program: absolute(program),
+        args: Vec::new(),
+        dir,
+        env,
+        timeout: ctx.settings.hook_timeout,
+        stdin: None,
+        interruptible,
+        confined: true,
+    }
 }
 
 fn absolute(path: PathBuf) -> PathBuf {

@@ -121,8 +121,9 @@ fn load_into(manifest_path: &Path, found: &mut Discovered) {
     };
     found.diagnostics.extend(manifest_warnings(&text, manifest_path));
     let dir = manifest_path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let migrations = load_migrations(&dir.join("migrations"), &mut problems);
-    let seeds = load_seeds(&dir.join("seeds"), &mut problems);
+    let home = ModuleHome::new(&dir);
+    let migrations = load_migrations(&home, &dir.join("migrations"), &mut problems);
+    let seeds = load_seeds(&home, &dir.join("seeds"), &mut problems);
     for kind in HookKind::ALL {
         let Some(relative) = manifest.hook(kind) else { continue };
         let path = dir.join(relative);
@@ -130,6 +131,10 @@ fn load_into(manifest_path: &Path, found: &mut Discovered) {
             Some(offset) => Diagnostic { file: manifest_path.to_path_buf(), ..d }.at_offset(&text, offset),
             None => d,
         };
+        if let Err(outside) = home.holds(&path, &format!("hook `{kind}`: `{relative}`")) {
+            problems.push(at(Diagnostic::error(manifest_path, outside)));
+            continue;
+        }
         match std::fs::metadata(&path) {
             Ok(meta) if !meta.is_file() => {
                 problems.push(at(Diagnostic::error(manifest_path, format!("hook `{kind}`: `{relative}` is not a file"))))
@@ -152,7 +157,35 @@ fn load_into(manifest_path: &Path, found: &mut Discovered) {
     }
 }
 
-fn sql_files(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+/// A module's own folder, as the files it names must resolve into it: a hook, migration
+/// or seed that is a link (or sits in a linked folder) leading elsewhere is refused, so
+/// that no module runs or reads a file it does not hold (`/etc/passwd` as a migration).
+/// The module folder itself may be a link: what counts is where it resolves.
+pub(crate) struct ModuleHome {
+    resolved: Option<PathBuf>,
+}
+
+impl ModuleHome {
+    pub(crate) fn new(dir: &Path) -> ModuleHome {
+        ModuleHome { resolved: std::fs::canonicalize(dir).ok() }
+    }
+
+    /// `Ok` when `path` resolves inside the module folder (or does not exist: that is
+    /// reported as missing elsewhere), else why not, naming `what` and where it leads.
+    pub(crate) fn holds(&self, path: &Path, what: &str) -> Result<(), String> {
+        let Ok(target) = std::fs::canonicalize(path) else { return Ok(()) };
+        match &self.resolved {
+            Some(home) if target.starts_with(home) => Ok(()),
+            _ => Err(format!("{what} leads to `{}`, outside the module folder: a module may use only its own files", target.display())),
+        }
+    }
+}
+
+fn sql_files(home: &ModuleHome, dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
+    if let Err(outside) = home.holds(dir, "the folder") {
+        problems.push(Diagnostic::error(dir, outside));
+        return Vec::new();
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
@@ -168,6 +201,10 @@ fn sql_files(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf
         if name.starts_with('.') {
             continue;
         }
+        if let Err(outside) = home.holds(&path, "the file") {
+            problems.push(Diagnostic::error(&path, outside));
+            continue;
+        }
         if !path.is_file() {
             problems.push(Diagnostic::warning(&path, "ignored: not a file"));
             continue;
@@ -178,9 +215,9 @@ fn sql_files(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf
     files
 }
 
-fn load_migrations(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Migration> {
+fn load_migrations(home: &ModuleHome, dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Migration> {
     let mut migrations: Vec<(Migration, PathBuf)> = Vec::new();
-    for (file_name, path) in sql_files(dir, problems) {
+    for (file_name, path) in sql_files(home, dir, problems) {
         let (name, version) = match parse_migration_file_name(&file_name) {
             Ok(parsed) => parsed,
             Err(message) => {
@@ -202,9 +239,9 @@ fn load_migrations(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Migration>
     migrations.into_iter().map(|(m, _)| m).collect()
 }
 
-fn load_seeds(dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Seed> {
+fn load_seeds(home: &ModuleHome, dir: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Seed> {
     let mut seeds = Vec::new();
-    for (name, path) in sql_files(dir, problems) {
+    for (name, path) in sql_files(home, dir, problems) {
         if !name.ends_with(".sql") {
             problems.push(Diagnostic::warning(&path, "ignored: seeds are `.sql` files"));
             continue;
@@ -276,5 +313,41 @@ pub(crate) mod tests {
         assert!(found.diagnostics.iter().any(|d| d.message.contains("not executable")));
         std::fs::set_permissions(root.join("a/hooks/check.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(DiskModules::new(root).discover().versions.len(), 1);
+    }
+
+    #[test]
+    fn files_that_lead_outside_the_module_folder_are_refused() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(&outside.path().join("secret.sql"), "create table stolen(x);");
+        write(&outside.path().join("run.sh"), "#!/bin/sh\n");
+        std::fs::set_permissions(outside.path().join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A migration, a seed folder and a hook that are links out of the module.
+        write(&root.join("a/module.toml"), &format!("{}[hooks]\npost_install = \"hooks/run.sh\"\n", manifest("a", "1.0.0")));
+        std::fs::create_dir_all(root.join("a/migrations")).unwrap();
+        symlink(outside.path().join("secret.sql"), root.join("a/migrations/V1__init.sql")).unwrap();
+        symlink(outside.path(), root.join("a/seeds")).unwrap();
+        std::fs::create_dir_all(root.join("a/hooks")).unwrap();
+        symlink(outside.path().join("run.sh"), root.join("a/hooks/run.sh")).unwrap();
+        // A link that stays inside the module is its own file, and a linked module folder
+        // is the module's home wherever it resolves.
+        write(&root.join("b/migrations/V1__init.sql"), "create table b(x);");
+        write(&root.join("b/module.toml"), &manifest("b", "1.0.0"));
+        symlink("V1__init.sql", root.join("b/migrations/V2__again.sql")).unwrap();
+        let linked = tempfile::tempdir().unwrap();
+        write(&linked.path().join("module.toml"), &manifest("c", "1.0.0"));
+        write(&linked.path().join("migrations/V1__init.sql"), "create table c(x);");
+        symlink(linked.path(), root.join("c")).unwrap();
+        let found = DiskModules::new(root).discover();
+        let labels: Vec<String> = found.versions.iter().map(|v| v.label()).collect();
+        assert_eq!(labels, ["b 1.0.0", "c 1.0.0"]);
+        let errors: Vec<String> = found.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(errors.iter().all(|e| e.contains("outside the module folder")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.contains("V1__init.sql") && e.contains("secret.sql")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.contains("a/seeds: error: the folder leads to")), "{errors:#?}");
+        assert!(errors.iter().any(|e| e.contains("hook `post_install`") && e.contains("run.sh")), "{errors:#?}");
     }
 }

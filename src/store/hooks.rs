@@ -14,6 +14,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::domain::job::MAX_HOOK_OUTPUT;
+use crate::store::discovery::ModuleHome;
 use crate::store::{HookCall, HookOutcome, HookRunner, HookStatus, Interrupts};
 
 /// How often a running hook looks for an interruption: its kill comes this soon after.
@@ -80,6 +81,11 @@ impl HookRunner for ProcessHookRunner {
         }
         let could_not_start =
             |why: String| HookOutcome { status: HookStatus::CouldNotStart(why), output: String::new(), duration: started.elapsed() };
+        if call.confined
+            && let Err(why) = ModuleHome::new(&call.dir).holds(&call.program, "the program")
+        {
+            return could_not_start(why);
+        }
         let (mut reader, writer) = match std::io::pipe() {
             Ok(pair) => pair,
             Err(e) => return could_not_start(e.to_string()),
@@ -195,6 +201,7 @@ mod tests {
             timeout,
             stdin: None,
             interruptible: true,
+            confined: false,
         }
     }
 
@@ -267,7 +274,27 @@ mod tests {
             timeout: Duration::from_secs(1),
             stdin: None,
             interruptible: true,
+            confined: false,
         };
         assert!(matches!(runner().run(&call).status, HookStatus::CouldNotStart(_)));
+    }
+
+    #[test]
+    fn a_module_hook_retargeted_outside_its_folder_is_not_started() {
+        let module = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let marker = outside.path().join("ran");
+        let script = outside.path().join("hook.sh");
+        std::fs::write(&script, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let hook = module.path().join("hook.sh");
+        std::os::unix::fs::symlink(&script, &hook).unwrap();
+        let call = HookCall { program: hook, dir: module.path().to_path_buf(), confined: true, ..sh_call("", Duration::from_secs(5)) };
+        let HookStatus::CouldNotStart(why) = runner().run(&call).status else { panic!("the hook ran") };
+        assert!(why.contains("outside the module folder"), "{why}");
+        assert!(!marker.exists());
+        // The same program, not confined (an event command), runs.
+        assert_eq!(runner().run(&HookCall { confined: false, ..call }).status, HookStatus::Succeeded);
+        assert!(marker.exists());
     }
 }

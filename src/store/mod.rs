@@ -774,6 +774,9 @@ pub struct HookCall {
     /// Killed, with its process group, when the process is interrupted (and not started
     /// once it was). A hook that undoes work (`rollback`) is not: it runs to its end.
     pub interruptible: bool,
+    /// The program must resolve inside `dir` (a module's hook, in its module folder): a
+    /// link that leads elsewhere is not started, even if it was retargeted after discovery.
+    pub confined: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,6 +51,7 @@ impl SubscriptionSource for CommandSubscriptions {
             timeout: self.timeout,
             stdin: None,
             interruptible: true,
+            confined: false,
         };
         let outcome = self.runner.run(&call);
         let output = outcome.output.trim();

@@ -244,3 +244,49 @@ fn a_changed_published_version_is_flagged_when_a_landlord_exists() {
     let errors = errors(&run);
     assert!(errors[0]["message"].as_str().unwrap().contains("was published on"), "{errors:#?}");
 }
+
+#[test]
+fn files_that_lead_outside_their_module_are_refused_by_validate_and_every_command() {
+    let world = World::new();
+    let dir = world.module("leaky", "leaky", "1.0.0").migration("V1__a", "CREATE TABLE leaky_t (x);").write();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("migrations/V2__steal.sql")).unwrap();
+    // A hook that is a link to a script outside the module: it must never run.
+    let marker = world.path().join("ran");
+    let outside = world.write("elsewhere/hook.sh", &format!("#!/bin/sh\ntouch {}\n", marker.display()));
+    std::fs::set_permissions(&outside, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let hooked =
+        world.module("hooked", "hooked", "1.0.0").migration("V1__h", "CREATE TABLE hooked_t (x);").hook("post_install", "exit 0").write();
+    let hook = std::fs::read_dir(hooked.join("hooks")).unwrap().next().unwrap().unwrap().path();
+    std::fs::remove_file(&hook).unwrap();
+    std::os::unix::fs::symlink(&outside, &hook).unwrap();
+
+    let run = world.run(&["validate", "--json"]);
+    run.exit(2);
+    let errors = errors(&run);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(errors.iter().all(|d| d["message"].as_str().unwrap().contains("outside the module folder")), "{errors:#?}");
+    assert!(errors.iter().any(|d| d["file"].as_str().unwrap().ends_with("V2__steal.sql")), "{errors:#?}");
+    assert!(!run.stdout.contains("root:"), "a line of /etc/passwd reached the output: {}", run.stdout);
+
+    world.ok(&["tenant", "add", "acme"]);
+    let before = world.dump("acme");
+    for module in ["leaky", "hooked"] {
+        let install = world.run(&["install", module, "--tenant", "acme", "--json"]);
+        assert_ne!(install.code, 0, "{module}: {}", install.stdout);
+        assert!(
+            install.stderr.contains("outside the module folder") || install.stdout.contains("outside the module folder"),
+            "{module}: {}{}",
+            install.stdout,
+            install.stderr
+        );
+    }
+    assert!(!marker.exists(), "the linked hook ran");
+    assert_eq!(world.dump("acme"), before);
+    // With the links gone the catalog is clean again: nothing was installed or started.
+    std::fs::remove_file(dir.join("migrations/V2__steal.sql")).unwrap();
+    std::fs::remove_file(&hook).unwrap();
+    std::fs::write(&hook, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert!(world.installed("acme").is_empty());
+    assert!(world.jobs().is_empty(), "{:?}", world.jobs());
+}
