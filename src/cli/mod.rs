@@ -60,7 +60,8 @@ tenant file, named in the message: see `modreg doctor`; a landlord that cannot b
 interrupted by SIGINT (Ctrl-C) and SIGTERM (the work in flight rolled back), 70 internal error.
 
 Environment: MODREG_MODULES, MODREG_DATA, MODREG_LANDLORD, MODREG_HOST, MODREG_LOCK_TIMEOUT, \
-MODREG_HOOK_TIMEOUT and MODREG_SQL_TIMEOUT (seconds, default 300), MODREG_LEASE_SECONDS (default 60), \
+MODREG_HOOK_TIMEOUT and MODREG_SQL_TIMEOUT (seconds, default 300), MODREG_SQL_MEMORY (bytes or `512MiB`, \
+default 1GiB, 0 for none), MODREG_LEASE_SECONDS (default 60), \
 MODREG_KEEP_UPGRADE_COPIES (default 3), MODREG_ACTOR, MODREG_SUBSCRIPTION_COMMAND, MODREG_EVENT_COMMAND, NO_COLOR.";
 
 #[derive(Debug, Parser)]
@@ -208,6 +209,23 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
     }
 }
 
+/// A size as users write one: bytes, or a number with `K`, `M` or `G` (powers of 1024,
+/// also as `KiB`, `MB`…).
+fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().ok()?;
+    let unit = text[digits..].trim().to_ascii_lowercase();
+    let shift = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        _ => return None,
+    };
+    number.checked_mul(1 << shift)
+}
+
 fn seconds(value: f64, what: &str) -> Result<Duration> {
     Duration::try_from_secs_f64(value).map_err(|_| Error::invalid(format!("{what} must be a number of seconds, not `{value}`")))
 }
@@ -220,6 +238,13 @@ fn settings(cli: &Cli) -> Result<Settings> {
     }
     if let Some(secs) = env_number::<f64>("MODREG_SQL_TIMEOUT")? {
         settings.sql_timeout = seconds(secs, "`MODREG_SQL_TIMEOUT`")?;
+    }
+    if let Ok(text) = std::env::var("MODREG_SQL_MEMORY")
+        && !text.trim().is_empty()
+    {
+        settings.sql_memory = parse_bytes(&text).ok_or_else(|| {
+            Error::invalid(format!("`MODREG_SQL_MEMORY` must be a number of bytes (`1073741824`, `512MiB`, `2G`), not `{text}`"))
+        })?;
     }
     if let Some(keep) = env_number::<usize>("MODREG_KEEP_UPGRADE_COPIES")? {
         settings.keep_upgrade_copies = keep;

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use comfy_table::presets::UTF8_BORDERS_ONLY;
 use comfy_table::{ContentArrangement, Table};
 
+pub use crate::domain::bytes_text;
 use crate::domain::job::{Step, StepStatus};
 use crate::ops::archives::{FileState, KeptFile};
 use crate::ops::backup::BackupReport;
@@ -223,7 +224,6 @@ pub fn kept_files(files: &[KeptFile], with_contents: bool) -> String {
     text(t)
 }
 
-/// A size on disk: bytes below a KiB, else in KiB, MiB or GiB with one decimal.
 /// What `doctor` found, errors first: what is wrong, and what fixes it.
 pub fn findings(findings: &[Finding]) -> String {
     let mut t = table(["severity", "tenant", "check", "problem", "fix"]);
@@ -279,20 +279,6 @@ pub fn backup(report: &BackupReport) -> String {
         t.add_row([of, file.file.clone(), bytes_text(file.bytes), file.copied_at.clone()]);
     }
     text(t)
-}
-
-pub fn bytes_text(bytes: u64) -> String {
-    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Cuts a long text to `max` characters with an ellipsis.

@@ -19,3 +19,18 @@ pub mod resolver;
 pub mod suggest;
 
 pub use error::{Error, ErrorKind, Interruption, Result};
+
+/// A size: bytes below a KiB, else in KiB, MiB or GiB with one decimal.
+pub fn bytes_text(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}

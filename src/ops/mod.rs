@@ -67,6 +67,9 @@ pub struct Settings {
     pub hook_timeout: Duration,
     /// How long one migration or seed may run before it is stopped.
     pub sql_timeout: Duration,
+    /// How much memory SQLite may hold in this process, module SQL included
+    /// (`MODREG_SQL_MEMORY`, bytes; 0 for no bound).
+    pub sql_memory: u64,
     /// Tenants worked on at once by fleet commands.
     pub jobs: usize,
     /// Who is acting, recorded on every job.
@@ -95,6 +98,7 @@ impl Settings {
             lock_timeout: Duration::from_secs(30),
             hook_timeout: Duration::from_secs(300),
             sql_timeout: Duration::from_secs(300),
+            sql_memory: store::DEFAULT_SQL_MEMORY,
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
             actor: "unknown".into(),
             keep_upgrade_copies: 3,
@@ -116,6 +120,7 @@ impl Settings {
             busy_timeout: self.lock_timeout,
             hook_timeout: self.hook_timeout,
             sql_timeout: self.sql_timeout,
+            sql_memory: self.sql_memory,
             subscription_command: self.subscription_command.clone(),
             landlord: access,
             landlord_url: self.landlord_url.clone(),

@@ -40,7 +40,8 @@ pub fn random_bytes(count: usize) -> Result<Vec<u8>> {
 }
 
 pub use open::{
-    LandlordAccess, StoreConfig, Stores, cached_module_source, landlord_file, module_source, open, open_with_clock, tenant_files,
+    DEFAULT_SQL_MEMORY, LandlordAccess, StoreConfig, Stores, cached_module_source, landlord_file, module_source, open, open_with_clock,
+    tenant_files,
 };
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -31,6 +31,9 @@ pub enum LandlordAccess {
     ReadOnlyOrEmpty,
 }
 
+/// How much memory SQLite may hold in a process unless `MODREG_SQL_MEMORY` says otherwise.
+pub const DEFAULT_SQL_MEMORY: u64 = 1 << 30;
+
 /// Where the stores are and how they behave.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -42,6 +45,8 @@ pub struct StoreConfig {
     pub hook_timeout: Duration,
     /// How long one migration or seed may run (`MODREG_SQL_TIMEOUT`).
     pub sql_timeout: Duration,
+    /// How much memory SQLite may hold in this process (`MODREG_SQL_MEMORY`; 0: no bound).
+    pub sql_memory: u64,
     /// Ask this command instead of the built-in subscription store.
     pub subscription_command: Option<String>,
     pub landlord: LandlordAccess,
@@ -58,6 +63,7 @@ impl StoreConfig {
             busy_timeout: Duration::from_secs(30),
             hook_timeout: Duration::from_secs(300),
             sql_timeout: Duration::from_secs(300),
+            sql_memory: DEFAULT_SQL_MEMORY,
             subscription_command: None,
             landlord: LandlordAccess::Create,
             landlord_url: None,
@@ -114,6 +120,7 @@ pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<St
 /// The tenant files `config` describes, without opening the landlord (which may be the
 /// broken part: `doctor` checks the tenant files all the same).
 pub fn tenant_files(config: &StoreConfig, clock: Arc<dyn Clock>, interrupts: Arc<dyn Interrupts>) -> Arc<dyn TenantFiles> {
+    crate::store::sqlite::limit_memory(config.sql_memory);
     Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock, interrupts))
 }
 

@@ -95,3 +95,78 @@ fn a_bad_sql_timeout_is_invalid_input() {
     }
     assert!(!world.tenant_path("acme").exists(), "a bad setting still touched state");
 }
+
+/// Forty rows, each a step of SQLite that takes a good part of a second and that no
+/// interruption cuts short: `randomblob` makes its 50 MB in one call.
+const COSTLY_STEPS: &str = "CREATE TABLE costly_t (n INTEGER);
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)
+INSERT INTO costly_t SELECT length(randomblob(50000000)) FROM n;";
+
+#[test]
+fn the_limit_holds_within_a_second_however_costly_one_step_is() {
+    let world = World::new();
+    world.module("costly", "costly", "1.0.0").migration("V1__costly", COSTLY_STEPS).write();
+    world.ok(&["tenant", "add", "acme"]);
+    let before = world.dump("acme");
+    let started = std::time::Instant::now();
+    let run = world.run_with(&["install", "costly", "--tenant", "acme", "--json"], &[("MODREG_SQL_TIMEOUT", "1")]);
+    let took = started.elapsed();
+    run.code(1);
+    assert!(took < std::time::Duration::from_millis(2000), "a 1 s limit let the command run {took:?}");
+    let message = run.error()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("was stopped at `migrations/V1__costly.sql` line 2: it ran past the 1 s limit"), "{message}");
+    assert_eq!(content(&world.dump("acme")), content(&before));
+    assert_eq!(statuses(&world), ["rolled_back"]);
+}
+
+#[test]
+fn module_sql_past_the_memory_bound_fails_and_rolls_back() {
+    let world = World::new();
+    world
+        .module("hungry", "hungry", "1.0.0")
+        .migration("V1__hungry", "CREATE TABLE hungry_t (n INTEGER);\nINSERT INTO hungry_t VALUES (length(randomblob(100000000)));")
+        .write();
+    world.ok(&["tenant", "add", "acme"]);
+    let before = world.dump("acme");
+    let run = world.run_with(&["install", "hungry", "--tenant", "acme", "--json"], &[("MODREG_SQL_MEMORY", "64MiB")]);
+    run.code(1);
+    let error = run.error();
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("was stopped at `migrations/V1__hungry.sql` line 2"), "{message}");
+    assert!(message.contains("more memory than the 64.0 MiB SQLite may use (`MODREG_SQL_MEMORY`)"), "{message}");
+    assert!(error["hint"].as_str().unwrap().contains("raise `MODREG_SQL_MEMORY`"), "{error}");
+    assert_eq!(content(&world.dump("acme")), content(&before));
+    assert!(!world.has_object("acme", "hungry_t"));
+    assert_eq!(statuses(&world), ["rolled_back"]);
+    // Under the default bound the same SQL fits, and the module installs.
+    world.ok(&["install", "hungry", "--tenant", "acme"]);
+    assert_eq!(world.count("acme", "hungry_t"), 1);
+}
+
+#[test]
+fn a_value_larger_than_module_sql_may_make_is_refused() {
+    let world = World::new();
+    world
+        .module("huge", "huge", "1.0.0")
+        .migration("V1__huge", "CREATE TABLE huge_t (n INTEGER);\nINSERT INTO huge_t VALUES (length(randomblob(999999999)));")
+        .write();
+    world.ok(&["tenant", "add", "acme"]);
+    let run = world.run(&["install", "huge", "--tenant", "acme", "--json"]);
+    run.code(1);
+    let message = run.error()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("line 2: it made or read a value or row larger than 128.0 MiB"), "{message}");
+    assert!(!world.has_object("acme", "huge_t"));
+    assert_eq!(statuses(&world), ["rolled_back"]);
+}
+
+#[test]
+fn a_bad_sql_memory_bound_is_invalid_input() {
+    let world = World::new();
+    for bad in ["lots", "12XB", "-5"] {
+        let run = world.run_with(&["tenant", "add", "acme", "--json"], &[("MODREG_SQL_MEMORY", bad)]);
+        run.code(2);
+        let message = run.error()["message"].as_str().unwrap().to_string();
+        assert!(message.contains("`MODREG_SQL_MEMORY`") && message.contains(bad), "{bad}: {message}");
+    }
+    assert!(!world.tenant_path("acme").exists(), "a bad setting still touched state");
+}

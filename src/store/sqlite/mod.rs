@@ -25,6 +25,7 @@ use crate::store::storage::StorageFault;
 pub use landlord::SqliteLandlord;
 pub use landlord_file::SqliteLandlordFile;
 pub use reader::SqliteReadModel;
+pub use sandbox::{MAX_VALUE_BYTES, limit_memory};
 pub use tenant_files::SqliteTenantFiles;
 
 /// Maps a SQLite error to a user-facing one, `what` naming the file (``the landlord

@@ -5,21 +5,28 @@
 //! (or hang a trigger or index on) a table of a module that is neither itself nor one of
 //! its dependencies (SPEC §5.1); tables no module owns stay writable. Each
 //! script starts from the same connection settings and leaves none behind, and runs
-//! under a time limit (`MODREG_SQL_TIMEOUT`) that SQLite's progress handler enforces. SQL
+//! under a time limit (`MODREG_SQL_TIMEOUT`) that a watcher thread enforces by
+//! interrupting the connection, however long one step of SQLite takes; no value it makes
+//! (string, blob or row) may exceed [`MAX_VALUE_BYTES`], so that no single step (a
+//! `randomblob(999999999)`) outlasts the limit by more than a fraction of a second, and
+//! SQLite's heap as a whole is bounded (`MODREG_SQL_MEMORY`, [`limit_memory`]). SQL
 //! that modreg runs itself passes, and is not timed, except that triggers and views
 //! (which module SQL wrote) may never reach `_modreg_*` objects, whoever fires them.
-//! The same progress handler stops module SQL when the process is interrupted (SIGINT,
-//! SIGTERM), so that its work rolls back at once; modreg's own SQL (the rollback) goes on.
+//! The same watcher (and SQLite's progress handler, between instructions) stops module
+//! SQL when the process is interrupted (SIGINT, SIGTERM), so that its work rolls back at
+//! once; modreg's own SQL (the rollback) goes on.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+use rusqlite::limits::Limit;
 use rusqlite::{Connection, ErrorCode};
 
 use crate::domain::diagnostic::line_column;
-use crate::domain::{Error, Interruption};
+use crate::domain::{Error, Interruption, bytes_text};
 use crate::store::sqlite::schema::{self, SchemaObject, quote};
 use crate::store::sqlite::script::{self, sqlite_message};
 use crate::store::sqlite::tenant_files::connection_file;
@@ -30,6 +37,34 @@ use crate::store::{Interrupts, WorkError};
 /// often enough to stop within a few milliseconds of the limit, rare enough to cost
 /// nothing measurable.
 const INSTRUCTIONS_PER_CHECK: std::ffi::c_int = 1000;
+
+/// How often the watcher of a running script looks at the clock and at signals. One
+/// instruction of SQLite can take long (a function over a big value, a big row written),
+/// and the progress handler runs only between them: the watcher interrupts from outside.
+const WATCH_TICK: Duration = Duration::from_millis(10);
+
+/// The largest string, blob or row module SQL may make or read: SQLite makes a value in
+/// one step that no interruption can cut short (about 0.3 s for 128 MiB of
+/// `randomblob`), so this bounds how far one step can overrun the time limit.
+pub const MAX_VALUE_BYTES: i32 = 128 << 20;
+
+/// Bounds the memory SQLite may hold in this process, for every connection at once
+/// (`MODREG_SQL_MEMORY`): past it, SQL fails with "out of memory" instead of growing
+/// until the machine swaps. Process-wide, as SQLite's heap is.
+pub fn limit_memory(bytes: u64) {
+    // SAFETY: sqlite3_hard_heap_limit64 only sets a process-wide number SQLite reads
+    // under its own mutex; any value is valid (0 means no limit).
+    unsafe {
+        rusqlite::ffi::sqlite3_hard_heap_limit64(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+}
+
+/// The memory bound in force (None: none).
+fn memory_limit() -> Option<u64> {
+    // SAFETY: a negative argument only reads the limit.
+    let limit = unsafe { rusqlite::ffi::sqlite3_hard_heap_limit64(-1) };
+    u64::try_from(limit).ok().filter(|l| *l > 0)
+}
 
 /// PRAGMAs module SQL may set, each with the value every module's SQL starts from: a
 /// migration that sets one (a rebuild with `legacy_alter_table`, `defer_foreign_keys`…)
@@ -92,6 +127,23 @@ struct State {
     interrupted: Option<Interruption>,
 }
 
+impl State {
+    /// Whether the running module SQL must stop now, noting why: the process was
+    /// interrupted, or the time limit passed.
+    fn must_stop(&mut self, interrupts: &dyn Interrupts) -> bool {
+        if !self.active {
+            return false;
+        }
+        if let Some(interruption) = interrupts.interrupted() {
+            self.interrupted = Some(interruption);
+            return true;
+        }
+        let past = self.deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        self.timed_out |= past;
+        past
+    }
+}
+
 /// Why the authorizer refused a statement, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Denial {
@@ -129,6 +181,10 @@ pub(crate) enum Stop {
     Denied(Denial),
     /// A statement ran past this time limit.
     TimedOut(Duration),
+    /// SQLite ran out of the memory `MODREG_SQL_MEMORY` allows (this many bytes).
+    OutOfMemory(u64),
+    /// A value or row was larger than [`MAX_VALUE_BYTES`].
+    TooBig,
     /// The process was interrupted while it ran.
     Interrupted(Interruption),
 }
@@ -151,6 +207,12 @@ impl ScriptFailure {
         match &self.stop {
             Some(Stop::Denied(denial)) => denial.message.clone(),
             Some(Stop::TimedOut(limit)) => format!("it ran past the {} s limit (`MODREG_SQL_TIMEOUT`)", limit.as_secs_f64()),
+            Some(Stop::OutOfMemory(limit)) => {
+                format!("it needed more memory than the {} SQLite may use (`MODREG_SQL_MEMORY`)", bytes_text(*limit))
+            }
+            Some(Stop::TooBig) => {
+                format!("it made or read a value or row larger than {}, the most module SQL may", bytes_text(MAX_VALUE_BYTES as u64))
+            }
             Some(Stop::Interrupted(interruption)) => interruption.reason(),
             None => sqlite_message(&self.error),
         }
@@ -172,6 +234,16 @@ impl ScriptFailure {
                     .with_hint("make the statement cheaper, or raise `MODREG_SQL_TIMEOUT` (seconds) if it needs longer")
             }
             Some(Stop::Denied(denial)) => denial.error(format!("{what} failed: {}", denial.message)),
+            Some(Stop::OutOfMemory(_)) => {
+                let (line, _) = line_column(sql, self.offset);
+                Error::failed(format!("{what} was stopped at `{file}` line {line}: {}", self.reason()))
+                    .with_hint("make the statement use less memory, or raise `MODREG_SQL_MEMORY` (bytes, or `2GiB`) if it needs more")
+            }
+            Some(Stop::TooBig) => {
+                let (line, _) = line_column(sql, self.offset);
+                Error::failed(format!("{what} was stopped at `{file}` line {line}: {}", self.reason()))
+                    .with_hint("keep large values out of migrations and seeds: write them from the application")
+            }
             None => work_failure(format!("{what} failed"), &self.file, &self.error),
         };
         let mut failure = WorkError::new(step, error);
@@ -185,6 +257,7 @@ impl ScriptFailure {
 #[derive(Clone)]
 pub(crate) struct Sandbox {
     state: Arc<Mutex<State>>,
+    interrupts: Arc<dyn Interrupts>,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -198,22 +271,8 @@ impl Sandbox {
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
         let state = Arc::new(Mutex::new(State { limit, ..State::default() }));
         let clocked = state.clone();
-        conn.progress_handler(
-            INSTRUCTIONS_PER_CHECK,
-            Some(move || {
-                let mut state = lock(&clocked);
-                if !state.active {
-                    return false;
-                }
-                if let Some(interruption) = interrupts.interrupted() {
-                    state.interrupted = Some(interruption);
-                    return true;
-                }
-                let past = state.deadline.is_some_and(|deadline| Instant::now() >= deadline);
-                state.timed_out |= past;
-                past
-            }),
-        )?;
+        let signals = interrupts.clone();
+        conn.progress_handler(INSTRUCTIONS_PER_CHECK, Some(move || lock(&clocked).must_stop(signals.as_ref())))?;
         let shared = state.clone();
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
             let mut state = lock(&shared);
@@ -225,7 +284,7 @@ impl Sandbox {
                 }
             }
         }))?;
-        Ok(Sandbox { state })
+        Ok(Sandbox { state, interrupts })
     }
 
     /// Sets who the next module SQL runs as, what exists that it does not own, and the
@@ -300,21 +359,51 @@ impl Sandbox {
     /// every script starts from the same settings whatever ran before it.
     pub(crate) fn run_script(&self, conn: &Connection, sql: &str) -> Result<(), ScriptFailure> {
         let started = Instant::now();
+        let file = || connection_file(conn);
+        let bounded = conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES);
+        let unbounded = match bounded {
+            Ok(previous) => previous,
+            Err(error) => return Err(ScriptFailure { error, offset: 0, stop: None, elapsed: Duration::ZERO, file: file() }),
+        };
         self.enter(started);
-        let result = script::run(conn, sql);
+        let result = self.watched(conn, || script::run(conn, sql));
         let (denial, halted) = self.leave();
         let elapsed = started.elapsed();
-        let file = || connection_file(conn);
-        reset_connection(conn).map_err(|error| ScriptFailure { error, offset: 0, stop: None, elapsed, file: file() })?;
+        let reset = conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, unbounded).and_then(|_| reset_connection(conn));
+        reset.map_err(|error| ScriptFailure { error, offset: 0, stop: None, elapsed, file: file() })?;
         result.map_err(|e| {
-            // The progress handler's stops show as SQLite's "interrupted".
-            let stopped = e.error.sqlite_error_code() == Some(ErrorCode::OperationInterrupted);
-            let stop = match (halted, denial) {
-                (Some(halted), _) if stopped => Some(halted),
-                (_, Some(denial)) => Some(Stop::Denied(denial)),
+            let stop = match (e.error.sqlite_error_code(), halted, denial) {
+                // The watcher's and the progress handler's stops show as "interrupted".
+                (Some(ErrorCode::OperationInterrupted), Some(halted), _) => Some(halted),
+                (_, _, Some(denial)) => Some(Stop::Denied(denial)),
+                (Some(ErrorCode::OutOfMemory), _, _) => memory_limit().map(Stop::OutOfMemory),
+                (Some(ErrorCode::TooBig), _, _) => Some(Stop::TooBig),
                 _ => None,
             };
             ScriptFailure { error: e.error, offset: e.offset, stop, elapsed, file: file() }
+        })
+    }
+
+    /// Runs `work` (module SQL on `conn`) with a watcher thread beside it that interrupts
+    /// the connection once the script must stop, and again every tick until `work`
+    /// returns: an interruption that falls between two statements is lost, the next
+    /// one is not. The watcher ends before this returns, so it never interrupts
+    /// modreg's own SQL.
+    fn watched<T>(&self, conn: &Connection, work: impl FnOnce() -> T) -> T {
+        let handle = conn.get_interrupt_handle();
+        let (done, finished) = mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(WATCH_TICK) {
+                    let mut state = lock(&self.state);
+                    if state.must_stop(self.interrupts.as_ref()) {
+                        handle.interrupt();
+                    }
+                }
+            });
+            let out = work();
+            drop(done);
+            out
         })
     }
 }
