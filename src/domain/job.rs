@@ -241,3 +241,15 @@ pub enum Effect {
     /// The module goes back to `version` with exactly these flags.
     Revert { version: String, flags: std::collections::BTreeMap<String, bool> },
 }
+
+impl Effect {
+    /// The file the job keeps outside the tenant's data (an uninstall archive, a
+    /// pre-upgrade copy): written while it runs, to be removed if it rolls back.
+    pub fn kept_file(&self) -> Option<&str> {
+        match self {
+            Effect::Upgrade { copy, .. } => copy.as_deref(),
+            Effect::Uninstall { archive } => archive.as_deref(),
+            _ => None,
+        }
+    }
+}

@@ -430,7 +430,7 @@ impl Runner<'_> {
         }
         for action in actions {
             if let Some(path) = action.written_files() {
-                let _ = std::fs::remove_file(path);
+                let _ = self.ctx.tenants.discard_kept(path);
             }
         }
         let failing_module = actions.get(failed_at).map(|a| a.module.name().to_string()).unwrap_or_default();

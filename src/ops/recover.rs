@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::domain::Result;
 use crate::domain::catalog::Catalog;
-use crate::domain::job::{Job, JobKind, JobStatus, Step, StepStatus};
+use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
 use crate::ops::catalog::module_version;
@@ -33,6 +33,8 @@ pub struct TenantRecovery {
     pub restored_copy: bool,
     /// Leftover rollback copies removed.
     pub discarded_copies: usize,
+    /// Archives and pre-upgrade copies that jobs rolled back here had written, removed.
+    pub discarded_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -144,6 +146,11 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
     }
     if !ctx.tenants.exists(tenant) {
         done.rolled_back = jobs.iter().map(|j| j.id).collect();
+        for job in &jobs {
+            if let Some((_, _, effect)) = ctx.landlord.job(job.id)? {
+                discard_kept_file(ctx, &effect, &mut done)?;
+            }
+        }
         let ended = jobs
             .into_iter()
             .map(|job| Ended {
@@ -188,7 +195,13 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
         }
         let mut failed = Vec::new();
         for job in batch.iter().rev() {
-            let mut steps = ctx.landlord.job(job.id)?.map(|(_, steps, _)| steps).unwrap_or_default();
+            let mut steps = match ctx.landlord.job(job.id)? {
+                Some((_, steps, effect)) => {
+                    discard_kept_file(ctx, &effect, &mut done)?;
+                    steps
+                }
+                None => Vec::new(),
+            };
             let ran_hook = steps.iter().any(|s| s.name.ends_with(" hook"));
             if ran_hook
                 && let Some(module) = job_module(ctx, job)
@@ -222,6 +235,17 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
     };
     reporter.status("Recovered", &format!("tenant {tenant}: {summary}"));
     Ok(Some(done))
+}
+
+/// Removes the archive or pre-upgrade copy that a job being rolled back (of `effect`)
+/// wrote, or half wrote, before its process died: no record will ever refer to it.
+fn discard_kept_file(ctx: &Context, effect: &Effect, done: &mut TenantRecovery) -> Result<()> {
+    if let Some(file) = effect.kept_file()
+        && ctx.tenants.discard_kept(std::path::Path::new(file))?
+    {
+        done.discarded_files.push(file.to_string());
+    }
+    Ok(())
 }
 
 /// The module version a job worked on, from disk or the landlord's copy.

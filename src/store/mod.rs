@@ -717,6 +717,9 @@ pub trait TenantFiles: Send + Sync {
     fn discard_partial_copy(&self, tenant: &str) -> Result<()>;
     /// Reads what an archive written by `TenantDb::save_module` holds.
     fn read_archive(&self, path: &Path) -> Result<ArchiveSummary>;
+    /// Removes a kept file (an uninstall archive, a pre-upgrade copy) that a job rolled
+    /// back wrote, with whatever half of it a killed process left; true if any was there.
+    fn discard_kept(&self, path: &Path) -> Result<bool>;
     /// Serializes work on one tenant across processes; waits up to `timeout`.
     fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock>;
     /// The tenants whose files are in the tenants folder, by name, registered or not.

@@ -162,3 +162,48 @@ fn a_half_written_rollback_copy_is_discarded() {
     assert!(!world.data().join("tenants/acme.db.rollback.tmp").exists());
     assert_eq!(world.dump("acme"), before);
 }
+
+/// The files under the data folder's `archive` and `copies` folders.
+fn kept_files(world: &World) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for folder in ["archive", "copies"] {
+        for tenant in std::fs::read_dir(world.data().join(folder)).into_iter().flatten().flatten() {
+            files.extend(std::fs::read_dir(tenant.path()).unwrap().flatten().map(|f| f.path()));
+        }
+    }
+    files
+}
+
+#[test]
+fn recover_removes_the_archive_or_copy_a_killed_job_wrote() {
+    let world = world();
+    world
+        .module("a-1.1", "a", "1.1.0")
+        .migration("V1__a", "CREATE TABLE a_t (id INTEGER PRIMARY KEY, v TEXT);")
+        .migration("V2__a", "ALTER TABLE a_t ADD COLUMN w;")
+        .write();
+    world.ok(&["install", "a@=1.0.0", "--tenant", "acme"]);
+    for args in [&["uninstall", "a", "--tenant", "acme"][..], &["upgrade", "a", "--tenant", "acme"]] {
+        let before = world.dump("acme");
+        // Killed once the module's work is done: its archive (or pre-upgrade copy) is
+        // written, the tenant's transaction not committed.
+        killed_at(&world, "module-applied", args);
+        assert_eq!(kept_files(&world).len(), 1, "{args:?}: the killed job wrote no kept file");
+        let run = world.run(&["doctor", "--json"]);
+        run.exit(1);
+        let report = world.json(&["recover"]);
+        let tenant = &report["tenants"][0];
+        assert_eq!(tenant["rolled_back"].as_array().unwrap().len(), 1, "{args:?}: {report}");
+        assert_eq!(tenant["discarded_files"].as_array().unwrap().len(), 1, "{args:?}: {report}");
+        assert_eq!(kept_files(&world), Vec::<PathBuf>::new(), "{args:?}");
+        assert_eq!(world.dump("acme"), before, "{args:?}");
+        assert_eq!(world.installed("acme").get("a").map(String::as_str), Some("1.0.0"), "{args:?}");
+        assert_eq!(world.jobs().last().unwrap()["status"], "rolled_back", "{args:?}");
+        assert_eq!(world.run(&["doctor", "--json"]).json()["healthy"], true, "{args:?}");
+    }
+    // The same work, not killed, keeps its file: recovery took only what nothing records.
+    world.ok(&["uninstall", "a", "--tenant", "acme"]);
+    assert_eq!(kept_files(&world).len(), 1);
+    world.ok(&["recover"]);
+    assert_eq!(kept_files(&world).len(), 1);
+}

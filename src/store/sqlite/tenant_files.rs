@@ -182,6 +182,16 @@ impl TenantFiles for SqliteTenantFiles {
         archive::read_summary(path)
     }
 
+    fn discard_kept(&self, path: &Path) -> Result<bool> {
+        // An archive is written as `<name>.partial`, a copy as `<name>.db.partial`.
+        let mut found = false;
+        for file in [path.to_path_buf(), path.with_extension("partial"), with_suffix(path, ".partial")] {
+            found |= file.exists();
+            remove_if_exists(&file)?;
+        }
+        Ok(found)
+    }
+
     fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock> {
         let path = self.locks_dir.join(format!("{tenant}.lock"));
         let lock = FileLock::acquire(&path, timeout).map_err(|e| match e {
