@@ -63,6 +63,10 @@ pub fn finish(env: &Env, report: &OperationReport, what: &str) -> Result<Done> {
         let batch = report.jobs.first().map(|j| j.batch.as_str()).unwrap_or("-");
         env.output.status("Finished", &format!("{what}: {} job(s) completed (batch {batch})", s.completed));
     }
+    let unrecorded = report.jobs.iter().filter(|j| !j.status.is_finished()).count();
+    if unrecorded > 0 && !report.dry_run {
+        env.output.warning(&format!("the landlord could not record how the run ended: {}", crate::ops::waiting_for_recover(unrecorded)));
+    }
     if let Some(interrupted) = &report.interrupted {
         let details = serde_json::to_value(report).map_err(|e| Error::internal(format!("cannot encode the report: {e}")))?;
         return Err(interrupted.clone().with_details(details));

@@ -110,11 +110,30 @@ pub struct Error {
     pub hint: Option<String>,
     /// Extra facts for `--json` (the jobs of a failed run, the diagnostics…).
     pub details: Option<serde_json::Value>,
+    /// For a storage error: whether the storage could not be used (a full disk, an I/O
+    /// error) or what it holds is damaged. The two call for opposite remedies: free
+    /// space and try again, or put a backup back (which would lose what came since).
+    pub storage: Option<StorageState>,
+}
+
+/// What a storage error says of the file it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageState {
+    /// The disk could not be written or read (full, failing): the file may be sound.
+    Unavailable,
+    /// The file's content is damaged, or it is no database at all.
+    Damaged,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), hint: None, details: None }
+        Error { kind, message: message.into(), hint: None, details: None, storage: None }
+    }
+
+    /// Whether this is a storage error of a disk that could not be used, not of a
+    /// damaged file.
+    pub fn storage_unavailable(&self) -> bool {
+        self.storage == Some(StorageState::Unavailable)
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {

@@ -18,7 +18,7 @@ pub mod recorded;
 pub mod resolver;
 pub mod suggest;
 
-pub use error::{Error, ErrorKind, Interruption, Result};
+pub use error::{Error, ErrorKind, Interruption, Result, StorageState};
 
 /// A size: bytes below a KiB, else in KiB, MiB or GiB with one decimal.
 pub fn bytes_text(bytes: u64) -> String {

@@ -71,7 +71,24 @@ impl Finding {
     fn warning(tenant: Option<&str>, check: &'static str, message: String, fix: impl Into<String>) -> Finding {
         Finding::new(Severity::Warning, tenant, check, message, fix)
     }
+
+    /// A file that could not be checked (`check`, fixed by `fix`), unless it is the disk
+    /// that could not be used (full, failing): then `storage.unavailable`, fixed by
+    /// freeing space and looking again; never a copy of a backup over a file that may
+    /// well be sound, which would lose everything since the backup.
+    fn unreadable(tenant: Option<&str>, check: &'static str, e: Error, fix: impl Into<String>) -> Finding {
+        if e.storage_unavailable() {
+            return Finding::error(tenant, UNAVAILABLE, e.message, FREE_SPACE);
+        }
+        Finding::error(tenant, check, e.message, fix)
+    }
 }
+
+/// The check of a file whose disk could not be read or written.
+pub const UNAVAILABLE: &str = "storage.unavailable";
+
+const FREE_SPACE: &str = "free space on that disk (or see the system log for a failing one), then run `modreg doctor` again; \
+                          the file is not known to be damaged: do not copy a backup over it";
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Checked {
@@ -141,7 +158,7 @@ pub fn doctor(settings: &Settings, options: &DoctorOptions, reporter: &dyn Repor
                 return Err(e);
             }
             if file_readable {
-                findings.push(Finding::error(None, "landlord.open", e.message, RESTORE_LANDLORD));
+                findings.push(Finding::unreadable(None, "landlord.open", e, RESTORE_LANDLORD));
             }
             (None, files)
         }
@@ -150,12 +167,7 @@ pub fn doctor(settings: &Settings, options: &DoctorOptions, reporter: &dyn Repor
         Some(Ok(landlord)) => Some(landlord),
         Some(Err(_)) if !file_readable => None,
         Some(Err(e)) => {
-            findings.push(Finding::error(
-                None,
-                "landlord.read",
-                format!("cannot read the landlord's records: {}", e.message),
-                RESTORE_LANDLORD,
-            ));
+            findings.push(Finding::unreadable(None, "landlord.read", e.context("cannot read the landlord's records"), RESTORE_LANDLORD));
             None
         }
         None => None,
@@ -202,7 +214,7 @@ fn check_landlord_file(file: &dyn LandlordFile, findings: &mut Vec<Finding>) -> 
         }
         Err(e) if e.kind == ErrorKind::NotFound => return true,
         Err(e) => {
-            findings.push(Finding::error(None, "landlord.integrity", e.message, RESTORE_LANDLORD));
+            findings.push(Finding::unreadable(None, "landlord.integrity", e, RESTORE_LANDLORD));
             return false;
         }
     }
@@ -214,7 +226,7 @@ fn check_landlord_file(file: &dyn LandlordFile, findings: &mut Vec<Finding>) -> 
             format!("the landlord `{shown}` has records that refer to nothing: {}", problems_text(&problems)),
             RESTORE_LANDLORD,
         )),
-        Err(e) => findings.push(Finding::error(None, "landlord.foreign_keys", e.message, RESTORE_LANDLORD)),
+        Err(e) => findings.push(Finding::unreadable(None, "landlord.foreign_keys", e, RESTORE_LANDLORD)),
     }
     true
 }

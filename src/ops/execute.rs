@@ -460,9 +460,19 @@ impl Runner<'_> {
                 Ended { job: run.job.clone(), status, error: reason, steps: std::mem::take(&mut run.steps) }
             })
             .collect();
-        if let Err(e) = journal::end_jobs(self.ctx, ended) {
-            self.reporter.warning(&format!("could not record the rollback in the landlord: {}; `modreg recover` will", e.message));
-        }
+        let count = ended.len();
+        let unrecorded = journal::end_jobs(self.ctx, ended).err().map(|e| {
+            let waiting = crate::ops::waiting_for_recover(count);
+            self.reporter.warning(&format!("could not record the rollback in the landlord: {}; {waiting}", e.message));
+            waiting
+        });
+        let error = match unrecorded {
+            Some(waiting) => {
+                let hint = error.hint.clone().map(|h| format!("{h}; ")).unwrap_or_default();
+                error.with_hint(format!("{hint}the tenant is as it was, but {waiting}"))
+            }
+            None => error,
+        };
         match restored {
             Ok(()) if error.kind == ErrorKind::Interrupted => {
                 error.with_hint(format!("tenant `{}` is as it was before the command; run the command again to do the work", self.tenant))

@@ -322,6 +322,12 @@ pub struct PlanRow {
     pub deprecated: Option<String>,
 }
 
+/// What `count` jobs whose end the landlord could not record (a full disk, a lost
+/// connection) wait for.
+pub fn waiting_for_recover(count: usize) -> String {
+    format!("{count} job(s) stay `running` in the landlord until `modreg recover` ends them (free space first if the disk is full)")
+}
+
 /// Counts at the end of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Summary {

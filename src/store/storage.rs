@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::domain::Error;
+use crate::domain::{Error, StorageState};
 
 /// How a file's storage failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,11 @@ impl StorageFault {
 
     /// The storage error of `what`, which names the file (``the tenant file `…` ``).
     pub fn error(self, what: impl fmt::Display) -> Error {
-        Error::storage(format!("{what}: {}", self.describe())).with_hint(self.hint())
+        let state = match self {
+            StorageFault::Full | StorageFault::Io => StorageState::Unavailable,
+            StorageFault::Damaged | StorageFault::NotADatabase => StorageState::Damaged,
+        };
+        Error { storage: Some(state), ..Error::storage(format!("{what}: {}", self.describe())).with_hint(self.hint()) }
     }
 }
 

@@ -210,3 +210,78 @@ fn an_install_that_fills_the_disk_is_a_storage_error_and_rolls_back() {
     world.ok(&["install", "small", "--tenant", "acme"]);
     assert!(world.has_object("acme", "small_t"));
 }
+
+/// Fills the disk the data folder is on with a file, as another program would.
+fn fill_disk(world: &World) -> PathBuf {
+    let filler = world.data().join("filler");
+    let status = Command::new("sh").arg("-c").arg(format!("dd if=/dev/zero of='{}' bs=64k 2>/dev/null", filler.display())).status();
+    assert!(status.is_ok(), "dd did not run");
+    filler
+}
+
+#[test]
+fn doctor_on_a_full_disk_says_the_storage_is_unavailable_not_that_files_are_damaged() {
+    let world = World::new();
+    let Some(_disk) = Tmpfs::mount(&world.data(), "3m") else { return };
+    two_modules(&world);
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    world.ok(&["install", "a", "--tenant", "acme"]);
+    let before = world.dump("acme");
+    let filler = fill_disk(&world);
+    let run = world.run(&["doctor", "--json"]);
+    run.exit(1);
+    let findings = run.json()["findings"].as_array().cloned().unwrap();
+    assert!(!findings.is_empty());
+    for finding in &findings {
+        assert_eq!(finding["check"], "storage.unavailable", "{finding}");
+        let fix = finding["fix"].as_str().unwrap();
+        assert!(fix.contains("free space") && fix.contains("`modreg doctor` again"), "{finding}");
+        assert!(!fix.contains("BACKUP"), "a full disk must not send anyone to copy a backup over a sound file: {finding}");
+    }
+    let tenants: Vec<&str> = findings.iter().filter_map(|f| f["tenant"].as_str()).collect();
+    assert!(tenants.contains(&"acme") || world.landlord_url.is_none(), "{findings:?}");
+    // Space freed, the same files are found sound, as they were.
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(doctor_checks(&world, 0), []);
+    assert_eq!(world.dump("acme"), before);
+}
+
+#[test]
+fn a_job_whose_end_the_full_landlord_cannot_record_says_it_waits_for_recover() {
+    let world = World::new();
+    if world.landlord_url.is_some() {
+        // The landlord must share the full disk: on PostgreSQL it does not.
+        return;
+    }
+    let Some(_disk) = Tmpfs::mount(&world.data(), "3m") else { return };
+    // A hook that fills the disk, landlord included, and fails: the job rolls back on a
+    // disk where nothing more can be written.
+    world
+        .module("f", "f", "1.0.0")
+        .migration("V1__f", "CREATE TABLE f_t (x); INSERT INTO f_t VALUES (1);")
+        .hook("post_install", "dd if=/dev/zero of=\"$MODREG_DATA/filler\" bs=64k 2>/dev/null; exit 1")
+        .write();
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    let before = world.dump("acme");
+    let run = world.run(&["install", "f", "--tenant", "acme", "--json"]);
+    run.code(1);
+    let error = run.error();
+    assert!(error["message"].as_str().unwrap().contains("post_install hook of `f 1.0.0` exited with status 1"), "{error}");
+    let hint = error["hint"].as_str().unwrap();
+    assert!(hint.contains("1 job(s) stay `running` in the landlord until `modreg recover` ends them"), "{error}");
+    assert_eq!(content(&world.dump("acme")), content(&before), "the tenant was not rolled back");
+    // A fleet says how many of its jobs wait, once, after its summary.
+    let fleet = world.run(&["install", "f", "--jobs", "1", "--tenant", "globex", "--tenant", "acme"]);
+    fleet.exit(1);
+    let warned: Vec<&str> = fleet.stderr_lines("warning: the landlord could not record how the run ended");
+    assert_eq!(warned.len(), 1, "{}", fleet.stderr);
+    assert!(warned[0].contains("1 job(s) stay `running`"), "{}", fleet.stderr);
+    // Space freed, `recover` ends both jobs as rolled back, and nothing is left to find.
+    std::fs::remove_file(world.data().join("filler")).unwrap();
+    let report = world.json(&["recover"]);
+    let rolled_back: usize = report["tenants"].as_array().unwrap().iter().map(|t| t["rolled_back"].as_array().unwrap().len()).sum();
+    assert_eq!(rolled_back, 2, "{report}");
+    let statuses: Vec<String> = world.jobs().iter().map(|j| j["status"].as_str().unwrap().to_string()).collect();
+    assert_eq!(statuses, ["rolled_back", "rolled_back"]);
+    assert_eq!(doctor_checks(&world, 0), []);
+}

@@ -67,7 +67,7 @@ impl View<'_> {
         let check = match self.files.check(name) {
             Ok(check) => check,
             Err(e) => {
-                result.findings.push(Finding::error(Some(name), "tenant.integrity", e.message, restore_file(name)));
+                result.findings.push(Finding::unreadable(Some(name), "tenant.integrity", e, restore_file(name)));
                 return result;
             }
         };
@@ -117,7 +117,7 @@ impl View<'_> {
         let records = match &check.records {
             Ok(records) => records,
             Err(e) => {
-                result.findings.push(Finding::error(Some(name), "tenant.records", e.message.clone(), restore_file(name)));
+                result.findings.push(Finding::unreadable(Some(name), "tenant.records", e.clone(), restore_file(name)));
                 return result;
             }
         };
@@ -128,10 +128,10 @@ impl View<'_> {
             Ok(flags) => {
                 result.findings.extend(settings::compare(name, records, installed, &flags.unwrap_or_default(), !unfinished.is_empty()))
             }
-            Err(e) => result.findings.push(Finding::error(
+            Err(e) => result.findings.push(Finding::unreadable(
                 Some(name),
                 "landlord.read",
-                format!("cannot read the landlord's flags of tenant `{name}`: {}", e.message),
+                e.context(format!("cannot read the landlord's flags of tenant `{name}`")),
                 RESTORE_LANDLORD,
             )),
         }
