@@ -85,6 +85,37 @@ pub struct ModuleShowReport {
     pub dependents: Vec<String>,
 }
 
+impl ModuleShowReport {
+    /// The report with each version's folder relative to the modules folder `root`, for
+    /// clients that have no business knowing where the catalog lives on the host.
+    pub fn relative_to(mut self, root: &std::path::Path) -> ModuleShowReport {
+        for version in &mut self.versions {
+            version.folder = version.folder.take().map(|folder| in_catalog(root, std::path::Path::new(&folder)));
+        }
+        self
+    }
+}
+
+impl ModulesListReport {
+    /// The report with its diagnostics' files relative to the modules folder `root`.
+    pub fn relative_to(mut self, root: &std::path::Path) -> ModulesListReport {
+        for diagnostic in &mut self.diagnostics {
+            diagnostic.file = std::path::PathBuf::from(in_catalog(root, &diagnostic.file));
+        }
+        self
+    }
+}
+
+/// `path` relative to the modules folder `root` (`finance`, `forum/2.0.0`); `.` for the
+/// folder itself, and the last part alone for a path outside it.
+fn in_catalog(root: &std::path::Path, path: &std::path::Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(relative) if relative.as_os_str().is_empty() => ".".to_string(),
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    }
+}
+
 fn deprecation(d: &Option<Deprecation>) -> Option<String> {
     d.as_ref().map(Deprecation::note)
 }

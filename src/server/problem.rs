@@ -176,11 +176,12 @@ impl From<QueryRejection> for Problem {
     }
 }
 
-/// A path whose parameters do not parse (a job id that is no number) names nothing.
+/// A path whose parameters do not parse names nothing. Said in modreg's words: the
+/// framework's ("Invalid URL: Cannot parse …") is no answer to a user.
 impl From<PathRejection> for Problem {
-    fn from(rejection: PathRejection) -> Problem {
+    fn from(_: PathRejection) -> Problem {
         Problem::from(
-            Error::not_found(format!("there is no such resource: {}", rejection.body_text()))
+            Error::not_found("there is no such resource: a part of the path is not of the form its route takes")
                 .with_hint("the routes and their parameters are listed in `/v1/openapi.json`"),
         )
     }

@@ -95,7 +95,16 @@ pub struct JobPath {
 
 /// One job with its steps, durations, error and hook output.
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", params(JobPath), responses((status = 200, body = JobShowReport)))]
-pub async fn show(State(state): State<Arc<AppState>>, Extension(caller): Extension<Caller>, Path(id): Path<i64>) -> Answer<JobShowReport> {
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer<JobShowReport> {
+    let Some(id) = id.parse::<i64>().ok().filter(|id| *id >= 1) else {
+        let error = Error::not_found(format!("job `{id}` does not exist: job ids are whole numbers from 1"))
+            .with_hint("`GET /v1/jobs` lists recent jobs with their ids");
+        return Err(error.into());
+    };
     state
         .blocking(move |state| {
             let report = crate::ops::jobs::show(state.base(), id)?;

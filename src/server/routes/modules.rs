@@ -20,7 +20,13 @@ use crate::server::state::AppState;
 /// The catalog: every module with its versions, dependencies, subscription and deprecation.
 #[utoipa::path(get, path = "/v1/modules", tag = "modules", responses((status = 200, body = ModulesListReport)))]
 pub async fn list(State(state): State<Arc<AppState>>) -> Answer<ModulesListReport> {
-    state.blocking(|state| Ok(crate::ops::modules::list(state.base()))).await.map(Json)
+    state
+        .blocking(|state| {
+            let ctx = state.base();
+            Ok(crate::ops::modules::list(ctx).relative_to(&ctx.settings.modules_dir))
+        })
+        .await
+        .map(Json)
 }
 
 /// One module: every version with its details, and the modules that depend on it.
@@ -29,7 +35,13 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Answer<ModulesListRepor
     responses((status = 200, body = ModuleShowReport)))]
 pub async fn show(State(state): State<Arc<AppState>>, Path(module): Path<String>) -> Answer<ModuleShowReport> {
     let module = module_name(&module)?;
-    state.blocking(move |state| crate::ops::modules::show(state.base(), module.as_str())).await.map(Json)
+    state
+        .blocking(move |state| {
+            let ctx = state.base();
+            Ok(crate::ops::modules::show(ctx, module.as_str())?.relative_to(&ctx.settings.modules_dir))
+        })
+        .await
+        .map(Json)
 }
 
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize, utoipa::ToSchema)]

@@ -54,8 +54,12 @@ async fn a_malformed_body_query_or_path_is_400_and_changes_nothing() {
         assert!(problem["hint"].is_string(), "{what}: {problem:#}");
     }
     // A path whose parameter does not parse names nothing there is.
-    let problem = api.send(api.request(Method::GET, "/v1/jobs/first")).await.problem(404, "not_found");
-    assert!(problem["message"].as_str().unwrap().contains("no such resource"), "{problem:#}");
+    for id in ["first", "0", "99999999999999999999999"] {
+        let problem = api.send(api.request(Method::GET, &format!("/v1/jobs/{id}"))).await.problem(404, "not_found");
+        let message = problem["message"].as_str().unwrap();
+        assert!(message.contains(&format!("job `{id}` does not exist: job ids are whole numbers from 1")), "{problem:#}");
+        assert!(!message.contains("Cannot parse") && !message.contains("Invalid URL"), "the framework's words: {problem:#}");
+    }
     let problem = api.send(json_body("/v1/tenants", r#"{"name": "initech", "owner": "bob"}"#)).await.problem(400, "invalid");
     assert!(problem["message"].as_str().unwrap().contains("unknown field `owner`"), "says which: {problem:#}");
     assert_eq!(everything(&world, &api).await, before);

@@ -17,6 +17,7 @@ fn names(list: &Json, field: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_catalog_routes_answer_modules_graph_and_validation() {
     let world = world();
+    world.write("modules/misnamed/module.toml", "[module]\nname = \"Misnamed\"\nversion = \"1.0.0\"\n");
     let (_server, api) = serve(&world, &[]);
 
     let health = api.with(None).get("/healthz").await.expect(200);
@@ -34,6 +35,18 @@ async fn the_catalog_routes_answer_modules_graph_and_validation() {
     assert_eq!((&shown["name"], &shown["latest"]), (&json!("base"), &json!("1.1.0")), "{shown:#}");
     assert_eq!(shown["versions"].as_array().unwrap().len(), 2, "{shown:#}");
     assert_eq!(shown["dependents"], json!(["addon", "legacy"]));
+    // Where the catalog is on the host is not the client's business: folders and the
+    // files of diagnostics are relative to the modules folder.
+    for version in shown["versions"].as_array().unwrap() {
+        let folder = version["folder"].as_str().unwrap();
+        assert!(!folder.starts_with('/') && world.modules().join(folder).join("module.toml").is_file(), "{version:#}");
+    }
+    let diagnostics = modules["diagnostics"].as_array().unwrap();
+    assert!(!diagnostics.is_empty(), "the misnamed module is reported: {modules:#}");
+    for diagnostic in diagnostics {
+        let file = diagnostic["file"].as_str().unwrap();
+        assert!(!file.starts_with('/') && world.modules().join(file).exists(), "{diagnostic:#}");
+    }
 
     let graph = api.get("/v1/graph").await.expect(200);
     let edges: Vec<(&str, &str)> =
