@@ -15,9 +15,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::domain::{Error, Result};
+use crate::store::sqlite::error::{read_or_write_error, sql_error, work_failure};
+use crate::store::sqlite::files::connection_file;
 use crate::store::sqlite::schema::{self, SchemaObject, history_table, quote, quote_literal};
-use crate::store::sqlite::tenant_files::connection_file;
-use crate::store::sqlite::{read_or_write_error, sql_error, work_failure};
 use crate::store::storage::io_error;
 use crate::store::{ArchiveSummary, WorkError};
 

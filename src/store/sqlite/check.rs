@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::store::sqlite::configure;
+use crate::store::sqlite::error::configure;
 use crate::store::sqlite::schema::{HISTORY_PREFIX, quote};
 use crate::store::{AppliedMigration, EnabledRecord, FlagRecord, ModuleRecord, OwnedObject, TenantRecords};
 

@@ -10,8 +10,8 @@ use rusqlite::backup::{Backup, StepResult};
 
 use crate::domain::{Error, Result};
 use crate::store::sqlite::check::{open_read_only, quick};
-use crate::store::sqlite::tenant_files::{remove_if_exists, with_suffix};
-use crate::store::sqlite::{configure, read_or_write_error, sql_error};
+use crate::store::sqlite::error::{configure, read_or_write_error, sql_error};
+use crate::store::sqlite::files::{remove_if_exists, with_suffix};
 use crate::store::storage::io_error;
 
 /// Copies every page of `from` into `to`, in one step; waits up to `busy_timeout` while

@@ -13,9 +13,10 @@ use rusqlite::Connection;
 use crate::domain::{Error, ErrorKind, Result};
 use crate::store::sqlite::check::{foreign_keys, integrity, open_read_only};
 use crate::store::sqlite::copy::{copy_database, copy_pages};
-use crate::store::sqlite::landlord::{SCHEMA_VERSION, landlord_file};
-use crate::store::sqlite::tenant_files::{remove_if_exists, with_suffix};
-use crate::store::sqlite::{configure, sql_error, storage_fault};
+use crate::store::sqlite::error::{configure, sql_error, storage_fault};
+use crate::store::sqlite::files::landlord_file;
+use crate::store::sqlite::files::{remove_if_exists, with_suffix};
+use crate::store::sqlite::landlord::SCHEMA_VERSION;
 use crate::store::storage::{StorageFault, io_error};
 use crate::store::{LandlordCopy, LandlordFile};
 

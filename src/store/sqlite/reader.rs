@@ -8,8 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::{Error, Result};
-use crate::store::sqlite::landlord::landlord_file;
-use crate::store::sqlite::sql_error;
+use crate::store::sqlite::error::sql_error;
+use crate::store::sqlite::files::landlord_file;
 use crate::store::{ModuleState, ReadModel, TenantSnapshot};
 
 pub struct SqliteReadModel {

@@ -27,10 +27,10 @@ use rusqlite::{Connection, ErrorCode};
 
 use crate::domain::diagnostic::line_column;
 use crate::domain::{Error, Interruption, bytes_text};
+use crate::store::sqlite::error::work_failure;
+use crate::store::sqlite::files::connection_file;
 use crate::store::sqlite::schema::{self, SchemaObject, quote};
 use crate::store::sqlite::script::{self, sqlite_message};
-use crate::store::sqlite::tenant_files::connection_file;
-use crate::store::sqlite::work_failure;
 use crate::store::{Interrupts, WorkError};
 
 /// How many SQLite virtual machine instructions run between two looks at the clock:

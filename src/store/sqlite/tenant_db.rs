@@ -18,10 +18,12 @@ use crate::domain::name::ModuleName;
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::sqlite::driver::{Driver, migration_error};
+use crate::store::sqlite::error::{sql_error, work_failure};
+use crate::store::sqlite::files::{remove_if_exists, tenant_file};
 use crate::store::sqlite::sandbox::{Sandbox, is_internal};
 use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, INTERNAL_TABLES, SchemaObject, history_table, quote, quote_literal};
-use crate::store::sqlite::tenant_files::{io_error, remove_if_exists, tenant_file};
-use crate::store::sqlite::{archive, kept, sql_error, work_failure};
+use crate::store::sqlite::{archive, kept};
+use crate::store::storage::io_error;
 use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Interrupts, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep, file_copy};
 
 pub(crate) struct SqliteTenantDb {

@@ -12,9 +12,12 @@ use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::lock::FileLock;
+use crate::store::sqlite::error::{configure, sql_error};
+use crate::store::sqlite::files::{remove_if_exists, tenant_file, with_suffix};
 use crate::store::sqlite::schema::INTERNAL_SCHEMA;
 use crate::store::sqlite::tenant_db::SqliteTenantDb;
-use crate::store::sqlite::{archive, check, configure, copy, sql_error};
+use crate::store::sqlite::{archive, check, copy};
+use crate::store::storage::io_error;
 use crate::store::{ArchiveSummary, Interrupts, RollbackCopy, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
 
 pub struct SqliteTenantFiles {
@@ -71,32 +74,6 @@ impl SqliteTenantFiles {
         configure(&conn, self.busy_timeout).map_err(|e| sql_error(&what, e))?;
         Ok(conn)
     }
-}
-
-pub(crate) use crate::store::storage::io_error;
-
-/// A tenant file (the scratch database, without one), as messages name it.
-pub(crate) fn tenant_file(path: Option<&Path>) -> String {
-    path.map_or_else(|| "the scratch database".to_string(), |path| format!("the tenant file `{}`", path.display()))
-}
-
-/// The tenant file a connection is open on, as messages name it.
-pub(crate) fn connection_file(conn: &Connection) -> String {
-    tenant_file(conn.path().filter(|p| !p.is_empty()).map(Path::new))
-}
-
-pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_error(format!("cannot remove `{}`", path.display()), e)),
-    }
-}
-
-pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 impl TenantFiles for SqliteTenantFiles {

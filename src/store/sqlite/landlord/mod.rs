@@ -14,7 +14,8 @@ use crate::domain::change::FileKind;
 use crate::domain::module::{Migration, ModuleVersion, Seed};
 use crate::domain::{Error, Result};
 use crate::store::sqlite::SqliteReadModel;
-use crate::store::sqlite::{configure, sql_error};
+use crate::store::sqlite::error::{configure, sql_error};
+use crate::store::sqlite::files::landlord_file;
 use crate::store::storage::io_error;
 use crate::store::{
     ArchiveRecord, CatalogEntry, CatalogStore, Changed, Exclusive, HistoryEntry, InstalledModule, ReadModel, ReadModelSource,
@@ -36,11 +37,6 @@ pub(crate) const SCHEMA_VERSION: i32 = 3;
 pub struct SqliteLandlord {
     conn: Mutex<Connection>,
     path: PathBuf,
-}
-
-/// The landlord at `path` (in memory when empty), as messages name it.
-pub(crate) fn landlord_file(path: &Path) -> String {
-    if path.as_os_str().is_empty() { "the landlord in memory".to_string() } else { format!("the landlord `{}`", path.display()) }
 }
 
 impl SqliteLandlord {
