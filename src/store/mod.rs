@@ -4,6 +4,7 @@
 //! which passes the same conformance suite. Nothing outside this module names rusqlite or
 //! postgres, and [`open`] is the one place that builds the stores.
 
+pub mod change_sql;
 pub mod clock;
 pub mod discovery;
 pub mod discovery_cache;

@@ -318,6 +318,12 @@ pub fn kept_files_of_every_tenant_are_listed_until_forgotten(fixture: &dyn Fixtu
         ["archive/acme/app-2.db", "archive/globex/app-1.db", "archive/zeta/app-1.db"],
         "forgotten files are not listed"
     );
+    // Forgetting again, or nothing, is no conflict and changes nothing.
+    done(
+        l.as_ref(),
+        &[Change::ForgetFiles { ids: vec![all[1].id], at: LATER.into() }, Change::ForgetFiles { ids: vec![], at: LATER.into() }],
+    );
+    assert_eq!(l.archives_everywhere().unwrap().len(), 3);
 }
 
 pub fn enable_disable_and_revert_are_recorded(fixture: &dyn Fixture) {
