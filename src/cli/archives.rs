@@ -64,7 +64,7 @@ pub fn run(args: ArchivesArgs, env: &Env) -> Result<Done> {
                 ));
             }
             for failure in &report.failed {
-                env.output.warning(&format!("cannot delete `{}`: {}; it stays kept", failure.path, failure.error));
+                env.output.warning(&format!("{}; it stays kept", failure.error));
             }
             Ok(if report.failed.is_empty() { Done::Success } else { Done::Exit(1) })
         }

@@ -14,6 +14,7 @@ pub mod job;
 pub mod manifest;
 pub mod module;
 pub mod name;
+pub mod ownership;
 pub mod recorded;
 pub mod resolver;
 pub mod suggest;

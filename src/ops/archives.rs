@@ -7,7 +7,6 @@
 //! tenant's home host: this host neither measures nor deletes another host's files.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
 use std::time::Duration;
 
 use crate::domain::Result;
@@ -15,7 +14,7 @@ use crate::domain::change::{Change, FileKind};
 use crate::domain::name::TenantName;
 use crate::ops::{Context, Reporter, unknown_tenant};
 use crate::store::clock::{format_time, parse_time};
-use crate::store::{ArchiveRecord, ArchiveSummary, TenantRecord};
+use crate::store::{ArchiveRecord, ArchiveSummary, Kept, TenantRecord};
 
 /// Where a kept file is, as this host sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -88,17 +87,17 @@ pub(crate) fn examine(ctx: &Context, records: Vec<ArchiveRecord>, read: bool) ->
     for record in records {
         let tenant = tenants.get(&record.tenant);
         let other_home = tenant.and_then(|t| t.host.as_ref()).filter(|home| ctx.shared && **home != ctx.settings.host);
-        let path = Path::new(&record.path);
-        let (file, host, size_bytes) = match (other_home, std::fs::metadata(path)) {
+        let kept = Kept::new(&record.path);
+        let (file, host, size_bytes) = match (other_home, ctx.tenants.kept_size(&kept)) {
             (Some(home), _) => (FileState::Elsewhere, Some(home.clone()), None),
-            (None, Ok(meta)) if meta.is_file() => (FileState::Present, None, Some(meta.len())),
+            (None, Some(size)) => (FileState::Present, None, Some(size)),
             // A removed tenant's home is not recorded: its file may be on any host.
             (None, _) if ctx.shared && tenant.is_none() => (FileState::Elsewhere, None, None),
             (None, _) => (FileState::Missing, None, None),
         };
         let module_file = record.kind != FileKind::Tenant.as_str();
         let (holds, problem) = if read && module_file && file == FileState::Present {
-            match ctx.tenants.read_archive(path) {
+            match ctx.tenants.read_archive(&kept) {
                 Ok(summary) => (Some(summary), None),
                 Err(e) => (None, Some(e.message)),
             }
@@ -184,13 +183,9 @@ pub fn prune(ctx: &Context, options: &PruneOptions, reporter: &dyn Reporter) -> 
         };
         let mut forgotten = Vec::new();
         for file in files {
-            match std::fs::remove_file(&file.record.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    report.failed.push(PruneFailure { id: file.record.id, path: file.record.path.clone(), error: e.to_string() });
-                    continue;
-                }
+            if let Err(e) = ctx.tenants.discard_kept(&Kept::new(&file.record.path)) {
+                report.failed.push(PruneFailure { id: file.record.id, path: file.record.path.clone(), error: e.message });
+                continue;
             }
             forgotten.push(file.record.id);
             report.freed_bytes += file.size_bytes.unwrap_or(0);

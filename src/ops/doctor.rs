@@ -16,8 +16,6 @@ mod files;
 mod settings;
 mod tenant;
 
-pub(crate) use files::entries;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 

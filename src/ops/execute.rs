@@ -33,7 +33,7 @@ use crate::domain::name::ModuleName;
 use crate::domain::{Error, ErrorKind};
 use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter, fault};
-use crate::store::{HookCall, HookStatus, JobFilter, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
+use crate::store::{HookCall, HookStatus, JobFilter, Kept, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
 
 /// What to do to the tenant file for one module.
 #[derive(Debug, Clone)]
@@ -44,18 +44,18 @@ pub(crate) enum Work {
         writable: BTreeSet<ModuleName>,
     },
     Restore {
-        archive: PathBuf,
+        archive: Kept,
     },
     Upgrade {
-        copy: Option<PathBuf>,
+        copy: Option<Kept>,
         writable: BTreeSet<ModuleName>,
     },
     Uninstall {
-        archive: Option<PathBuf>,
+        archive: Option<Kept>,
     },
     /// Replace the module's objects with those of a pre-upgrade copy.
     Revert {
-        copy: PathBuf,
+        copy: Kept,
     },
 }
 
@@ -98,10 +98,10 @@ impl Action {
         }
     }
 
-    /// Files this action writes outside the tenant file, removed if it rolls back.
-    fn written_files(&self) -> Option<&PathBuf> {
+    /// What this action keeps aside of the tenant, removed if it rolls back.
+    fn written_files(&self) -> Option<&Kept> {
         match &self.work {
-            Work::Upgrade { copy: Some(path), .. } | Work::Uninstall { archive: Some(path) } => Some(path),
+            Work::Upgrade { copy: Some(kept), .. } | Work::Uninstall { archive: Some(kept) } => Some(kept),
             _ => None,
         }
     }
@@ -199,7 +199,7 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
             });
             fault::point("landlord-completed");
             if error.is_none() && runner.snapshot {
-                let _ = db.discard_rollback_copy();
+                let _ = db.discard_checkpoint();
             }
             TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error }
         }
@@ -228,7 +228,7 @@ impl Runner<'_> {
         let at_start = |e: Error| (0, e);
         if self.snapshot {
             let started = Instant::now();
-            let method = db.save_rollback_copy().map_err(at_start)?;
+            let method = db.save_checkpoint().map_err(at_start)?;
             if let Some(first) = runs.first_mut() {
                 first.push("rollback copy", StepStatus::Ok, started, method.map(|m| m.to_string()), None);
             }
@@ -278,14 +278,14 @@ impl Runner<'_> {
                 Work::Restore { archive } => {
                     let started = Instant::now();
                     let summary = db.restore_module(archive)?;
-                    let detail = format!("{} tables, {} rows from {}", summary.tables, summary.rows, archive.display());
+                    let detail = format!("{} tables, {} rows from {}", summary.tables, summary.rows, archive);
                     run.push("restore", StepStatus::Ok, started, Some(detail), None);
                 }
                 Work::Upgrade { copy, writable } => {
                     if let Some(copy) = copy {
                         let started = Instant::now();
                         let summary = db.save_module(name, &action.flags, copy).map_err(|e| WorkError::new("save pre-upgrade copy", e))?;
-                        let detail = format!("{} tables, {} rows to {}", summary.tables, summary.rows, copy.display());
+                        let detail = format!("{} tables, {} rows to {}", summary.tables, summary.rows, copy);
                         run.push("save pre-upgrade copy", StepStatus::Ok, started, Some(detail), None);
                     }
                     let report = db.apply(&action.module, false, writable)?;
@@ -313,7 +313,7 @@ impl Runner<'_> {
                     if let Some(archive) = archive {
                         let started = Instant::now();
                         let summary = db.save_module(name, &action.flags, archive).map_err(|e| WorkError::new("archive", e))?;
-                        let detail = format!("{} tables, {} rows to {}", summary.tables, summary.rows, archive.display());
+                        let detail = format!("{} tables, {} rows to {}", summary.tables, summary.rows, archive);
                         run.push("archive", StepStatus::Ok, started, Some(detail), None);
                     }
                     let started = Instant::now();
@@ -326,7 +326,7 @@ impl Runner<'_> {
                     run.push("remove objects", StepStatus::Ok, started, Some(removed.join(", ")), None);
                     let started = Instant::now();
                     let summary = db.restore_module(copy)?;
-                    let detail = format!("{} tables, {} rows from {}", summary.tables, summary.rows, copy.display());
+                    let detail = format!("{} tables, {} rows from {}", summary.tables, summary.rows, copy);
                     run.push("restore pre-upgrade copy", StepStatus::Ok, started, Some(detail), None);
                 }
             }
@@ -419,7 +419,7 @@ impl Runner<'_> {
 
     fn roll_back(&self, db: &mut dyn TenantDb, actions: &[Action], runs: &mut [JobRun], failed_at: usize, error: Error) -> Error {
         let started = Instant::now();
-        let restored = if self.snapshot { db.restore_rollback_copy().map(|_| ()) } else { db.rollback() };
+        let restored = if self.snapshot { db.restore_checkpoint().map(|_| ()) } else { db.rollback() };
         if error.kind == crate::domain::ErrorKind::Storage && restored.is_ok() {
             let _ = db.release_space();
         }
@@ -486,15 +486,15 @@ impl Runner<'_> {
 
 /// The variables a hook gets (SPEC §2).
 fn hook_call(ctx: &Context, tenant: &str, action: &Action, job: i64, kind: HookKind, program: PathBuf, dir: PathBuf) -> HookCall {
-    let mut env = vec![
-        ("MODREG_TENANT".to_string(), tenant.to_string()),
-        ("MODREG_TENANT_DB".to_string(), absolute(ctx.tenants.path(tenant)).display().to_string()),
+    let mut env = vec![("MODREG_TENANT".to_string(), tenant.to_string())];
+    env.extend(ctx.tenants.hook_env(tenant));
+    env.extend([
         ("MODREG_MODULE".to_string(), action.module.name().to_string()),
         ("MODREG_VERSION".to_string(), action.module.version().to_string()),
         ("MODREG_JOB_ID".to_string(), job.to_string()),
         ("MODREG_STEP".to_string(), kind.to_string()),
         ("MODREG_DATA".to_string(), absolute(ctx.settings.data_dir.clone()).display().to_string()),
-    ];
+    ]);
     if let Some(from) = &action.from {
         env.push(("MODREG_FROM_VERSION".to_string(), from.to_string()));
     }

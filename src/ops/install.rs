@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 
 use semver::{Version, VersionReq};
 
@@ -18,6 +17,7 @@ use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
 use crate::ops::plan::{install_action, planning_catalog, present_plan, writable_dependencies};
 use crate::ops::{Context, OperationReport, Reporter, TenantSelection, new_batch_id};
+use crate::store::Kept;
 
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
@@ -63,7 +63,7 @@ fn install_tenant(
     let _lock = prepare_tenant(ctx, tenant, options.dry_run, reporter)?;
     let installed = ctx.installed(tenant.as_str())?;
     let mut requests = options.requests.clone();
-    let mut archives: BTreeMap<String, (PathBuf, BTreeMap<String, bool>)> = BTreeMap::new();
+    let mut archives: BTreeMap<String, (Kept, BTreeMap<String, bool>)> = BTreeMap::new();
     let mut restored: Vec<(ModuleName, Version)> = Vec::new();
     if options.restore {
         for request in &mut requests {
@@ -71,8 +71,7 @@ fn install_tenant(
                 continue;
             }
             let (path, summary) = latest_archive(ctx, tenant, request.name.as_str())?;
-            let version =
-                semver::Version::parse(&summary.version).map_err(|e| Error::internal(format!("archive `{}`: {e}", path.display())))?;
+            let version = semver::Version::parse(&summary.version).map_err(|e| Error::internal(format!("archive `{path}`: {e}")))?;
             if !request.req.matches(&version) {
                 return Err(Error::not_found(format!(
                     "the latest archive of `{}` for `{tenant}` holds version {version}, which does not match `{}`",
@@ -107,7 +106,7 @@ fn install_tenant(
                 effect: Effect::Install {
                     version: step.module.version().to_string(),
                     flags: flags.clone(),
-                    restored_from: Some(archive.display().to_string()),
+                    restored_from: Some(archive.reference().to_string()),
                 },
                 flags: flags.clone(),
             },
@@ -120,12 +119,12 @@ fn install_tenant(
     Ok(outcome)
 }
 
-fn latest_archive(ctx: &Context, tenant: &TenantName, module: &str) -> Result<(PathBuf, crate::store::ArchiveSummary)> {
+fn latest_archive(ctx: &Context, tenant: &TenantName, module: &str) -> Result<(Kept, crate::store::ArchiveSummary)> {
     for record in ctx.landlord.archives(tenant.as_str(), Some(module), Some(FileKind::Uninstall))? {
-        let path = PathBuf::from(&record.path);
-        if path.is_file() {
-            let summary = ctx.tenants.read_archive(&path)?;
-            return Ok((path, summary));
+        let kept = Kept::new(&record.path);
+        if ctx.tenants.kept_size(&kept).is_some() {
+            let summary = ctx.tenants.read_archive(&kept)?;
+            return Ok((kept, summary));
         }
     }
     Err(Error::not_found(format!("there is nothing to restore: no archive of `{module}` for tenant `{tenant}` is kept")).with_hint(

@@ -23,11 +23,9 @@ use crate::domain::name::TenantName;
 use crate::domain::recorded::{self, RecordedFlag, RecordedModule};
 use crate::domain::{Error, Result};
 use crate::ops::catalog::{load_catalog, module_version};
-use crate::ops::doctor::entries;
 use crate::ops::fleet::each_tenant;
 use crate::ops::restore_landlord::lock_every_tenant;
 use crate::ops::{Context, Reporter, Settings};
-use crate::store::clock::format_time;
 use crate::store::{TenantFileCheck, TenantRecords};
 
 /// What no tenant file records: lost with the landlord.
@@ -152,7 +150,7 @@ pub fn rebuild_landlord(settings: &Settings, reporter: &dyn Reporter) -> Result<
     versions_held(&ctx, &loaded.catalog, &readable, &mut report)?;
     let now = ctx.now();
     for (tenant, records) in &readable {
-        if ctx.tenants.rollback_copy(tenant) != crate::store::RollbackCopy::None {
+        if ctx.tenants.checkpoint(tenant) != crate::store::Checkpoint::None {
             report.warnings.push(RebuildWarning {
                 tenant: tenant.clone(),
                 message: "a job that was interrupted left a rollback copy beside its file: rebuilt from the file as it is; \
@@ -161,7 +159,7 @@ pub fn rebuild_landlord(settings: &Settings, reporter: &dyn Reporter) -> Result<
             });
         }
         let (created_at, modules) = recorded_tenant(&ctx, &loaded.catalog, tenant, records, &now, &mut report)?;
-        let file = ctx.tenants.path(tenant).display().to_string();
+        let file = ctx.tenants.location(tenant);
         let changes = recorded::rebuild_tenant(tenant, &ctx.settings.host, &created_at, &modules, &file, &now);
         if ctx.landlord.commit(&changes)? != Commit::Done {
             report.not_rebuilt.push(NotRebuilt { tenant: tenant.clone(), reason: "another process added the tenant meanwhile".into() });
@@ -296,39 +294,31 @@ fn versions_held(ctx: &Context, catalog: &Catalog, readable: &[(String, TenantRe
     Ok(())
 }
 
-/// Records of the files kept in the `archive` and `copies` folders: uninstall archives
-/// and pre-upgrade copies (what module and version each holds, read from the file), and
-/// removed tenants' files (`archive/<tenant>/tenant-*.db`). Half-written files are not.
+/// Records of what the tenant store keeps aside: uninstall archives and pre-upgrade
+/// copies (what module and version each holds, read from it), and removed tenants' data.
+/// Half-written items are not.
 fn kept_files(ctx: &Context, now: &str) -> Result<Vec<Change>> {
     let mut changes = Vec::new();
-    for folder in ["archive", "copies"] {
-        for tenant_dir in entries(&ctx.settings.data_dir.join(folder))? {
-            let Some(tenant) = tenant_dir.file_name().and_then(|n| n.to_str()).filter(|n| TenantName::parse(n).is_ok()) else {
-                continue;
-            };
-            for file in entries(&tenant_dir)?.into_iter().filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "db")) {
-                let removed_tenant =
-                    folder == "archive" && file.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("tenant-"));
-                let (kind, module, version) = if removed_tenant {
-                    (FileKind::Tenant, None, None)
-                } else {
-                    let Ok(summary) = ctx.tenants.read_archive(&file) else { continue };
-                    let kind = if folder == "copies" { FileKind::UpgradeCopy } else { FileKind::Uninstall };
-                    (kind, Some(summary.module), Some(summary.version))
-                };
-                let at =
-                    std::fs::metadata(&file).and_then(|m| m.modified()).map(|t| format_time(t.into())).unwrap_or_else(|_| now.to_string());
-                changes.push(Change::KeepFile {
-                    tenant: tenant.to_string(),
-                    module,
-                    version,
-                    kind,
-                    path: file.display().to_string(),
-                    job: None,
-                    at,
-                });
-            }
+    for item in ctx.tenants.kept_here(None, &[])? {
+        if item.partial || TenantName::parse(&item.tenant).is_err() {
+            continue;
         }
+        let (module, version) = match item.kind {
+            FileKind::Tenant => (None, None),
+            _ => {
+                let Ok(summary) = ctx.tenants.read_archive(&item.kept) else { continue };
+                (Some(summary.module), Some(summary.version))
+            }
+        };
+        changes.push(Change::KeepFile {
+            tenant: item.tenant,
+            module,
+            version,
+            kind: item.kind,
+            path: item.kept.reference().to_string(),
+            job: None,
+            at: item.written_at.unwrap_or_else(|| now.to_string()),
+        });
     }
     Ok(changes)
 }

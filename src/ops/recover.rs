@@ -19,7 +19,7 @@ use crate::ops::catalog::module_version;
 use crate::ops::execute::recover_rollback_hook;
 use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter, tenant_records};
-use crate::store::{RollbackCopy, TenantRecord};
+use crate::store::{Checkpoint, Kept, TenantRecord};
 
 /// What recovery did for one tenant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -57,7 +57,7 @@ pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<RecoverReport> 
     let at_home = |name: &str| tenants.get(name).is_none_or(|t| ctx.require_home(t).is_ok());
     let mut names: Vec<String> = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().filter(|n| at_home(n)).collect();
     for tenant in tenants.values().filter(|t| at_home(&t.name)) {
-        if ctx.tenants.rollback_copy(&tenant.name) != RollbackCopy::None && !names.contains(&tenant.name) {
+        if ctx.tenants.checkpoint(&tenant.name) != Checkpoint::None && !names.contains(&tenant.name) {
             names.push(tenant.name.clone());
         }
     }
@@ -127,7 +127,7 @@ fn recover_jobs_and_fill(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -
 }
 
 fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<Option<TenantRecovery>> {
-    let copy = ctx.tenants.rollback_copy(tenant);
+    let copy = ctx.tenants.checkpoint(tenant);
     let this_host = Some(ctx.settings.host.as_str());
     let jobs: Vec<Job> = ctx
         .landlord
@@ -135,13 +135,13 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
         .into_iter()
         .filter(|j| j.host.is_none() || j.host.as_deref() == this_host || j.lease_expired || j.status == JobStatus::Failed)
         .collect();
-    if jobs.is_empty() && copy == RollbackCopy::None {
+    if jobs.is_empty() && copy == Checkpoint::None {
         return Ok(None);
     }
     let mut done = TenantRecovery { tenant: tenant.to_string(), ..TenantRecovery::default() };
-    if copy == RollbackCopy::Partial {
+    if copy == Checkpoint::Partial {
         // The copy is written before the tenant file is touched: nothing to undo.
-        ctx.tenants.discard_partial_copy(tenant)?;
+        ctx.tenants.discard_partial_checkpoint(tenant)?;
         done.discarded_copies += 1;
     }
     if !ctx.tenants.exists(tenant) {
@@ -190,8 +190,8 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
             done.completed.extend(batch.iter().map(|j| j.id));
             continue;
         }
-        if ctx.tenants.rollback_copy(tenant) == RollbackCopy::Complete {
-            done.restored_copy |= db.restore_rollback_copy()?;
+        if ctx.tenants.checkpoint(tenant) == Checkpoint::Complete {
+            done.restored_copy |= db.restore_checkpoint()?;
         }
         let mut failed = Vec::new();
         for job in batch.iter().rev() {
@@ -225,8 +225,8 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
         journal::end_jobs(ctx, failed)?;
         done.rolled_back.extend(batch.iter().map(|j| j.id));
     }
-    if ctx.tenants.rollback_copy(tenant) == RollbackCopy::Complete {
-        db.discard_rollback_copy()?;
+    if ctx.tenants.checkpoint(tenant) == Checkpoint::Complete {
+        db.discard_checkpoint()?;
         done.discarded_copies += 1;
     }
     let summary = match (done.completed.len(), done.rolled_back.len()) {
@@ -241,7 +241,7 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
 /// wrote, or half wrote, before its process died: no record will ever refer to it.
 fn discard_kept_file(ctx: &Context, effect: &Effect, done: &mut TenantRecovery) -> Result<()> {
     if let Some(file) = effect.kept_file()
-        && ctx.tenants.discard_kept(std::path::Path::new(file))?
+        && ctx.tenants.discard_kept(&Kept::new(file))?
     {
         done.discarded_files.push(file.to_string());
     }

@@ -2,7 +2,6 @@
 //! the module's tables and rows as they were before it, and its version and flags. Data
 //! written since the upgrade is lost, which is why the CLI asks for `--yes`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use semver::Version;
@@ -18,6 +17,7 @@ use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{TenantOutcome, into_report};
 use crate::ops::jobs::unknown_job;
 use crate::ops::{Context, OperationReport, PlanRow, Reporter, new_batch_id, recover};
+use crate::store::Kept;
 
 /// What reverting a job would do, checked without changing anything.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -46,7 +46,7 @@ pub fn plan(ctx: &Context, id: i64) -> Result<RevertPlan> {
             .with_hint("copies are kept when `MODREG_KEEP_UPGRADE_COPIES` is above 0"));
     };
     let kept = ctx.landlord.archives(&job.tenant, Some(&job.module), Some(FileKind::UpgradeCopy))?.iter().any(|a| &a.path == copy);
-    if !kept || !PathBuf::from(copy).is_file() {
+    if !kept || ctx.tenants.kept_size(&Kept::new(copy)).is_none() {
         return Err(Error::not_found(format!("the pre-upgrade copy of job {id} is no longer kept, so it cannot be reverted")).with_hint(
             format!(
                 "modreg keeps the newest {} copies per tenant and module (`MODREG_KEEP_UPGRADE_COPIES`), \
@@ -114,7 +114,7 @@ pub fn revert(ctx: &Context, id: i64, reporter: &dyn Reporter) -> Result<Operati
             _ => {}
         }
     }
-    let copy = PathBuf::from(&planned.copy);
+    let copy = Kept::new(&planned.copy);
     let flags = ctx.tenants.read_archive(&copy)?.flags;
     let row = PlanRow {
         tenant: tenant.to_string(),

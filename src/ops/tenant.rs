@@ -1,13 +1,11 @@
 //! `modreg tenant add T…`, `tenant list`, `tenant remove T… [--purge]`. Every name is
 //! checked before any file is touched; removal archives the tenant file unless purged.
 
-use std::path::PathBuf;
-
 use crate::domain::change::{self, Commit};
 use crate::domain::name::{HostName, TenantName};
 use crate::domain::{Error, Result};
 use crate::ops::{Context, Reporter, recover, tenant_records};
-use crate::store::TenantRecord;
+use crate::store::{KeepFor, Kept, TenantRecord};
 
 #[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct TenantAddReport {
@@ -21,7 +19,7 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
         if ctx.tenants.exists(tenant.as_str()) && ctx.landlord.tenant(tenant.as_str())?.is_none() {
             return Err(Error::invalid(format!(
                 "a database file for tenant `{tenant}` already exists at `{}`, but the landlord does not know the tenant",
-                ctx.tenants.path(tenant.as_str()).display()
+                ctx.tenants.location(tenant.as_str())
             ))
             .with_hint("move the file away (or remove it) and add the tenant again"));
         }
@@ -106,11 +104,11 @@ pub fn move_tenant(ctx: &Context, tenant: &TenantName, to: &HostName, reporter: 
     report.moved = true;
     let from = record.host.as_deref().unwrap_or("any host");
     reporter.status("Moved", &format!("tenant {tenant} from host {from} to host {to}"));
-    let file = ctx.tenants.path(tenant.as_str());
+    let file = ctx.tenants.location(tenant.as_str());
     if to.as_str() != ctx.settings.host && ctx.tenants.exists(tenant.as_str()) {
-        reporter.warning(&format!("the tenant's file stays at `{}`: copy it to the data folder of host `{to}`", file.display()));
+        reporter.warning(&format!("the tenant's file stays at `{file}`: copy it to the data folder of host `{to}`"));
     } else if to.as_str() == ctx.settings.host && !ctx.tenants.exists(tenant.as_str()) {
-        reporter.warning(&format!("the tenant's file is not here yet: copy it from host `{from}` to `{}`", file.display()));
+        reporter.warning(&format!("the tenant's file is not here yet: copy it from host `{from}` to `{file}`"));
     }
     Ok(report)
 }
@@ -135,18 +133,17 @@ pub fn remove(ctx: &Context, tenants: &[TenantName], purge: bool, reporter: &dyn
     for tenant in tenants {
         let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
         recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
-        let archive: Option<PathBuf> = (!purge)
-            .then(|| ctx.settings.data_dir.join("archive").join(tenant.as_str()).join(format!("tenant-{}.db", ctx.clock.file_stamp())));
+        let stamp = ctx.clock.file_stamp();
+        let archive: Option<Kept> = (!purge).then(|| ctx.tenants.place(tenant.as_str(), KeepFor::RemovedTenant { stamp: &stamp }));
         // The file first: a crash after it leaves a landlord row that a second
         // `tenant remove` clears; the other order could orphan a file with modules in it.
-        ctx.tenants.retire(tenant.as_str(), archive.as_deref())?;
-        let archived = archive.as_ref().map(|a| a.display().to_string());
-        ctx.landlord.commit(&change::remove_tenant(tenant.as_str(), archived.as_deref(), &ctx.now()))?;
+        ctx.tenants.retire(tenant.as_str(), archive.as_ref())?;
+        ctx.landlord.commit(&change::remove_tenant(tenant.as_str(), archive.as_ref().map(Kept::reference), &ctx.now()))?;
         match &archive {
-            Some(path) => reporter.status("Removed", &format!("tenant {tenant} (its file is kept at {})", path.display())),
+            Some(kept) => reporter.status("Removed", &format!("tenant {tenant} (its file is kept at {kept})")),
             None => reporter.status("Purged", &format!("tenant {tenant}")),
         }
-        report.removed.push(RemovedTenant { name: tenant.to_string(), archive: archive.map(|a| a.display().to_string()) });
+        report.removed.push(RemovedTenant { name: tenant.to_string(), archive: archive.map(|a| a.reference().to_string()) });
     }
     Ok(report)
 }

@@ -16,6 +16,7 @@ use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
 use crate::ops::plan::planning_catalog;
 use crate::ops::{Context, OperationReport, PlanRow, Reporter, TenantSelection, flag_map, new_batch_id};
+use crate::store::KeepFor;
 
 #[derive(Debug, Clone)]
 pub struct UninstallOptions {
@@ -100,14 +101,15 @@ fn uninstall_tenant(
     let mut actions = Vec::with_capacity(order.len());
     for module in order {
         let name = module.name();
+        let version = module.version().to_string();
         let archive = (!options.purge)
-            .then(|| ctx.settings.data_dir.join("archive").join(tenant.as_str()).join(format!("{name}-{}-{batch}.db", module.version())));
+            .then(|| ctx.tenants.place(tenant.as_str(), KeepFor::Archive { module: name.as_str(), version: &version, batch }));
         let flags = flag_map(&ctx.landlord.flags(tenant.as_str(), Some(name.as_str()))?);
         actions.push(Action {
             from: Some(module.version().clone()),
             kind: JobKind::Uninstall,
             work: Work::Uninstall { archive: archive.clone() },
-            effect: Effect::Uninstall { archive: archive.map(|a| a.display().to_string()) },
+            effect: Effect::Uninstall { archive: archive.map(|a| a.reference().to_string()) },
             flags,
             module,
         });

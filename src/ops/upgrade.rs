@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 
 use semver::Version;
 
@@ -19,6 +18,7 @@ use crate::ops::execute::{Action, Work, execute};
 use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
 use crate::ops::plan::{install_action, planning_catalog, present_plan, writable_dependencies};
 use crate::ops::{Context, OperationReport, Reporter, TenantSelection, flag_map, new_batch_id};
+use crate::store::{KeepFor, Kept};
 
 #[derive(Debug, Clone)]
 pub struct UpgradeOptions {
@@ -123,8 +123,9 @@ fn upgrade_action(
     writable: BTreeSet<ModuleName>,
 ) -> Result<Action> {
     let name = step.module.name();
+    let from_text = from.to_string();
     let copy = (ctx.settings.keep_upgrade_copies > 0)
-        .then(|| ctx.settings.data_dir.join("copies").join(tenant.as_str()).join(format!("{name}-{from}-{batch}.db")));
+        .then(|| ctx.tenants.place(tenant.as_str(), KeepFor::UpgradeCopy { module: name.as_str(), from: &from_text, batch }));
     let flags = flag_map(&ctx.landlord.flags(tenant.as_str(), Some(name.as_str()))?);
     let features = step.module.manifest.features.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     Ok(Action {
@@ -132,7 +133,7 @@ fn upgrade_action(
         kind: JobKind::Upgrade,
         from: Some(from.clone()),
         work: Work::Upgrade { copy: copy.clone(), writable },
-        effect: Effect::Upgrade { version: step.module.version().to_string(), features, copy: copy.map(|c| c.display().to_string()) },
+        effect: Effect::Upgrade { version: step.module.version().to_string(), features, copy: copy.map(|c| c.reference().to_string()) },
         flags,
     })
 }
@@ -145,7 +146,7 @@ fn prune_copies(ctx: &Context, tenant: &TenantName, module: &str, reporter: &dyn
         return;
     }
     for record in &old {
-        let _ = std::fs::remove_file(PathBuf::from(&record.path));
+        let _ = ctx.tenants.discard_kept(&Kept::new(&record.path));
     }
     let ids: Vec<i64> = old.iter().map(|r| r.id).collect();
     if let Err(e) = ctx.landlord.commit(&[Change::ForgetFiles { ids, at: ctx.now() }]) {

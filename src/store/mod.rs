@@ -12,6 +12,7 @@ mod file_copy;
 pub mod hooks;
 pub mod interrupt;
 pub mod lock;
+mod migration_error;
 mod open;
 pub mod postgres;
 pub mod sqlite;
@@ -535,7 +536,7 @@ pub struct ArchiveSummary {
     pub flags: BTreeMap<String, bool>,
 }
 
-/// How a whole-file rollback copy was taken.
+/// How a rollback checkpoint was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyMethod {
     /// A reflink (`FICLONE`): the copy shares the file's blocks until either changes.
@@ -557,9 +558,60 @@ impl std::fmt::Display for CopyMethod {
     }
 }
 
-/// One tenant's SQLite file, opened for work. Module work happens between `begin` and
-/// `commit`; the whole-file rollback copy covers work that hooks which write the tenant
-/// database (`[hooks] writes_tenant_db`), running between transactions, may also change.
+/// What a tenant store keeps aside: a module's uninstall archive, a pre-upgrade copy, a
+/// removed tenant's data. Opaque above the adapter, which places it ([`TenantFiles::place`])
+/// and alone knows what its reference means (a file path, for SQLite files); the landlord
+/// records the reference as text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Kept(String);
+
+impl Kept {
+    /// A kept item by the reference the landlord recorded for it.
+    pub fn new(reference: impl Into<String>) -> Kept {
+        Kept(reference.into())
+    }
+
+    /// What the landlord records, and messages show.
+    pub fn reference(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What is to be kept, for the adapter to place: each a new item, named apart by `batch`
+/// or `stamp`.
+#[derive(Debug, Clone, Copy)]
+pub enum KeepFor<'a> {
+    /// What `uninstall` saves of a module.
+    Archive { module: &'a str, version: &'a str, batch: &'a str },
+    /// What `upgrade` keeps of a module before it changes, for `revert`.
+    UpgradeCopy { module: &'a str, from: &'a str, batch: &'a str },
+    /// The whole data of a removed tenant.
+    RemovedTenant { stamp: &'a str },
+}
+
+/// One item a tenant store holds aside, found by looking ([`TenantFiles::kept_here`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptItem {
+    pub tenant: String,
+    pub kept: Kept,
+    pub kind: FileKind,
+    /// Half-written: a process stopped while writing it; nothing can use it.
+    pub partial: bool,
+    /// One of the references given: the landlord records it.
+    pub referenced: bool,
+    /// When it was written, as far as the store knows.
+    pub written_at: Option<String>,
+}
+
+/// One tenant's database, opened for work. Module work happens between `begin` and
+/// `commit`; a rollback checkpoint covers work that hooks which write the tenant database
+/// (`[hooks] writes_tenant_db`), running between transactions, may also change.
 pub trait TenantDb {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
@@ -568,49 +620,49 @@ pub trait TenantDb {
     /// that the landlord, often on the same disk, can record the rollback. Outside a
     /// transaction; may wait for readers of older states up to the busy timeout.
     fn release_space(&mut self) -> Result<()>;
-    /// Copies the whole file aside, outside a transaction (before work that hooks can
-    /// change); how, or `None` when there is no file (a scratch database).
-    fn save_rollback_copy(&mut self) -> Result<Option<CopyMethod>>;
-    /// Puts the copy back; false when there was none.
-    fn restore_rollback_copy(&mut self) -> Result<bool>;
-    fn discard_rollback_copy(&mut self) -> Result<()>;
+    /// Takes a checkpoint of the whole database, outside a transaction (before work that
+    /// hooks can change); how, or `None` when there is nothing to keep (a scratch database).
+    fn save_checkpoint(&mut self) -> Result<Option<CopyMethod>>;
+    /// Puts the database back as the checkpoint has it; false when there was none.
+    fn restore_checkpoint(&mut self) -> Result<bool>;
+    fn discard_checkpoint(&mut self) -> Result<()>;
     /// Applies the module's migrations not yet applied (and its seeds when `seeds`),
     /// sandboxed, recording the objects it creates. Its SQL may write to its own tables,
     /// to those of the modules in `writable` (its dependencies) and to tables no module
-    /// owns, and to no other module's.
+    /// owns, and to no other module's ([`crate::domain::ownership`]).
     fn apply(
         &mut self,
         module: &ModuleVersion,
         seeds: bool,
         writable: &BTreeSet<ModuleName>,
     ) -> std::result::Result<ApplyReport, WorkError>;
-    /// Saves the module's objects and rows to a new SQLite file at `dest`.
-    fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary>;
+    /// Saves the module's objects and rows as `kept`, a new item [`TenantFiles::place`] gave.
+    fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, kept: &Kept) -> Result<ArchiveSummary>;
     /// Drops exactly the module's objects, its migration history and its records.
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError>;
-    /// Recreates a module from a file written by `save_module`.
-    fn restore_module(&mut self, archive: &Path) -> std::result::Result<ArchiveSummary, WorkError>;
+    /// Recreates a module from what `save_module` kept.
+    fn restore_module(&mut self, kept: &Kept) -> std::result::Result<ArchiveSummary, WorkError>;
     /// Rows of the module's tables whose foreign keys point at nothing.
     fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>>;
-    /// Versions the tenant file itself records, module to version.
+    /// Versions the tenant database itself records, module to version.
     fn modules(&mut self) -> Result<BTreeMap<String, String>>;
-    /// Stores, inside the current transaction, what a tenant file keeps of `changes`
+    /// Stores, inside the current transaction, what a tenant database keeps of `changes`
     /// ([`Change::kept_by_tenant_file`]: when the tenant was added, its modules' enabled
     /// state and flags), unguarded; the other changes are the landlord's alone.
     fn record(&mut self, changes: &[Change]) -> Result<()>;
-    /// What the file lacks because an older modreg wrote it: when the tenant was added,
-    /// and the modules whose enabled state and flags it does not record.
+    /// What the database lacks because an older modreg wrote it: when the tenant was
+    /// added, and the modules whose enabled state and flags it does not record.
     fn unrecorded(&mut self) -> Result<Unrecorded>;
     /// Records, inside the current transaction, that these jobs' tenant work is done.
     fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()>;
     fn job_marked(&mut self, job: i64) -> Result<bool>;
 }
 
-/// Where a whole-file rollback copy stands.
+/// Where a tenant's rollback checkpoint stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RollbackCopy {
+pub enum Checkpoint {
     None,
-    /// Being written when the process stopped: the tenant file was not touched yet.
+    /// Being written when the process stopped: the tenant database was not touched yet.
     Partial,
     Complete,
 }
@@ -702,34 +754,48 @@ pub struct TenantFileCheck {
 /// Opaque guard of a tenant lock; dropping it releases the lock.
 pub type TenantLock = Box<dyn std::any::Any + Send>;
 
-/// The tenant files under the data folder.
+/// The tenant databases: where each tenant's data lives, and what is kept aside of it.
+/// Nothing above this trait knows how (a file, a schema): tenants and kept items are named,
+/// never located.
 pub trait TenantFiles: Send + Sync {
-    fn path(&self, tenant: &str) -> PathBuf;
+    /// Where the tenant's data is, as messages show it: a file's path, for SQLite files.
+    fn location(&self, tenant: &str) -> String;
+    /// What a hook is told of the tenant's database (`MODREG_TENANT_DB` for SQLite files).
+    fn hook_env(&self, tenant: &str) -> Vec<(String, String)>;
     fn exists(&self, tenant: &str) -> bool;
-    /// Creates an empty tenant file (idempotent).
+    /// Creates an empty tenant database (idempotent).
     fn create(&self, tenant: &str) -> Result<()>;
     fn open(&self, tenant: &str) -> Result<Box<dyn TenantDb>>;
-    /// An in-memory database with the same sandbox, for `validate`.
+    /// A throwaway database with the same sandbox, for `validate`.
     fn scratch(&self) -> Result<Box<dyn TenantDb>>;
-    /// Moves the tenant file to `dest` (or deletes it when `dest` is None).
-    fn retire(&self, tenant: &str, dest: Option<&Path>) -> Result<()>;
-    fn rollback_copy(&self, tenant: &str) -> RollbackCopy;
-    /// Removes a partial rollback copy left by a killed process.
-    fn discard_partial_copy(&self, tenant: &str) -> Result<()>;
-    /// Reads what an archive written by `TenantDb::save_module` holds.
-    fn read_archive(&self, path: &Path) -> Result<ArchiveSummary>;
-    /// Removes a kept file (an uninstall archive, a pre-upgrade copy) that a job rolled
-    /// back wrote, with whatever half of it a killed process left; true if any was there.
-    fn discard_kept(&self, path: &Path) -> Result<bool>;
+    /// Keeps the tenant's whole data as `kept` (from [`TenantFiles::place`]), or deletes
+    /// it when `kept` is None.
+    fn retire(&self, tenant: &str, kept: Option<&Kept>) -> Result<()>;
+    /// Where the tenant's rollback checkpoint stands.
+    fn checkpoint(&self, tenant: &str) -> Checkpoint;
+    /// Removes a partial checkpoint left by a killed process.
+    fn discard_partial_checkpoint(&self, tenant: &str) -> Result<()>;
+    /// A new place for something kept aside of a tenant.
+    fn place(&self, tenant: &str, what: KeepFor<'_>) -> Kept;
+    /// How many bytes a kept item takes; `None` when it is not here (gone, or never written).
+    fn kept_size(&self, kept: &Kept) -> Option<u64>;
+    /// Reads what an item written by `TenantDb::save_module` holds.
+    fn read_archive(&self, kept: &Kept) -> Result<ArchiveSummary>;
+    /// Removes a kept item (an uninstall archive, a pre-upgrade copy), with whatever half
+    /// of it a killed process left; true if any was there.
+    fn discard_kept(&self, kept: &Kept) -> Result<bool>;
+    /// Every item kept aside here, of the tenants `only` names (all, without it), whole
+    /// or half-written, each marked whether it is one of `referenced`.
+    fn kept_here(&self, only: Option<&BTreeSet<&str>>, referenced: &[Kept]) -> Result<Vec<KeptItem>>;
     /// Serializes work on one tenant across processes; waits up to `timeout`.
     fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock>;
-    /// The tenants whose files are in the tenants folder, by name, registered or not.
+    /// The tenants whose databases are here, by name, registered or not.
     fn names(&self) -> Result<Vec<String>>;
-    /// Checks a tenant's file and reads what it records, read-only, while other
-    /// processes may be working on it. An error when the file cannot be read at all.
+    /// Checks a tenant's database and reads what it records, read-only, while other
+    /// processes may be working on it. An error when it cannot be read at all.
     fn check(&self, tenant: &str) -> Result<TenantFileCheck>;
-    /// Writes a consistent copy of a tenant's file to `dest`, a new file, while other
-    /// processes keep working on it; returns its size.
+    /// Writes a consistent copy of a tenant's database to `dest`, a new file in a backup
+    /// folder, while other processes keep working on it; returns its size.
     fn copy_to(&self, tenant: &str, dest: &Path) -> Result<u64>;
 }
 

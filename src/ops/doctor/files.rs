@@ -3,61 +3,39 @@
 //! record refers to (a half-written archive of an interrupted job, a file copied in).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 
 use crate::domain::Result;
 use crate::domain::change::FileKind;
 use crate::ops::Context;
 use crate::ops::archives::{FileState, examine};
 use crate::ops::doctor::{Finding, Landlord};
-use crate::store::ArchiveRecord;
-use crate::store::storage::io_error;
-
-/// The folders of the data folder that hold kept files, a folder a tenant.
-const FOLDERS: [&str; 2] = ["archive", "copies"];
-
-/// A path as it can be compared: absolute, links resolved (records keep the path as the
-/// data folder was given then).
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
+use crate::store::{ArchiveRecord, Kept};
 
 /// What is wrong with the kept files of the tenants in `only` (all, without it).
 pub(super) fn kept_files(ctx: &Context, landlord: &Landlord, only: Option<&BTreeSet<&str>>) -> Result<Vec<Finding>> {
     let wanted = |tenant: &str| only.is_none_or(|only| only.contains(tenant));
     let records: Vec<ArchiveRecord> = landlord.archives.iter().filter(|r| wanted(&r.tenant)).cloned().collect();
     let mut findings = Vec::new();
-    let mut referenced = BTreeSet::new();
+    let mut referenced = Vec::new();
     for kept in examine(ctx, records, false)? {
         match kept.file {
-            FileState::Present => {
-                referenced.insert(canonical(Path::new(&kept.record.path)));
-            }
+            FileState::Present => referenced.push(Kept::new(&kept.record.path)),
             FileState::Missing => findings.push(missing(&kept.record)),
             FileState::Elsewhere => {}
         }
     }
-    for folder in FOLDERS {
-        let root = ctx.settings.data_dir.join(folder);
-        for tenant_dir in entries(&root)? {
-            let tenant = tenant_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if !tenant_dir.is_dir() || !wanted(&tenant) {
-                continue;
-            }
-            for file in entries(&tenant_dir)?.into_iter().filter(|f| f.is_file() && !referenced.contains(&canonical(f))) {
-                let what = if file.extension().is_some_and(|e| e == "partial") {
-                    "is a half-written file that an interrupted uninstall or upgrade left"
-                } else {
-                    "is kept for a tenant, but no record of the landlord refers to it"
-                };
-                findings.push(Finding::warning(
-                    Some(&tenant),
-                    "archives.unreferenced",
-                    format!("`{}` {what}", file.display()),
-                    format!("delete it if nothing needs it: `rm -- '{}'`", file.display()),
-                ));
-            }
-        }
+    for item in ctx.tenants.kept_here(only, &referenced)?.into_iter().filter(|i| !i.referenced) {
+        let what = if item.partial {
+            "is a half-written file that an interrupted uninstall or upgrade left"
+        } else {
+            "is kept for a tenant, but no record of the landlord refers to it"
+        };
+        findings.push(Finding::warning(
+            Some(&item.tenant),
+            "archives.unreferenced",
+            format!("`{}` {what}", item.kept),
+            format!("delete it if nothing needs it: `rm -- '{}'`", item.kept),
+        ));
     }
     Ok(findings)
 }
@@ -84,18 +62,4 @@ fn missing(record: &ArchiveRecord) -> Finding {
              `modreg archives prune --older-than DURATION` forgets it with the other files kept longer than DURATION"
         ),
     )
-}
-
-/// The entries of a folder, sorted; none when it does not exist.
-pub(crate) fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
-    let read = match std::fs::read_dir(dir) {
-        Ok(read) => read,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error(format!("cannot read `{}`", dir.display()), e)),
-    };
-    let mut paths = read
-        .map(|entry| entry.map(|e| e.path()).map_err(|e| io_error(format!("cannot read `{}`", dir.display()), e)))
-        .collect::<Result<Vec<_>>>()?;
-    paths.sort();
-    Ok(paths)
 }

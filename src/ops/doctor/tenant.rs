@@ -13,7 +13,7 @@ use crate::domain::{ErrorKind, Result};
 use crate::ops::Context;
 use crate::ops::catalog::module_version;
 use crate::ops::doctor::{Finding, Landlord, RESTORE_LANDLORD, problems_text, settings};
-use crate::store::{InstalledModule, RollbackCopy, TenantFiles, TenantRecords};
+use crate::store::{Checkpoint, InstalledModule, TenantFiles, TenantRecords};
 
 /// What every tenant's check reads from.
 pub(super) struct View<'a> {
@@ -49,13 +49,13 @@ impl View<'_> {
         let name = tenant.as_str();
         let mut result = TenantResult { findings: Vec::new(), in_progress: false };
         let registered = self.landlord.map(|l| l.tenants.contains_key(name));
-        let path = self.files.path(name);
+        let location = self.files.location(name);
         if !self.files.exists(name) {
             if registered == Some(true) {
                 result.findings.push(Finding::error(
                     Some(name),
                     "tenant.missing_file",
-                    format!("the file of tenant `{name}` is missing: `{}`", path.display()),
+                    format!("the file of tenant `{name}` is missing: `{location}`"),
                     format!("{}; or `modreg tenant remove {name}` if the tenant is gone", restore_file(name)),
                 ));
             }
@@ -72,7 +72,7 @@ impl View<'_> {
             }
         };
         if !check.integrity.is_empty() {
-            let message = format!("the file of tenant `{name}` (`{}`) is damaged: {}", path.display(), problems_text(&check.integrity));
+            let message = format!("the file of tenant `{name}` (`{}`) is damaged: {}", location, problems_text(&check.integrity));
             result.findings.push(Finding::error(Some(name), "tenant.integrity", message, restore_file(name)));
         }
         if !check.foreign_keys.is_empty() {
@@ -88,7 +88,7 @@ impl View<'_> {
             result.findings.push(Finding::warning(
                 Some(name),
                 "tenant.unregistered",
-                format!("`{}` is the file of a tenant `{name}` that the landlord does not have", path.display()),
+                format!("`{}` is the file of a tenant `{name}` that the landlord does not have", location),
                 "put back a landlord backup that has it (`modreg restore-landlord BACKUP/landlord.db`), or move the file out of the tenants folder if the tenant is gone",
             ));
             return result;
@@ -106,7 +106,7 @@ impl View<'_> {
                 "`modreg recover` (or any command on the tenant) completes or rolls them back",
             ));
         }
-        if self.files.rollback_copy(name) != RollbackCopy::None {
+        if self.files.checkpoint(name) != Checkpoint::None {
             result.findings.push(Finding::warning(
                 Some(name),
                 "tenant.rollback_copy",

@@ -8,7 +8,6 @@ use std::fmt;
 use std::time::Instant;
 
 use refinery_core::Migration;
-use refinery_core::error::Kind;
 use refinery_core::traits::sync::{Migrate, Query, Transaction};
 use rusqlite::Connection;
 use time::OffsetDateTime;
@@ -18,7 +17,7 @@ use crate::domain::Error;
 use crate::domain::module::ModuleVersion;
 use crate::store::sqlite::sandbox::{Sandbox, ScriptFailure};
 use crate::store::sqlite::script::sqlite_message;
-use crate::store::{WorkError, WorkStep};
+use crate::store::{WorkError, WorkStep, migration_error};
 
 /// A failure while applying migrations.
 #[derive(Debug)]
@@ -109,43 +108,19 @@ impl Query<Vec<Migration>> for Driver<'_> {
 
 impl Migrate for Driver<'_> {}
 
-/// Turns refinery's error into one that names the migration and says what to do.
+/// Turns refinery's error into one that names the migration and says what to do: the
+/// wording every engine shares ([`migration_error::refinery_failure`]), and this driver's
+/// own failures, which say where in the script SQLite stopped.
 pub(crate) fn migration_error(module: &ModuleVersion, e: refinery_core::Error) -> WorkError {
     let name = module.name();
-    match e.kind() {
-        Kind::DivergentVersion(applied, _) => WorkError::new(
-            format!("migrate V{}__{}", applied.version(), applied.name()),
-            Error::invalid(format!(
-                "migration `V{}__{}` of `{name}` has changed since it was applied to this tenant",
-                applied.version(),
-                applied.name()
-            ))
-            .with_hint("a published migration never changes: revert the edit and put the change in a new migration of a new version"),
-        ),
-        Kind::MissingVersion(m) => WorkError::new(
-            format!("migrate V{}__{}", m.version(), m.name()),
-            Error::invalid(format!(
-                "migration `V{}__{}` was applied to this tenant but `{}` does not have it (or has it out of order)",
-                m.version(),
-                m.name(),
-                module.label()
-            ))
-            .with_hint("a new version must keep every migration of the old one and add new ones with higher numbers"),
-        ),
-        Kind::RepeatedVersion(m) => {
-            WorkError::new("migrate", Error::invalid(format!("`{}` has two migrations numbered {}", module.label(), m.version())))
+    migration_error::refinery_failure(module, e, |source| match source.downcast_ref::<DriverError>()? {
+        DriverError::Migration { name: migration, failure } => {
+            let sql = module.migrations.iter().find(|m| &m.name == migration).map_or("", |m| m.sql.as_str());
+            let what = format!("migration `{migration}` of `{name}`");
+            Some(failure.work_error(format!("migrate {migration}"), &what, &format!("migrations/{migration}.sql"), sql))
         }
-        Kind::Connection(_, source) => match source.downcast_ref::<DriverError>() {
-            Some(DriverError::Migration { name: migration, failure }) => {
-                let sql = module.migrations.iter().find(|m| &m.name == migration).map_or("", |m| m.sql.as_str());
-                let what = format!("migration `{migration}` of `{name}`");
-                failure.work_error(format!("migrate {migration}"), &what, &format!("migrations/{migration}.sql"), sql)
-            }
-            Some(DriverError::History(e)) => {
-                WorkError::new("migrate history", Error::failed(format!("migration `history` of `{name}` failed: {}", sqlite_message(e))))
-            }
-            None => WorkError::new("migrate", Error::internal(format!("migrations of `{name}`: {source}"))),
-        },
-        other => WorkError::new("migrate", Error::internal(format!("migrations of `{name}`: {other}"))),
-    }
+        DriverError::History(e) => {
+            Some(WorkError::new("migrate history", Error::failed(format!("migration `history` of `{name}` failed: {}", sqlite_message(e)))))
+        }
+    })
 }

@@ -16,7 +16,6 @@
 //! SQL when the process is interrupted (SIGINT, SIGTERM), so that its work rolls back at
 //! once; modreg's own SQL (the rollback) goes on.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -26,6 +25,7 @@ use rusqlite::limits::Limit;
 use rusqlite::{Connection, ErrorCode};
 
 use crate::domain::diagnostic::line_column;
+use crate::domain::ownership::{Ownership, Refusal, is_internal};
 use crate::domain::{Error, Interruption, bytes_text};
 use crate::store::sqlite::error::work_failure;
 use crate::store::sqlite::files::connection_file;
@@ -101,20 +101,12 @@ const QUERY_PRAGMAS: &[&str] = &[
 /// (R-tree reads `data_version` while creating its table.)
 const READ_ONLY_PRAGMAS: &[&str] = &["user_version", "application_id", "encoding", "page_size", "schema_version", "data_version"];
 
-pub(crate) fn is_internal(name: &str) -> bool {
-    name.len() >= 8 && name.as_bytes()[..8].eq_ignore_ascii_case(b"_modreg_")
-}
-
 #[derive(Default)]
 struct State {
     /// Module SQL is running.
     active: bool,
-    module: String,
-    /// Objects that exist and that the running module does not own: lowercase name to
-    /// owning module (None: created outside modreg).
-    foreign: HashMap<String, Option<String>>,
-    /// The other modules whose tables the running module may write: its dependencies.
-    writable: HashSet<String>,
+    /// What the running module owns and may write.
+    rules: Ownership,
     /// Why the first refused statement of the running script was refused.
     denial: Option<Denial>,
     /// How long one script may run.
@@ -145,34 +137,7 @@ impl State {
 }
 
 /// Why the authorizer refused a statement, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Denial {
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl Denial {
-    /// The job's error, saying `message`, with the denial's hint.
-    fn error(&self, message: String) -> Error {
-        let error = Error::failed(message);
-        match &self.hint {
-            Some(hint) => error.with_hint(hint.clone()),
-            None => error,
-        }
-    }
-}
-
-impl From<&str> for Denial {
-    fn from(message: &str) -> Denial {
-        Denial { message: message.to_string(), hint: None }
-    }
-}
-
-impl From<String> for Denial {
-    fn from(message: String) -> Denial {
-        Denial { message, hint: None }
-    }
-}
+pub(crate) type Denial = Refusal;
 
 /// Why the sandbox stopped a script, when it was the sandbox that stopped it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,11 +254,8 @@ impl Sandbox {
 
     /// Sets who the next module SQL runs as, what exists that it does not own, and the
     /// other modules whose tables it may write (`writable`, its dependencies).
-    pub(crate) fn prepare(&self, module: &str, foreign: HashMap<String, Option<String>>, writable: HashSet<String>) {
-        let mut state = lock(&self.state);
-        state.module = module.to_string();
-        state.foreign = foreign;
-        state.writable = writable;
+    pub(crate) fn prepare(&self, rules: Ownership) {
+        lock(&self.state).rules = rules;
     }
 
     /// Starts a piece of module SQL: the authorizer judges it, the clock runs.
@@ -327,7 +289,7 @@ impl Sandbox {
     /// body and of the triggers that fires in turn.
     pub(crate) fn check_trigger(&self, conn: &Connection, trigger: &SchemaObject) -> Result<(), WorkError> {
         let step = format!("check trigger {}", trigger.name);
-        let module = lock(&self.state).module.clone();
+        let module = lock(&self.state).rules.module().to_string();
         let probes =
             schema::trigger_probes(conn, trigger).map_err(|e| WorkError::new(step.as_str(), Error::internal(sqlite_message(&e))))?;
         for probe in &probes.statements {
@@ -447,56 +409,6 @@ fn names<'a>(action: &AuthAction<'a>) -> (Option<&'a str>, Vec<&'a str>) {
     }
 }
 
-fn internal_denial(name: &str) -> Denial {
-    format!("`{name}` belongs to modreg: module SQL may not read or change `_modreg_*` objects").into()
-}
-
-/// The rule of SPEC §5.1, as the end of a refusal.
-const ONLY_DEPENDENCIES: &str = "a module may write only to its own tables and those of its dependencies";
-
-/// The module that owns `table`, when that is a module the running one may not write to.
-fn unrelated_owner<'a>(state: &'a State, table: &str) -> Option<&'a str> {
-    match state.foreign.get(&table.to_ascii_lowercase()) {
-        Some(Some(owner)) if !state.writable.contains(owner) => Some(owner),
-        _ => None,
-    }
-}
-
-fn dependency_hint(state: &State, owner: &str) -> Option<String> {
-    Some(format!("if `{}` must change the data of `{owner}`, add `{owner}` to its `[dependencies]`", state.module))
-}
-
-/// Whether the running module may write to `table`. A write by a trigger of another
-/// module, or of the application, is that trigger's: its module's own writes were
-/// checked when it was created, and the application's are its own business.
-fn may_write(state: &State, table: &str, accessor: Option<&str>) -> Result<(), Denial> {
-    if accessor.is_some_and(|a| state.foreign.contains_key(&a.to_ascii_lowercase())) {
-        return Ok(());
-    }
-    let Some(owner) = unrelated_owner(state, table) else { return Ok(()) };
-    let writer = match accessor {
-        Some(trigger) => format!("trigger `{trigger}` of module `{}`", state.module),
-        None => format!("module `{}`", state.module),
-    };
-    Err(Denial {
-        message: format!("{writer} may not write to `{table}`, which belongs to module `{owner}`: {ONLY_DEPENDENCIES}"),
-        hint: dependency_hint(state, owner),
-    })
-}
-
-/// Whether the running module may hang an index or trigger on `table`: both change how
-/// its rows are written (a trigger runs with every write, a unique index can refuse one).
-fn may_hang_on(state: &State, what: &str, name: &str, table: &str) -> Result<(), Denial> {
-    let Some(owner) = unrelated_owner(state, table) else { return Ok(()) };
-    Err(Denial {
-        message: format!(
-            "module `{}` may not create {what} `{name}` on `{table}`, which belongs to module `{owner}`: {ONLY_DEPENDENCIES}",
-            state.module
-        ),
-        hint: dependency_hint(state, owner),
-    })
-}
-
 fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), Denial> {
     let (object, touched) = names(&ctx.action);
     if let Some(name) = object.iter().chain(touched.iter()).find(|n| is_internal(n)) {
@@ -504,7 +416,7 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), Denial> {
         // module never reaches modreg's tables, even when modreg's statement fires it.
         let from_module_code = ctx.accessor.is_some_and(|a| !is_internal(a));
         if state.active || from_module_code {
-            return Err(internal_denial(name));
+            return Err(Ownership::internal(name));
         }
     }
     if !state.active {
@@ -534,32 +446,18 @@ fn decide(state: &State, ctx: &AuthContext<'_>) -> Result<(), Denial> {
         CreateTempTrigger { .. } | CreateTempView { .. } => Err("temporary triggers and views are not allowed in module SQL".into()),
         CreateIndex { .. } | CreateTable { .. } | CreateVtable { .. } | CreateView { .. } | CreateTrigger { .. } => {
             let name = object.unwrap_or_default();
-            match state.foreign.get(&name.to_ascii_lowercase()) {
-                None => {}
-                Some(Some(owner)) => {
-                    return Err(format!("module `{}` cannot create `{name}`: it already exists and belongs to module `{owner}`", state.module).into());
-                }
-                Some(None) => {
-                    return Err(format!("module `{}` cannot create `{name}`: it already exists and was not created by a module", state.module).into());
-                }
-            }
+            state.rules.may_create(name)?;
             match ctx.action {
-                CreateIndex { table_name, .. } => may_hang_on(state, "index", name, table_name),
-                CreateTrigger { table_name, .. } => may_hang_on(state, "trigger", name, table_name),
+                CreateIndex { table_name, .. } => state.rules.may_hang_on("index", name, table_name),
+                CreateTrigger { table_name, .. } => state.rules.may_hang_on("trigger", name, table_name),
                 _ => Ok(()),
             }
         }
         DropIndex { .. } | DropTable { .. } | DropVtable { .. } | DropView { .. } | DropTrigger { .. } | AlterTable { .. } => {
-            let name = object.unwrap_or_default();
-            match state.foreign.get(&name.to_ascii_lowercase()) {
-                None => Ok(()),
-                Some(owner) => {
-                    let owner = owner.as_deref().map_or("no module (it was created outside modreg)".to_string(), |o| format!("module `{o}`"));
-                    Err(format!("module `{}` may not drop or alter `{name}`, which belongs to {owner}", state.module).into())
-                }
-            }
+            state.rules.may_drop_or_alter(object.unwrap_or_default())
         }
-        Insert { table_name } | Delete { table_name } | Update { table_name, .. } => may_write(state, table_name, ctx.accessor),
+        // A write by a trigger is judged as that trigger's (see `Ownership::may_write`).
+        Insert { table_name } | Delete { table_name } | Update { table_name, .. } => state.rules.may_write(table_name, ctx.accessor),
         _ => Ok(()),
     }
 }

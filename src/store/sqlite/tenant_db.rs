@@ -15,16 +15,19 @@ use rusqlite::{Connection, MAIN_DB, OpenFlags, OptionalExtension, params};
 use crate::domain::change::Change;
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::ModuleName;
+use crate::domain::ownership::{self, Ownership};
 use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::sqlite::driver::{Driver, migration_error};
 use crate::store::sqlite::error::{sql_error, work_failure};
 use crate::store::sqlite::files::{remove_if_exists, tenant_file};
-use crate::store::sqlite::sandbox::{Sandbox, is_internal};
+use crate::store::sqlite::sandbox::Sandbox;
 use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, INTERNAL_TABLES, SchemaObject, history_table, quote, quote_literal};
 use crate::store::sqlite::{archive, kept};
 use crate::store::storage::io_error;
-use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Interrupts, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep, file_copy};
+use crate::store::{
+    ApplyReport, ArchiveSummary, CopyMethod, Interrupts, Kept, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep, file_copy,
+};
 
 pub(crate) struct SqliteTenantDb {
     conn: Connection,
@@ -72,22 +75,22 @@ impl SqliteTenantDb {
 
     fn record_objects(&self, module: &str, before: &[SchemaObject]) -> rusqlite::Result<(Vec<SchemaItem>, Vec<String>)> {
         let after = schema::list(&self.conn)?;
-        let before_names: HashSet<String> = before.iter().map(|o| o.name.to_lowercase()).collect();
-        let after_names: HashSet<String> = after.iter().map(|o| o.name.to_lowercase()).collect();
+        fn names(objects: &[SchemaObject]) -> Vec<&str> {
+            objects.iter().map(|o| o.name.as_str()).collect()
+        }
+        let owned = schema::owned_names(&self.conn, module)?;
+        let (new, dropped) = ownership::changed_objects(&names(before), &names(&after), &owned);
+        let new: HashSet<&str> = new.into_iter().collect();
         let mut created = Vec::new();
         let mut insert =
             self.conn.prepare_cached("INSERT OR REPLACE INTO _modreg_objects (name, module, type, tbl_name) VALUES (?1, ?2, ?3, ?4)")?;
-        for object in after.iter().filter(|o| !before_names.contains(&o.name.to_lowercase()) && !is_internal(&o.name)) {
+        for object in after.iter().filter(|o| new.contains(o.name.as_str())) {
             insert.execute(params![object.name, module, object.kind, object.tbl_name])?;
             created.push(SchemaItem { name: object.name.clone(), kind: object.kind.clone() });
         }
-        let mut dropped = Vec::new();
         let mut delete = self.conn.prepare_cached("DELETE FROM _modreg_objects WHERE name = ?1")?;
-        for object in schema::owned_names(&self.conn, module)? {
-            if !after_names.contains(&object.to_lowercase()) {
-                delete.execute([&object])?;
-                dropped.push(object);
-            }
+        for name in &dropped {
+            delete.execute([name])?;
         }
         Ok((created, dropped))
     }
@@ -186,7 +189,7 @@ impl TenantDb for SqliteTenantDb {
         self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| self.err(e))
     }
 
-    fn save_rollback_copy(&mut self) -> Result<Option<CopyMethod>> {
+    fn save_checkpoint(&mut self) -> Result<Option<CopyMethod>> {
         let Some(path) = self.path.clone() else { return Ok(None) };
         remove_if_exists(&self.partial_copy)?;
         let saved = self.write_rollback_copy(&path);
@@ -196,7 +199,7 @@ impl TenantDb for SqliteTenantDb {
         saved.map(Some)
     }
 
-    fn restore_rollback_copy(&mut self) -> Result<bool> {
+    fn restore_checkpoint(&mut self) -> Result<bool> {
         if self.path.is_none() || !self.copy.is_file() {
             return Ok(false);
         }
@@ -208,7 +211,7 @@ impl TenantDb for SqliteTenantDb {
         Ok(true)
     }
 
-    fn discard_rollback_copy(&mut self) -> Result<()> {
+    fn discard_checkpoint(&mut self) -> Result<()> {
         remove_if_exists(&self.copy)?;
         remove_if_exists(&self.partial_copy)
     }
@@ -224,7 +227,7 @@ impl TenantDb for SqliteTenantDb {
         let internal = |e: rusqlite::Error| WorkError::new("migrate", self.err(e));
         let before = schema::list(&self.conn).map_err(internal)?;
         let foreign = schema::foreign_objects(&self.conn, name, &before).map_err(internal)?;
-        self.sandbox.prepare(name, foreign, writable.iter().map(ToString::to_string).collect());
+        self.sandbox.prepare(Ownership::new(name, foreign, writable.iter().map(ToString::to_string).collect()));
 
         let mut migrations = Vec::with_capacity(module.migrations.len());
         for m in &module.migrations {
@@ -261,10 +264,9 @@ impl TenantDb for SqliteTenantDb {
         // may be in an application's connection: refuse any that names modreg's tables,
         // and triggers that would write where the module may not.
         let after = schema::list(&self.conn).map_err(internal)?;
-        let planted = after.iter().find(|o| {
-            matches!(o.kind.as_str(), "trigger" | "view")
-                && o.sql.as_deref().is_some_and(|sql| sql.to_ascii_lowercase().contains("_modreg_"))
-        });
+        let planted = after
+            .iter()
+            .find(|o| matches!(o.kind.as_str(), "trigger" | "view") && o.sql.as_deref().is_some_and(ownership::refers_to_internal));
         if let Some(object) = planted {
             let mut failure = WorkError::new(
                 "record objects",
@@ -288,8 +290,8 @@ impl TenantDb for SqliteTenantDb {
         Ok(ApplyReport { steps, objects_created, objects_dropped })
     }
 
-    fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, dest: &Path) -> Result<ArchiveSummary> {
-        archive::save(&self.conn, module, flags, dest, &self.clock.now_text())
+    fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, kept: &Kept) -> Result<ArchiveSummary> {
+        archive::save(&self.conn, module, flags, Path::new(kept.reference()), &self.clock.now_text())
     }
 
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError> {
@@ -301,23 +303,9 @@ impl TenantDb for SqliteTenantDb {
             )
         };
         let objects = schema::module_objects(&self.conn, module).map_err(fail)?;
-        // Dependents first: triggers and views, then indexes, then virtual tables (which
-        // take their shadow tables with them), then tables, newest first.
-        let rank = |kind: &str| match kind {
-            "trigger" => 0,
-            "view" => 1,
-            "index" => 2,
-            "virtual" => 3,
-            "table" => 4,
-            _ => 5,
-        };
-        let mut ordered: Vec<(usize, &SchemaObject)> = objects.iter().enumerate().collect();
-        ordered.sort_by_key(|(i, o)| (rank(&o.kind), std::cmp::Reverse(*i)));
+        let kinds: Vec<&str> = objects.iter().map(|o| o.kind.as_str()).collect();
         let mut removed = Vec::new();
-        for (_, object) in ordered {
-            if object.kind == "shadow" {
-                continue;
-            }
+        for object in ownership::removal_order(&kinds).into_iter().map(|i| &objects[i]) {
             let exists: bool = self
                 .conn
                 .prepare_cached("SELECT count(*) FROM sqlite_schema WHERE name = ?1 COLLATE NOCASE")
@@ -343,9 +331,9 @@ impl TenantDb for SqliteTenantDb {
         Ok(removed)
     }
 
-    fn restore_module(&mut self, archive: &Path) -> std::result::Result<ArchiveSummary, WorkError> {
+    fn restore_module(&mut self, kept: &Kept) -> std::result::Result<ArchiveSummary, WorkError> {
         self.require_transaction("restore")?;
-        archive::restore(&self.conn, archive, &self.clock.now_text())
+        archive::restore(&self.conn, Path::new(kept.reference()), &self.clock.now_text())
     }
 
     fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>> {
@@ -427,23 +415,23 @@ mod tests {
 
         let mut db = files.open("acme").unwrap();
         assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the rows are in the log");
-        let method = db.save_rollback_copy().unwrap();
+        let method = db.save_checkpoint().unwrap();
         assert!(matches!(method, Some(CopyMethod::Reflink | CopyMethod::FileCopy)), "{method:?}");
         assert_eq!(count(&copy), 1);
-        db.discard_rollback_copy().unwrap();
+        db.discard_checkpoint().unwrap();
 
         // A reader on an older snapshot keeps the newest frames out of the file: the copy
         // of the file alone would miss them, so the backup API takes its place.
         let reader = Connection::open(&path).unwrap();
         reader.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
         app.execute_batch("INSERT INTO t VALUES (2);").unwrap();
-        assert_eq!(db.save_rollback_copy().unwrap(), Some(CopyMethod::Backup));
+        assert_eq!(db.save_checkpoint().unwrap(), Some(CopyMethod::Backup));
         assert_eq!(count(&copy), 2);
         reader.execute_batch("COMMIT").unwrap();
 
         // Putting the copy back undoes what came after it.
         app.execute_batch("INSERT INTO t VALUES (3);").unwrap();
-        assert!(db.restore_rollback_copy().unwrap());
+        assert!(db.restore_checkpoint().unwrap());
         assert_eq!(count(&path), 2);
         assert!(!copy.exists());
     }

@@ -1,16 +1,20 @@
 //! Tenant files on SQLite: one WAL database per tenant under `<data>/tenants/`, the
-//! whole-file rollback copies beside them, and the per-tenant OS locks under `locks/`.
-//! Opening a file for work gives a [`SqliteTenantDb`].
+//! whole-file rollback copies (the checkpoints) beside them, what is kept aside of a
+//! tenant under `archive/<tenant>/` and `copies/<tenant>/`, and the per-tenant OS locks
+//! under `locks/`. A [`Kept`] item is a file; its reference is the file's path. Opening a
+//! file for work gives a [`SqliteTenantDb`].
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::domain::change::FileKind;
 use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
-use crate::store::clock::Clock;
+use crate::store::clock::{Clock, format_time};
 use crate::store::lock::FileLock;
 use crate::store::sqlite::error::{configure, sql_error};
 use crate::store::sqlite::files::{remove_if_exists, tenant_file, with_suffix};
@@ -18,9 +22,10 @@ use crate::store::sqlite::schema::INTERNAL_SCHEMA;
 use crate::store::sqlite::tenant_db::SqliteTenantDb;
 use crate::store::sqlite::{archive, check, copy};
 use crate::store::storage::io_error;
-use crate::store::{ArchiveSummary, Interrupts, RollbackCopy, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
+use crate::store::{ArchiveSummary, Checkpoint, Interrupts, KeepFor, Kept, KeptItem, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
 
 pub struct SqliteTenantFiles {
+    data_dir: PathBuf,
     tenants_dir: PathBuf,
     locks_dir: PathBuf,
     busy_timeout: Duration,
@@ -42,6 +47,7 @@ impl SqliteTenantFiles {
         interrupts: Arc<dyn Interrupts>,
     ) -> Self {
         SqliteTenantFiles {
+            data_dir: data_dir.to_path_buf(),
             tenants_dir: data_dir.join("tenants"),
             locks_dir: data_dir.join("locks"),
             busy_timeout,
@@ -57,6 +63,11 @@ impl SqliteTenantFiles {
 
     fn partial_copy_path(&self, tenant: &str) -> PathBuf {
         self.tenants_dir.join(format!("{tenant}.db.rollback.tmp"))
+    }
+
+    /// The tenant's file.
+    pub fn path(&self, tenant: &str) -> PathBuf {
+        self.tenants_dir.join(format!("{tenant}.db"))
     }
 
     /// The tenant's file, which must exist.
@@ -76,9 +87,42 @@ impl SqliteTenantFiles {
     }
 }
 
+/// The folders of the data folder that hold kept files, a folder a tenant.
+const KEPT_FOLDERS: [(&str, FileKind); 2] = [("archive", FileKind::Uninstall), ("copies", FileKind::UpgradeCopy)];
+
+/// A path as it can be compared: absolute, links resolved (records keep the path as the
+/// data folder was given then).
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The entries of a folder, sorted; none when it does not exist.
+fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(format!("cannot read `{}`", dir.display()), e)),
+    };
+    let mut paths = read
+        .map(|entry| entry.map(|e| e.path()).map_err(|e| io_error(format!("cannot read `{}`", dir.display()), e)))
+        .collect::<Result<Vec<_>>>()?;
+    paths.sort();
+    Ok(paths)
+}
+
+fn kept_path(kept: &Kept) -> &Path {
+    Path::new(kept.reference())
+}
+
 impl TenantFiles for SqliteTenantFiles {
-    fn path(&self, tenant: &str) -> PathBuf {
-        self.tenants_dir.join(format!("{tenant}.db"))
+    fn location(&self, tenant: &str) -> String {
+        self.path(tenant).display().to_string()
+    }
+
+    fn hook_env(&self, tenant: &str) -> Vec<(String, String)> {
+        let path = self.path(tenant);
+        let path = std::path::absolute(&path).unwrap_or(path);
+        vec![("MODREG_TENANT_DB".to_string(), path.display().to_string())]
     }
 
     fn exists(&self, tenant: &str) -> bool {
@@ -118,7 +162,8 @@ impl TenantFiles for SqliteTenantFiles {
         Ok(Box::new(db))
     }
 
-    fn retire(&self, tenant: &str, dest: Option<&Path>) -> Result<()> {
+    fn retire(&self, tenant: &str, kept: Option<&Kept>) -> Result<()> {
+        let dest = kept.map(kept_path);
         let path = self.path(tenant);
         if path.is_file() {
             // Fold the WAL into the main file so that one file holds everything.
@@ -141,25 +186,66 @@ impl TenantFiles for SqliteTenantFiles {
         Ok(())
     }
 
-    fn rollback_copy(&self, tenant: &str) -> RollbackCopy {
+    fn checkpoint(&self, tenant: &str) -> Checkpoint {
         if self.copy_path(tenant).is_file() {
-            RollbackCopy::Complete
+            Checkpoint::Complete
         } else if self.partial_copy_path(tenant).is_file() {
-            RollbackCopy::Partial
+            Checkpoint::Partial
         } else {
-            RollbackCopy::None
+            Checkpoint::None
         }
     }
 
-    fn discard_partial_copy(&self, tenant: &str) -> Result<()> {
+    fn discard_partial_checkpoint(&self, tenant: &str) -> Result<()> {
         remove_if_exists(&self.partial_copy_path(tenant))
     }
 
-    fn read_archive(&self, path: &Path) -> Result<ArchiveSummary> {
-        archive::read_summary(path)
+    fn place(&self, tenant: &str, what: KeepFor<'_>) -> Kept {
+        let (folder, file) = match what {
+            KeepFor::Archive { module, version, batch } => ("archive", format!("{module}-{version}-{batch}.db")),
+            KeepFor::UpgradeCopy { module, from, batch } => ("copies", format!("{module}-{from}-{batch}.db")),
+            KeepFor::RemovedTenant { stamp } => ("archive", format!("tenant-{stamp}.db")),
+        };
+        Kept::new(self.data_dir.join(folder).join(tenant).join(file).display().to_string())
     }
 
-    fn discard_kept(&self, path: &Path) -> Result<bool> {
+    fn kept_size(&self, kept: &Kept) -> Option<u64> {
+        std::fs::metadata(kept_path(kept)).ok().filter(|m| m.is_file()).map(|m| m.len())
+    }
+
+    fn read_archive(&self, kept: &Kept) -> Result<ArchiveSummary> {
+        archive::read_summary(kept_path(kept))
+    }
+
+    fn kept_here(&self, only: Option<&BTreeSet<&str>>, referenced: &[Kept]) -> Result<Vec<KeptItem>> {
+        let referenced: BTreeSet<PathBuf> = referenced.iter().map(|k| canonical(kept_path(k))).collect();
+        let mut items = Vec::new();
+        for (folder, kind) in KEPT_FOLDERS {
+            for tenant_dir in entries(&self.data_dir.join(folder))? {
+                let tenant = tenant_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if !tenant_dir.is_dir() || only.is_some_and(|only| !only.contains(tenant.as_str())) {
+                    continue;
+                }
+                for file in entries(&tenant_dir)?.into_iter().filter(|f| f.is_file()) {
+                    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let removed_tenant = kind == FileKind::Uninstall && name.starts_with("tenant-") && name.ends_with(".db");
+                    let written_at = std::fs::metadata(&file).and_then(|m| m.modified()).ok().map(|t| format_time(t.into()));
+                    items.push(KeptItem {
+                        tenant: tenant.clone(),
+                        referenced: referenced.contains(&canonical(&file)),
+                        kept: Kept::new(file.display().to_string()),
+                        kind: if removed_tenant { FileKind::Tenant } else { kind },
+                        partial: name.ends_with(".partial"),
+                        written_at,
+                    });
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    fn discard_kept(&self, kept: &Kept) -> Result<bool> {
+        let path = kept_path(kept);
         // An archive is written as `<name>.partial`, a copy as `<name>.db.partial`.
         let mut found = false;
         for file in [path.to_path_buf(), path.with_extension("partial"), with_suffix(path, ".partial")] {
