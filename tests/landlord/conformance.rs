@@ -27,7 +27,7 @@ pub trait Fixture: Sync {
 #[macro_export]
 macro_rules! conformance_tests {
     ($fixture:expr) => {
-        $crate::conformance_tests!(@each $fixture;
+        $crate::one_test_per_check!($fixture;
             tenants_are_added_once_and_removed_with_what_they_had,
             jobs_start_running_and_end_once,
             a_job_ends_only_from_a_state_that_may_become_its_end,
@@ -54,16 +54,6 @@ macro_rules! conformance_tests {
             a_reader_following_concurrent_writers_sees_every_event_once_in_order,
             a_tenant_rebuilt_from_its_file_has_what_the_file_recorded,
         );
-    };
-    (@each $fixture:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $check() {
-                if let Some(fixture) = $fixture {
-                    $crate::conformance::$check(&fixture);
-                }
-            }
-        )*
     };
 }
 

@@ -2,6 +2,8 @@
 //! the store traits alone. `conformance` holds the checks, written once; each engine
 //! gives a fixture and gets one test per check from `conformance_tests!`.
 
+#[path = "../support/checks.rs"]
+mod checks;
 mod conformance;
 #[path = "../support/postgres.rs"]
 mod pg;
