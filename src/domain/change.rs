@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::event::EventType;
-use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step};
+use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 
 /// A file modreg keeps beside the tenant files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -327,11 +327,43 @@ pub fn complete_recovered_job(job: &Job, effect: &Effect, steps: Vec<Step>, at: 
     changes
 }
 
+/// The step a host adds to a job of another host that it gives up on ([`abandon_job`]).
+pub const ABANDONED_STEP: &str = "lease expired";
+
+/// Whether the outcome event of `job` (as the landlord has it, with its stored `steps`)
+/// is out already. A job has one outcome event, ever: a job that ended `failed` (its undo
+/// failed too) announced its failure then, and recovery, which finishes it, does not
+/// again; a job another host gave up on announced nothing, since only its home host
+/// knows how it ends.
+pub fn outcome_announced(job: &Job, steps: &[Step]) -> bool {
+    job.status == JobStatus::Failed && !steps.iter().any(|s| s.name == ABANDONED_STEP)
+}
+
+/// Giving up, from host `by`, on a running job of another host whose lease ran out: it
+/// is marked `failed` with `error`, its stored `steps` kept and a step added, and no
+/// outcome event. Its home host, which holds the tenant's data, completes or rolls it
+/// back (`recover` there), and that announces how it ended.
+pub fn abandon_job(job: &Job, mut steps: Vec<Step>, by: &str, error: &str, at: &str) -> Vec<Change> {
+    steps.push(Step {
+        name: ABANDONED_STEP.into(),
+        status: StepStatus::Failed,
+        duration_ms: 0,
+        detail: Some(format!("given up by host `{by}`")),
+        output: None,
+    });
+    vec![end(job, JobStatus::Failed, Some(error.to_string()), steps, at)]
+}
+
 /// Ending a job that did not complete: `failed` (undoing it failed too; `recover`
-/// retries) or `rolled_back`. A failed install or upgrade is an event; the tenant's
-/// modules do not change.
+/// retries) or `rolled_back`. A failed install or upgrade is an event, unless its
+/// outcome was announced already ([`outcome_announced`]; `steps` are all the job's
+/// steps); the tenant's modules do not change.
 pub fn end_job(job: &Job, status: JobStatus, error: &str, steps: Vec<Step>, at: &str) -> Vec<Change> {
+    let announced = outcome_announced(job, &steps);
     let mut changes = vec![end(job, status, Some(error.to_string()), steps, at)];
+    if announced {
+        return changes;
+    }
     let kind = match job.kind {
         JobKind::Install => Some(EventType::ModuleInstallFailed),
         JobKind::Upgrade => Some(EventType::ModuleUpgradeFailed),
@@ -489,6 +521,30 @@ mod tests {
         assert!(
             events(&end_job(&job(JobKind::Uninstall, Some("1.0.0"), None), JobStatus::RolledBack, "boom", Vec::new(), "t1")).is_empty()
         );
+    }
+
+    #[test]
+    fn a_job_has_one_outcome_event_ever() {
+        let install = job(JobKind::Install, None, Some("1.0.0"));
+        let ran = vec![Step { name: "migrate V1__a".into(), status: StepStatus::Ok, duration_ms: 3, detail: None, output: None }];
+        // Given up on by another host: failed, its steps kept, no event.
+        let abandoned = abandon_job(&install, ran.clone(), "host-b", "lease ran out", "t1");
+        assert!(events(&abandoned).is_empty(), "only the home host knows how it ended");
+        let Change::EndJob { status, steps, from, .. } = &abandoned[0] else { panic!("{abandoned:?}") };
+        assert_eq!(*status, JobStatus::Failed);
+        assert_eq!(steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["migrate V1__a", ABANDONED_STEP]);
+        assert!(from.contains(&JobStatus::Running));
+        let Change::EndJob { steps: stored, .. } = abandoned[0].clone() else { unreachable!() };
+        let failed = Job { status: JobStatus::Failed, ..install.clone() };
+        assert!(!outcome_announced(&failed, &stored));
+        // Its home host rolls it back, or completes it: that announces the outcome, once.
+        assert_eq!(events(&end_job(&failed, JobStatus::RolledBack, "undone", stored.clone(), "t2")), [EventType::ModuleInstallFailed]);
+        let effect = Effect::Install { version: "1.0.0".into(), flags: BTreeMap::new(), restored_from: None };
+        assert_eq!(events(&complete_recovered_job(&failed, &effect, stored, "t2")), [EventType::ModuleInstalled]);
+        // A job that ended failed (its undo failed too) announced it then: finishing the
+        // undo says nothing more.
+        assert!(outcome_announced(&failed, &ran));
+        assert!(events(&end_job(&failed, JobStatus::RolledBack, "undone", ran, "t2")).is_empty());
     }
 
     #[test]

@@ -121,6 +121,9 @@ pub struct Error {
 pub enum StorageState {
     /// The disk could not be written or read (full, failing): the file may be sound.
     Unavailable,
+    /// A database server could not be reached, or the connection to it broke (a restart,
+    /// a network cut): it may answer again in a moment.
+    Unreachable,
     /// The file's content is damaged, or it is no database at all.
     Damaged,
 }
@@ -134,6 +137,18 @@ impl Error {
     /// damaged file.
     pub fn storage_unavailable(&self) -> bool {
         self.storage == Some(StorageState::Unavailable)
+    }
+
+    /// Whether this is a storage error of a server that could not be reached: trying
+    /// again in a moment may work.
+    pub fn storage_unreachable(&self) -> bool {
+        self.storage == Some(StorageState::Unreachable)
+    }
+
+    /// Says what the storage error is of.
+    pub fn with_storage(mut self, state: StorageState) -> Self {
+        self.storage = Some(state);
+        self
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::domain::Result;
 use crate::domain::catalog::Catalog;
+use crate::domain::change;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
@@ -85,26 +86,22 @@ pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<RecoverReport> 
             &format!("enabled state and flags from the landlord in {} tenant file(s) an older modreg wrote", report.recorded.len()),
         );
     }
-    let abandoned: Vec<Ended> = ctx
-        .landlord
-        .expired_jobs()?
-        .into_iter()
-        .filter(|job| !at_home(&job.tenant))
-        .map(|job| {
-            let host = job.host.clone().unwrap_or_else(|| "unknown".into());
-            let home = tenants.get(&job.tenant).and_then(|t| t.host.clone()).unwrap_or_else(|| host.clone());
-            let error = format!(
-                "host `{host}` stopped renewing this job's lease (its process died or lost the landlord); marked failed by host `{}`. \
-                 Host `{home}`, which holds the tenant's file, completes or rolls it back when it next works on the tenant (`modreg recover` there)",
-                ctx.settings.host
-            );
-            Ended { job, status: JobStatus::Failed, error, steps: Vec::new() }
-        })
-        .collect();
+    let mut abandoned = Vec::new();
+    for job in ctx.landlord.expired_jobs()?.into_iter().filter(|job| !at_home(&job.tenant)) {
+        let host = job.host.clone().unwrap_or_else(|| "unknown".into());
+        let home = tenants.get(&job.tenant).and_then(|t| t.host.clone()).unwrap_or_else(|| host.clone());
+        let error = format!(
+            "host `{host}` stopped renewing this job's lease (its process died or lost the landlord); marked failed by host `{}`. \
+             Host `{home}`, which holds the tenant's file, completes or rolls it back when it next works on the tenant (`modreg recover` there)",
+            ctx.settings.host
+        );
+        let steps = ctx.landlord.job(job.id)?.map(|(_, steps, _)| steps).unwrap_or_default();
+        abandoned.push((job, steps, error));
+    }
     if !abandoned.is_empty() {
-        report.abandoned = abandoned.iter().map(|e| e.job.id).collect();
+        report.abandoned = abandoned.iter().map(|(job, _, _)| job.id).collect();
         reporter.status("Abandoned", &format!("{} job(s) of other hosts whose leases ran out, marked failed", abandoned.len()));
-        journal::end_jobs(ctx, abandoned)?;
+        journal::abandon_jobs(ctx, abandoned)?;
     }
     Ok(report)
 }
@@ -146,20 +143,17 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
     }
     if !ctx.tenants.exists(tenant) {
         done.rolled_back = jobs.iter().map(|j| j.id).collect();
-        for job in &jobs {
-            if let Some((_, _, effect)) = ctx.landlord.job(job.id)? {
-                discard_kept_file(ctx, &effect, &mut done)?;
-            }
+        let mut ended = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let steps = match ctx.landlord.job(job.id)? {
+                Some((_, steps, effect)) => {
+                    discard_kept_file(ctx, &effect, &mut done)?;
+                    steps
+                }
+                None => Vec::new(),
+            };
+            ended.push(Ended { job, status: JobStatus::RolledBack, error: format!("{INTERRUPTED} (the tenant file is gone)"), steps });
         }
-        let ended = jobs
-            .into_iter()
-            .map(|job| Ended {
-                job,
-                status: JobStatus::RolledBack,
-                error: format!("{INTERRUPTED} (the tenant file is gone)"),
-                steps: Vec::new(),
-            })
-            .collect();
         journal::end_jobs(ctx, ended)?;
         return Ok(Some(done));
     }
@@ -170,10 +164,18 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
     }
     for (_, batch) in batches {
         let mut committed = false;
+        let mut failed_announced = false;
         for job in &batch {
             committed |= db.job_marked(job.id)?;
+            if job.status == JobStatus::Failed {
+                let steps = ctx.landlord.job(job.id)?.map(|(_, steps, _)| steps).unwrap_or_default();
+                failed_announced |= change::outcome_announced(job, &steps);
+            }
         }
-        if committed {
+        // Work that committed before a hook failed and its undo failed too: its failure is
+        // announced, and the checkpoint still holds what to undo it to.
+        let finish_undo = failed_announced && ctx.tenants.checkpoint(tenant) == Checkpoint::Complete;
+        if committed && !finish_undo {
             let mut stored = Vec::with_capacity(batch.len());
             for job in &batch {
                 let Some((job, mut steps, effect)) = ctx.landlord.job(job.id)? else { continue };

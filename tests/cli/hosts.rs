@@ -236,6 +236,16 @@ fn a_killed_hosts_job_is_given_up_after_its_lease_and_no_live_job_is_touched() {
     assert_eq!(dead_now["status"], "failed");
     assert!(dead_now["error"].as_str().unwrap().contains("host `a` stopped renewing this job's lease"), "{dead_now}");
     assert_eq!(hosts.job(&live_job["id"])["status"], "running", "a live job of another host is never touched");
+    let outcomes = |job: &Json| -> Vec<String> {
+        let outcome = ["module.installed", "module.install_failed"];
+        hosts
+            .events("b")
+            .iter()
+            .filter(|e| e["job_id"] == *job && outcome.contains(&e["type"].as_str().unwrap()))
+            .map(|e| e["type"].to_string())
+            .collect()
+    };
+    assert!(outcomes(&dead_job["id"]).is_empty(), "giving up on a job announces no outcome: only its home host knows it");
 
     write_fifo(&live_go, "go\n");
     assert!(live.wait_with_output().unwrap().status.success(), "the live job completes: its compare-and-set holds");
@@ -247,6 +257,94 @@ fn a_killed_hosts_job_is_given_up_after_its_lease_and_no_live_job_is_touched() {
     assert_eq!(hosts.job(&dead_job["id"])["status"], "rolled_back");
     assert_eq!(hosts.world.dump_file(&PathBuf::from(hosts.data("a")).join("tenants/dead.db")), before);
     assert!(hosts.jobs().iter().all(|j| j["status"] != "running" && j["status"] != "failed"));
+    assert_eq!(outcomes(&dead_job["id"]), ["\"module.install_failed\""], "one outcome event, from the home host");
+    assert_eq!(outcomes(&live_job["id"]), ["\"module.installed\""]);
+}
+
+/// Shuts the landlord's database to every connection, ending those it has (a restart,
+/// as far as modreg can tell); dropping the guard lets connections in again. From
+/// another database: a database cannot shut its own connections out.
+struct Outage {
+    admin: postgres::Client,
+    db: String,
+}
+
+impl Outage {
+    fn start(hosts: &Hosts) -> Outage {
+        let url = hosts.world.landlord_url.clone().unwrap();
+        let (server, db) = url.rsplit_once('/').unwrap();
+        let mut admin = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls).unwrap();
+        admin.batch_execute(&format!("ALTER DATABASE \"{db}\" ALLOW_CONNECTIONS false")).unwrap();
+        admin
+            .batch_execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'modreg' AND datname = '{db}'"
+            ))
+            .unwrap();
+        Outage { admin, db: db.to_string() }
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        let _ = self.admin.batch_execute(&format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS true", self.db));
+    }
+}
+
+#[test]
+fn following_events_rides_over_the_landlord_going_away() {
+    let Some(hosts) = Hosts::new() else { return };
+    hosts.ok("a", &["tenant", "add", "acme"]);
+    let mut follower = hosts.spawn("a", &["events", "--follow", "--lock-timeout", "0.2"], &[]);
+    let mut stderr = Stderr::of(&mut follower);
+    stderr.wait_for("Following");
+    use std::io::BufRead;
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first: Json = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(first["tenant"], "acme");
+    let outage = Outage::start(&hosts);
+    stderr.wait_for("waiting for it to come back (following from event");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(follower.try_wait().unwrap().is_none(), "the follower waits for the landlord instead of exiting");
+    drop(outage);
+    hosts.ok("a", &["tenant", "add", "globex"]);
+    let next: Json = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(20)).expect("the event after the outage")).unwrap();
+    assert_eq!((next["tenant"].as_str(), next["id"].as_i64()), (Some("globex"), Some(first["id"].as_i64().unwrap() + 1)), "none skipped");
+    stderr.wait_for("Reconnected");
+    assert!(rx.try_recv().is_err(), "none repeated");
+    follower.kill().unwrap();
+}
+
+#[test]
+fn a_host_that_loses_the_landlord_for_a_while_records_its_committed_job_itself() {
+    let Some(hosts) = Hosts::new() else { return };
+    hosts.ok("a", &["tenant", "add", "acme"]);
+    let (started, go) = hosts.gate("acme");
+    // A short wait for a connection: the outage below outlasts it many times.
+    let child = hosts.spawn("a", &["install", "slow", "--tenant", "acme", "--lock-timeout", "0.2"], &[]);
+    assert_eq!(read_fifo(&started), "started\n");
+    // The landlord goes away for a few seconds.
+    let outage = Outage::start(&hosts);
+    write_fifo(&go, "go\n");
+    std::thread::sleep(Duration::from_secs(3));
+    drop(outage);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "the host waited for the landlord and recorded the job: {}", String::from_utf8_lossy(&output.stderr));
+    let jobs = hosts.jobs();
+    assert_eq!((jobs.len(), jobs[0]["status"].as_str()), (1, Some("completed")), "{jobs:?}");
+    let outcomes: Vec<Json> = hosts
+        .events("a")
+        .into_iter()
+        .filter(|e| e["job_id"] == jobs[0]["id"] && e["type"] != "tenant.added")
+        .map(|e| e["type"].clone())
+        .collect();
+    assert_eq!(outcomes, ["module.installed"]);
+    assert_eq!(hosts.json("a", &["status", "--tenant", "acme"])["tenants"][0]["modules"][0]["name"], "slow");
 }
 
 #[test]

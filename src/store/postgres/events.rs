@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use postgres::GenericClient;
 use postgres::fallible_iterator::FallibleIterator;
 
-use super::{PostgresLandlord, pg_error, text, time};
+use super::{PostgresLandlord, connect_error, pg_error, text, time};
 use crate::domain::event::{Event, EventType};
 use crate::domain::{Error, Result};
 use crate::store::{EventStore, Exclusive};
@@ -94,7 +94,7 @@ pub(super) fn last_position(client: &mut impl GenericClient, shown: &str) -> Res
 
 /// A connection that listens on [`CHANNEL`].
 pub(super) fn listening(config: &postgres::Config, shown: &str) -> Result<postgres::Client> {
-    let mut client = config.connect(postgres::NoTls).map_err(|e| pg_error(shown, e))?;
+    let mut client = config.connect(postgres::NoTls).map_err(|e| connect_error(shown, e))?;
     client.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| pg_error(shown, e))?;
     Ok(client)
 }

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::domain::change::FileKind;
 use crate::domain::module::{Migration, ModuleVersion, Seed};
-use crate::domain::{Error, Result};
+use crate::domain::{Error, Result, StorageState};
 use crate::store::clock::{format_time, parse_time};
 use crate::store::{
     ArchiveRecord, CatalogEntry, CatalogStore, Changed, Exclusive, HistoryEntry, InstalledModule, ReadModel, ReadModelSource,
@@ -116,16 +116,31 @@ pub(crate) fn pg_error(shown: &str, e: postgres::Error) -> Error {
         }
         if code.code().starts_with("08") || code.code().starts_with("57P") || *code == SqlState::TOO_MANY_CONNECTIONS {
             return Error::storage(format!("the landlord `{shown}` is not available: {}", db.message()))
-                .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again");
+                .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again")
+                .with_storage(StorageState::Unreachable);
         }
         return Error::internal(format!("landlord `{shown}`: {}", db.message()));
     }
     if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
         return Error::storage(format!("cannot reach the landlord `{shown}`: {e}"))
-            .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`); `modreg recover` finishes what a lost connection interrupted");
+            .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`); `modreg recover` finishes what a lost connection interrupted")
+            .with_storage(StorageState::Unreachable);
     }
     Error::storage(format!("landlord `{shown}`: {e}"))
         .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`)")
+}
+
+/// Maps the failure to open a connection: as [`pg_error`], except that whatever is not
+/// wrong with the URL itself (credentials, database name) means the server cannot be
+/// reached now, such as a database that lets no one in while it is restarted.
+pub(crate) fn connect_error(shown: &str, e: postgres::Error) -> Error {
+    let error = pg_error(shown, e);
+    if error.kind == crate::domain::ErrorKind::Invalid || error.storage_unreachable() {
+        return error;
+    }
+    Error::storage(format!("cannot connect to the landlord: {}", error.message))
+        .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again")
+        .with_storage(StorageState::Unreachable)
 }
 
 /// A stored time, from the domain's text.
@@ -194,6 +209,7 @@ impl PostgresLandlord {
         self.pool.get().map_err(|e| {
             Error::storage(format!("no connection to the landlord `{}`: {e}", self.shown))
                 .with_hint("check that PostgreSQL runs and accepts connections there (or raise `--lock-timeout` if it is busy)")
+                .with_storage(StorageState::Unreachable)
         })
     }
 

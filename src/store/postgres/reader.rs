@@ -7,7 +7,7 @@
 use postgres::{Client, NoTls, Statement};
 
 use super::events::last_position;
-use super::pg_error;
+use super::{connect_error, pg_error};
 use crate::domain::Result;
 use crate::store::{ModuleState, ReadModel, TenantSnapshot};
 
@@ -28,7 +28,7 @@ pub struct PostgresReadModel {
 
 impl PostgresReadModel {
     pub(super) fn connect(config: &postgres::Config, shown: &str) -> Result<PostgresReadModel> {
-        let mut client = config.connect(NoTls).map_err(|e| pg_error(shown, e))?;
+        let mut client = config.connect(NoTls).map_err(|e| connect_error(shown, e))?;
         let tenant = client.prepare(TENANT).map_err(|e| pg_error(shown, e))?;
         Ok(PostgresReadModel { client, tenant, shown: shown.to_string() })
     }
