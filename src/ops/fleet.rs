@@ -14,6 +14,9 @@ use crate::domain::{Error, ErrorKind, Interruption, Result};
 use crate::ops::{Context, OperationReport, PlanRow, Reporter, Summary, TenantResult, recover};
 use crate::store::TenantLock;
 
+/// Up to how many tenants [`FleetState::load`] reads tenant by tenant.
+const FEW_TENANTS: usize = 16;
+
 /// What the landlord says about every tenant, read once per command, so that tenants
 /// already where they should be are left alone without opening their files.
 pub(crate) struct FleetState {
@@ -22,13 +25,31 @@ pub(crate) struct FleetState {
 }
 
 impl FleetState {
-    pub fn load(ctx: &Context) -> Result<FleetState> {
+    /// What the landlord has of `tenants`: of a few, their own rows alone; of more, the
+    /// whole fleet's in two queries.
+    pub fn load(ctx: &Context, tenants: &[TenantName]) -> Result<FleetState> {
+        let few = tenants.len() <= FEW_TENANTS;
+        let rows = match few {
+            true => tenants.iter().map(|t| ctx.landlord.installed(t.as_str())).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect(),
+            false => ctx.landlord.installed_everywhere()?,
+        };
         let mut installed: BTreeMap<String, Installed> = BTreeMap::new();
-        for m in ctx.landlord.installed_everywhere()? {
+        for m in rows {
             let (Ok(name), Ok(version)) = (ModuleName::parse(&m.module), semver::Version::parse(&m.version)) else { continue };
             installed.entry(m.tenant).or_default().insert(name, version);
         }
-        let unfinished = ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect();
+        let unfinished = match few {
+            true => {
+                let mut unfinished = BTreeSet::new();
+                for tenant in tenants {
+                    if !ctx.landlord.unfinished_jobs(tenant.as_str())?.is_empty() {
+                        unfinished.insert(tenant.to_string());
+                    }
+                }
+                unfinished
+            }
+            false => ctx.landlord.tenants_with_unfinished_jobs()?.into_iter().collect(),
+        };
         Ok(FleetState { installed, unfinished })
     }
 
@@ -42,13 +63,22 @@ impl FleetState {
     }
 }
 
-/// Takes the tenant's lock (a dry run takes none) and finishes what a killed process
-/// left on it, before anything is planned.
-pub(crate) fn prepare_tenant(ctx: &Context, tenant: &TenantName, dry_run: bool, reporter: &dyn Reporter) -> Result<Option<TenantLock>> {
+/// Takes the tenant's lock (a dry run takes none), unless the caller holds it already
+/// (`held`), and finishes what a killed process left on it, before anything is planned.
+pub(crate) fn prepare_tenant(
+    ctx: &Context,
+    tenant: &TenantName,
+    dry_run: bool,
+    held: Option<TenantLock>,
+    reporter: &dyn Reporter,
+) -> Result<Option<TenantLock>> {
     if dry_run {
         return Ok(None);
     }
-    let lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
+    let lock = match held {
+        Some(lock) => lock,
+        None => ctx.lock_tenant(tenant.as_str(), reporter)?,
+    };
     recover::recover_tenant(ctx, tenant.as_str(), reporter)?;
     Ok(Some(lock))
 }

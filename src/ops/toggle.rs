@@ -151,5 +151,5 @@ pub(crate) fn unchanged(tenant: &TenantName) -> OperationReport {
 /// Locks the tenant and recovers it; the guard is held while the caller works.
 pub(crate) fn prepare(ctx: &Context, tenant: &TenantName, reporter: &dyn Reporter) -> Result<Option<crate::store::TenantLock>> {
     ctx.require_tenant(tenant)?;
-    crate::ops::fleet::prepare_tenant(ctx, tenant, false, reporter)
+    crate::ops::fleet::prepare_tenant(ctx, tenant, false, None, reporter)
 }

@@ -14,11 +14,12 @@ use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::{Goal, Installed, PlanStep, resolve};
 use crate::domain::{Error, Result};
 use crate::ops::catalog::{LoadedCatalog, load_catalog};
-use crate::ops::execute::{Action, Work, execute};
-use crate::ops::fleet::{FleetState, TenantOutcome, into_report, prepare_tenant, run_tenants};
+use crate::ops::execute::{Action, Work};
+use crate::ops::fleet::{FleetState, TenantOutcome, prepare_tenant};
 use crate::ops::plan::{install_action, planning_catalog, present_plan, writable_dependencies};
+use crate::ops::planned::{Fleet, Planned, TenantPlan, plan_and_run};
 use crate::ops::{Context, OperationReport, Reporter, TenantSelection, flag_map, new_batch_id};
-use crate::store::{KeepFor, Kept};
+use crate::store::{KeepFor, Kept, TenantLock};
 
 #[derive(Debug, Clone)]
 pub struct UpgradeOptions {
@@ -30,35 +31,95 @@ pub struct UpgradeOptions {
 }
 
 pub fn upgrade(ctx: &Context, options: &UpgradeOptions, reporter: &dyn Reporter) -> Result<OperationReport> {
-    if options.to.is_some() && options.modules.len() != 1 {
-        return Err(Error::invalid("`--to` needs exactly one module").with_hint("upgrade the others in a separate command"));
-    }
     let tenants = options.tenants.resolve(ctx)?;
-    let loaded = load_catalog(ctx, reporter)?;
-    for module in &options.modules {
-        loaded.require(module)?;
+    let prepared = Prepared::new(ctx, options, &tenants, reporter)?;
+    let fleet = Fleet { fail_fast: options.fail_fast, single: options.tenants.is_single(), dry_run: options.dry_run };
+    plan_and_run(ctx, &tenants, &prepared.batch, fleet, reporter, |tenant| prepared.plan(ctx, tenant, None, reporter))
+}
+
+/// Plans the upgrade for its one tenant, under `held` (the tenant's lock, which the
+/// caller took) or a lock of its own, to be run later as planned.
+pub fn plan(ctx: &Context, options: &UpgradeOptions, held: Option<TenantLock>, reporter: &dyn Reporter) -> Result<TenantPlan> {
+    let tenants = options.tenants.resolve(ctx)?;
+    let prepared = Prepared::new(ctx, options, &tenants, reporter)?;
+    TenantPlan::single(&tenants, &prepared.batch, options.dry_run, |tenant| prepared.plan(ctx, tenant, held, reporter))
+}
+
+/// What every tenant's plan of one upgrade command shares.
+struct Prepared<'a> {
+    options: &'a UpgradeOptions,
+    loaded: LoadedCatalog,
+    batch: String,
+    state: FleetState,
+    targets: Vec<(ModuleName, Option<Version>)>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(ctx: &Context, options: &'a UpgradeOptions, tenants: &[TenantName], reporter: &dyn Reporter) -> Result<Prepared<'a>> {
+        if options.to.is_some() && options.modules.len() != 1 {
+            return Err(Error::invalid("`--to` needs exactly one module").with_hint("upgrade the others in a separate command"));
+        }
+        let loaded = load_catalog(ctx, reporter)?;
+        for module in &options.modules {
+            loaded.require(module)?;
+        }
+        let targets = options.modules.iter().map(|m| (m.clone(), target_version(&loaded, m, options.to.as_ref(), ctx.today()))).collect();
+        Ok(Prepared { options, loaded, batch: new_batch_id(ctx), state: FleetState::load(ctx, tenants)?, targets })
     }
-    let batch = new_batch_id(ctx);
-    let state = FleetState::load(ctx)?;
-    let every_tenant = matches!(options.tenants, TenantSelection::All);
-    let targets: Vec<(ModuleName, Option<Version>)> =
-        options.modules.iter().map(|m| (m.clone(), target_version(&loaded, m, options.to.as_ref(), ctx.today()))).collect();
-    let outcomes = run_tenants(ctx, &tenants, options.fail_fast, reporter, |tenant| {
-        let have = state.installed(tenant);
+
+    fn plan(&self, ctx: &Context, tenant: &TenantName, held: Option<TenantLock>, reporter: &dyn Reporter) -> Planned {
+        let options = self.options;
+        let have = self.state.installed(tenant);
         // Across every tenant, those without the module have nothing to upgrade.
+        let every_tenant = matches!(options.tenants, TenantSelection::All);
         let relevant: Vec<ModuleName> =
             options.modules.iter().filter(|m| !every_tenant || have.is_some_and(|h| h.contains_key(*m))).cloned().collect();
         let at_target = |have: Option<&Installed>| {
-            targets
+            self.targets
                 .iter()
                 .all(|(m, target)| !relevant.contains(m) || target.as_ref().is_some_and(|t| have.and_then(|h| h.get(m)) == Some(t)))
         };
-        if relevant.is_empty() || state.settled(tenant, at_target) {
-            return TenantOutcome { unchanged: options.modules.len(), ..TenantOutcome::new(tenant) };
+        if relevant.is_empty() || self.state.settled(tenant, at_target) {
+            return Planned::done(TenantOutcome { unchanged: options.modules.len(), ..TenantOutcome::new(tenant) });
         }
-        upgrade_tenant(ctx, &loaded, tenant, &relevant, options, &batch, reporter).unwrap_or_else(|e| TenantOutcome::failed(tenant, e))
-    });
-    into_report(ctx, outcomes, options.tenants.is_single(), options.dry_run)
+        self.plan_tenant(ctx, tenant, &relevant, held, reporter).unwrap_or_else(|e| Planned::failed(tenant, e))
+    }
+
+    fn plan_tenant(
+        &self,
+        ctx: &Context,
+        tenant: &TenantName,
+        modules: &[ModuleName],
+        held: Option<TenantLock>,
+        reporter: &dyn Reporter,
+    ) -> Result<Planned> {
+        let (options, loaded) = (self.options, &self.loaded);
+        let lock = prepare_tenant(ctx, tenant, options.dry_run, held, reporter)?;
+        let installed = ctx.installed(tenant.as_str())?;
+        let catalog = planning_catalog(ctx, loaded, &installed.iter().collect::<Vec<_>>())?;
+        let goal = Goal::Upgrade { modules: modules.to_vec(), to: options.to.clone() };
+        let resolution = resolve(&catalog, &installed, &goal, ctx.today())?;
+        let outcome = match present_plan(ctx, loaded, tenant, &resolution, |_| "install", options.dry_run, reporter)? {
+            ControlFlow::Continue(outcome) => outcome,
+            ControlFlow::Break(outcome) => return Ok(Planned::done(outcome)),
+        };
+        let writable = writable_dependencies(&catalog, &installed, &resolution.steps);
+        let mut actions = Vec::with_capacity(resolution.steps.len());
+        for (step, writable) in resolution.steps.iter().zip(writable) {
+            actions.push(match &step.from {
+                None => install_action(step, writable),
+                Some(from) => upgrade_action(ctx, tenant, step, from, &self.batch, writable)?,
+            });
+        }
+        let upgraded: Vec<String> = resolution.steps.iter().filter(|s| s.from.is_some()).map(|s| s.module.name().to_string()).collect();
+        let tenant = tenant.clone();
+        let after = Box::new(move |ctx: &Context, reporter: &dyn Reporter| {
+            for module in &upgraded {
+                prune_copies(ctx, &tenant, module, reporter);
+            }
+        });
+        Ok(Planned { outcome, actions, lock, after: Some(after) })
+    }
 }
 
 /// The version a tenant ends at when nothing stands in the way: `--to`, or the newest
@@ -75,43 +136,6 @@ fn target_version(loaded: &LoadedCatalog, module: &ModuleName, to: Option<&Versi
             m.is_installable() && m.version().pre.is_empty() && !m.manifest.deprecation.as_ref().is_some_and(|d| d.is_past_sunset(today))
         })
         .map(|m| m.version().clone())
-}
-
-fn upgrade_tenant(
-    ctx: &Context,
-    loaded: &LoadedCatalog,
-    tenant: &TenantName,
-    modules: &[ModuleName],
-    options: &UpgradeOptions,
-    batch: &str,
-    reporter: &dyn Reporter,
-) -> Result<TenantOutcome> {
-    let _lock = prepare_tenant(ctx, tenant, options.dry_run, reporter)?;
-    let installed = ctx.installed(tenant.as_str())?;
-    let catalog = planning_catalog(ctx, loaded, &installed.iter().collect::<Vec<_>>())?;
-    let goal = Goal::Upgrade { modules: modules.to_vec(), to: options.to.clone() };
-    let resolution = resolve(&catalog, &installed, &goal, ctx.today())?;
-    let mut outcome = match present_plan(ctx, loaded, tenant, &resolution, |_| "install", options.dry_run, reporter)? {
-        ControlFlow::Continue(outcome) => outcome,
-        ControlFlow::Break(outcome) => return Ok(outcome),
-    };
-    let writable = writable_dependencies(&catalog, &installed, &resolution.steps);
-    let mut actions = Vec::with_capacity(resolution.steps.len());
-    for (step, writable) in resolution.steps.iter().zip(writable) {
-        actions.push(match &step.from {
-            None => install_action(step, writable),
-            Some(from) => upgrade_action(ctx, tenant, step, from, batch, writable)?,
-        });
-    }
-    let run = execute(ctx, tenant.as_str(), batch, actions, reporter);
-    if run.error.is_none() {
-        for step in resolution.steps.iter().filter(|s| s.from.is_some()) {
-            prune_copies(ctx, tenant, step.module.name().as_str(), reporter);
-        }
-    }
-    outcome.jobs = run.jobs;
-    outcome.error = run.error;
-    Ok(outcome)
 }
 
 fn upgrade_action(

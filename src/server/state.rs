@@ -17,7 +17,7 @@ use crate::ops::{Context, OperationReport, PlanRow, Summary};
 use crate::server::auth::Caller;
 use crate::server::metrics::Metrics;
 use crate::server::problem::{Problem, ProblemBody};
-use crate::store::JobFilter;
+use crate::store::{JobFilter, TenantLock};
 
 /// The batches whose reports this server keeps in memory (the landlord keeps their jobs
 /// for ever).
@@ -134,21 +134,18 @@ impl AppState {
         let mut waited = false;
         loop {
             if self.busy.lock().unwrap_or_else(|p| p.into_inner()).insert(tenant.to_string()) {
-                let claim = Claim { state: self.clone(), tenant: tenant.to_string() };
+                let mut claim = Claim { state: self.clone(), tenant: tenant.to_string(), lock: None };
                 // Another process (a CLI command) may hold the tenant's lock.
                 let name = tenant.to_string();
                 let left = deadline.saturating_duration_since(Instant::now());
-                let free = self
+                claim.lock = self
                     .blocking(move |state| match state.base.tenants.lock(&name, left) {
-                        Ok(lock) => {
-                            drop(lock);
-                            Ok(true)
-                        }
-                        Err(e) if e.kind == ErrorKind::Busy => Ok(false),
+                        Ok(lock) => Ok(Some(lock)),
+                        Err(e) if e.kind == ErrorKind::Busy => Ok(None),
                         Err(e) => Err(e),
                     })
                     .await?;
-                if free {
+                if claim.lock.is_some() {
                     // Found busy at first (here, or by another process's lock).
                     if waited || started.elapsed() > LOCK_PROBE {
                         self.metrics.lock_wait(true, started.elapsed());
@@ -183,7 +180,9 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Context) -> Result<T> + Send + 'static,
     {
-        let claim = self.claim(tenant, wait).await?;
+        let mut claim = self.claim(tenant, wait).await?;
+        // The work takes the tenant's lock itself.
+        drop(claim.take_lock());
         let ctx = self.context(caller, None);
         let done = self.blocking(move |_| work(&ctx)).await;
         drop(claim);
@@ -299,6 +298,15 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 pub struct Claim {
     state: Arc<AppState>,
     tenant: String,
+    /// The tenant's lock, taken to be sure no other process works on it.
+    lock: Option<TenantLock>,
+}
+
+impl Claim {
+    /// The tenant's lock, for work that plans and runs under it.
+    pub fn take_lock(&mut self) -> Option<TenantLock> {
+        self.lock.take()
+    }
 }
 
 impl Drop for Claim {

@@ -16,6 +16,7 @@ use crate::domain::Result;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Request;
 use crate::ops::install::InstallOptions;
+use crate::ops::planned::TenantPlan;
 use crate::ops::uninstall::UninstallOptions;
 use crate::ops::upgrade::UpgradeOptions;
 use crate::ops::{Context, OperationReport, Silent, Summary, TenantSelection};
@@ -24,6 +25,7 @@ use crate::server::extract::{OptionalBody, Path, Query, preferred_wait};
 use crate::server::problem::Problem;
 use crate::server::routes::{Answer, location, module_name, tenant_name};
 use crate::server::state::{AppState, BatchReport};
+use crate::store::TenantLock;
 
 /// A tenant and a module in the path.
 #[derive(utoipa::IntoParams)]
@@ -85,38 +87,48 @@ pub struct ToggleRequest {
     pub cascade: bool,
 }
 
-/// One module for one tenant, run as a dry run or for real.
-type Operation = Arc<dyn Fn(&Context, bool) -> Result<OperationReport> + Send + Sync>;
+/// One module for one tenant, planned as a dry run or for real, under the tenant's lock
+/// when the caller holds it.
+type Planner = Box<dyn FnOnce(&Context, bool, Option<TenantLock>) -> Result<TenantPlan> + Send>;
 
-/// Plans, then answers the plan (dry run, nothing to do) or claims the tenant and runs
-/// the operation in the background, answering 202 with the batch.
+/// Plans once and answers: the plan of a dry run, or nothing to do, with 200; else, with
+/// the tenant claimed and locked (once, from planning to the end of the work), 202 with
+/// the batch, and that same plan runs in the background.
 async fn accept(
     state: Arc<AppState>,
     caller: Caller,
     tenant: TenantName,
     headers: &HeaderMap,
     dry_run: bool,
-    operation: Operation,
+    planner: Planner,
 ) -> Result<Response, Problem> {
     match dry_run {
         true => caller.see(tenant.as_str())?,
         false => caller.change(tenant.as_str())?,
     }
-    let ctx = state.context(&caller, None);
-    let plan = operation.clone();
-    let planned = state.blocking(move |_| plan(&ctx, true)).await?;
-    if dry_run || planned.plan.is_empty() {
-        return Ok(Json(planned).into_response());
-    }
-    let claim = state.claim(tenant.as_str(), preferred_wait(headers)).await?;
     let batch = crate::ops::new_batch_id(state.base());
     let ctx = state.context(&caller, Some(batch.clone()));
-    state.spawn_batch(claim, batch.clone(), planned.plan.clone(), move |_| operation(&ctx, false));
+    if dry_run {
+        let report = state.blocking(move |_| planner(&ctx, true, None)?.report(&ctx)).await?;
+        return Ok(Json(report).into_response());
+    }
+    let mut claim = state.claim(tenant.as_str(), preferred_wait(headers)).await?;
+    let lock = claim.take_lock();
+    let planned = state.blocking(move |_| planner(&ctx, false, lock).map(|plan| (plan, ctx))).await?;
+    let (plan, ctx) = planned;
+    if !plan.has_work() {
+        drop(claim);
+        let report = state.blocking(move |_| plan.report(&ctx)).await?;
+        return Ok(Json(report).into_response());
+    }
+    let rows = plan.rows().to_vec();
+    debug_assert_eq!(plan.batch(), batch);
+    state.spawn_batch(claim, batch.clone(), rows.clone(), move |_| plan.run(&ctx, &Silent));
     state.changed();
     let accepted = BatchReport {
         batch: batch.clone(),
         status: "running".into(),
-        plan: planned.plan,
+        plan: rows,
         jobs: Vec::new(),
         summary: Summary::default(),
         error: None,
@@ -150,11 +162,11 @@ pub async fn install(
     };
     let selection = TenantSelection::Named(vec![tenant.clone()]);
     let restore = body.restore;
-    let operation: Operation = Arc::new(move |ctx, dry_run| {
-        let options = InstallOptions { requests: vec![request.clone()], tenants: selection.clone(), dry_run, restore, fail_fast: false };
-        crate::ops::install::install(ctx, &options, &Silent)
+    let planner: Planner = Box::new(move |ctx, dry_run, lock| {
+        let options = InstallOptions { requests: vec![request], tenants: selection, dry_run, restore, fail_fast: false };
+        crate::ops::install::plan(ctx, &options, lock, &Silent)
     });
-    accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), operation).await
+    accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), planner).await
 }
 
 /// Upgrades a tenant's module to the newest version that keeps every constraint (or `to`).
@@ -183,12 +195,11 @@ pub async fn upgrade(
         })
         .transpose()?;
     let selection = TenantSelection::Named(vec![tenant.clone()]);
-    let operation: Operation = Arc::new(move |ctx, dry_run| {
-        let options =
-            UpgradeOptions { modules: vec![module.clone()], tenants: selection.clone(), to: to.clone(), dry_run, fail_fast: false };
-        crate::ops::upgrade::upgrade(ctx, &options, &Silent)
+    let planner: Planner = Box::new(move |ctx, dry_run, lock| {
+        let options = UpgradeOptions { modules: vec![module], tenants: selection, to, dry_run, fail_fast: false };
+        crate::ops::upgrade::plan(ctx, &options, lock, &Silent)
     });
-    accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), operation).await
+    accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), planner).await
 }
 
 /// Uninstalls a tenant's module, archiving its data unless `purge`.
@@ -208,18 +219,18 @@ pub async fn uninstall(
 ) -> Result<Response, Problem> {
     let (tenant, module) = names(&tenant, &module)?;
     let selection = TenantSelection::Named(vec![tenant.clone()]);
-    let operation: Operation = Arc::new(move |ctx, dry_run| {
+    let planner: Planner = Box::new(move |ctx, dry_run, lock| {
         let options = UninstallOptions {
-            modules: vec![module.clone()],
-            tenants: selection.clone(),
+            modules: vec![module],
+            tenants: selection,
             purge: body.purge,
             cascade: body.cascade,
             dry_run,
             fail_fast: false,
         };
-        crate::ops::uninstall::uninstall(ctx, &options, &Silent)
+        crate::ops::uninstall::plan(ctx, &options, lock, &Silent)
     });
-    accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), operation).await
+    accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), planner).await
 }
 
 /// Enable and disable: claimed, run, answered when done.

@@ -62,6 +62,46 @@ async fn a_failing_migration_ends_the_batch_failed_and_the_job_rolled_back() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_plan_a_request_is_answered_with_is_the_plan_that_runs() {
+    let world = world();
+    let (started_pipe, go) = slow_module(&world);
+    let (_server, api) = serve(&world, &["--shutdown-timeout", "0"]);
+    let slow = api.post("/v1/tenants/acme/modules/slow/install", None).await;
+    assert_eq!(slow.status, 202, "{slow:?}");
+    started(&started_pipe).await;
+    let patient = api.clone();
+    let waiting = tokio::spawn(async move {
+        let request = patient.request(reqwest::Method::POST, "/v1/tenants/acme/modules/base/install").header("prefer", "wait=20");
+        patient.send(request).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A newer release lands while the request waits for the tenant: the plan is made
+    // once the tenant is free, and what runs is that plan.
+    tokio::task::block_in_place(|| {
+        world
+            .module("base-1.2.0", "base", "1.2.0")
+            .migration("V1__base", "CREATE TABLE base_t (id INTEGER PRIMARY KEY, v TEXT);")
+            .migration("V2__more", "ALTER TABLE base_t ADD COLUMN w TEXT;")
+            .migration("V3__most", "ALTER TABLE base_t ADD COLUMN z TEXT;")
+            .flag("beta", false)
+            .write()
+    });
+    release(&go).await;
+    let accepted = waiting.await.unwrap();
+    let location = accepted.location().to_string();
+    let body = accepted.expect(202);
+    let planned: Vec<(&str, &str)> =
+        body["plan"].as_array().unwrap().iter().map(|r| (r["module"].as_str().unwrap(), r["to_version"].as_str().unwrap())).collect();
+    assert_eq!(planned, [("base", "1.2.0")], "{body:#}");
+    let done = api.settled(&location).await;
+    assert_eq!(done["status"], "completed", "{done:#}");
+    assert_eq!(done["plan"], body["plan"], "the batch keeps the plan it was accepted with");
+    let versions: Vec<&str> = done["jobs"].as_array().unwrap().iter().map(|j| j["to_version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["1.2.0"], "what ran is what was planned: {done:#}");
+    assert_eq!(world.installed("acme")["base"], "1.2.0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_a_job_holds_is_409_busy_and_prefer_wait_waits_for_it() {
     let world = world();
     let (started_pipe, go) = slow_module(&world);
