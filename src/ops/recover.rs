@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use crate::domain::Result;
 use crate::domain::catalog::Catalog;
-use crate::domain::change;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step, StepStatus};
 use crate::domain::module::ModuleVersion;
 use crate::domain::name::TenantName;
@@ -164,18 +163,10 @@ fn recover_jobs(ctx: &Context, tenant: &str, reporter: &dyn Reporter) -> Result<
     }
     for (_, batch) in batches {
         let mut committed = false;
-        let mut failed_announced = false;
         for job in &batch {
             committed |= db.job_marked(job.id)?;
-            if job.status == JobStatus::Failed {
-                let steps = ctx.landlord.job(job.id)?.map(|(_, steps, _)| steps).unwrap_or_default();
-                failed_announced |= change::outcome_announced(job, &steps);
-            }
         }
-        // Work that committed before a hook failed and its undo failed too: its failure is
-        // announced, and the checkpoint still holds what to undo it to.
-        let finish_undo = failed_announced && ctx.tenants.checkpoint(tenant) == Checkpoint::Complete;
-        if committed && !finish_undo {
+        if committed {
             let mut stored = Vec::with_capacity(batch.len());
             for job in &batch {
                 let Some((job, mut steps, effect)) = ctx.landlord.job(job.id)? else { continue };
