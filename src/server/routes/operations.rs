@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::domain::Result;
 use crate::domain::name::{ModuleName, TenantName};
 use crate::domain::resolver::Request;
+use crate::domain::{ErrorKind, Result};
 use crate::ops::install::InstallOptions;
 use crate::ops::planned::TenantPlan;
 use crate::ops::uninstall::UninstallOptions;
@@ -89,7 +89,7 @@ pub struct ToggleRequest {
 
 /// One module for one tenant, planned as a dry run or for real, under the tenant's lock
 /// when the caller holds it.
-type Planner = Box<dyn FnOnce(&Context, bool, Option<TenantLock>) -> Result<TenantPlan> + Send>;
+type Planner = Arc<dyn Fn(&Context, bool, Option<TenantLock>) -> Result<TenantPlan> + Send + Sync>;
 
 /// Plans once and answers: the plan of a dry run, or nothing to do, with 200; else, with
 /// the tenant claimed and locked (once, from planning to the end of the work), 202 with
@@ -108,11 +108,23 @@ async fn accept(
     }
     let batch = crate::ops::new_batch_id(state.base());
     let ctx = state.context(&caller, Some(batch.clone()));
+    let dry = |planner: Planner, ctx: Context| {
+        let state = state.clone();
+        async move { state.blocking(move |_| planner(&ctx, true, None)?.report(&ctx)).await }
+    };
     if dry_run {
-        let report = state.blocking(move |_| planner(&ctx, true, None)?.report(&ctx)).await?;
-        return Ok(Json(report).into_response());
+        return Ok(Json(dry(planner, ctx).await?).into_response());
     }
-    let mut claim = state.claim(tenant.as_str(), preferred_wait(headers)).await?;
+    let mut claim = match state.claim(tenant.as_str(), preferred_wait(headers)).await {
+        Ok(claim) => claim,
+        // A request that asks for what the tenant already has is answered as ever, busy
+        // or not, from what the landlord says (as a dry run: nothing is locked).
+        Err(busy) if busy.kind == ErrorKind::Busy.as_str() => {
+            let report = dry(planner, ctx).await?;
+            return if report.plan.is_empty() { Ok(Json(report).into_response()) } else { Err(busy) };
+        }
+        Err(problem) => return Err(problem),
+    };
     let lock = claim.take_lock();
     let planned = state.blocking(move |_| planner(&ctx, false, lock).map(|plan| (plan, ctx))).await?;
     let (plan, ctx) = planned;
@@ -162,8 +174,8 @@ pub async fn install(
     };
     let selection = TenantSelection::Named(vec![tenant.clone()]);
     let restore = body.restore;
-    let planner: Planner = Box::new(move |ctx, dry_run, lock| {
-        let options = InstallOptions { requests: vec![request], tenants: selection, dry_run, restore, fail_fast: false };
+    let planner: Planner = Arc::new(move |ctx, dry_run, lock| {
+        let options = InstallOptions { requests: vec![request.clone()], tenants: selection.clone(), dry_run, restore, fail_fast: false };
         crate::ops::install::plan(ctx, &options, lock, &Silent)
     });
     accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), planner).await
@@ -195,8 +207,9 @@ pub async fn upgrade(
         })
         .transpose()?;
     let selection = TenantSelection::Named(vec![tenant.clone()]);
-    let planner: Planner = Box::new(move |ctx, dry_run, lock| {
-        let options = UpgradeOptions { modules: vec![module], tenants: selection, to, dry_run, fail_fast: false };
+    let planner: Planner = Arc::new(move |ctx, dry_run, lock| {
+        let options =
+            UpgradeOptions { modules: vec![module.clone()], tenants: selection.clone(), to: to.clone(), dry_run, fail_fast: false };
         crate::ops::upgrade::plan(ctx, &options, lock, &Silent)
     });
     accept(state, caller, tenant, &headers, query.dry_run.unwrap_or(false), planner).await
@@ -219,10 +232,10 @@ pub async fn uninstall(
 ) -> Result<Response, Problem> {
     let (tenant, module) = names(&tenant, &module)?;
     let selection = TenantSelection::Named(vec![tenant.clone()]);
-    let planner: Planner = Box::new(move |ctx, dry_run, lock| {
+    let planner: Planner = Arc::new(move |ctx, dry_run, lock| {
         let options = UninstallOptions {
-            modules: vec![module],
-            tenants: selection,
+            modules: vec![module.clone()],
+            tenants: selection.clone(),
             purge: body.purge,
             cascade: body.cascade,
             dry_run,

@@ -102,6 +102,25 @@ async fn the_plan_a_request_is_answered_with_is_the_plan_that_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn asking_a_busy_tenant_for_what_it_has_is_answered_at_once() {
+    let world = world();
+    let (started_pipe, go) = slow_module(&world);
+    let (_server, api) = serve(&world, &["--shutdown-timeout", "0"]);
+    assert_eq!(api.install("acme", "base").await["status"], "completed");
+    let slow = api.post("/v1/tenants/acme/modules/slow/install", None).await;
+    assert_eq!(slow.status, 202, "{slow:?}");
+    started(&started_pipe).await;
+    // A provisioning script asks again for what the tenant has: nothing to do, busy or not.
+    let again = api.post("/v1/tenants/acme/modules/base/install", None).await.expect(200);
+    assert_eq!((again["plan"].clone(), again["summary"]["unchanged"].clone()), (json!([]), json!(1)), "{again:#}");
+    // What the tenant lacks waits for it.
+    api.post("/v1/tenants/acme/modules/addon/install", None).await.problem(409, "busy");
+    release(&go).await;
+    assert_eq!(api.settled(slow.location()).await["status"], "completed");
+    assert_eq!(world.installed("acme").keys().collect::<Vec<_>>(), ["base", "slow"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_a_job_holds_is_409_busy_and_prefer_wait_waits_for_it() {
     let world = world();
     let (started_pipe, go) = slow_module(&world);
