@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::cli::output::print_stdout;
 use crate::cli::{Done, Env};
-use crate::domain::{Error, Result, StorageState};
+use crate::domain::{Error, Result};
 use crate::ops::events;
 use crate::store::interrupt;
 
@@ -77,8 +77,9 @@ pub fn run(args: EventsArgs, env: &Env) -> Result<Done> {
             // Wakes when something commits (at once on PostgreSQL, which announces it);
             // the timeout bounds the wait, and how long a signal waits to be seen.
             Some(seen) => match ctx.landlord.wait_for_change(seen, FOLLOW_WAIT) {
+                Ok(_) => {}
                 // Found out again by the next read, which says so.
-                Ok(_) | Err(Error { storage: Some(StorageState::Unreachable), .. }) => {}
+                Err(e) if e.storage_unreachable() => {}
                 Err(e) => return Err(e),
             },
             None => std::thread::sleep(FOLLOW_WAIT),

@@ -94,6 +94,15 @@ async fn started(pipe: &Path) {
     assert_eq!(tokio::task::spawn_blocking(move || read_fifo(&pipe)).await.unwrap(), "started\n");
 }
 
+/// Installs `slow` (of [`slow_module`]) on acme and waits until its hook holds the tenant;
+/// the 202 answer.
+async fn hold_acme(api: &Api, started_pipe: &Path) -> Reply {
+    let accepted = api.post("/v1/tenants/acme/modules/slow/install", None).await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    started(started_pipe).await;
+    accepted
+}
+
 async fn release(pipe: &Path) {
     let pipe = pipe.to_path_buf();
     tokio::task::spawn_blocking(move || write_fifo(&pipe, "go\n")).await.unwrap();

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::domain::Result;
+use crate::store::Kept;
 use crate::store::storage::io_error;
 
 /// A tenant file (the scratch database, without one), as messages name it.
@@ -16,6 +17,11 @@ pub(crate) fn tenant_file(path: Option<&Path>) -> String {
 /// The tenant file a connection is open on, as messages name it.
 pub(crate) fn connection_file(conn: &Connection) -> String {
     tenant_file(conn.path().filter(|p| !p.is_empty()).map(Path::new))
+}
+
+/// The file a kept item is: its reference is the file's path.
+pub(crate) fn kept_path(kept: &Kept) -> &Path {
+    Path::new(kept.reference())
 }
 
 pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {

@@ -20,7 +20,7 @@ use crate::domain::{Error, Result};
 use crate::store::clock::Clock;
 use crate::store::sqlite::driver::{Driver, migration_error};
 use crate::store::sqlite::error::{sql_error, work_failure};
-use crate::store::sqlite::files::{remove_if_exists, tenant_file};
+use crate::store::sqlite::files::{kept_path, remove_if_exists, tenant_file};
 use crate::store::sqlite::sandbox::Sandbox;
 use crate::store::sqlite::schema::{self, INTERNAL_SCHEMA, INTERNAL_TABLES, SchemaObject, history_table, quote, quote_literal};
 use crate::store::sqlite::{archive, kept};
@@ -291,7 +291,7 @@ impl TenantDb for SqliteTenantDb {
     }
 
     fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, kept: &Kept) -> Result<ArchiveSummary> {
-        archive::save(&self.conn, module, flags, Path::new(kept.reference()), &self.clock.now_text())
+        archive::save(&self.conn, module, flags, kept_path(kept), &self.clock.now_text())
     }
 
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError> {
@@ -333,7 +333,7 @@ impl TenantDb for SqliteTenantDb {
 
     fn restore_module(&mut self, kept: &Kept) -> std::result::Result<ArchiveSummary, WorkError> {
         self.require_transaction("restore")?;
-        archive::restore(&self.conn, Path::new(kept.reference()), &self.clock.now_text())
+        archive::restore(&self.conn, kept_path(kept), &self.clock.now_text())
     }
 
     fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>> {

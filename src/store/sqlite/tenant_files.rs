@@ -17,7 +17,7 @@ use crate::domain::{Error, Result};
 use crate::store::clock::{Clock, format_time};
 use crate::store::lock::FileLock;
 use crate::store::sqlite::error::{configure, sql_error};
-use crate::store::sqlite::files::{remove_if_exists, tenant_file, with_suffix};
+use crate::store::sqlite::files::{kept_path, remove_if_exists, tenant_file, with_suffix};
 use crate::store::sqlite::schema::INTERNAL_SCHEMA;
 use crate::store::sqlite::tenant_db::SqliteTenantDb;
 use crate::store::sqlite::{archive, check, copy};
@@ -108,10 +108,6 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect::<Result<Vec<_>>>()?;
     paths.sort();
     Ok(paths)
-}
-
-fn kept_path(kept: &Kept) -> &Path {
-    Path::new(kept.reference())
 }
 
 impl TenantFiles for SqliteTenantFiles {
@@ -266,21 +262,13 @@ impl TenantFiles for SqliteTenantFiles {
     }
 
     fn names(&self) -> Result<Vec<String>> {
-        let entries = match std::fs::read_dir(&self.tenants_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io_error(format!("cannot read `{}`", self.tenants_dir.display()), e)),
-        };
         let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| io_error(format!("cannot read `{}`", self.tenants_dir.display()), e))?;
-            let name = entry.file_name();
-            let Some(tenant) = name.to_str().and_then(|n| n.strip_suffix(".db")) else { continue };
-            if TenantName::parse(tenant).is_ok() && entry.path().is_file() {
+        for path in entries(&self.tenants_dir)?.into_iter().filter(|p| p.is_file()) {
+            let Some(tenant) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".db")) else { continue };
+            if TenantName::parse(tenant).is_ok() {
                 names.push(tenant.to_string());
             }
         }
-        names.sort();
         Ok(names)
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 
-use super::{release, sample, serve, slow_module, started, token, world};
+use super::{hold_acme, release, sample, serve, slow_module, started, token, world};
 use crate::support::content;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -66,9 +66,7 @@ async fn the_plan_a_request_is_answered_with_is_the_plan_that_runs() {
     let world = world();
     let (started_pipe, go) = slow_module(&world);
     let (_server, api) = serve(&world, &["--shutdown-timeout", "0"]);
-    let slow = api.post("/v1/tenants/acme/modules/slow/install", None).await;
-    assert_eq!(slow.status, 202, "{slow:?}");
-    started(&started_pipe).await;
+    hold_acme(&api, &started_pipe).await;
     let patient = api.clone();
     let waiting = tokio::spawn(async move {
         let request = patient.request(reqwest::Method::POST, "/v1/tenants/acme/modules/base/install").header("prefer", "wait=20");
@@ -107,9 +105,7 @@ async fn asking_a_busy_tenant_for_what_it_has_is_answered_at_once() {
     let (started_pipe, go) = slow_module(&world);
     let (_server, api) = serve(&world, &["--shutdown-timeout", "0"]);
     assert_eq!(api.install("acme", "base").await["status"], "completed");
-    let slow = api.post("/v1/tenants/acme/modules/slow/install", None).await;
-    assert_eq!(slow.status, 202, "{slow:?}");
-    started(&started_pipe).await;
+    let slow = hold_acme(&api, &started_pipe).await;
     // A provisioning script asks again for what the tenant has: nothing to do, busy or not.
     let again = api.post("/v1/tenants/acme/modules/base/install", None).await.expect(200);
     assert_eq!((again["plan"].clone(), again["summary"]["unchanged"].clone()), (json!([]), json!(1)), "{again:#}");
@@ -126,9 +122,7 @@ async fn a_tenant_a_job_holds_is_409_busy_and_prefer_wait_waits_for_it() {
     let (started_pipe, go) = slow_module(&world);
     // Should the test fail with the hook waiting, the server rolls it back at once.
     let (_server, api) = serve(&world, &["--shutdown-timeout", "0"]);
-    let slow = api.post("/v1/tenants/acme/modules/slow/install", None).await;
-    assert_eq!(slow.status, 202, "{slow:?}");
-    started(&started_pipe).await;
+    let slow = hold_acme(&api, &started_pipe).await;
 
     let requests = [
         api.request(reqwest::Method::POST, "/v1/tenants/acme/modules/base/install"),

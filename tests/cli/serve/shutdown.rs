@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use super::{Sse, release, running_jobs, serve, slow_module, started, world};
+use super::{Sse, hold_acme, release, running_jobs, serve, slow_module, started, world};
 use crate::support::{content, ends_within, fifo};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -16,9 +16,7 @@ async fn a_job_running_at_sigterm_finishes_within_the_shutdown_timeout_and_the_s
     let (started_pipe, go) = slow_module(&world);
     let (server, api) = serve(&world, &["--shutdown-timeout", "30"]);
     let mut stream = Sse::open(&api, "/v1/events/stream?after=0", None).await;
-    let accepted = api.post("/v1/tenants/acme/modules/slow/install", None).await;
-    assert_eq!(accepted.status, 202, "{accepted:?}");
-    started(&started_pipe).await;
+    hold_acme(&api, &started_pipe).await;
 
     server.signal(libc::SIGTERM);
     // The stream ends (after what it had to send), and no new connection is taken.
