@@ -17,6 +17,7 @@ pub mod name;
 pub mod ownership;
 pub mod recorded;
 pub mod resolver;
+pub mod statements;
 pub mod suggest;
 
 pub use error::{Error, ErrorKind, Interruption, Result, StorageState};

@@ -1,7 +1,7 @@
 //! Adapters behind the traits the use-cases talk to: the landlord catalog, tenant
 //! databases, module discovery, hooks, subscriptions, locks and the clock. SQLite is the
-//! embedded default (`store::sqlite`); `store::postgres` is a landlord for many hosts,
-//! which passes the same conformance suite. Nothing outside this module names rusqlite or
+//! embedded default (`store::sqlite`); `store::postgres` is a landlord for many hosts
+//! and tenant databases as schemas, each passing the same conformance suite as SQLite's. Nothing outside this module names rusqlite or
 //! postgres, and [`open`] is the one place that builds the stores.
 
 pub mod change_sql;
@@ -546,6 +546,8 @@ pub enum CopyMethod {
     /// SQLite's backup API, page by page (the file alone did not hold the whole database:
     /// a reader kept part of it in the write-ahead log).
     Backup,
+    /// `pg_dump` of the tenant's PostgreSQL schema, kept in the database.
+    SchemaDump,
 }
 
 impl std::fmt::Display for CopyMethod {
@@ -554,6 +556,7 @@ impl std::fmt::Display for CopyMethod {
             CopyMethod::Reflink => "reflink (FICLONE)",
             CopyMethod::FileCopy => "file copy (the file system has no reflinks)",
             CopyMethod::Backup => "SQLite backup API (the write-ahead log could not be checkpointed)",
+            CopyMethod::SchemaDump => "pg_dump of the tenant's schema",
         })
     }
 }
@@ -636,11 +639,17 @@ pub trait TenantDb {
         seeds: bool,
         writable: &BTreeSet<ModuleName>,
     ) -> std::result::Result<ApplyReport, WorkError>;
-    /// Saves the module's objects and rows as `kept`, a new item [`TenantFiles::place`] gave.
+    /// Saves the module's objects and rows as `kept`, a new item [`TenantFiles::place`]
+    /// gave, in the current transaction (or one of its own outside one). A pre-upgrade
+    /// copy leaves the module as it is; for an uninstall archive an engine may move the
+    /// objects instead of copying them (PostgreSQL schemas), after which
+    /// [`TenantDb::remove_module`] has only the module's records left to remove.
     fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, kept: &Kept) -> Result<ArchiveSummary>;
     /// Drops exactly the module's objects, its migration history and its records.
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError>;
-    /// Recreates a module from what `save_module` kept.
+    /// Recreates a module from what `save_module` kept. An engine that moves the objects
+    /// back uses the item up ([`TenantFiles::kept_size`] is `None` afterwards); a SQLite
+    /// file is copied from and stays.
     fn restore_module(&mut self, kept: &Kept) -> std::result::Result<ArchiveSummary, WorkError>;
     /// Rows of the module's tables whose foreign keys point at nothing.
     fn foreign_key_problems(&mut self, module: &str) -> Result<Vec<String>>;

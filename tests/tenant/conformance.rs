@@ -54,7 +54,7 @@ macro_rules! tenant_conformance_tests {
 const AT: &str = "2026-11-22T10:00:00.000Z";
 
 /// A module version with these migrations (`V1__…` numbered from the name) and seeds.
-fn module(name: &str, version: &str, migrations: &[(&str, &str)], seeds: &[&str]) -> ModuleVersion {
+pub fn module(name: &str, version: &str, migrations: &[(&str, &str)], seeds: &[&str]) -> ModuleVersion {
     let text = format!("[module]\nname = \"{name}\"\nversion = \"{version}\"\ndescription = \"conformance\"\n");
     let manifest = parse_manifest(&text, Path::new("module.toml")).expect("manifest");
     let migrations = migrations
@@ -68,7 +68,7 @@ fn module(name: &str, version: &str, migrations: &[(&str, &str)], seeds: &[&str]
     ModuleVersion::new(manifest, text, migrations, seeds, Source::Landlord)
 }
 
-fn membership() -> ModuleVersion {
+pub fn membership() -> ModuleVersion {
     module(
         "membership",
         "1.0.0",
@@ -77,7 +77,7 @@ fn membership() -> ModuleVersion {
     )
 }
 
-fn finance() -> ModuleVersion {
+pub fn finance() -> ModuleVersion {
     module(
         "finance",
         "1.0.0",
@@ -90,26 +90,26 @@ fn finance() -> ModuleVersion {
     )
 }
 
-fn names(list: &[&str]) -> BTreeSet<ModuleName> {
+pub fn names(list: &[&str]) -> BTreeSet<ModuleName> {
     list.iter().map(|n| ModuleName::parse(n).expect("module name")).collect()
 }
 
 /// Applies `module` in a transaction of its own and commits it.
-fn install(db: &mut dyn TenantDb, module: &ModuleVersion, writable: &[&str]) {
+pub fn install(db: &mut dyn TenantDb, module: &ModuleVersion, writable: &[&str]) {
     db.begin().unwrap();
     db.apply(module, true, &names(writable)).unwrap_or_else(|e| panic!("{}: {}", e.step, e.error.message));
     db.commit().unwrap();
 }
 
 /// Applies `module` in a transaction, expecting a refusal: rolls back and gives it.
-fn refused(db: &mut dyn TenantDb, module: &ModuleVersion, writable: &[&str]) -> WorkError {
+pub fn refused(db: &mut dyn TenantDb, module: &ModuleVersion, writable: &[&str]) -> WorkError {
     db.begin().unwrap();
     let error = db.apply(module, true, &names(writable)).expect_err("refused");
     db.rollback().unwrap();
     error
 }
 
-fn fresh(fixture: &dyn Fixture, tenant: &str) -> (Arc<dyn TenantFiles>, Box<dyn TenantDb>) {
+pub fn fresh(fixture: &dyn Fixture, tenant: &str) -> (Arc<dyn TenantFiles>, Box<dyn TenantDb>) {
     let tenants = fixture.tenants();
     tenants.create(tenant).unwrap();
     let db = tenants.open(tenant).unwrap();
@@ -450,8 +450,17 @@ pub fn kept_items_are_placed_apart_found_and_discarded(fixture: &dyn Fixture) {
     let copy = tenants.place("acme", KeepFor::UpgradeCopy { module: "finance", from: "1.0.0", batch: "b1" });
     assert!(first != second && first != copy, "each batch and kind gets its own place");
     assert_eq!(tenants.kept_size(&first), None, "placing writes nothing");
-    for kept in [&first, &second, &copy] {
-        db.save_module("finance", &BTreeMap::new(), kept).unwrap();
+    // A pre-upgrade copy leaves the module in place; each uninstall archives it whole.
+    db.begin().unwrap();
+    db.save_module("finance", &BTreeMap::new(), &copy).unwrap();
+    db.commit().unwrap();
+    assert_eq!(fixture.rows("acme", "invoices"), Some(3), "a copy leaves the module as it was");
+    for archive in [&first, &second] {
+        db.begin().unwrap();
+        db.save_module("finance", &BTreeMap::new(), archive).unwrap();
+        db.remove_module("finance").unwrap();
+        db.commit().unwrap();
+        install(db.as_mut(), &finance(), &[]);
     }
     let items = tenants.kept_here(None, &[first.clone(), Kept::new("not-kept-here")]).unwrap();
     let mut found: Vec<(FileKind, bool)> = items.iter().map(|i| (i.kind, i.referenced)).collect();
@@ -463,6 +472,7 @@ pub fn kept_items_are_placed_apart_found_and_discarded(fixture: &dyn Fixture) {
     assert!(!tenants.discard_kept(&second).unwrap(), "gone already");
     assert_eq!(tenants.kept_size(&second), None);
     assert!(tenants.read_archive(&second).is_err());
+    assert_eq!(tenants.read_archive(&first).unwrap().rows, 3);
     assert_eq!(tenants.read_archive(&copy).unwrap().rows, 3);
     assert_eq!(tenants.kept_here(None, &[]).unwrap().len(), 2);
 }

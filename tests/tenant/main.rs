@@ -6,6 +6,8 @@
 #[path = "../support/checks.rs"]
 mod checks;
 mod conformance;
+#[path = "../support/postgres.rs"]
+mod pg;
 
 mod sqlite {
     use std::sync::Arc;
@@ -48,3 +50,5 @@ mod sqlite {
 
     crate::tenant_conformance_tests!(Some(SqliteFixture::new()));
 }
+
+mod postgres;

@@ -31,9 +31,11 @@ mod listen;
 mod pool;
 mod reader;
 mod runtime;
+mod tenant;
 mod tokens;
 
 pub use reader::PostgresReadModel;
+pub use tenant::PostgresTenants;
 
 mod embedded {
     refinery::embed_migrations!("src/store/postgres/migrations");
@@ -143,6 +145,23 @@ pub(crate) fn connect_error(shown: &str, e: postgres::Error) -> Error {
         .with_storage(StorageState::Unreachable)
 }
 
+/// The connection settings of `url`, and the URL as it may be shown: connecting gives up
+/// after `timeout` (at least 1 s, at most 10) unless the URL says otherwise.
+pub(crate) fn config(url: &str, timeout: Duration) -> Result<(postgres::Config, String)> {
+    let shown = redact(url);
+    let mut config: postgres::Config = url.parse().map_err(|e| {
+        Error::invalid(format!("`{shown}` is not a PostgreSQL URL: {e}"))
+            .with_hint("write it as `postgres://USER:PASSWORD@HOST:PORT/DATABASE`")
+    })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(timeout.clamp(Duration::from_secs(1), Duration::from_secs(10)));
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("modreg");
+    }
+    Ok((config, shown))
+}
+
 /// A stored time, from the domain's text.
 fn time(text: &str) -> Result<OffsetDateTime> {
     parse_time(text).ok_or_else(|| Error::internal(format!("`{text}` is not an RFC 3339 time")))
@@ -179,17 +198,7 @@ impl PostgresLandlord {
     /// A pool on `url`, and a first connection made directly, so that a wrong URL or
     /// password is told apart from a server that is down.
     fn connect(url: &str, timeout: Duration) -> Result<(PostgresLandlord, postgres::Client)> {
-        let shown = redact(url);
-        let mut config: postgres::Config = url.parse().map_err(|e| {
-            Error::invalid(format!("`{shown}` is not a PostgreSQL URL: {e}"))
-                .with_hint("write it as `postgres://USER:PASSWORD@HOST:PORT/DATABASE`")
-        })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(timeout.clamp(Duration::from_secs(1), Duration::from_secs(10)));
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("modreg");
-        }
+        let (config, shown) = config(url, timeout)?;
         let first = config.connect(NoTls).map_err(|e| pg_error(&shown, e).context("cannot connect"))?;
         let manager = pool::Manager::new(config.clone());
         let pool = r2d2::Pool::builder()

@@ -3,8 +3,6 @@
 //! sandbox, and times each one. refinery still does what it is for: ordering, the
 //! history table, and refusing applied migrations that changed or went missing.
 
-use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::time::Instant;
 
 use refinery_core::Migration;
@@ -15,45 +13,29 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::domain::Error;
 use crate::domain::module::ModuleVersion;
+use crate::store::migration_error::{self, Bodies};
 use crate::store::sqlite::sandbox::{Sandbox, ScriptFailure};
 use crate::store::sqlite::script::sqlite_message;
-use crate::store::{WorkError, WorkStep, migration_error};
+use crate::store::{WorkError, WorkStep};
 
-/// A failure while applying migrations.
-#[derive(Debug)]
-pub(crate) enum DriverError {
-    /// A migration body failed.
-    Migration { name: String, failure: ScriptFailure },
-    /// refinery's own SQL (the history table) failed.
-    History(rusqlite::Error),
-}
+pub(crate) type DriverError = migration_error::DriverError<ScriptFailure, rusqlite::Error>;
 
-impl fmt::Display for DriverError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DriverError::Migration { failure, .. } => f.write_str(&failure.reason()),
-            DriverError::History(e) => write!(f, "{e}"),
-        }
+impl std::fmt::Display for ScriptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason())
     }
 }
-
-impl std::error::Error for DriverError {}
 
 pub(crate) struct Driver<'a> {
     conn: &'a Connection,
     sandbox: &'a Sandbox,
-    /// Migration bodies by content, to the names they run as.
-    bodies: HashMap<String, VecDeque<String>>,
+    bodies: Bodies,
     pub steps: Vec<WorkStep>,
 }
 
 impl<'a> Driver<'a> {
     pub(crate) fn new(conn: &'a Connection, sandbox: &'a Sandbox, migrations: &[crate::domain::module::Migration]) -> Self {
-        let mut bodies: HashMap<String, VecDeque<String>> = HashMap::new();
-        for m in migrations {
-            bodies.entry(m.sql.clone()).or_default().push_back(m.name.clone());
-        }
-        Driver { conn, sandbox, bodies, steps: Vec::new() }
+        Driver { conn, sandbox, bodies: Bodies::new(migrations), steps: Vec::new() }
     }
 }
 
@@ -63,9 +45,7 @@ impl Transaction for Driver<'_> {
     fn execute<'q, T: Iterator<Item = &'q str>>(&mut self, queries: T) -> Result<usize, Self::Error> {
         let mut count = 0;
         for query in queries {
-            // refinery passes the migration bodies we gave it and statements of its own
-            // (the history table); only the former came from module files.
-            match self.bodies.get_mut(query).and_then(VecDeque::pop_front) {
+            match self.bodies.take(query) {
                 Some(name) => {
                     let started = Instant::now();
                     let result = self.sandbox.run_script(self.conn, query);
@@ -114,12 +94,12 @@ impl Migrate for Driver<'_> {}
 pub(crate) fn migration_error(module: &ModuleVersion, e: refinery_core::Error) -> WorkError {
     let name = module.name();
     migration_error::refinery_failure(module, e, |source| match source.downcast_ref::<DriverError>()? {
-        DriverError::Migration { name: migration, failure } => {
+        migration_error::DriverError::Migration { name: migration, failure } => {
             let sql = module.migrations.iter().find(|m| &m.name == migration).map_or("", |m| m.sql.as_str());
             let what = format!("migration `{migration}` of `{name}`");
             Some(failure.work_error(format!("migrate {migration}"), &what, &format!("migrations/{migration}.sql"), sql))
         }
-        DriverError::History(e) => {
+        migration_error::DriverError::History(e) => {
             Some(WorkError::new("migrate history", Error::failed(format!("migration `history` of `{name}` failed: {}", sqlite_message(e)))))
         }
     })

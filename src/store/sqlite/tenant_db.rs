@@ -229,15 +229,7 @@ impl TenantDb for SqliteTenantDb {
         let foreign = schema::foreign_objects(&self.conn, name, &before).map_err(internal)?;
         self.sandbox.prepare(Ownership::new(name, foreign, writable.iter().map(ToString::to_string).collect()));
 
-        let mut migrations = Vec::with_capacity(module.migrations.len());
-        for m in &module.migrations {
-            let migration = refinery_core::Migration::unapplied(&m.name, &m.sql).map_err(|e| {
-                WorkError::new(format!("migrate {}", m.name), Error::invalid(format!("migration `{}` of `{name}`: {e}", m.name)))
-            })?;
-            migrations.push(migration);
-        }
-        let mut runner = refinery_core::Runner::new(&migrations).set_grouped(true).set_abort_divergent(true).set_abort_missing(true);
-        runner.set_migration_table_name(history_table(name));
+        let runner = crate::store::migration_error::runner(module, history_table(name))?;
         let mut driver = Driver::new(&self.conn, &self.sandbox, &module.migrations);
         let outcome = runner.run(&mut driver);
         let mut steps = std::mem::take(&mut driver.steps);

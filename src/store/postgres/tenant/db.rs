@@ -1,0 +1,409 @@
+//! One tenant's schema, opened for work: module work in one transaction of modreg's
+//! (PostgreSQL's DDL is transactional), module SQL through the module's role
+//! (`confine`), and ownership of every object recorded in `_modreg_objects`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use super::catalog::{self, history_table};
+use super::confine;
+use super::driver::{self, Driver};
+use super::{Shared, dump, ident, kept, records};
+use crate::domain::change::Change;
+use crate::domain::module::ModuleVersion;
+use crate::domain::name::ModuleName;
+use crate::domain::ownership::{self, Ownership, is_internal};
+use crate::domain::{Error, Result};
+use crate::store::postgres::pool::Pooled;
+use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Kept, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep};
+
+pub(super) struct PostgresTenantDb {
+    shared: Arc<Shared>,
+    conn: Pooled,
+    schema: String,
+    /// A throwaway schema (`validate`), dropped with the handle.
+    scratch: bool,
+    in_transaction: bool,
+}
+
+impl PostgresTenantDb {
+    pub(super) fn new(shared: Arc<Shared>, conn: Pooled, schema: String, scratch: bool) -> Self {
+        PostgresTenantDb { shared, conn, schema, scratch, in_transaction: false }
+    }
+
+    fn conn(&mut self) -> &mut Pooled {
+        &mut self.conn
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        let result = self.conn().client().batch_execute(sql);
+        result.map_err(|e| self.shared.err(e))
+    }
+
+    fn require_transaction(&self, step: &str) -> std::result::Result<(), WorkError> {
+        if self.in_transaction { Ok(()) } else { Err(WorkError::new(step, Error::internal("module work outside a transaction"))) }
+    }
+
+    /// What module SQL of `module` runs among: every object it does not own, with the
+    /// module that does.
+    fn ownership(&mut self, module: &str, before: &[catalog::Object], writable: &BTreeSet<ModuleName>) -> Result<Ownership> {
+        let schema = self.schema.clone();
+        let owners: HashMap<String, String> = catalog::owners(self.conn().client(), &schema)
+            .map_err(|e| self.shared.err(e))?
+            .into_iter()
+            .map(|(name, owner)| (name.to_lowercase(), owner))
+            .collect();
+        let foreign = before
+            .iter()
+            .filter(|o| owners.get(&o.name.to_lowercase()).is_none_or(|owner| owner != module))
+            .map(|o| (o.name.clone(), owners.get(&o.name.to_lowercase()).cloned()));
+        Ok(Ownership::new(module, foreign, writable.iter().map(ToString::to_string).collect()))
+    }
+
+    /// The tables (views included) and sequences of the modules in `writable`.
+    fn writable_objects(&mut self, writable: &BTreeSet<ModuleName>) -> Result<(Vec<String>, Vec<String>)> {
+        if writable.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let modules: Vec<&str> = writable.iter().map(ModuleName::as_str).collect();
+        let sql = format!(
+            "SELECT name, type FROM {}._modreg_objects WHERE module = ANY ($1) AND type IN ('table', 'view', 'sequence') ORDER BY name",
+            ident(&self.schema)
+        );
+        let rows = self.conn().client().query(&sql, &[&modules]);
+        let rows = rows.map_err(|e| self.shared.err(e))?;
+        let (mut tables, mut sequences) = (Vec::new(), Vec::new());
+        for row in rows {
+            let (name, kind): (String, String) = (row.get(0), row.get(1));
+            if kind == "sequence" { sequences.push(name) } else { tables.push(name) }
+        }
+        Ok((tables, sequences))
+    }
+
+    /// Refuses what module SQL left that PostgreSQL's rights do not stop: objects of its
+    /// role named as modreg's own, and views and functions whose text names modreg's
+    /// tables (an application running them would reach those).
+    fn check_objects(module: &str, after: &[catalog::Object]) -> std::result::Result<(), WorkError> {
+        let role = confine::role(module);
+        for object in after.iter().filter(|o| o.owner == role) {
+            if is_internal(&object.name) {
+                let refusal = Ownership::internal(&object.name);
+                let error = refusal.error(format!("module `{module}` may not create `{}`: {}", object.name, refusal.message));
+                return Err(WorkError::new("record objects", error));
+            }
+            if object.body.as_deref().is_some_and(ownership::refers_to_internal) {
+                return Err(WorkError::new(
+                    "record objects",
+                    Error::failed(format!(
+                        "module `{module}` created {} `{}`, which refers to modreg's `_modreg_*` tables",
+                        object.kind, object.name
+                    )),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the objects the module's work created and forgets those it dropped.
+    fn record_objects(
+        &mut self,
+        module: &str,
+        before: &[catalog::Object],
+        after: &[catalog::Object],
+    ) -> std::result::Result<(Vec<SchemaItem>, Vec<String>), postgres::Error> {
+        let schema = self.schema.clone();
+        let owned: Vec<String> = catalog::owned(self.conn().client(), &schema, module)?.into_iter().map(|(name, _, _)| name).collect();
+        let names = |objects: &[catalog::Object]| objects.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
+        let (before_names, after_names) = (names(before), names(after));
+        let before_refs: Vec<&str> = before_names.iter().map(String::as_str).collect();
+        let after_refs: Vec<&str> = after_names.iter().map(String::as_str).collect();
+        let (new, dropped) = ownership::changed_objects(&before_refs, &after_refs, &owned);
+        let new: HashSet<String> = new.into_iter().map(str::to_lowercase).collect();
+        let s = ident(&schema);
+        let insert = format!(
+            "INSERT INTO {s}._modreg_objects (name, module, type, tbl_name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET module = excluded.module, type = excluded.type, tbl_name = excluded.tbl_name"
+        );
+        let mut created = Vec::new();
+        for object in after.iter().filter(|o| new.contains(&o.name.to_lowercase())) {
+            self.conn().client().query(&insert, &[&object.name, &module, &object.kind, &object.tbl_name])?;
+            created.push(SchemaItem { name: object.name.clone(), kind: object.kind.clone() });
+        }
+        let delete = format!("DELETE FROM {s}._modreg_objects WHERE name = $1");
+        for name in &dropped {
+            self.conn().client().query(&delete, &[name])?;
+        }
+        Ok((created, dropped))
+    }
+
+    fn set_module_record(&mut self, module: &ModuleVersion) -> std::result::Result<(), postgres::Error> {
+        let now = self.shared.clock.now_text();
+        let sql = format!(
+            "INSERT INTO {}._modreg_modules (module, version, checksum, installed_at, updated_at) VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (module) DO UPDATE SET version = excluded.version, checksum = excluded.checksum, updated_at = excluded.updated_at",
+            ident(&self.schema)
+        );
+        self.conn().client().query(&sql, &[&module.name().as_str(), &module.version().to_string(), &module.checksum, &now])?;
+        Ok(())
+    }
+
+    /// Runs the module's migrations (and seeds) as its role; the transaction is left
+    /// aborted when one fails.
+    fn run_module_sql(
+        &mut self,
+        module: &ModuleVersion,
+        seeds: bool,
+        ownership: &Ownership,
+    ) -> std::result::Result<Vec<WorkStep>, WorkError> {
+        let name = module.name().as_str();
+        let runner = crate::store::migration_error::runner(module, history_table(name))?;
+        let (interrupts, limit) = (self.shared.interrupts.clone(), self.shared.sql_timeout);
+        let mut driver = Driver::new(&mut self.conn, module, &module.migrations, interrupts.as_ref(), limit);
+        let outcome = runner.run(&mut driver);
+        let mut steps = std::mem::take(&mut driver.steps);
+        drop(driver);
+        if let Err(e) = outcome {
+            let mut failure = driver::migration_error(module, e, ownership);
+            failure.done = steps;
+            return Err(failure);
+        }
+        if seeds {
+            let run = confine::runner(name);
+            for seed in &module.seeds {
+                let step = format!("seed {}", seed.name);
+                match driver::run_script(&mut self.conn, &run, &seed.sql, interrupts.as_ref(), limit) {
+                    Ok(duration) => steps.push(WorkStep { name: step, duration, detail: None }),
+                    Err(e) => {
+                        let what = format!("seed `{}` of `{name}`", seed.name);
+                        let mut failure =
+                            confine::failure(step, &what, &format!("seeds/{}", seed.name), &seed.sql, &e.error, ownership, e.stopped);
+                        failure.duration = e.duration;
+                        failure.done = steps;
+                        return Err(failure);
+                    }
+                }
+            }
+        }
+        Ok(steps)
+    }
+}
+
+impl Drop for PostgresTenantDb {
+    fn drop(&mut self) {
+        let conn = &mut self.conn;
+        let mut cleanup = String::new();
+        if self.in_transaction {
+            cleanup.push_str("ROLLBACK;");
+        }
+        if self.scratch {
+            cleanup.push_str(&format!("DROP SCHEMA IF EXISTS {} CASCADE;", ident(&self.schema)));
+        }
+        if !cleanup.is_empty() && conn.client().batch_execute(&cleanup).is_err() {
+            // A connection that may still be in a transaction must not go back to the pool.
+            let _ = conn.client().batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
+        }
+    }
+}
+
+/// What a `postgres::Error` says, for a job's failure.
+fn message(e: &postgres::Error) -> String {
+    e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_string())
+}
+
+impl TenantDb for PostgresTenantDb {
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN")?;
+        self.in_transaction = true;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        let result = self.batch("COMMIT");
+        self.in_transaction = false;
+        result
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        self.in_transaction = false;
+        self.batch("ROLLBACK")
+    }
+
+    /// PostgreSQL's rolled-back rows are dead tuples that autovacuum gives back.
+    fn release_space(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn save_checkpoint(&mut self) -> Result<Option<CopyMethod>> {
+        if self.scratch {
+            return Ok(None);
+        }
+        dump::save_checkpoint(&self.shared, &self.schema)?;
+        Ok(Some(CopyMethod::SchemaDump))
+    }
+
+    fn restore_checkpoint(&mut self) -> Result<bool> {
+        if self.scratch {
+            return Ok(false);
+        }
+        self.rollback()?;
+        let schema = self.schema.clone();
+        let shared = self.shared.clone();
+        dump::restore_checkpoint(&shared, self.conn(), &schema)
+    }
+
+    fn discard_checkpoint(&mut self) -> Result<()> {
+        let tenant = self.schema.clone();
+        let result = self.conn().client().execute("DELETE FROM _modreg.checkpoints WHERE tenant = $1", &[&tenant]);
+        result.map(drop).map_err(|e| self.shared.err(e))
+    }
+
+    fn apply(
+        &mut self,
+        module: &ModuleVersion,
+        seeds: bool,
+        writable: &BTreeSet<ModuleName>,
+    ) -> std::result::Result<ApplyReport, WorkError> {
+        let name = module.name().as_str();
+        self.require_transaction("migrate")?;
+        let at_start = |e: Error| WorkError::new("migrate", e);
+        confine::ensure_role(&self.shared, name).map_err(at_start)?;
+        let schema = self.schema.clone();
+        let before = catalog::list(self.conn().client(), &schema).map_err(|e| at_start(self.shared.err(e)))?;
+        let ownership = self.ownership(name, &before, writable).map_err(at_start)?;
+        let (tables, sequences) = self.writable_objects(writable).map_err(at_start)?;
+        let (grant, revoke) = confine::grants(name, &schema, &tables, &sequences);
+        let limit = self.shared.sql_timeout.as_millis();
+        self.batch(&format!("{grant} SET LOCAL search_path = {}; SET LOCAL statement_timeout = {limit};", ident(&schema)))
+            .map_err(at_start)?;
+
+        let steps = self.run_module_sql(module, seeds, &ownership)?;
+        let fail = |steps: &[WorkStep], e: Error| {
+            let mut failure = WorkError::new("record objects", e);
+            failure.done = steps.to_vec();
+            failure
+        };
+        // What module SQL may have changed of the session goes: its settings, advisory
+        // locks and cursors; then the rights it had for the work.
+        self.batch(&format!("RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; {revoke}")).map_err(|e| fail(&steps, e))?;
+        let after = catalog::list(self.conn().client(), &schema).map_err(|e| fail(&steps, self.shared.err(e)))?;
+        Self::check_objects(name, &after).map_err(|mut failure| {
+            failure.done = steps.clone();
+            failure
+        })?;
+        let (objects_created, objects_dropped) =
+            self.record_objects(name, &before, &after).map_err(|e| fail(&steps, self.shared.err(e)))?;
+        self.set_module_record(module).map_err(|e| fail(&steps, self.shared.err(e)))?;
+        Ok(ApplyReport { steps, objects_created, objects_dropped })
+    }
+
+    fn save_module(&mut self, module: &str, flags: &BTreeMap<String, bool>, kept: &Kept) -> Result<ArchiveSummary> {
+        let own_transaction = !self.in_transaction;
+        if own_transaction {
+            self.begin()?;
+        }
+        let (schema, now) = (self.schema.clone(), self.shared.clock.now_text());
+        let saved = kept::save(self.conn().client(), &schema, module, flags, kept.reference(), &now);
+        let saved = saved.map_err(|e| e.into_error(&self.shared, format!("cannot keep `{module}` as `{kept}`")));
+        match (saved, own_transaction) {
+            (Ok(summary), true) => self.commit().map(|()| summary),
+            (Err(e), true) => {
+                let _ = self.rollback();
+                Err(e)
+            }
+            (saved, false) => saved,
+        }
+    }
+
+    fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError> {
+        self.require_transaction("remove")?;
+        let schema = self.schema.clone();
+        let fail = |e: &postgres::Error| {
+            WorkError::new("remove objects", Error::failed(format!("cannot remove the objects of `{module}`: {}", message(e))))
+        };
+        let objects = catalog::owned(self.conn().client(), &schema, module).map_err(|e| fail(&e))?;
+        let present: HashSet<String> =
+            catalog::list(self.conn().client(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name.to_lowercase()).collect();
+        let kinds: Vec<&str> = objects.iter().map(|(_, kind, _)| kind.as_str()).collect();
+        let mut removed = Vec::new();
+        for (name, kind, table) in ownership::removal_order(&kinds).into_iter().map(|i| &objects[i]) {
+            if !present.contains(&name.to_lowercase()) {
+                continue;
+            }
+            let statement = catalog::drop_statement(&schema, name, kind, table);
+            if statement.is_empty() {
+                continue;
+            }
+            self.conn().client().batch_execute(&statement).map_err(|e| fail(&e))?;
+            removed.push(name.clone());
+        }
+        let s = ident(&schema);
+        let left: Vec<String> = catalog::list(self.conn().client(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name).collect();
+        let sql = format!(
+            "DROP TABLE IF EXISTS {s}.{history};
+             DELETE FROM {s}._modreg_objects WHERE module = $1 OR NOT (name = ANY ($2));
+             DELETE FROM {s}._modreg_modules WHERE module = $1;",
+            history = ident(&history_table(module))
+        );
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let result = if statement.contains("$2") {
+                self.conn().client().execute(statement, &[&module, &left])
+            } else if statement.contains("$1") {
+                self.conn().client().execute(statement, &[&module])
+            } else {
+                self.conn().client().execute(statement, &[])
+            };
+            result.map_err(|e| fail(&e))?;
+        }
+        Ok(removed)
+    }
+
+    fn restore_module(&mut self, kept: &Kept) -> std::result::Result<ArchiveSummary, WorkError> {
+        self.require_transaction("restore")?;
+        let (schema, now) = (self.schema.clone(), self.shared.clock.now_text());
+        kept::restore(self.conn().client(), &schema, kept.reference(), &now)
+            .map_err(|e| WorkError::new("restore", e.into_error(&self.shared, format!("cannot restore `{kept}`"))))
+    }
+
+    /// PostgreSQL checks every foreign key as rows are written.
+    fn foreign_key_problems(&mut self, _module: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    fn modules(&mut self) -> Result<BTreeMap<String, String>> {
+        let sql = format!("SELECT module, version FROM {}._modreg_modules", ident(&self.schema));
+        let rows = self.conn().client().query(&sql, &[]);
+        Ok(rows.map_err(|e| self.shared.err(e))?.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn record(&mut self, changes: &[Change]) -> Result<()> {
+        let schema = self.schema.clone();
+        let result = changes.iter().try_for_each(|change| records::record(self.conn().client(), &schema, change));
+        result.map_err(|e| self.shared.err(e))
+    }
+
+    fn unrecorded(&mut self) -> Result<Unrecorded> {
+        let schema = self.schema.clone();
+        let result = records::unrecorded(self.conn().client(), &schema);
+        result.map_err(|e| self.shared.err(e))
+    }
+
+    fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()> {
+        let now = self.shared.clock.now_text();
+        let sql = format!(
+            "INSERT INTO {}._modreg_jobs (job_id, batch, at) SELECT unnest($1::bigint[]), $2, $3
+             ON CONFLICT (job_id) DO UPDATE SET batch = excluded.batch, at = excluded.at",
+            ident(&self.schema)
+        );
+        let result = self.conn().client().query(&sql, &[&jobs, &batch, &now]);
+        result.map(drop).map_err(|e| self.shared.err(e))
+    }
+
+    fn job_marked(&mut self, job: i64) -> Result<bool> {
+        let sql = format!("SELECT 1 FROM {}._modreg_jobs WHERE job_id = $1", ident(&self.schema));
+        let result = self.conn().client().query(&sql, &[&job]);
+        Ok(!result.map_err(|e| self.shared.err(e))?.is_empty())
+    }
+}

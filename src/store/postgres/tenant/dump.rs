@@ -1,0 +1,127 @@
+//! A tenant's schema written out by PostgreSQL's own `pg_dump`: for `backup`, as a file,
+//! and for a rollback checkpoint, kept in `_modreg.checkpoints` (in the database, so that
+//! any host's `recover` can put it back). A checkpoint is needed only where hooks that
+//! write the tenant database run between transactions; everything else a job does is one
+//! transaction. Putting a checkpoint back renames the schema aside, restores the dump
+//! with `pg_restore` in one transaction, then drops what was set aside, so that a killed
+//! process leaves either schema whole.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::{Shared, digest, ident};
+use crate::domain::{Error, Result};
+use crate::store::postgres::pool::Connection;
+use crate::store::storage::io_error;
+
+/// A PostgreSQL program (`pg_dump`, `pg_restore`): from `MODREG_PG_BIN` when set, else
+/// from the `PATH`.
+fn program(name: &str) -> Command {
+    let path = std::env::var_os("MODREG_PG_BIN").map_or_else(|| name.into(), |dir| Path::new(&dir).join(name));
+    Command::new(path)
+}
+
+/// The URL for PostgreSQL's programs, the password apart (they take it from
+/// `PGPASSWORD`, so that it is not on their command line).
+fn connection(url: &str) -> (String, Option<String>) {
+    let (Some(scheme), Some(at)) = (url.find("://"), url.rfind('@')) else { return (url.to_string(), None) };
+    if at < scheme {
+        return (url.to_string(), None);
+    }
+    match url[scheme + 3..at].split_once(':') {
+        Some((user, password)) => (format!("{}{user}{}", &url[..scheme + 3], &url[at..]), Some(password.to_string())),
+        None => (url.to_string(), None),
+    }
+}
+
+/// Runs a PostgreSQL program with the tenants database's connection, `input` on its
+/// standard input; its standard output.
+fn run(shared: &Shared, mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>> {
+    let (url, password) = connection(&shared.url);
+    command.arg(format!("--dbname={url}"));
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let name = command.get_program().to_string_lossy().into_owned();
+    command.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().map_err(|e| {
+        Error::storage(format!("cannot run `{name}`: {e}"))
+            .with_hint("install PostgreSQL's client programs (`pg_dump`, `pg_restore`) of the server's version, or set `MODREG_PG_BIN` to their folder")
+    })?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(input).map_err(|e| io_error(format!("cannot write to `{name}`"), e))?;
+    }
+    let output = child.wait_with_output().map_err(|e| io_error(format!("cannot run `{name}`"), e))?;
+    if !output.status.success() {
+        return Err(Error::storage(format!("`{name}` failed: {}", String::from_utf8_lossy(&output.stderr).trim())));
+    }
+    Ok(output.stdout)
+}
+
+/// `pg_dump` of one schema, in its custom format.
+fn dump_schema(shared: &Shared, schema: &str, file: Option<&Path>) -> Result<Vec<u8>> {
+    let mut command = program("pg_dump");
+    command.args(["--format=custom", "--no-password"]).arg(format!("--schema={}", ident(schema)));
+    if let Some(file) = file {
+        command.arg(format!("--file={}", file.display()));
+    }
+    run(shared, command, None)
+}
+
+/// Writes the tenant's schema to `dest` (`pg_dump --format=custom --schema`), while other
+/// processes keep working on it; returns its size.
+pub(super) fn to_file(shared: &Shared, schema: &str, dest: &Path) -> Result<u64> {
+    dump_schema(shared, schema, Some(dest))?;
+    std::fs::metadata(dest).map(|m| m.len()).map_err(|e| io_error(format!("cannot read `{}`", dest.display()), e))
+}
+
+/// Takes the tenant's checkpoint: its schema as it is committed now.
+pub(super) fn save_checkpoint(shared: &Shared, schema: &str) -> Result<()> {
+    let dump = dump_schema(shared, schema, None)?;
+    let mut conn = shared.client()?;
+    conn.client()
+        .execute(
+            "INSERT INTO _modreg.checkpoints (tenant, dump, written_at) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant) DO UPDATE SET dump = excluded.dump, written_at = excluded.written_at",
+            &[&schema, &dump, &shared.clock.now_text()],
+        )
+        .map_err(|e| shared.err(e).context(format!("cannot keep the checkpoint of `{schema}`")))?;
+    Ok(())
+}
+
+fn schema_exists(conn: &mut Connection, schema: &str) -> std::result::Result<bool, postgres::Error> {
+    Ok(!conn.client().query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])?.is_empty())
+}
+
+/// Puts the tenant's schema back as its checkpoint has it; false when there is none. A
+/// run that a killed process left half done is finished.
+pub(super) fn restore_checkpoint(shared: &Shared, conn: &mut Connection, schema: &str) -> Result<bool> {
+    let err = |e: postgres::Error| shared.err(e).context(format!("cannot restore the checkpoint of `{schema}`"));
+    let rows = conn.client().query("SELECT dump FROM _modreg.checkpoints WHERE tenant = $1", &[&schema]).map_err(err)?;
+    let Some(row) = rows.first() else { return Ok(false) };
+    let dump: Vec<u8> = row.get(0);
+    let aside = format!("_modreg_r_{}", digest(&[schema]));
+    let (s, a) = (ident(schema), ident(&aside));
+    let (present, set_aside) = (schema_exists(conn, schema).map_err(err)?, schema_exists(conn, &aside).map_err(err)?);
+    if !(present && set_aside) {
+        if present {
+            conn.client().batch_execute(&format!("ALTER SCHEMA {s} RENAME TO {a}")).map_err(err)?;
+        }
+        let mut command = program("pg_restore");
+        command.args(["--single-transaction", "--exit-on-error", "--no-password"]);
+        if let Err(e) = run(shared, command, Some(&dump)) {
+            // Nothing of the dump stayed: the schema set aside goes back.
+            let _ =
+                conn.client().batch_execute(&format!("BEGIN; DROP SCHEMA IF EXISTS {s} CASCADE; ALTER SCHEMA {a} RENAME TO {s}; COMMIT;"));
+            return Err(e.context(format!("cannot restore the checkpoint of `{schema}`")));
+        }
+    }
+    conn.client()
+        .batch_execute(&format!(
+            "BEGIN; DROP SCHEMA IF EXISTS {a} CASCADE; DELETE FROM _modreg.checkpoints WHERE tenant = {t}; COMMIT;",
+            t = super::literal(schema)
+        ))
+        .map_err(err)?;
+    Ok(true)
+}

@@ -1,0 +1,375 @@
+//! What is kept aside of a tenant, as schemas of their own (`_modreg_k_…`), each with a
+//! `_modreg_archive` table saying whose it is and what it holds:
+//!
+//! - an uninstall archive (`_modreg_k_a_…`): the module's objects, moved there whole in
+//!   the uninstall's transaction (`ALTER … SET SCHEMA`: no rows copied), with its
+//!   migration history; `install --restore` moves them back;
+//! - a pre-upgrade copy (`_modreg_k_c_…`): the module's tables copied with their rows,
+//!   indexes, constraints, sequences, foreign keys, views and triggers; `revert` moves the
+//!   copy in place of the module;
+//! - a removed tenant (`_modreg_k_t_…`): its whole schema, renamed.
+
+use std::collections::BTreeMap;
+
+use postgres::GenericClient;
+
+use super::catalog::{self, history_table};
+use super::{KEPT_PREFIX, Shared, ident, literal};
+use crate::domain::Error;
+use crate::domain::change::FileKind;
+use crate::store::{ArchiveSummary, Kept, KeptItem};
+
+/// A failure while keeping or restoring: the database's, or modreg's own refusal.
+#[derive(Debug)]
+pub(super) enum Failure {
+    Db(postgres::Error),
+    Other(Error),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Self {
+        Failure::Db(e)
+    }
+}
+
+impl Failure {
+    pub(super) fn into_error(self, shared: &Shared, what: String) -> Error {
+        match self {
+            Failure::Db(e) if e.as_db_error().is_some() => {
+                Error::failed(format!("{what}: {}", e.as_db_error().map_or(String::new(), |d| d.message().to_string())))
+            }
+            Failure::Db(e) => shared.err(e).context(what),
+            Failure::Other(e) => e,
+        }
+    }
+}
+
+/// The letter a kept schema's name carries after the prefix, for what it holds.
+pub(super) fn letter(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::UpgradeCopy => "c",
+        FileKind::Tenant => "t",
+        _ => "a",
+    }
+}
+
+/// What a kept schema holds, by its name.
+fn kind_of(schema: &str) -> FileKind {
+    match schema.strip_prefix(KEPT_PREFIX).and_then(|rest| rest.split('_').next()) {
+        Some("c") => FileKind::UpgradeCopy,
+        Some("t") => FileKind::Tenant,
+        _ => FileKind::Uninstall,
+    }
+}
+
+/// The statements that give the kept schema `schema` its `_modreg_archive` table, saying
+/// whose it is.
+pub(super) fn meta_table(schema: &str, tenant: &str, kind: &str, now: &str) -> String {
+    let k = ident(schema);
+    format!(
+        "CREATE TABLE {k}._modreg_archive (key text PRIMARY KEY, value text NOT NULL);
+         INSERT INTO {k}._modreg_archive (key, value) VALUES ('tenant', {tenant}), ('kind', {kind}), ('written_at', {now});",
+        tenant = literal(tenant),
+        kind = literal(kind),
+        now = literal(now),
+    )
+}
+
+/// The statement that moves one object of a module from schema `from` to `to`, or none
+/// for a kind that moves with its table (an index, a trigger, a sequence a column owns).
+fn move_statement(from: &str, to: &str, name: &str, kind: &str) -> String {
+    let (f, t, n) = (ident(from), ident(to), ident(name));
+    let (fl, nl) = (literal(&f), literal(name));
+    match kind {
+        "table" => format!("ALTER TABLE {f}.{n} SET SCHEMA {t}"),
+        "view" => format!(
+            "DO $move$ BEGIN IF EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = {fl}::regnamespace AND relname = {nl} AND relkind = 'm')
+             THEN ALTER MATERIALIZED VIEW {f}.{n} SET SCHEMA {t}; ELSE ALTER VIEW {f}.{n} SET SCHEMA {t}; END IF; END $move$"
+        ),
+        "sequence" => format!(
+            "DO $move$ BEGIN IF EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = {fl}::regnamespace AND c.relname = {nl}
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+             THEN ALTER SEQUENCE {f}.{n} SET SCHEMA {t}; END IF; END $move$"
+        ),
+        "function" => format!(
+            "DO $move$ DECLARE r regprocedure; BEGIN
+             FOR r IN SELECT oid::regprocedure FROM pg_proc WHERE pronamespace = {fl}::regnamespace AND proname = {nl} LOOP
+             EXECUTE 'ALTER ROUTINE ' || r || ' SET SCHEMA ' || {tl}; END LOOP; END $move$",
+            tl = literal(&t)
+        ),
+        "type" => format!(
+            "DO $move$ BEGIN IF EXISTS (SELECT 1 FROM pg_type WHERE typnamespace = {fl}::regnamespace AND typname = {nl} AND typtype = 'd')
+             THEN ALTER DOMAIN {f}.{n} SET SCHEMA {t}; ELSE ALTER TYPE {f}.{n} SET SCHEMA {t}; END IF; END $move$"
+        ),
+        _ => String::new(),
+    }
+}
+
+fn value(client: &mut impl GenericClient, schema: &str, key: &str) -> std::result::Result<Option<String>, postgres::Error> {
+    let sql = format!("SELECT value FROM {}._modreg_archive WHERE key = $1", ident(schema));
+    Ok(client.query(&sql, &[&key])?.first().map(|r| r.get(0)))
+}
+
+fn exists(client: &mut impl GenericClient, schema: &str) -> std::result::Result<bool, postgres::Error> {
+    Ok(!client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])?.is_empty())
+}
+
+/// Rows of every table in `schema` that `tables` names.
+fn count_rows(client: &mut impl GenericClient, schema: &str, tables: &[String]) -> std::result::Result<u64, postgres::Error> {
+    let mut rows = 0;
+    for table in tables {
+        let row = client.query_one(&format!("SELECT count(*) FROM {}.{}", ident(schema), ident(table)), &[])?;
+        rows += row.get::<_, i64>(0).max(0) as u64;
+    }
+    Ok(rows)
+}
+
+/// Keeps `module` of tenant schema `schema` as the kept schema `kept`: moved, for an
+/// archive; copied, for a pre-upgrade copy. Inside the caller's transaction.
+pub(super) fn save(
+    client: &mut impl GenericClient,
+    schema: &str,
+    module: &str,
+    flags: &BTreeMap<String, bool>,
+    kept: &str,
+    now: &str,
+) -> std::result::Result<ArchiveSummary, Failure> {
+    let (s, k) = (ident(schema), ident(kept));
+    let record = client.query(&format!("SELECT version, checksum FROM {s}._modreg_modules WHERE module = $1"), &[&module])?;
+    let Some(record) = record.first() else {
+        return Err(Failure::Other(Error::not_found(format!("module `{module}` is not installed in schema `{schema}`"))));
+    };
+    let (version, checksum): (String, String) = (record.get(0), record.get(1));
+    let objects = catalog::owned(client, schema, module)?;
+    let kind = kind_of(kept);
+    let tables: Vec<String> = objects.iter().filter(|(_, kind, _)| kind == "table").map(|(name, _, _)| name.clone()).collect();
+    let rows = count_rows(client, schema, &tables)?;
+    let flags_json = serde_json::to_string(flags).unwrap_or_else(|_| "{}".into());
+    client.batch_execute(&format!(
+        "CREATE SCHEMA {k};
+         {meta}
+         INSERT INTO {k}._modreg_archive (key, value) VALUES
+             ('module', {module}), ('version', {version}), ('checksum', {checksum}), ('flags', {flags}), ('rows', {rows});
+         CREATE TABLE {k}._modreg_archive_objects (name text PRIMARY KEY, type text NOT NULL, tbl_name text NOT NULL);
+         INSERT INTO {k}._modreg_archive_objects SELECT name, type, tbl_name FROM {s}._modreg_objects WHERE module = {module};",
+        meta = meta_table(kept, schema, if kind == FileKind::UpgradeCopy { "copy" } else { "archive" }, now),
+        module = literal(module),
+        version = literal(&version),
+        checksum = literal(&checksum),
+        flags = literal(&flags_json),
+        rows = literal(&rows.to_string()),
+    ))?;
+    let history = history_table(module);
+    if kind == FileKind::UpgradeCopy {
+        copy_module(client, schema, module, kept, &objects, &history)?;
+    } else {
+        for (name, object_kind, _) in &objects {
+            let statement = move_statement(schema, kept, name, object_kind);
+            if !statement.is_empty() {
+                client.batch_execute(&statement)?;
+            }
+        }
+        if catalog::has_relation(client, schema, &history)? {
+            client.batch_execute(&format!("ALTER TABLE {s}.{h} SET SCHEMA {k}", h = ident(&history)))?;
+        }
+    }
+    Ok(ArchiveSummary { module: module.to_string(), version, tables: tables.len(), rows, flags: flags.clone() })
+}
+
+/// Copies the module's objects of `schema` into `kept`: its tables with their rows (and
+/// the sequences their columns use), then their foreign keys, views and triggers, each
+/// recreated from PostgreSQL's own definition, with names resolved to the copies first.
+/// A module that owns functions or types is refused: their copies could not stand in
+/// for them.
+fn copy_module(
+    client: &mut impl GenericClient,
+    schema: &str,
+    module: &str,
+    kept: &str,
+    objects: &[(String, String, String)],
+    history: &str,
+) -> std::result::Result<(), Failure> {
+    if let Some((name, kind, _)) = objects.iter().find(|(_, kind, _)| kind == "function" || kind == "type") {
+        return Err(Failure::Other(
+            Error::failed(format!(
+                "cannot keep a pre-upgrade copy of `{module}`: it owns {kind} `{name}`, and a copy of a PostgreSQL {kind} cannot stand in for it"
+            ))
+            .with_hint("upgrade with `MODREG_KEEP_UPGRADE_COPIES=0` (no `revert` for that upgrade), or move the function into a migration of its own"),
+        ));
+    }
+    let (s, k) = (ident(schema), ident(kept));
+    let mut tables: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "table").map(|(name, _, _)| name.as_str()).collect();
+    let has_history = catalog::has_relation(client, schema, history)?;
+    if has_history {
+        tables.push(history);
+    }
+    for table in &tables {
+        let t = ident(table);
+        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {s}.{t} INCLUDING ALL)"))?;
+        // Columns that own a sequence get a copy of it, so that the copy keeps numbering
+        // where the table was and does not depend on the table it copies.
+        let serials = client.query(
+            "SELECT a.attname::text, pg_get_serial_sequence($1, a.attname) FROM pg_attribute a
+             WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity = ''
+               AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
+            &[&format!("{s}.{t}")],
+        )?;
+        for row in serials {
+            let (column, sequence): (String, String) = (row.get(0), row.get(1));
+            let copy = format!("{k}.{}", ident(sequence.rsplit('.').next().unwrap_or(&sequence).trim_matches('"')));
+            let c = ident(&column);
+            client.batch_execute(&format!(
+                "CREATE SEQUENCE {copy} OWNED BY {k}.{t}.{c};
+                 SELECT setval({copy_l}, last_value, is_called) FROM {sequence};
+                 ALTER TABLE {k}.{t} ALTER COLUMN {c} SET DEFAULT nextval({copy_l}::regclass);",
+                copy_l = literal(&copy),
+            ))?;
+        }
+        let columns: Vec<String> = client
+            .query(
+                "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0
+                   AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+                &[&format!("{s}.{t}")],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !columns.is_empty() {
+            let list = columns.join(", ");
+            client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {s}.{t}"))?;
+        }
+    }
+    // Definitions read with the tenant's schema in the path name its objects without
+    // it; run with the copy first in the path, they name the copies where there are.
+    client.batch_execute(&format!("SET LOCAL search_path = {s}"))?;
+    let mut definitions = Vec::new();
+    for table in &tables {
+        let rows = client.query(
+            "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', quote_ident(c.relname), n.conname, pg_get_constraintdef(n.oid))
+             FROM pg_constraint n JOIN pg_class c ON c.oid = n.conrelid
+             WHERE n.conrelid = $1::text::regclass AND n.contype = 'f'",
+            &[&format!("{s}.{}", ident(table))],
+        )?;
+        definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+    }
+    for (name, kind, table) in objects {
+        let rows = match kind.as_str() {
+            "view" => client.query(
+                "SELECT format('CREATE %s %I AS %s', CASE relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, relname, pg_get_viewdef(oid))
+                 FROM pg_class WHERE oid = $1::text::regclass",
+                &[&format!("{s}.{}", ident(name))],
+            )?,
+            "trigger" => client.query(
+                "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2",
+                &[&format!("{s}.{}", ident(table)), name],
+            )?,
+            _ => continue,
+        };
+        definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+    }
+    let mut script = format!("SET LOCAL search_path = {k}, {s};");
+    for definition in definitions {
+        script.push_str(&definition);
+        script.push(';');
+    }
+    script.push_str("RESET search_path;");
+    client.batch_execute(&script)?;
+    Ok(())
+}
+
+/// Brings a module back from the kept schema `kept` into tenant schema `schema`, moving
+/// its objects and history back and recording them again; the kept schema is used up.
+pub(super) fn restore(
+    client: &mut impl GenericClient,
+    schema: &str,
+    kept: &str,
+    now: &str,
+) -> std::result::Result<ArchiveSummary, Failure> {
+    let summary = read_summary(client, kept)?;
+    let (s, k) = (ident(schema), ident(kept));
+    let objects: Vec<(String, String)> = client
+        .query(&format!("SELECT name, type FROM {k}._modreg_archive_objects ORDER BY name"), &[])?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (name, kind) in &objects {
+        let statement = move_statement(kept, schema, name, kind);
+        if !statement.is_empty() {
+            client.batch_execute(&statement)?;
+        }
+    }
+    let history = history_table(&summary.module);
+    if catalog::has_relation(client, kept, &history)? {
+        client.batch_execute(&format!("ALTER TABLE {k}.{h} SET SCHEMA {s}", h = ident(&history)))?;
+    }
+    let checksum = value(client, kept, "checksum")?.unwrap_or_default();
+    let module = literal(&summary.module);
+    client.batch_execute(&format!(
+        "INSERT INTO {s}._modreg_objects (name, module, type, tbl_name) SELECT name, {module}, type, tbl_name FROM {k}._modreg_archive_objects
+             ON CONFLICT (name) DO UPDATE SET module = excluded.module, type = excluded.type, tbl_name = excluded.tbl_name;
+         INSERT INTO {s}._modreg_modules (module, version, checksum, installed_at, updated_at)
+             VALUES ({module}, {version}, {checksum}, {now}, {now})
+             ON CONFLICT (module) DO UPDATE SET version = excluded.version, checksum = excluded.checksum, updated_at = excluded.updated_at;
+         DROP SCHEMA {k} CASCADE;",
+        version = literal(&summary.version),
+        checksum = literal(&checksum),
+        now = literal(now),
+    ))?;
+    Ok(summary)
+}
+
+/// What a kept module holds.
+pub(super) fn read_summary(client: &mut impl GenericClient, kept: &str) -> std::result::Result<ArchiveSummary, Failure> {
+    if !kept.starts_with(KEPT_PREFIX) || !exists(client, kept)? {
+        return Err(Failure::Other(Error::not_found(format!("the archive `{kept}` is not in the tenants database"))));
+    }
+    let module = value(client, kept, "module")?;
+    let version = value(client, kept, "version")?;
+    let (Some(module), Some(version)) = (module, version) else {
+        return Err(Failure::Other(Error::invalid(format!("`{kept}` holds no module"))));
+    };
+    let flags = value(client, kept, "flags")?.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default();
+    let tables: Vec<String> = client
+        .query(&format!("SELECT name FROM {}._modreg_archive_objects WHERE type = 'table' ORDER BY name", ident(kept)), &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let present: Vec<String> = tables.iter().filter(|t| catalog::has_relation(client, kept, t).unwrap_or(false)).cloned().collect();
+    let rows = count_rows(client, kept, &present)?;
+    Ok(ArchiveSummary { module, version, tables: tables.len(), rows, flags })
+}
+
+/// How many bytes the kept schema `kept` takes; `None` when it is not there.
+pub(super) fn size(conn: &mut crate::store::postgres::pool::Connection, kept: &str) -> std::result::Result<Option<u64>, postgres::Error> {
+    let client = conn.client();
+    if !kept.starts_with(KEPT_PREFIX) || !exists(client, kept)? {
+        return Ok(None);
+    }
+    let row = client.query_one(
+        "SELECT COALESCE(sum(pg_total_relation_size(oid)), 0)::bigint FROM pg_class
+         WHERE relnamespace = $1::text::regnamespace AND relkind IN ('r', 'p', 'm', 'S')",
+        &[&ident(kept)],
+    )?;
+    Ok(Some(row.get::<_, i64>(0).max(0) as u64))
+}
+
+/// Every kept schema of the database.
+pub(super) fn list(conn: &mut crate::store::postgres::pool::Connection) -> std::result::Result<Vec<KeptItem>, postgres::Error> {
+    let client = conn.client();
+    let schemas: Vec<String> = client
+        .query("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY nspname", &[&KEPT_PREFIX])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut items = Vec::new();
+    for schema in schemas {
+        if !catalog::has_relation(client, &schema, "_modreg_archive")? {
+            continue;
+        }
+        let tenant = value(client, &schema, "tenant")?.unwrap_or_default();
+        let written_at = value(client, &schema, "written_at")?;
+        items.push(KeptItem { tenant, kind: kind_of(&schema), kept: Kept::new(schema), partial: false, referenced: false, written_at });
+    }
+    items.sort_by(|a, b| (a.tenant.as_str(), a.kept.reference()).cmp(&(b.tenant.as_str(), b.kept.reference())));
+    Ok(items)
+}

@@ -1,0 +1,385 @@
+//! Tenant databases on PostgreSQL: one schema a tenant, named as the tenant, in one
+//! database (which may be the landlord's). An application sets `search_path` to the
+//! tenant's name. Beside the tenants' schemas modreg keeps `_modreg`: which schemas are
+//! tenants, the module roles' runners (`confine`) and the rollback checkpoints (`dump`).
+//!
+//! Module work is one transaction of modreg's, DDL included; module SQL runs as the
+//! module's own role (`confine`), so that PostgreSQL itself refuses what SPEC §5.1
+//! forbids. What is kept aside of a tenant (an uninstall archive, a pre-upgrade copy, a
+//! removed tenant) is a schema of its own, `_modreg_k_…`; a [`Kept`] reference is that
+//! schema's name. The tenant lock is an advisory lock, so any host may work on any
+//! tenant.
+
+mod catalog;
+mod confine;
+mod db;
+mod driver;
+mod dump;
+mod kept;
+mod records;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use postgres::NoTls;
+use r2d2_postgres::r2d2;
+use sha2::{Digest, Sha256};
+
+use crate::domain::change::FileKind;
+use crate::domain::{Error, Result, StorageState};
+use crate::store::clock::Clock;
+use crate::store::postgres::pool::{self, Pooled};
+use crate::store::{ArchiveSummary, Checkpoint, Interrupts, KeepFor, Kept, KeptItem, TenantDb, TenantFileCheck, TenantFiles, TenantLock};
+
+use db::PostgresTenantDb;
+
+/// modreg's own schema in the tenants' database.
+const ADMIN: &str = "_modreg";
+
+/// What every kept schema's name starts with.
+const KEPT_PREFIX: &str = "_modreg_k_";
+
+/// The advisory lock taken to create modreg's own schema and the module roles (`modreg`
+/// and `tenants` in ASCII).
+const SETUP_LOCK: i64 = 0x6d6f_6472_6567_7401;
+
+const ADMIN_SCHEMA: &str = "
+CREATE SCHEMA IF NOT EXISTS _modreg;
+CREATE TABLE IF NOT EXISTS _modreg.tenants (
+    tenant     text PRIMARY KEY,
+    created_at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _modreg.checkpoints (
+    tenant     text PRIMARY KEY,
+    dump       bytea NOT NULL,
+    written_at text NOT NULL
+);
+";
+
+/// Quotes an SQL identifier.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes an SQL string literal.
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Sixteen hex digits of the SHA-256 of `parts`: a short name that fits PostgreSQL's 63.
+fn digest(parts: &[&str]) -> String {
+    let hash = Sha256::digest(parts.join("\u{0}").as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A tenant's advisory lock key.
+fn lock_key(tenant: &str) -> i64 {
+    let hash = Sha256::digest(format!("modreg tenant lock\u{0}{tenant}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&hash[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// What the tenant databases share: the pool, the URL for PostgreSQL's own programs, and
+/// what module SQL runs under.
+pub(crate) struct Shared {
+    pool: pool::Pool,
+    /// The URL as given, for `pg_dump` and `pg_restore`.
+    url: String,
+    /// The URL without its password, for messages.
+    shown: String,
+    sql_timeout: Duration,
+    clock: Arc<dyn Clock>,
+    interrupts: Arc<dyn Interrupts>,
+    /// Module roles known to exist, with their runners.
+    roles: Mutex<HashSet<String>>,
+}
+
+impl Shared {
+    fn client(&self) -> Result<Pooled> {
+        self.pool.get().map_err(|e| {
+            Error::storage(format!("no connection to the tenants database `{}`: {e}", self.shown))
+                .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again")
+                .with_storage(StorageState::Unreachable)
+        })
+    }
+
+    fn err(&self, e: postgres::Error) -> Error {
+        pg_error(&self.shown, e)
+    }
+}
+
+/// A PostgreSQL error in the tenants database, in words: a server that cannot be reached
+/// is storage, the rest is internal.
+pub(crate) fn pg_error(shown: &str, e: postgres::Error) -> Error {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code();
+        if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+            return Error::storage(format!("the tenants database `{shown}` is not available: {}", db.message()))
+                .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again")
+                .with_storage(StorageState::Unreachable);
+        }
+        return Error::internal(format!("tenants database `{shown}`: {}", db.message()));
+    }
+    Error::storage(format!("cannot reach the tenants database `{shown}`: {e}"))
+        .with_hint("check that PostgreSQL runs and accepts connections there; `modreg recover` finishes what a lost connection interrupted")
+        .with_storage(StorageState::Unreachable)
+}
+
+/// Tenant databases as schemas of one PostgreSQL database.
+pub struct PostgresTenants {
+    shared: Arc<Shared>,
+}
+
+static SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+impl PostgresTenants {
+    /// Connects to the database at `url`, creating modreg's own schema there (under an
+    /// advisory lock, so that any number of hosts may start at once). Each migration and
+    /// seed may run for `sql_timeout`, and until `interrupts` says the process was
+    /// interrupted.
+    pub fn open(
+        url: &str,
+        timeout: Duration,
+        sql_timeout: Duration,
+        clock: Arc<dyn Clock>,
+        interrupts: Arc<dyn Interrupts>,
+    ) -> Result<PostgresTenants> {
+        let (config, shown) = crate::store::postgres::config(url, timeout)?;
+        let mut first = config.connect(NoTls).map_err(|e| pg_error(&shown, e).context("cannot connect"))?;
+        first
+            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} COMMIT;"))
+            .map_err(|e| pg_error(&shown, e).context("cannot create modreg's schema `_modreg`"))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(32)
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(timeout.max(Duration::from_secs(1)))
+            .build_unchecked(pool::Manager::new(config));
+        let shared = Shared { pool, url: url.to_string(), shown, sql_timeout, clock, interrupts, roles: Mutex::new(HashSet::new()) };
+        Ok(PostgresTenants { shared: Arc::new(shared) })
+    }
+
+    /// The tenants database, as messages show it.
+    pub fn shown(&self) -> &str {
+        &self.shared.shown
+    }
+
+    fn query(&self, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<postgres::Row>> {
+        let mut conn = self.shared.client()?;
+        conn.query(sql, params).map_err(|e| self.shared.err(e))
+    }
+
+    fn schema_exists(&self, schema: &str) -> Result<bool> {
+        let rows = self.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])?;
+        Ok(!rows.is_empty())
+    }
+
+    fn registered(&self, tenant: &str) -> Result<bool> {
+        Ok(!self.query("SELECT 1 FROM _modreg.tenants WHERE tenant = $1", &[&tenant])?.is_empty())
+    }
+
+    fn require(&self, tenant: &str) -> Result<()> {
+        if self.registered(tenant)? {
+            return Ok(());
+        }
+        Err(Error::not_found(format!("the schema of tenant `{tenant}` is missing from `{}`", self.shared.shown)))
+    }
+}
+
+/// Names PostgreSQL keeps for itself, which no tenant's schema may take.
+fn reserved(tenant: &str) -> bool {
+    tenant == "public" || tenant == "information_schema" || tenant.starts_with("pg_")
+}
+
+/// A held advisory lock on a pooled connection; dropping it lets the lock go.
+struct AdvisoryLock {
+    conn: Option<Pooled>,
+    key: i64,
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let released = conn.client().execute("SELECT pg_advisory_unlock($1)", &[&self.key]).is_ok();
+            if !released {
+                // The lock may still be held by this session: the connection must not go
+                // back to the pool with it.
+                let _ = conn.client().batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
+            }
+        }
+    }
+}
+
+impl TenantFiles for PostgresTenants {
+    fn location(&self, tenant: &str) -> String {
+        format!("schema `{tenant}` of {}", self.shared.shown)
+    }
+
+    fn hook_env(&self, tenant: &str) -> Vec<(String, String)> {
+        vec![("MODREG_TENANT_URL".to_string(), self.shared.url.clone()), ("MODREG_TENANT_SCHEMA".to_string(), tenant.to_string())]
+    }
+
+    fn exists(&self, tenant: &str) -> bool {
+        self.registered(tenant).unwrap_or(false)
+    }
+
+    fn create(&self, tenant: &str) -> Result<()> {
+        if reserved(tenant) {
+            return Err(Error::invalid(format!("tenant `{tenant}` cannot have a schema of its name: PostgreSQL keeps it for itself"))
+                .with_hint("choose another tenant id"));
+        }
+        let schema = ident(tenant);
+        let sql = format!(
+            "BEGIN;
+             CREATE SCHEMA IF NOT EXISTS {schema};
+             {internal}
+             INSERT INTO _modreg.tenants (tenant, created_at) VALUES ({name}, {now}) ON CONFLICT (tenant) DO NOTHING;
+             COMMIT;",
+            internal = catalog::internal_schema(tenant),
+            name = literal(tenant),
+            now = literal(&self.shared.clock.now_text()),
+        );
+        let mut conn = self.shared.client()?;
+        conn.client().batch_execute(&sql).map_err(|e| {
+            let _ = conn.client().batch_execute("ROLLBACK");
+            self.shared.err(e).context(format!("cannot create the schema of tenant `{tenant}`"))
+        })
+    }
+
+    fn open(&self, tenant: &str) -> Result<Box<dyn TenantDb>> {
+        self.require(tenant).map_err(|e| e.with_hint(format!("`modreg tenant add {tenant}` recreates an empty one")))?;
+        Ok(Box::new(PostgresTenantDb::new(self.shared.clone(), self.shared.client()?, tenant.to_string(), false)))
+    }
+
+    fn scratch(&self) -> Result<Box<dyn TenantDb>> {
+        let stamp = format!("{}{}", std::process::id(), SCRATCH.fetch_add(1, Ordering::Relaxed));
+        let schema = format!("_modreg_s_{}", digest(&[&stamp, &self.shared.clock.now_text()]));
+        let mut conn = self.shared.client()?;
+        let sql = format!("CREATE SCHEMA {}; {}", ident(&schema), catalog::internal_schema(&schema));
+        conn.client().batch_execute(&sql).map_err(|e| self.shared.err(e).context("cannot create a scratch schema"))?;
+        Ok(Box::new(PostgresTenantDb::new(self.shared.clone(), conn, schema, true)))
+    }
+
+    fn retire(&self, tenant: &str, kept: Option<&Kept>) -> Result<()> {
+        let schema = ident(tenant);
+        let moved = match kept {
+            Some(kept) => format!(
+                "ALTER SCHEMA {schema} RENAME TO {kept_schema};
+                 {meta}",
+                kept_schema = ident(kept.reference()),
+                meta = kept::meta_table(kept.reference(), tenant, "tenant", &self.shared.clock.now_text()),
+            ),
+            None => format!("DROP SCHEMA {schema} CASCADE;"),
+        };
+        let present = self.schema_exists(tenant)?;
+        let sql = format!(
+            "BEGIN;
+             {work}
+             DELETE FROM _modreg.tenants WHERE tenant = {name};
+             DELETE FROM _modreg.checkpoints WHERE tenant = {name};
+             COMMIT;",
+            work = if present { moved.as_str() } else { "" },
+            name = literal(tenant),
+        );
+        let mut conn = self.shared.client()?;
+        conn.client().batch_execute(&sql).map_err(|e| {
+            let _ = conn.client().batch_execute("ROLLBACK");
+            self.shared.err(e).context(format!("cannot retire the schema of tenant `{tenant}`"))
+        })
+    }
+
+    fn checkpoint(&self, tenant: &str) -> Checkpoint {
+        // A checkpoint is written in one statement: it is there whole, or not at all.
+        match self.query("SELECT 1 FROM _modreg.checkpoints WHERE tenant = $1", &[&tenant]) {
+            Ok(rows) if !rows.is_empty() => Checkpoint::Complete,
+            _ => Checkpoint::None,
+        }
+    }
+
+    fn discard_partial_checkpoint(&self, _tenant: &str) -> Result<()> {
+        Ok(())
+    }
+
+    fn place(&self, tenant: &str, what: KeepFor<'_>) -> Kept {
+        let (kind, parts): (FileKind, Vec<&str>) = match what {
+            KeepFor::Archive { module, version, batch } => (FileKind::Uninstall, vec![tenant, module, version, batch]),
+            KeepFor::UpgradeCopy { module, from, batch } => (FileKind::UpgradeCopy, vec![tenant, module, from, batch]),
+            KeepFor::RemovedTenant { stamp } => (FileKind::Tenant, vec![tenant, stamp]),
+        };
+        Kept::new(format!("{KEPT_PREFIX}{}_{}", kept::letter(kind), digest(&parts)))
+    }
+
+    fn kept_size(&self, kept: &Kept) -> Option<u64> {
+        kept::size(&mut *self.shared.client().ok()?, kept.reference()).ok().flatten()
+    }
+
+    fn read_archive(&self, kept: &Kept) -> Result<ArchiveSummary> {
+        kept::read_summary(self.shared.client()?.client(), kept.reference()).map_err(|e| match e {
+            kept::Failure::Db(e) => self.shared.err(e).context(format!("cannot read the archive `{kept}`")),
+            kept::Failure::Other(e) => e,
+        })
+    }
+
+    fn discard_kept(&self, kept: &Kept) -> Result<bool> {
+        if !kept.reference().starts_with(KEPT_PREFIX) || !self.schema_exists(kept.reference())? {
+            return Ok(false);
+        }
+        let mut conn = self.shared.client()?;
+        conn.client()
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(kept.reference())))
+            .map_err(|e| self.shared.err(e).context(format!("cannot remove `{kept}`")))?;
+        Ok(true)
+    }
+
+    fn kept_here(&self, only: Option<&BTreeSet<&str>>, referenced: &[Kept]) -> Result<Vec<KeptItem>> {
+        let referenced: BTreeSet<&str> = referenced.iter().map(Kept::reference).collect();
+        let mut conn = self.shared.client()?;
+        let items = kept::list(&mut conn).map_err(|e| self.shared.err(e).context("cannot list what is kept"))?;
+        Ok(items
+            .into_iter()
+            .filter(|item| only.is_none_or(|only| only.contains(item.tenant.as_str())))
+            .map(|mut item| {
+                item.referenced = referenced.contains(item.kept.reference());
+                item
+            })
+            .collect())
+    }
+
+    fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock> {
+        let key = lock_key(tenant);
+        let mut conn = self.shared.client()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let row = conn.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).map_err(|e| self.shared.err(e))?;
+            if row.get::<_, bool>(0) {
+                return Ok(Box::new(AdvisoryLock { conn: Some(conn), key }));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::busy(format!("tenant `{tenant}` is busy: another modreg process is working on it"))
+                    .with_hint("wait for it to finish, or raise `--lock-timeout`"));
+            }
+            std::thread::sleep(Duration::from_millis(25).min(deadline.saturating_duration_since(Instant::now())));
+        }
+    }
+
+    fn names(&self) -> Result<Vec<String>> {
+        let rows = self.query("SELECT tenant FROM _modreg.tenants ORDER BY tenant", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn check(&self, tenant: &str) -> Result<TenantFileCheck> {
+        self.require(tenant)?;
+        let mut conn = self.shared.client()?;
+        let records = records::read(conn.client(), tenant).map_err(|e| self.shared.err(e));
+        // PostgreSQL checks its own pages and every foreign key as it writes them.
+        Ok(TenantFileCheck { integrity: Vec::new(), foreign_keys: Vec::new(), records })
+    }
+
+    fn copy_to(&self, tenant: &str, dest: &std::path::Path) -> Result<u64> {
+        self.require(tenant)?;
+        dump::to_file(&self.shared, tenant, dest)
+    }
+}
