@@ -89,7 +89,7 @@ fn main() {
 fn round(landlord: &dyn Landlord, jobs: usize) -> (Duration, Duration) {
     let tenants: Vec<String> = (0..jobs).map(|i| format!("t{i:05}")).collect();
     for tenant in &tenants {
-        assert_eq!(landlord.commit(&change::add_tenant(tenant, "bench", AT)).unwrap(), Commit::Done);
+        assert_eq!(landlord.commit(&change::add_tenant(tenant, Some("bench"), AT)).unwrap(), Commit::Done);
     }
     let flags: BTreeMap<String, bool> =
         [("alpha", true), ("beta", false), ("gamma", true)].into_iter().map(|(k, v)| (k.into(), v)).collect();

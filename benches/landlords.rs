@@ -217,7 +217,7 @@ fn seed(landlord: &dyn Landlord) {
     let at = "2026-12-02T00:00:00.000Z";
     for i in 0..200 {
         let tenant = format!("t{i:03}");
-        assert_eq!(landlord.commit(&change::add_tenant(&tenant, "bench", at)).unwrap(), Commit::Done);
+        assert_eq!(landlord.commit(&change::add_tenant(&tenant, Some("bench"), at)).unwrap(), Commit::Done);
         let flags = [("alpha", true), ("beta", false), ("gamma", true)].into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let job = modreg::store::NewJob {
             batch: "seed".into(),

@@ -51,7 +51,8 @@ const LONG_ABOUT: &str = "Install, upgrade and uninstall modules per tenant of a
 
 modreg discovers module.toml manifests in the modules folder, resolves dependencies with \
 semver requirements, and runs every change as a job against a landlord catalog \
-(<data>/landlord.db) and one SQLite file per tenant (<data>/tenants/<tenant>.db). \
+(<data>/landlord.db, or PostgreSQL with --landlord) and one SQLite file per tenant \
+(<data>/tenants/<tenant>.db, or a PostgreSQL schema per tenant with --tenants-db). \
 A failed job is rolled back; every job, archive and event is kept.";
 
 const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (rolled back), 2 invalid input, \
@@ -59,7 +60,7 @@ const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (roll
 tenant file, named in the message: see `modreg doctor`; a landlord that cannot be reached), 130 and 143 \
 interrupted by SIGINT (Ctrl-C) and SIGTERM (the work in flight rolled back), 70 internal error.
 
-Environment: MODREG_MODULES, MODREG_DATA, MODREG_LANDLORD, MODREG_HOST, MODREG_LOCK_TIMEOUT, \
+Environment: MODREG_MODULES, MODREG_DATA, MODREG_LANDLORD, MODREG_TENANTS, MODREG_HOST, MODREG_LOCK_TIMEOUT, \
 MODREG_HOOK_TIMEOUT and MODREG_SQL_TIMEOUT (seconds, default 300), MODREG_SQL_MEMORY (bytes or `512MiB`, \
 default 1GiB, 0 for none), MODREG_LEASE_SECONDS (default 60), \
 MODREG_KEEP_UPGRADE_COPIES (default 3), MODREG_ACTOR, MODREG_SUBSCRIPTION_COMMAND, MODREG_EVENT_COMMAND, NO_COLOR.";
@@ -92,6 +93,10 @@ pub struct Cli {
     /// without it, <data>/landlord.db
     #[arg(long, global = true, value_name = "URL", env = "MODREG_LANDLORD", hide_env_values = true)]
     landlord: Option<String>,
+    /// Tenant databases as schemas of this PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB),
+    /// which any host may work on; without it, a SQLite file a tenant in <data>/tenants
+    #[arg(long = "tenants-db", global = true, value_name = "URL", env = "MODREG_TENANTS", hide_env_values = true)]
+    tenants_db: Option<String>,
     /// This host's name, recorded on its jobs and as the home of the tenants it adds
     /// [default: the hostname]
     #[arg(long, global = true, value_name = "NAME", env = "MODREG_HOST")]
@@ -259,6 +264,7 @@ fn settings(cli: &Cli) -> Result<Settings> {
         settings.lease = seconds(secs, "`MODREG_LEASE_SECONDS`")?;
     }
     settings.landlord_url = cli.landlord.clone().filter(|url| !url.trim().is_empty());
+    settings.tenants_url = cli.tenants_db.clone().filter(|url| !url.trim().is_empty());
     if let Some(host) = cli.host.as_deref().filter(|h| !h.is_empty()) {
         settings.host = HostName::parse(host)?.to_string();
     }

@@ -56,10 +56,11 @@ pub struct NewEvent {
 /// One change to the landlord.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// Registers a tenant, at home on `host`. Guarded: no tenant of that name exists.
+    /// Registers a tenant, at home on `host` (none: on no host, any may work on it).
+    /// Guarded: no tenant of that name exists.
     AddTenant {
         name: String,
-        host: String,
+        host: Option<String>,
         at: String,
     },
     /// Gives a tenant a new home host. Guarded: its home is still `from`.
@@ -381,9 +382,9 @@ pub(crate) fn tenant_event(kind: EventType, tenant: &str, data: Option<serde_jso
 }
 
 /// Registering a tenant at home on `host`.
-pub fn add_tenant(name: &str, host: &str, at: &str) -> Vec<Change> {
+pub fn add_tenant(name: &str, host: Option<&str>, at: &str) -> Vec<Change> {
     vec![
-        Change::AddTenant { name: name.to_string(), host: host.to_string(), at: at.to_string() },
+        Change::AddTenant { name: name.to_string(), host: host.map(str::to_string), at: at.to_string() },
         tenant_event(EventType::TenantAdded, name, Some(serde_json::json!({ "host": host })), at),
     ]
 }

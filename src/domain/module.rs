@@ -24,6 +24,52 @@ pub struct Seed {
     pub sql: String,
 }
 
+/// The engines a tenant database runs on. A module's migrations and seeds are written
+/// for SQLite (`migrations/`, `seeds/`) and, beside them, may be for PostgreSQL
+/// (`migrations/postgres/`, `seeds/postgres/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PostgreSQL",
+        }
+    }
+
+    /// The folder under `migrations/` and `seeds/` that holds this engine's files
+    /// (none: those folders themselves).
+    pub fn folder(self) -> Option<&'static str> {
+        match self {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some("postgres"),
+        }
+    }
+}
+
+/// One engine's SQL of a module version: its migrations and seeds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineSql {
+    pub migrations: Vec<Migration>,
+    pub seeds: Vec<Seed>,
+}
+
+impl EngineSql {
+    pub fn new(mut migrations: Vec<Migration>, mut seeds: Vec<Seed>) -> EngineSql {
+        migrations.sort_by_key(|m| m.version);
+        seeds.sort_by(|a, b| a.name.cmp(&b.name));
+        EngineSql { migrations, seeds }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.migrations.is_empty() && self.seeds.is_empty()
+    }
+}
+
 /// Where a module version's files live. Versions the landlord remembers but that are no
 /// longer on disk have no folder: they can be uninstalled but not installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +84,13 @@ pub struct ModuleVersion {
     pub manifest: Manifest,
     /// The manifest's text, exactly as read: part of the checksum and kept by the landlord.
     pub manifest_text: String,
+    /// The SQLite migrations and seeds.
     pub migrations: Vec<Migration>,
     pub seeds: Vec<Seed>,
+    /// The PostgreSQL migrations and seeds, when the module has any.
+    pub postgres: Option<EngineSql>,
     pub source: Source,
-    /// SHA-256 over manifest, migrations and seeds.
+    /// SHA-256 over manifest, migrations and seeds (of every engine).
     pub checksum: String,
 }
 
@@ -49,8 +98,40 @@ impl ModuleVersion {
     pub fn new(manifest: Manifest, manifest_text: String, mut migrations: Vec<Migration>, mut seeds: Vec<Seed>, source: Source) -> Self {
         migrations.sort_by_key(|m| m.version);
         seeds.sort_by(|a, b| a.name.cmp(&b.name));
-        let checksum = content_checksum(&manifest_text, &migrations, &seeds);
-        ModuleVersion { manifest, manifest_text, migrations, seeds, source, checksum }
+        let checksum = content_checksum(&manifest_text, &migrations, &seeds, None);
+        ModuleVersion { manifest, manifest_text, migrations, seeds, postgres: None, source, checksum }
+    }
+
+    /// The version with PostgreSQL migrations and seeds beside its SQLite ones (none
+    /// when `sql` is empty); its checksum covers them.
+    pub fn with_postgres(mut self, sql: EngineSql) -> Self {
+        self.postgres = (!sql.is_empty()).then_some(EngineSql::new(sql.migrations, sql.seeds));
+        self.checksum = content_checksum(&self.manifest_text, &self.migrations, &self.seeds, self.postgres.as_ref());
+        self
+    }
+
+    /// The migrations and seeds to run on `engine`, or why the module cannot run there:
+    /// it has SQL for another engine and none for this one.
+    pub fn require_sql(&self, engine: Engine) -> Result<(&[Migration], &[Seed]), crate::domain::Error> {
+        self.sql(engine).ok_or_else(|| {
+            crate::domain::Error::invalid(format!(
+                "`{}` has no {} migrations: its SQL is written for SQLite, and the tenant databases are PostgreSQL schemas (`--tenants-db`)",
+                self.label(),
+                engine.as_str()
+            ))
+            .with_hint("give the module `migrations/postgres/` (and `seeds/postgres/`) beside its SQLite ones, in a new version")
+        })
+    }
+
+    /// The migrations and seeds to run on `engine`; `None` when the module has SQL for
+    /// another engine and none for this one. A module without any SQL runs anywhere.
+    pub fn sql(&self, engine: Engine) -> Option<(&[Migration], &[Seed])> {
+        match (engine, &self.postgres) {
+            (Engine::Sqlite, _) => Some((&self.migrations, &self.seeds)),
+            (Engine::Postgres, Some(sql)) => Some((&sql.migrations, &sql.seeds)),
+            (Engine::Postgres, None) if self.migrations.is_empty() && self.seeds.is_empty() => Some((&[], &[])),
+            (Engine::Postgres, None) => None,
+        }
     }
 
     pub fn name(&self) -> &crate::domain::name::ModuleName {
@@ -87,7 +168,9 @@ impl ModuleVersion {
 
 /// The checksum of a module version's content. Stable across platforms: file names and
 /// contents, each length-prefixed so that no two different contents hash alike.
-pub fn content_checksum(manifest_text: &str, migrations: &[Migration], seeds: &[Seed]) -> String {
+/// PostgreSQL's SQL, when there is any, comes after the rest under names of its own: the
+/// checksum of a module without it is what it was before modules could have it.
+pub fn content_checksum(manifest_text: &str, migrations: &[Migration], seeds: &[Seed], postgres: Option<&EngineSql>) -> String {
     let mut hasher = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -102,6 +185,16 @@ pub fn content_checksum(manifest_text: &str, migrations: &[Migration], seeds: &[
     }
     for s in seeds {
         field(b"seed");
+        field(s.name.as_bytes());
+        field(s.sql.as_bytes());
+    }
+    for m in postgres.map_or(&[][..], |p| &p.migrations) {
+        field(b"postgres migration");
+        field(m.name.as_bytes());
+        field(m.sql.as_bytes());
+    }
+    for s in postgres.map_or(&[][..], |p| &p.seeds) {
+        field(b"postgres seed");
         field(s.name.as_bytes());
         field(s.sql.as_bytes());
     }
@@ -156,14 +249,21 @@ mod tests {
     #[test]
     fn checksum_changes_with_any_content() {
         let m = |sql: &str| vec![Migration { name: "V1__a".into(), version: 1, sql: sql.into() }];
-        let base = content_checksum("x", &m("create table a(x)"), &[]);
+        let base = content_checksum("x", &m("create table a(x)"), &[], None);
         assert_eq!(base.len(), 64);
-        assert_eq!(base, content_checksum("x", &m("create table a(x)"), &[]));
-        assert_ne!(base, content_checksum("x ", &m("create table a(x)"), &[]));
-        assert_ne!(base, content_checksum("x", &m("create table a(y)"), &[]));
+        assert_eq!(base, content_checksum("x", &m("create table a(x)"), &[], None));
+        assert_ne!(base, content_checksum("x ", &m("create table a(x)"), &[], None));
+        assert_ne!(base, content_checksum("x", &m("create table a(y)"), &[], None));
         let seeds = [Seed { name: "s.sql".into(), sql: String::new() }];
-        assert_ne!(base, content_checksum("x", &m("create table a(x)"), &seeds));
+        assert_ne!(base, content_checksum("x", &m("create table a(x)"), &seeds, None));
         // Moving bytes between fields must not collide.
-        assert_ne!(content_checksum("ab", &[], &[]), content_checksum("a", &[], &[Seed { name: "b".into(), sql: String::new() }]));
+        assert_ne!(
+            content_checksum("ab", &[], &[], None),
+            content_checksum("a", &[], &[Seed { name: "b".into(), sql: String::new() }], None)
+        );
+        // PostgreSQL's SQL counts, and the same file for another engine is another content.
+        let postgres = EngineSql::new(m("create table a(x)"), Vec::new());
+        assert_ne!(base, content_checksum("x", &m("create table a(x)"), &[], Some(&postgres)));
+        assert_ne!(content_checksum("x", &[], &[], Some(&postgres)), content_checksum("x", &m("create table a(x)"), &[], None));
     }
 }

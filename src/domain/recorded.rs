@@ -47,7 +47,7 @@ fn recorded_flags<'a>(tenant: &'a str, module: &'a RecordedModule) -> impl Itera
 /// version it has, since when (what it had before, the file does not record). Its event
 /// is `tenant.added`, saying that it was rebuilt and from which file.
 pub fn rebuild_tenant(name: &str, host: &str, created_at: &str, modules: &[RecordedModule], file: &str, at: &str) -> Vec<Change> {
-    let mut changes = vec![Change::AddTenant { name: name.to_string(), host: host.to_string(), at: created_at.to_string() }];
+    let mut changes = vec![Change::AddTenant { name: name.to_string(), host: Some(host.to_string()), at: created_at.to_string() }];
     for m in modules {
         changes.push(Change::RestoreModule {
             tenant: name.to_string(),
@@ -77,7 +77,7 @@ pub fn rebuild_tenant(name: &str, host: &str, created_at: &str, modules: &[Recor
 /// the enabled state and exactly the flags of each of `modules` (those it lacks).
 pub fn fill_tenant_file(tenant: &str, created_at: Option<&str>, modules: &[RecordedModule]) -> Vec<Change> {
     let mut changes: Vec<Change> =
-        created_at.map(|at| Change::AddTenant { name: tenant.to_string(), host: String::new(), at: at.to_string() }).into_iter().collect();
+        created_at.map(|at| Change::AddTenant { name: tenant.to_string(), host: None, at: at.to_string() }).into_iter().collect();
     for m in modules {
         changes.push(Change::SetEnabled {
             tenant: tenant.to_string(),
@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn a_rebuilt_tenant_has_its_modules_flags_and_one_history_entry_each_as_its_file_says() {
         let changes = rebuild_tenant("acme", "host-a", "t-1", &[recorded()], "tenants/acme.db", "now");
-        assert!(matches!(&changes[0], Change::AddTenant { at, host, .. } if at == "t-1" && host == "host-a"));
+        assert!(matches!(&changes[0], Change::AddTenant { at, host, .. } if at == "t-1" && host.as_deref() == Some("host-a")));
         assert!(changes[0].is_guarded(), "a tenant another process added meanwhile is not overwritten");
         assert!(changes.iter().any(|c| matches!(c,
             Change::RestoreModule { enabled: false, installed_at, updated_at, .. } if installed_at == "t0" && updated_at == "t2")));

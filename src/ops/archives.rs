@@ -86,13 +86,13 @@ pub(crate) fn examine(ctx: &Context, records: Vec<ArchiveRecord>, read: bool) ->
     let mut files = Vec::with_capacity(records.len());
     for record in records {
         let tenant = tenants.get(&record.tenant);
-        let other_home = tenant.and_then(|t| t.host.as_ref()).filter(|home| ctx.shared && **home != ctx.settings.host);
+        let other_home = tenant.and_then(|t| t.host.as_ref()).filter(|home| ctx.pinned && **home != ctx.settings.host);
         let kept = Kept::new(&record.path);
         let (file, host, size_bytes) = match (other_home, ctx.tenants.kept_size(&kept)) {
             (Some(home), _) => (FileState::Elsewhere, Some(home.clone()), None),
             (None, Some(size)) => (FileState::Present, None, Some(size)),
             // A removed tenant's home is not recorded: its file may be on any host.
-            (None, _) if ctx.shared && tenant.is_none() => (FileState::Elsewhere, None, None),
+            (None, _) if ctx.pinned && tenant.is_none() => (FileState::Elsewhere, None, None),
             (None, _) => (FileState::Missing, None, None),
         };
         let module_file = record.kind != FileKind::Tenant.as_str();

@@ -5,10 +5,13 @@
 //! tenant's copy is never behind it: a job that ran meanwhile is one the copied landlord
 //! knows as running, which `recover` completes or rolls back after a restore.
 //!
-//! A landlord in PostgreSQL is no file to copy: `pg_dump` backs it up.
+//! A landlord in PostgreSQL is no file to copy: `pg_dump` backs it up. Tenant databases
+//! that are PostgreSQL schemas (`--tenants-db`) are copied each with `pg_dump --schema`,
+//! as `DEST/tenants/<tenant>.dump`.
 
 use std::path::{Path, PathBuf};
 
+use crate::domain::module::Engine;
 use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
 use crate::ops::fleet::each_tenant;
@@ -151,7 +154,12 @@ fn prepare_folder(dest: &Path, tenants: bool) -> Result<()> {
 }
 
 fn copy_tenant(ctx: &Context, tenant: &TenantName, dest: &Path) -> Result<CopiedFile> {
-    let file = format!("tenants/{tenant}.db");
+    // A SQLite file, or `pg_dump`'s custom format of a schema (`pg_restore` reads it).
+    let extension = match ctx.tenants.engine() {
+        Engine::Sqlite => "db",
+        Engine::Postgres => "dump",
+    };
+    let file = format!("tenants/{tenant}.{extension}");
     let copied_at = ctx.now();
     let bytes = ctx.tenants.copy_to(tenant.as_str(), &dest.join(&file))?;
     Ok(CopiedFile { tenant: Some(tenant.to_string()), file, bytes, copied_at, schema_version: None })

@@ -83,7 +83,8 @@ fn stored_module(landlord: &dyn Landlord, module: &str, version: &str) -> Result
     let Some(stored) = landlord.stored_version(module, version)? else { return Ok(None) };
     let manifest = parse_manifest(&stored.manifest, std::path::Path::new("landlord"))
         .map_err(|_| Error::internal(format!("the landlord's copy of `{module} {version}` does not parse")))?;
-    Ok(Some(ModuleVersion::new(manifest, stored.manifest, stored.migrations, stored.seeds, Source::Landlord)))
+    let version = ModuleVersion::new(manifest, stored.manifest, stored.migrations, stored.seeds, Source::Landlord);
+    Ok(Some(version.with_postgres(stored.postgres)))
 }
 
 /// Discovers the modules folder and records what the landlord has not seen. A missing

@@ -151,7 +151,7 @@ pub fn doctor(settings: &Settings, options: &DoctorOptions, reporter: &dyn Repor
             (Some(Context::new(stores, settings.clone())), files)
         }
         Err(e) => {
-            let files = store::tenant_files(&config, Arc::new(SystemClock), Arc::new(store::interrupt::ProcessSignals));
+            let files = store::tenant_files(&config, Arc::new(SystemClock), Arc::new(store::interrupt::ProcessSignals))?;
             if e.kind == ErrorKind::NotFound && files.names()?.is_empty() {
                 return Err(e);
             }

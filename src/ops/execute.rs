@@ -98,6 +98,15 @@ impl Action {
         }
     }
 
+    /// What this action brings back from, which an engine that moves it back uses up.
+    fn restored_from(&self) -> Option<&Kept> {
+        match &self.work {
+            Work::Restore { archive } => Some(archive),
+            Work::Revert { copy } => Some(copy),
+            _ => None,
+        }
+    }
+
     /// What this action keeps aside of the tenant, removed if it rolls back.
     fn written_files(&self) -> Option<&Kept> {
         match &self.work {
@@ -201,11 +210,31 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
             if error.is_none() && runner.snapshot {
                 let _ = db.discard_checkpoint();
             }
+            if error.is_none() {
+                forget_used_up(ctx, tenant, &actions, reporter);
+            }
             TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error }
         }
         Err((failed_at, error)) => {
             let error = runner.roll_back(db.as_mut(), &actions, &mut runs, failed_at, error);
             TenantRun { jobs: load_jobs(ctx, tenant, batch, &ids), error: Some(error) }
+        }
+    }
+}
+
+/// Forgets the archives and copies that the run's restores and reverts used up (an
+/// engine that moves a module back, PostgreSQL's): the landlord would list them as
+/// missing. What the run committed stands whatever happens here.
+fn forget_used_up(ctx: &Context, tenant: &str, actions: &[Action], reporter: &dyn Reporter) {
+    for action in actions {
+        let Some(kept) = action.restored_from().filter(|kept| ctx.tenants.kept_size(kept).is_none()) else { continue };
+        let Ok(records) = ctx.landlord.archives(tenant, Some(action.module.name().as_str()), None) else { continue };
+        let ids: Vec<i64> = records.iter().filter(|r| r.path == kept.reference()).map(|r| r.id).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        if let Err(e) = ctx.landlord.commit(&[change::Change::ForgetFiles { ids, at: ctx.now() }]) {
+            reporter.warning(&format!("could not record that `{kept}` was used up: {}", e.message));
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct Settings {
     pub subscription_command: Option<String>,
     /// `--landlord`: a PostgreSQL landlord shared by many hosts.
     pub landlord_url: Option<String>,
+    /// `--tenants-db` (`MODREG_TENANTS`): tenant databases as schemas of a PostgreSQL database.
+    pub tenants_url: Option<String>,
     /// `--host`: this host's name, recorded on its jobs and as the home of the tenants
     /// it adds.
     pub host: String,
@@ -105,6 +107,7 @@ impl Settings {
             keep_upgrade_copies: 3,
             subscription_command: None,
             landlord_url: None,
+            tenants_url: None,
             host: store::host_name(),
             lease: Duration::from_secs(60),
             batch: None,
@@ -125,6 +128,7 @@ impl Settings {
             subscription_command: self.subscription_command.clone(),
             landlord: access,
             landlord_url: self.landlord_url.clone(),
+            tenants_url: self.tenants_url.clone(),
         }
     }
 }
@@ -221,11 +225,12 @@ impl Context {
         }
     }
 
-    /// On a landlord shared by several hosts, each works only on the tenants whose home
-    /// it is (their files are in its data folder): refuses any other.
+    /// On a landlord shared by several hosts, with tenant databases in files, each works
+    /// only on the tenants whose home it is (their files are in its data folder):
+    /// refuses any other.
     pub fn require_home(&self, tenant: &crate::store::TenantRecord) -> Result<()> {
         match &tenant.host {
-            Some(home) if self.stores.shared && *home != self.settings.host => {
+            Some(home) if self.stores.pinned && *home != self.settings.host => {
                 Err(Error::invalid(format!("tenant `{}` lives on host `{home}`, and this is host `{}`", tenant.name, self.settings.host))
                     .with_hint(format!(
                         "run the command on host `{home}`, or move the tenant's file here and run `modreg tenant move {} --to {}`",
@@ -234,6 +239,12 @@ impl Context {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The home a tenant this host adds gets: this host, unless tenant databases are not
+    /// on hosts at all (PostgreSQL schemas), when it has none.
+    pub fn pinned_to_host(&self) -> Option<&str> {
+        (self.tenants.engine() == crate::domain::module::Engine::Sqlite).then_some(self.settings.host.as_str())
     }
 
     /// Takes the tenant's lock, waiting up to `--lock-timeout` for another process to
@@ -257,7 +268,7 @@ impl Context {
             other => other,
         }?;
         // Under the lock, so that a `tenant move` made from here cannot slip in between.
-        if self.stores.shared
+        if self.stores.pinned
             && let Some(record) = self.landlord.tenant(tenant)?
         {
             self.require_home(&record)?;

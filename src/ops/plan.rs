@@ -104,6 +104,10 @@ pub(crate) fn present_plan(
     reporter: &dyn Reporter,
 ) -> Result<ControlFlow<TenantOutcome, TenantOutcome>> {
     loaded.check_unchanged(resolution.steps.iter().map(|s| s.module.as_ref()))?;
+    // What is restored from an archive runs no migrations.
+    for step in resolution.steps.iter().filter(|s| action(s) != "restore") {
+        step.module.require_sql(ctx.tenants.engine())?;
+    }
     check_subscriptions(ctx, tenant, resolution.steps.iter().map(|s| &s.module))?;
     let plan = plan_rows(tenant, &resolution.steps, action);
     warn_deprecated(reporter, &resolution.steps);

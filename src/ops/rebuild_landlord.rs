@@ -190,7 +190,7 @@ fn refuse_a_landlord_with_tenants(ctx: &Context, files: &[String]) -> Result<()>
         .landlord
         .tenants()?
         .into_iter()
-        .filter(|t| !ctx.stores.shared || ctx.require_home(t).is_ok() || here.contains(t.name.as_str()))
+        .filter(|t| !ctx.stores.pinned || ctx.require_home(t).is_ok() || here.contains(t.name.as_str()))
         .map(|t| format!("`{}`", t.name))
         .collect();
     if blocking.is_empty() {

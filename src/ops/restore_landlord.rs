@@ -40,7 +40,7 @@ pub fn restore_landlord(settings: &Settings, file: &Path, reporter: &dyn Reporte
     };
     let schema_version = landlord.check_backup(file)?;
     let tenant_files =
-        store::tenant_files(&config, std::sync::Arc::new(SystemClock), std::sync::Arc::new(store::interrupt::ProcessSignals));
+        store::tenant_files(&config, std::sync::Arc::new(SystemClock), std::sync::Arc::new(store::interrupt::ProcessSignals))?;
     let current = Context::open_existing(settings).ok();
     let _locks = lock_every_tenant(tenant_files.as_ref(), current.as_ref())?;
     if let Some(ctx) = &current {

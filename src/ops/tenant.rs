@@ -29,7 +29,7 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
         // Under the tenant's lock, so that a `tenant remove` of the same name cannot
         // interleave; this also creates the lock file that every later command takes.
         let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
-        let changes = change::add_tenant(tenant.as_str(), &ctx.settings.host, &ctx.now());
+        let changes = change::add_tenant(tenant.as_str(), ctx.pinned_to_host(), &ctx.now());
         let added = ctx.landlord.tenant(tenant.as_str())?.is_none() && ctx.landlord.commit(&changes)? == Commit::Done;
         if !ctx.tenants.exists(tenant.as_str()) {
             ctx.tenants.create(tenant.as_str())?;
@@ -72,6 +72,13 @@ pub struct TenantMoveReport {
 /// Refused while the tenant has unfinished jobs, and taken under the tenant's lock when
 /// this host is its home, so no job of it runs during the move.
 pub fn move_tenant(ctx: &Context, tenant: &TenantName, to: &HostName, reporter: &dyn Reporter) -> Result<TenantMoveReport> {
+    if ctx.shared && !ctx.pinned {
+        return Err(Error::invalid(format!(
+            "tenant `{tenant}` needs no move: its database is {}, which any host works on",
+            ctx.tenants.location(tenant.as_str())
+        ))
+        .with_hint("run the command on whichever host you like"));
+    }
     if !ctx.shared {
         return Err(Error::invalid("`tenant move` needs a landlord that several hosts share; this one is the data folder's own")
             .with_hint("give every host the same `--landlord postgres://…` (or `MODREG_LANDLORD`)"));

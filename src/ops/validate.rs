@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::domain::catalog::Catalog;
 use crate::domain::diagnostic::{Diagnostic, Severity};
 use crate::domain::manifest::{ManifestKey, key_offset};
-use crate::domain::module::ModuleVersion;
+use crate::domain::module::{Engine, Migration, ModuleVersion, Seed};
 use crate::domain::resolver::{Goal, Installed, Request, ResolveError, resolve};
 use crate::ops::Context;
 use crate::ops::plan::writable_dependencies;
@@ -61,7 +61,7 @@ pub fn validate(ctx: &Context, targets: &dyn ModuleSource) -> ValidateReport {
         }
         check_published(module, ctx.landlord.as_ref(), &mut diagnostics);
     }
-    check_shared_names(&created, &mut diagnostics);
+    check_shared_names(&created, scratch.engine(), &mut diagnostics);
     diagnostics.sort_by(|a, b| (&a.file, a.line, a.column, a.severity).cmp(&(&b.file, b.line, b.column, b.severity)));
     diagnostics.dedup();
     ValidateReport { valid: !diagnostics.iter().any(Diagnostic::is_error), modules: checked.len(), diagnostics }
@@ -180,7 +180,7 @@ fn check_install(
                     ));
                     return None;
                 }
-                diagnostics.push(script_diagnostic(module, &step_name, message, offset));
+                diagnostics.push(script_diagnostic(module, scratch.engine(), &step_name, message, offset));
                 return None;
             }
         }
@@ -191,7 +191,7 @@ fn check_install(
 /// Warns when two modules create an object of the same name: SQLite names are one
 /// namespace per file, so they can never be installed on the same tenant. Each pair of
 /// modules and name is reported once, at the later module's `CREATE`.
-fn check_shared_names(created: &[(&Arc<ModuleVersion>, Vec<SchemaItem>)], diagnostics: &mut Vec<Diagnostic>) {
+fn check_shared_names(created: &[(&Arc<ModuleVersion>, Vec<SchemaItem>)], engine: Engine, diagnostics: &mut Vec<Diagnostic>) {
     // Lowercase name to the first module (and its object) that creates it.
     let mut first: BTreeMap<String, Vec<(&ModuleVersion, &SchemaItem)>> = BTreeMap::new();
     for (module, objects) in created {
@@ -216,26 +216,48 @@ fn check_shared_names(created: &[(&Arc<ModuleVersion>, Vec<SchemaItem>)], diagno
                     object.kind,
                     module.name()
                 );
-                diagnostics.push(creation_site(module, &object.name, message));
+                diagnostics.push(creation_site(module, engine, &object.name, message));
             }
         }
     }
 }
 
 /// A warning at the migration (or seed) that creates `name`, or on the manifest.
-fn creation_site(module: &ModuleVersion, name: &str, message: String) -> Diagnostic {
-    at_creation(module, name, Diagnostic::warning(&manifest_path(module), message))
+/// A module's scripts for one engine, and the folders they are in.
+struct Scripts<'a> {
+    migrations_dir: PathBuf,
+    seeds_dir: PathBuf,
+    migrations: &'a [Migration],
+    seeds: &'a [Seed],
+}
+
+impl<'a> Scripts<'a> {
+    fn of(module: &'a ModuleVersion, engine: Engine) -> Scripts<'a> {
+        let folder = module.folder().unwrap_or(Path::new(""));
+        let (migrations, seeds) = module.sql(engine).unwrap_or((&[], &[]));
+        let under = |dir: &str| engine.folder().map_or_else(|| folder.join(dir), |sub| folder.join(dir).join(sub));
+        Scripts { migrations_dir: under("migrations"), seeds_dir: under("seeds"), migrations, seeds }
+    }
+
+    fn migration_file(&self, name: &str) -> PathBuf {
+        self.migrations_dir.join(format!("{name}.sql"))
+    }
+
+    fn seed_file(&self, name: &str) -> PathBuf {
+        self.seeds_dir.join(name)
+    }
+}
+
+fn creation_site(module: &ModuleVersion, engine: Engine, name: &str, message: String) -> Diagnostic {
+    at_creation(module, engine, name, Diagnostic::warning(&manifest_path(module), message))
 }
 
 /// `diagnostic` moved to the migration (or seed) that creates `name`, when one does.
-fn at_creation(module: &ModuleVersion, name: &str, diagnostic: Diagnostic) -> Diagnostic {
-    let folder = module.folder().unwrap_or(Path::new(""));
-    let scripts = module
-        .migrations
-        .iter()
-        .map(|m| (folder.join("migrations").join(format!("{}.sql", m.name)), m.sql.as_str()))
-        .chain(module.seeds.iter().map(|s| (folder.join("seeds").join(&s.name), s.sql.as_str())));
-    for (file, sql) in scripts {
+fn at_creation(module: &ModuleVersion, engine: Engine, name: &str, diagnostic: Diagnostic) -> Diagnostic {
+    let scripts = Scripts::of(module, engine);
+    let files = (scripts.migrations.iter().map(|m| (scripts.migration_file(&m.name), m.sql.as_str())))
+        .chain(scripts.seeds.iter().map(|s| (scripts.seed_file(&s.name), s.sql.as_str())));
+    for (file, sql) in files {
         if let Some(offset) = find_create(sql, name) {
             return Diagnostic { file, ..diagnostic }.at_offset(sql, offset);
         }
@@ -277,14 +299,14 @@ fn is_word_char(c: char) -> bool {
 }
 
 /// Points a migration or seed failure at its file and, when SQLite says, its line.
-fn script_diagnostic(module: &ModuleVersion, step: &str, message: String, offset: Option<usize>) -> Diagnostic {
-    let folder = module.folder().unwrap_or(Path::new(""));
+fn script_diagnostic(module: &ModuleVersion, engine: Engine, step: &str, message: String, offset: Option<usize>) -> Diagnostic {
+    let scripts = Scripts::of(module, engine);
     let (file, text) = if let Some(name) = step.strip_prefix("migrate ") {
-        (folder.join("migrations").join(format!("{name}.sql")), module.migrations.iter().find(|m| m.name == name).map(|m| m.sql.as_str()))
+        (scripts.migration_file(name), scripts.migrations.iter().find(|m| m.name == name).map(|m| m.sql.as_str()))
     } else if let Some(name) = step.strip_prefix("seed ") {
-        (folder.join("seeds").join(name), module.seeds.iter().find(|s| s.name == name).map(|s| s.sql.as_str()))
+        (scripts.seed_file(name), scripts.seeds.iter().find(|s| s.name == name).map(|s| s.sql.as_str()))
     } else if let Some(trigger) = step.strip_prefix("check trigger ") {
-        return at_creation(module, trigger, Diagnostic::error(&manifest_path(module), message));
+        return at_creation(module, engine, trigger, Diagnostic::error(&manifest_path(module), message));
     } else {
         (manifest_path(module), None)
     };

@@ -9,7 +9,7 @@ use walkdir::{DirEntry, WalkDir};
 
 use crate::domain::diagnostic::Diagnostic;
 use crate::domain::manifest::{HookKind, manifest_warnings, parse_manifest};
-use crate::domain::module::{Migration, ModuleVersion, Seed, Source, parse_migration_file_name};
+use crate::domain::module::{Engine, EngineSql, Migration, ModuleVersion, Seed, Source, parse_migration_file_name};
 use crate::store::{Discovered, ModuleSource};
 
 pub const MANIFEST: &str = "module.toml";
@@ -124,6 +124,10 @@ fn load_into(manifest_path: &Path, found: &mut Discovered) {
     let home = ModuleHome::new(&dir);
     let migrations = load_migrations(&home, &dir.join("migrations"), &mut problems);
     let seeds = load_seeds(&home, &dir.join("seeds"), &mut problems);
+    let postgres = Engine::Postgres.folder().map(|folder| {
+        let migrations = load_migrations(&home, &dir.join("migrations").join(folder), &mut problems);
+        EngineSql::new(migrations, load_seeds(&home, &dir.join("seeds").join(folder), &mut problems))
+    });
     for kind in HookKind::ALL {
         let Some(relative) = manifest.hook(kind) else { continue };
         let path = dir.join(relative);
@@ -147,13 +151,14 @@ fn load_into(manifest_path: &Path, found: &mut Discovered) {
             Err(_) => problems.push(at(Diagnostic::error(manifest_path, format!("hook `{kind}`: `{relative}` does not exist")))),
         }
     }
-    if migrations.is_empty() && !problems.iter().any(Diagnostic::is_error) {
+    if migrations.is_empty() && postgres.as_ref().is_none_or(|p| p.migrations.is_empty()) && !problems.iter().any(Diagnostic::is_error) {
         found.diagnostics.push(Diagnostic::warning(manifest_path, "the module has no migrations: it creates no tables"));
     }
     let usable = !problems.iter().any(Diagnostic::is_error);
     found.diagnostics.extend(problems);
     if usable {
-        found.versions.push(ModuleVersion::new(manifest, text, migrations, seeds, Source::Folder(dir)));
+        let version = ModuleVersion::new(manifest, text, migrations, seeds, Source::Folder(dir));
+        found.versions.push(version.with_postgres(postgres.unwrap_or_default()));
     }
 }
 
@@ -206,6 +211,10 @@ fn sql_files(home: &ModuleHome, dir: &Path, problems: &mut Vec<Diagnostic>) -> V
             continue;
         }
         if !path.is_file() {
+            // Another engine's files have a folder of their own.
+            if path.is_dir() && Engine::Postgres.folder() == Some(name.as_str()) {
+                continue;
+            }
             problems.push(Diagnostic::warning(&path, "ignored: not a file"));
             continue;
         }
@@ -283,6 +292,35 @@ pub(crate) mod tests {
         assert_eq!(found.manifests, 3);
         let a = found.versions.iter().find(|v| v.name().as_str() == "a").unwrap();
         assert_eq!(a.migrations[0].name, "V1__init");
+    }
+
+    #[test]
+    fn postgres_migrations_and_seeds_sit_in_folders_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(&root.join("a/module.toml"), &manifest("a", "1.0.0"));
+        write(&root.join("a/migrations/V1__init.sql"), "create table a(x integer);");
+        write(&root.join("a/migrations/postgres/V1__init.sql"), "create table a(x bigint);");
+        write(&root.join("a/seeds/postgres/01.sql"), "insert into a values (1);");
+        write(&root.join("b/module.toml"), &manifest("b", "1.0.0"));
+        write(&root.join("b/migrations/V1__init.sql"), "create table b(x);");
+        write(&root.join("c/module.toml"), &manifest("c", "1.0.0"));
+        write(&root.join("c/migrations/postgres/V1_bad.sql"), "");
+        let found = DiskModules::new(root).discover();
+        let get = |name: &str| found.versions.iter().find(|v| v.name().as_str() == name);
+        let a = get("a").unwrap();
+        let (migrations, seeds) = a.sql(Engine::Postgres).unwrap();
+        assert_eq!((migrations[0].sql.as_str(), seeds.len()), ("create table a(x bigint);", 1));
+        assert_eq!(a.migrations[0].sql, "create table a(x integer);", "the SQLite ones are apart");
+        assert!(a.seeds.is_empty());
+        assert!(get("b").unwrap().sql(Engine::Postgres).is_none(), "no PostgreSQL SQL: not for PostgreSQL tenants");
+        assert!(get("c").is_none(), "a bad PostgreSQL migration leaves the module out");
+        let problems: Vec<String> = found.diagnostics.iter().map(ToString::to_string).collect();
+        assert!(
+            problems.iter().any(|p| p.contains("c/migrations/postgres/V1_bad.sql") && p.contains("invalid migration file name")),
+            "{problems:#?}"
+        );
+        assert!(!problems.iter().any(|p| p.contains("not a file")), "the engine's folder is no stray entry: {problems:#?}");
     }
 
     #[test]

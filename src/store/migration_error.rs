@@ -14,12 +14,18 @@ use crate::domain::Error;
 use crate::domain::module::ModuleVersion;
 use crate::store::WorkError;
 
-/// The refinery runner over `module`'s migrations, grouped (one transaction: the
-/// caller's), refusing divergent and missing ones, with its history in `table`.
-pub(crate) fn runner(module: &ModuleVersion, table: String) -> Result<refinery_core::Runner, WorkError> {
+/// The refinery runner over `module`'s `migrations` (those of one engine), grouped (one
+/// transaction: the caller's), refusing divergent and missing ones, with its history in
+/// `table`.
+pub(crate) fn runner(
+    module: &ModuleVersion,
+    migrations: &[crate::domain::module::Migration],
+    table: String,
+) -> Result<refinery_core::Runner, WorkError> {
     let name = module.name();
-    let mut migrations = Vec::with_capacity(module.migrations.len());
-    for m in &module.migrations {
+    let all = migrations;
+    let mut migrations = Vec::with_capacity(all.len());
+    for m in all {
         let migration = refinery_core::Migration::unapplied(&m.name, &m.sql).map_err(|e| {
             WorkError::new(format!("migrate {}", m.name), Error::invalid(format!("migration `{}` of `{name}`: {e}", m.name)))
         })?;

@@ -18,6 +18,7 @@ pub mod postgres;
 pub mod sqlite;
 pub mod storage;
 pub mod subscription;
+mod version_content;
 
 /// This machine's name, as `--host` defaults to it.
 pub fn host_name() -> String {
@@ -54,7 +55,7 @@ use std::time::Duration;
 use crate::domain::change::{Change, Commit, FileKind};
 use crate::domain::event::Event;
 use crate::domain::job::{Effect, Job, JobKind, JobStatus, Step};
-use crate::domain::module::{Migration, ModuleVersion, Seed};
+use crate::domain::module::{Engine, EngineSql, Migration, ModuleVersion, Seed};
 use crate::domain::name::ModuleName;
 use crate::domain::{Error, Interruption, Result};
 
@@ -71,6 +72,8 @@ pub struct StoredVersion {
     pub manifest: String,
     pub migrations: Vec<Migration>,
     pub seeds: Vec<Seed>,
+    /// The PostgreSQL migrations and seeds (empty: none).
+    pub postgres: EngineSql,
     pub first_seen_at: String,
 }
 
@@ -767,6 +770,8 @@ pub type TenantLock = Box<dyn std::any::Any + Send>;
 /// Nothing above this trait knows how (a file, a schema): tenants and kept items are named,
 /// never located.
 pub trait TenantFiles: Send + Sync {
+    /// What the tenant databases run on: which of a module's SQL they take.
+    fn engine(&self) -> Engine;
     /// Where the tenant's data is, as messages show it: a file's path, for SQLite files.
     fn location(&self, tenant: &str) -> String;
     /// What a hook is told of the tenant's database (`MODREG_TENANT_DB` for SQLite files).

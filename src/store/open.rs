@@ -12,7 +12,7 @@ use crate::store::discovery::DiskModules;
 use crate::store::discovery_cache::CachedDiskModules;
 use crate::store::hooks::ProcessHookRunner;
 use crate::store::interrupt::ProcessSignals;
-use crate::store::postgres::PostgresLandlord;
+use crate::store::postgres::{PostgresLandlord, PostgresTenants};
 use crate::store::sqlite::{SqliteLandlord, SqliteLandlordFile, SqliteTenantFiles};
 use crate::store::subscription::{BuiltinSubscriptions, CommandSubscriptions};
 use crate::store::{HookRunner, Interrupts, Landlord, LandlordFile, ModuleSource, SubscriptionSource, TenantFiles};
@@ -53,6 +53,9 @@ pub struct StoreConfig {
     /// A PostgreSQL landlord shared by many hosts (`--landlord`); without it, the
     /// SQLite landlord in the data folder.
     pub landlord_url: Option<String>,
+    /// Tenant databases as schemas of this PostgreSQL database (`--tenants-db`); without it,
+    /// SQLite files in the data folder.
+    pub tenants_url: Option<String>,
 }
 
 impl StoreConfig {
@@ -67,6 +70,7 @@ impl StoreConfig {
             subscription_command: None,
             landlord: LandlordAccess::Create,
             landlord_url: None,
+            tenants_url: None,
         }
     }
 }
@@ -83,8 +87,11 @@ pub struct Stores {
     pub clock: Arc<dyn Clock>,
     /// SIGINT and SIGTERM, once the CLI catches them (`interrupt::catch`).
     pub interrupts: Arc<dyn Interrupts>,
-    /// The landlord is shared by several hosts: each works on its own tenants' files.
+    /// The landlord is shared by several hosts.
     pub shared: bool,
+    /// Each tenant's data is on one host (a shared landlord, tenant databases in files):
+    /// each host works on the tenants whose home it is.
+    pub pinned: bool,
 }
 
 /// Builds the stores `config` describes, on the system clock.
@@ -99,7 +106,7 @@ pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<St
         None => (open_sqlite(config)?, false),
     };
     let interrupts: Arc<dyn Interrupts> = Arc::new(ProcessSignals);
-    let tenants = tenant_files(config, clock.clone(), interrupts.clone());
+    let tenants = tenant_files(config, clock.clone(), interrupts.clone())?;
     let hooks: Arc<dyn HookRunner> = Arc::new(ProcessHookRunner::new(interrupts.clone()));
     let subscriptions: Arc<dyn SubscriptionSource> = match &config.subscription_command {
         Some(command) => Arc::new(CommandSubscriptions::new(command.clone(), hooks.clone(), config.hook_timeout)),
@@ -114,14 +121,22 @@ pub fn open_with_clock(config: &StoreConfig, clock: Arc<dyn Clock>) -> Result<St
         clock,
         interrupts,
         shared,
+        pinned: shared && config.tenants_url.is_none(),
     })
 }
 
-/// The tenant files `config` describes, without opening the landlord (which may be the
-/// broken part: `doctor` checks the tenant files all the same).
-pub fn tenant_files(config: &StoreConfig, clock: Arc<dyn Clock>, interrupts: Arc<dyn Interrupts>) -> Arc<dyn TenantFiles> {
+/// The tenant databases `config` describes, without opening the landlord (which may be
+/// the broken part: `doctor` checks the tenant databases all the same).
+pub fn tenant_files(config: &StoreConfig, clock: Arc<dyn Clock>, interrupts: Arc<dyn Interrupts>) -> Result<Arc<dyn TenantFiles>> {
     crate::store::sqlite::limit_memory(config.sql_memory);
-    Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock, interrupts))
+    let Some(url) = &config.tenants_url else {
+        return Ok(Arc::new(SqliteTenantFiles::new(&config.data_dir, config.busy_timeout, config.sql_timeout, clock, interrupts)));
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(Error::invalid(format!("`--tenants-db` takes a `postgres://` URL, not `{}`", PostgresLandlord::redact(url)))
+            .with_hint("write it as `postgres://USER:PASSWORD@HOST:PORT/DATABASE`, or leave it out for SQLite files in the data folder"));
+    }
+    Ok(Arc::new(PostgresTenants::open(url, config.busy_timeout, config.sql_timeout, clock, interrupts)?))
 }
 
 /// The landlord's file, without opening it as a landlord, when the landlord is one file

@@ -26,6 +26,9 @@ pub struct World {
     /// The PostgreSQL landlord of this world (a database of its own), when this test
     /// binary runs the suite against PostgreSQL.
     pub landlord_url: Option<String>,
+    /// The PostgreSQL database of this world's tenant schemas (`MODREG_TENANTS`), when
+    /// the test binary runs on PostgreSQL tenants (`pg_tenants`).
+    pub tenants_url: Option<String>,
 }
 
 /// Snapshots named alike by both test binaries (`cli__<module>__<name>`), so that the
@@ -62,6 +65,12 @@ fn regex_escape(text: &str) -> String {
 /// the same tests as `cli`).
 pub fn on_postgres() -> bool {
     env!("CARGO_CRATE_NAME") == "cli_postgres"
+}
+
+/// Whether this binary runs its tests on tenant databases in PostgreSQL schemas
+/// (`pg_tenants`).
+pub fn on_pg_tenants() -> bool {
+    env!("CARGO_CRATE_NAME") == "pg_tenants"
 }
 
 /// How a run ended.
@@ -137,7 +146,8 @@ impl Default for World {
 impl World {
     pub fn new() -> World {
         let landlord_url = if on_postgres() { crate::pg::cluster().map(|c| c.database()) } else { None };
-        let world = World { dir: tempfile::tempdir().expect("temp dir"), landlord_url };
+        let tenants_url = if on_pg_tenants() { crate::pg::cluster().map(|c| c.database()) } else { None };
+        let world = World { dir: tempfile::tempdir().expect("temp dir"), landlord_url, tenants_url };
         std::fs::create_dir_all(world.modules()).expect("modules dir");
         world
     }
@@ -193,9 +203,20 @@ impl World {
         cmd
     }
 
-    /// `MODREG_LANDLORD` for this world's PostgreSQL landlord (none on SQLite).
+    /// `MODREG_LANDLORD` for this world's PostgreSQL landlord (none on SQLite), and
+    /// `MODREG_TENANTS` for its PostgreSQL tenant schemas.
     pub fn landlord_env(&self) -> Vec<(&'static str, String)> {
-        self.landlord_url.iter().map(|url| ("MODREG_LANDLORD", url.clone())).collect()
+        let landlord = self.landlord_url.iter().map(|url| ("MODREG_LANDLORD", url.clone()));
+        landlord.chain(self.tenants_url.iter().map(|url| ("MODREG_TENANTS", url.clone()))).collect()
+    }
+
+    /// A connection to this world's tenant schemas, as an application makes one
+    /// (`pg_tenants` worlds only), with `search_path` set to the tenant's schema.
+    pub fn tenant_client(&self, tenant: &str) -> postgres::Client {
+        let url = self.tenants_url.as_deref().expect("a world with PostgreSQL tenants");
+        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to the tenants database");
+        client.batch_execute(&format!("SET search_path = \"{tenant}\"")).expect("set search_path");
+        client
     }
 
     /// The library's handle on this world's landlord.
@@ -343,8 +364,20 @@ impl World {
         dump(&Connection::open(path).expect("open the file"))
     }
 
-    /// Names of the objects in a tenant file (tables, indexes, views, triggers).
+    /// Names of the objects in a tenant's database (tables, indexes, views, triggers;
+    /// on PostgreSQL also sequences, functions and types).
     pub fn objects(&self, tenant: &str) -> Vec<String> {
+        if self.tenants_url.is_some() {
+            let rows = self.tenant_client(tenant).query(
+                "SELECT relname::text FROM pg_class WHERE relnamespace = $1::text::regnamespace
+                 UNION SELECT proname::text FROM pg_proc WHERE pronamespace = $1::text::regnamespace
+                 UNION SELECT tgname::text FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+                       WHERE c.relnamespace = $1::text::regnamespace AND NOT g.tgisinternal
+                 ORDER BY 1",
+                &[&format!("\"{tenant}\"")],
+            );
+            return rows.expect("list the schema's objects").iter().map(|r| r.get(0)).collect();
+        }
         let conn = self.tenant_db(tenant);
         let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_autoindex%' ORDER BY name").unwrap();
         stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
@@ -354,13 +387,20 @@ impl World {
         self.objects(tenant).iter().any(|o| o == name)
     }
 
-    /// Runs SQL on a tenant file, as an application would.
+    /// Runs SQL on a tenant's database, as an application would.
     pub fn sql(&self, tenant: &str, sql: &str) {
+        if self.tenants_url.is_some() {
+            return self.tenant_client(tenant).batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
         self.tenant_db(tenant).execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     pub fn count(&self, tenant: &str, table: &str) -> i64 {
-        self.tenant_db(tenant).query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
+        let sql = format!("SELECT count(*) FROM \"{table}\"");
+        if self.tenants_url.is_some() {
+            return self.tenant_client(tenant).query_one(&sql, &[]).map(|r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        self.tenant_db(tenant).query_row(&sql, [], |r| r.get(0)).unwrap()
     }
 
     /// All jobs, oldest first, as `jobs list --json` shows them.

@@ -123,14 +123,14 @@ fn installed(landlord: &dyn Landlord, tenant: &str) -> Vec<(String, String, bool
 }
 
 fn add_tenant(landlord: &dyn Landlord, name: &str) {
-    done(landlord, &change::add_tenant(name, HOST, AT));
+    done(landlord, &change::add_tenant(name, Some(HOST), AT));
 }
 
 pub fn tenants_are_added_once_and_removed_with_what_they_had(fixture: &dyn Fixture) {
     let l = fixture.landlord();
     add_tenant(l.as_ref(), "acme");
     add_tenant(l.as_ref(), "globex");
-    assert_eq!(l.commit(&change::add_tenant("acme", HOST, LATER)).unwrap(), Commit::Conflict(0), "a tenant is added once");
+    assert_eq!(l.commit(&change::add_tenant("acme", Some(HOST), LATER)).unwrap(), Commit::Conflict(0), "a tenant is added once");
     let acme = l.tenant("acme").unwrap().expect("acme");
     assert_eq!((acme.name.as_str(), acme.created_at.as_str(), acme.modules), ("acme", AT, 0));
     complete(l.as_ref(), &[install("acme", "forum", "1.0.0", &[("threads", true)])]);

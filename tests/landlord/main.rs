@@ -122,7 +122,7 @@ mod postgres {
     fn an_older_transaction_that_commits_late_with_a_higher_id_is_not_skipped() {
         let Some(fixture) = PostgresFixture::new() else { return };
         let landlord = fixture.landlord();
-        let changes = modreg::domain::change::add_tenant("first", "host-a", "2026-11-22T10:00:00.000Z");
+        let changes = modreg::domain::change::add_tenant("first", Some("host-a"), "2026-11-22T10:00:00.000Z");
         assert_eq!(landlord.commit(&changes).unwrap(), modreg::domain::change::Commit::Done);
         let first = landlord.events_after(0, 100).unwrap();
         assert_eq!(tenants_of(&first), ["first"], "a quiet landlord hands out what committed at once");
@@ -130,7 +130,7 @@ mod postgres {
         let mut early = open_writer(&fixture.url);
         // A later transaction takes the next event id and commits first: its event waits
         // behind the older transaction still open, which then takes a higher id.
-        let changes = modreg::domain::change::add_tenant("late", "host-a", "2026-11-22T10:00:00.000Z");
+        let changes = modreg::domain::change::add_tenant("late", Some("host-a"), "2026-11-22T10:00:00.000Z");
         assert_eq!(landlord.commit(&changes).unwrap(), modreg::domain::change::Commit::Done);
         let before = landlord.events_after(cursor, 100).unwrap();
         assert!(before.is_empty(), "`late` is held back while an older writer is in flight: {before:?}");
@@ -149,7 +149,7 @@ mod postgres {
         let landlord = ours.landlord();
         let mut other = postgres::Client::connect(&theirs, postgres::NoTls).unwrap();
         other.batch_execute("CREATE TABLE t (x int); BEGIN; INSERT INTO t VALUES (1)").unwrap();
-        let changes = modreg::domain::change::add_tenant("acme", "host-a", "2026-11-22T10:00:00.000Z");
+        let changes = modreg::domain::change::add_tenant("acme", Some("host-a"), "2026-11-22T10:00:00.000Z");
         assert_eq!(landlord.commit(&changes).unwrap(), modreg::domain::change::Commit::Done);
         assert_eq!(tenants_of(&landlord.events_after(0, 100).unwrap()), ["acme"], "seen at once");
         other.batch_execute("ROLLBACK").unwrap();
@@ -166,7 +166,7 @@ mod postgres {
         // A long staleness: what arrives comes by NOTIFY, not by the fallback poll.
         // `watch` returns once it listens.
         let _watch = reader.watch(Duration::from_secs(3600), on_change).unwrap().expect("PostgreSQL announces changes");
-        let changes = modreg::domain::change::add_tenant("acme", "host-a", "2026-11-22T10:00:00.000Z");
+        let changes = modreg::domain::change::add_tenant("acme", Some("host-a"), "2026-11-22T10:00:00.000Z");
         assert_eq!(writer.commit(&changes).unwrap(), modreg::domain::change::Commit::Done);
         let heard = rx.recv_timeout(Duration::from_secs(10)).expect("a notification");
         assert_eq!(heard, modreg::store::Changed::Tenant("acme".into()));

@@ -12,7 +12,7 @@ use std::time::Duration;
 use modreg::domain::ErrorKind;
 use modreg::domain::change::{self, Change, FileKind};
 use modreg::domain::manifest::parse_manifest;
-use modreg::domain::module::{Migration, ModuleVersion, Seed, Source};
+use modreg::domain::module::{EngineSql, Migration, ModuleVersion, Seed, Source};
 use modreg::domain::name::ModuleName;
 use modreg::store::{Checkpoint, KeepFor, Kept, TenantDb, TenantFiles, WorkError};
 
@@ -57,15 +57,17 @@ const AT: &str = "2026-11-22T10:00:00.000Z";
 pub fn module(name: &str, version: &str, migrations: &[(&str, &str)], seeds: &[&str]) -> ModuleVersion {
     let text = format!("[module]\nname = \"{name}\"\nversion = \"{version}\"\ndescription = \"conformance\"\n");
     let manifest = parse_manifest(&text, Path::new("module.toml")).expect("manifest");
-    let migrations = migrations
+    let migrations: Vec<Migration> = migrations
         .iter()
         .map(|(name, sql)| {
             let (number, _) = name.trim_start_matches('V').split_once("__").expect("V{n}__{name}");
             Migration { name: name.to_string(), version: number.parse().expect("number"), sql: sql.to_string() }
         })
         .collect();
-    let seeds = seeds.iter().enumerate().map(|(i, sql)| Seed { name: format!("{i:02}.sql"), sql: sql.to_string() }).collect();
-    ModuleVersion::new(manifest, text, migrations, seeds, Source::Landlord)
+    let seeds: Vec<Seed> = seeds.iter().enumerate().map(|(i, sql)| Seed { name: format!("{i:02}.sql"), sql: sql.to_string() }).collect();
+    // The same SQL for every engine.
+    let postgres = EngineSql::new(migrations.clone(), seeds.clone());
+    ModuleVersion::new(manifest, text, migrations, seeds, Source::Landlord).with_postgres(postgres)
 }
 
 pub fn membership() -> ModuleVersion {
@@ -374,7 +376,7 @@ pub fn records_keep_when_the_tenant_came_and_its_modules_state_and_flags(fixture
     let (tenants, mut db) = fresh(fixture, "acme");
     assert!(db.unrecorded().unwrap().created_at, "a fresh database does not know when its tenant came");
     db.begin().unwrap();
-    db.record(&change::add_tenant("acme", "host-a", AT)).unwrap();
+    db.record(&change::add_tenant("acme", Some("host-a"), AT)).unwrap();
     db.commit().unwrap();
     install(db.as_mut(), &finance(), &[]);
     assert_eq!(db.unrecorded().unwrap().modules, ["finance"], "a module whose state nothing recorded");

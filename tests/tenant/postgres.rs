@@ -97,17 +97,49 @@ fn module_sql_reaches_neither_another_tenant_nor_the_landlord_nor_the_server() {
     assert!(!std::path::Path::new("/tmp/modreg-escaped").exists());
     assert_eq!(fixture.rows("globex", "members"), Some(2), "the other tenant's rows are untouched");
     assert!(db.modules().unwrap().is_empty(), "nothing of the refused module stays");
-    // Nothing of the work's rights outlives it: the role has none on any schema.
-    let granted: i64 = fixture
+    // No module role of a tenant has any right on another tenant's schema.
+    let across: i64 = fixture
         .client()
         .query_one(
-            "SELECT count(*) FROM pg_namespace n, pg_roles r
-             WHERE r.rolname LIKE '\\_modreg\\_m\\_%' AND has_schema_privilege(r.oid, n.oid, 'USAGE') AND n.nspname IN ('acme', 'globex')",
+            "SELECT count(*) FROM _modreg.roles x, pg_namespace n
+             WHERE n.nspname IN ('acme', 'globex', '_modreg') AND n.nspname <> x.tenant
+               AND (has_schema_privilege(x.role, n.oid, 'USAGE') OR has_schema_privilege(x.role, n.oid, 'CREATE'))",
             &[],
         )
         .unwrap()
         .get(0);
-    assert_eq!(granted, 0);
+    assert_eq!(across, 0);
+}
+
+#[test]
+fn a_dependencys_tables_are_written_during_the_work_alone_and_read_at_any_time() {
+    let Some(fixture) = PostgresFixture::new() else { return };
+    let (_tenants, mut db) = fresh(&fixture, "acme");
+    install(db.as_mut(), &membership(), &[]);
+    let cards = module(
+        "cards",
+        "1.0.0",
+        &[(
+            "V1__cards",
+            "CREATE TABLE cards (id INTEGER PRIMARY KEY, member INTEGER REFERENCES members (id)); UPDATE members SET name = 'ADA' WHERE id = 1;",
+        )],
+        &[],
+    );
+    install(db.as_mut(), &cards, &["membership"]);
+    let rights: (bool, bool) = fixture
+        .client()
+        .query_one(
+            "SELECT has_table_privilege(role, 'acme.members', 'SELECT'), has_table_privilege(role, 'acme.members', 'INSERT')
+             FROM _modreg.roles WHERE tenant = 'acme' AND module = 'cards'",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(rights, (true, false), "reading stays; writing went with the work");
+    // The foreign key works for the application afterwards (it runs as the tables' owners).
+    let mut app = fixture.client();
+    app.batch_execute("SET search_path = acme; INSERT INTO cards VALUES (1, 1);").unwrap();
+    assert!(app.batch_execute("INSERT INTO cards VALUES (2, 99)").is_err(), "the foreign key holds");
 }
 
 #[test]
@@ -138,7 +170,11 @@ fn a_slow_statement_stops_at_the_time_limit_and_rolls_back() {
     let error = refused(db.as_mut(), &slow, &[]);
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(error.error.kind, ErrorKind::Failed);
-    assert!(error.error.message.contains("was stopped at `migrations/V1__slow.sql` line 2: it ran out of time"), "{}", error.error.message);
+    assert!(
+        error.error.message.contains("was stopped at `migrations/postgres/V1__slow.sql` line 2: it ran out of time"),
+        "{}",
+        error.error.message
+    );
     assert!(error.error.hint.as_deref().is_some_and(|h| h.contains("MODREG_SQL_TIMEOUT")));
     assert_eq!(fixture.rows("acme", "s"), None);
 }
@@ -161,7 +197,7 @@ fn an_interruption_cancels_the_backend_and_rolls_back() {
     setter.join().unwrap();
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(error.error.kind, ErrorKind::Interrupted, "{:?}", error.error);
-    assert!(error.error.message.contains("`migrations/V1__slow.sql` line 2"), "{}", error.error.message);
+    assert!(error.error.message.contains("`migrations/postgres/V1__slow.sql` line 2"), "{}", error.error.message);
     assert_eq!(fixture.rows("acme", "s"), None);
     let running: i64 = fixture
         .client()
@@ -209,4 +245,25 @@ fn a_pre_upgrade_copy_keeps_sequences_foreign_keys_and_views_and_stands_in_for_t
     assert!(broken.is_err(), "the foreign key is back");
     assert_eq!(db.modules().unwrap()["library"], "1.0.0");
     assert_eq!(tenants.kept_size(&copy), None, "the copy is used up");
+}
+
+#[test]
+fn a_module_without_postgresql_sql_is_refused_with_what_to_add() {
+    let Some(fixture) = PostgresFixture::new() else { return };
+    let (_tenants, mut db) = fresh(&fixture, "acme");
+    let text = "[module]\nname = \"legacy\"\nversion = \"1.0.0\"\ndescription = \"d\"\n";
+    let manifest = modreg::domain::manifest::parse_manifest(text, std::path::Path::new("module.toml")).unwrap();
+    let migration = modreg::domain::module::Migration { name: "V1__t".into(), version: 1, sql: "CREATE TABLE t (id INTEGER)".into() };
+    let legacy = modreg::domain::module::ModuleVersion::new(
+        manifest,
+        text.into(),
+        vec![migration],
+        vec![],
+        modreg::domain::module::Source::Landlord,
+    );
+    let error = refused(db.as_mut(), &legacy, &[]);
+    assert_eq!(error.error.kind, ErrorKind::Invalid);
+    assert!(error.error.message.contains("`legacy 1.0.0` has no PostgreSQL migrations"), "{}", error.error.message);
+    assert!(error.error.hint.as_deref().is_some_and(|h| h.contains("migrations/postgres/")));
+    assert!(db.modules().unwrap().is_empty());
 }

@@ -155,8 +155,10 @@ impl View<'_> {
             let version = &record.version;
             // A version nobody has any more is `catalog.missing`'s to report.
             let Ok(Some(definition)) = self.version(module, version) else { continue };
+            // The migrations of the engine the tenant databases run on.
+            let (migrations, _) = definition.sql(self.files.engine()).unwrap_or((&[], &[]));
             let expected: BTreeSet<(i32, &str)> =
-                definition.migrations.iter().map(|m| (m.version, m.name.split_once("__").map_or(m.name.as_str(), |(_, n)| n))).collect();
+                migrations.iter().map(|m| (m.version, m.name.split_once("__").map_or(m.name.as_str(), |(_, n)| n))).collect();
             let applied: BTreeSet<(i32, &str)> =
                 records.history.get(module).into_iter().flatten().map(|m| (m.version, m.name.as_str())).collect();
             let named = |set: Vec<&(i32, &str)>| set.iter().map(|(v, n)| migration_name(*v, n)).collect::<Vec<_>>().join(", ");

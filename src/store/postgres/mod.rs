@@ -15,9 +15,10 @@ use r2d2_postgres::r2d2;
 use time::OffsetDateTime;
 
 use crate::domain::change::FileKind;
-use crate::domain::module::{Migration, ModuleVersion, Seed};
+use crate::domain::module::ModuleVersion;
 use crate::domain::{Error, Result, StorageState};
 use crate::store::clock::{format_time, parse_time};
+use crate::store::version_content;
 use crate::store::{
     ArchiveRecord, CatalogEntry, CatalogStore, Changed, Exclusive, HistoryEntry, InstalledModule, ReadModel, ReadModelSource,
     StoredVersion, TenantRecord, TenantStore,
@@ -306,19 +307,6 @@ impl ReadModelSource for PostgresLandlord {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct StoredMigration {
-    name: String,
-    version: i32,
-    sql: String,
-}
-
-#[derive(serde::Deserialize)]
-struct StoredSeed {
-    name: String,
-    sql: String,
-}
-
 fn bad_json(what: &str, e: serde_json::Error) -> Error {
     Error::internal(format!("the landlord holds unreadable {what}: {e}"))
 }
@@ -337,9 +325,7 @@ impl CatalogStore for PostgresLandlord {
         let now = time(now)?;
         self.write(|tx| {
             for v in versions {
-                let migrations: serde_json::Value =
-                    v.migrations.iter().map(|m| serde_json::json!({"name": m.name, "version": m.version, "sql": m.sql})).collect();
-                let seeds: serde_json::Value = v.seeds.iter().map(|s| serde_json::json!({"name": s.name, "sql": s.sql})).collect();
+                let (migrations, seeds) = version_content::encode(v);
                 tx.execute(
                     "INSERT INTO catalog (module, version, checksum, manifest, migrations, seeds, first_seen_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (module, version) DO NOTHING",
@@ -359,16 +345,16 @@ impl CatalogStore for PostgresLandlord {
             "SELECT checksum, manifest, migrations, seeds, first_seen_at FROM catalog WHERE module = $1 AND version = $2",
             &[&module, &version],
             |r| {
-                let migrations: Vec<StoredMigration> =
-                    serde_json::from_value(r.get(2)).map_err(|e| bad_json("migrations in the catalog", e))?;
-                let seeds: Vec<StoredSeed> = serde_json::from_value(r.get(3)).map_err(|e| bad_json("seeds in the catalog", e))?;
+                let (migrations, seeds, postgres) =
+                    version_content::decode(r.get(2), r.get(3)).map_err(|e| bad_json("migrations or seeds in the catalog", e))?;
                 Ok(StoredVersion {
                     module: module.to_string(),
                     version: version.to_string(),
                     checksum: r.get(0),
                     manifest: r.get(1),
-                    migrations: migrations.into_iter().map(|m| Migration { name: m.name, version: m.version, sql: m.sql }).collect(),
-                    seeds: seeds.into_iter().map(|s| Seed { name: s.name, sql: s.sql }).collect(),
+                    migrations,
+                    seeds,
+                    postgres,
                     first_seen_at: text(r.get(4)),
                 })
             },

@@ -229,7 +229,7 @@ impl TenantDb for SqliteTenantDb {
         let foreign = schema::foreign_objects(&self.conn, name, &before).map_err(internal)?;
         self.sandbox.prepare(Ownership::new(name, foreign, writable.iter().map(ToString::to_string).collect()));
 
-        let runner = crate::store::migration_error::runner(module, history_table(name))?;
+        let runner = crate::store::migration_error::runner(module, &module.migrations, history_table(name))?;
         let mut driver = Driver::new(&self.conn, &self.sandbox, &module.migrations);
         let outcome = runner.run(&mut driver);
         let mut steps = std::mem::take(&mut driver.steps);

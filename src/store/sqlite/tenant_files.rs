@@ -12,6 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::domain::change::FileKind;
+use crate::domain::module::Engine;
 use crate::domain::name::TenantName;
 use crate::domain::{Error, Result};
 use crate::store::clock::{Clock, format_time};
@@ -111,6 +112,10 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 impl TenantFiles for SqliteTenantFiles {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
     fn location(&self, tenant: &str) -> String {
         self.path(tenant).display().to_string()
     }

@@ -6,7 +6,8 @@ use postgres::GenericClient;
 use super::{ident, literal};
 
 /// modreg's own tables in every tenant's schema, as in a SQLite tenant file: its modules,
-/// the objects each owns, the jobs whose work committed, when the tenant was added, and
+/// the objects each owns (by name and kind: a trigger and its function often share a
+/// name), the jobs whose work committed, when the tenant was added, and
 /// each module's enabled state and flags. Owned by modreg's user; no module role has any
 /// right on them.
 pub(super) fn internal_schema(schema: &str) -> String {
@@ -16,7 +17,7 @@ pub(super) fn internal_schema(schema: &str) -> String {
              module text PRIMARY KEY, version text NOT NULL, checksum text NOT NULL,
              installed_at text NOT NULL, updated_at text NOT NULL);
          CREATE TABLE IF NOT EXISTS {s}._modreg_objects (
-             name text PRIMARY KEY, module text NOT NULL, type text NOT NULL, tbl_name text NOT NULL);
+             name text NOT NULL, module text NOT NULL, type text NOT NULL, tbl_name text NOT NULL, PRIMARY KEY (name, type));
          CREATE TABLE IF NOT EXISTS {s}._modreg_jobs (job_id bigint PRIMARY KEY, batch text NOT NULL, at text NOT NULL);
          CREATE TABLE IF NOT EXISTS {s}._modreg_tenant (key text PRIMARY KEY, value text NOT NULL);
          CREATE TABLE IF NOT EXISTS {s}._modreg_enabled (module text PRIMARY KEY, enabled boolean NOT NULL, updated_at text NOT NULL);
@@ -123,4 +124,81 @@ pub(super) fn drop_statement(schema: &str, name: &str, kind: &str, table: &str) 
         "type" => format!("DROP TYPE IF EXISTS {s}.{n}"),
         _ => String::new(),
     }
+}
+
+/// What other modules have that hangs on `module`'s relations in `schema` and would go
+/// with them, or stop them going: their foreign keys to its tables, their views on them
+/// (and views on those), and their triggers on its tables. Each as the statements that
+/// drop it now and make it again once the module's relations are back (a revert puts
+/// the pre-upgrade copy in their place), with names fully qualified.
+#[derive(Debug, Default)]
+pub(super) struct Dependents {
+    pub drop: Vec<String>,
+    pub recreate: Vec<String>,
+    /// Their names, which stay recorded as their modules'.
+    pub names: Vec<String>,
+}
+
+pub(super) fn dependents(client: &mut impl GenericClient, schema: &str, module: &str) -> Result<Dependents, postgres::Error> {
+    let s = ident(schema);
+    // Read with no schema in the path: every name in a definition comes qualified.
+    client.batch_execute("SET LOCAL search_path = pg_catalog")?;
+    let own = format!(
+        "SELECT c.oid FROM {s}._modreg_objects o JOIN pg_class c ON c.relname = o.name AND c.relnamespace = {ns}::regnamespace
+         WHERE o.module = $1 AND o.type IN ('table', 'view')",
+        ns = literal(&s)
+    );
+    let mut found = Dependents::default();
+    let keys = client.query(
+        &format!(
+            "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname),
+                    format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid)),
+                    k.conname::text
+             FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid IN ({own}) AND k.conrelid NOT IN ({own})"
+        ),
+        &[&module],
+    )?;
+    let views = client.query(
+        &format!(
+            "WITH RECURSIVE hanging (oid) AS (
+                 SELECT DISTINCT r.ev_class FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+                 WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid IN ({own}) AND r.ev_class NOT IN ({own})
+                 UNION
+                 SELECT r.ev_class FROM hanging h JOIN pg_depend d ON d.refobjid = h.oid
+                 JOIN pg_rewrite r ON r.oid = d.objid
+                 WHERE d.classid = 'pg_rewrite'::regclass AND r.ev_class <> h.oid
+             )
+             SELECT format('DROP %s IF EXISTS %s', kind, c.oid::regclass),
+                    format('CREATE %s %s%s AS %s; ALTER %s %s OWNER TO %I', kind, c.oid::regclass,
+                           CASE WHEN c.reloptions IS NULL THEN '' ELSE ' WITH (' || array_to_string(c.reloptions, ', ') || ')' END,
+                           rtrim(pg_get_viewdef(c.oid), ';'), kind, c.oid::regclass, pg_get_userbyid(c.relowner)),
+                    c.relname::text
+             FROM (SELECT DISTINCT oid FROM hanging) h JOIN pg_class c ON c.oid = h.oid,
+                  LATERAL (SELECT CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END AS kind) k
+             ORDER BY c.oid"
+        ),
+        &[&module],
+    )?;
+    let triggers = client.query(
+        &format!(
+            "SELECT format('DROP TRIGGER IF EXISTS %I ON %s', g.tgname, g.tgrelid::regclass), pg_get_triggerdef(g.oid), g.tgname::text
+             FROM pg_trigger g JOIN {s}._modreg_objects o ON o.name = g.tgname AND o.type = 'trigger' AND o.module <> $1
+             WHERE g.tgrelid IN ({own}) AND NOT g.tgisinternal"
+        ),
+        &[&module],
+    )?;
+    client.batch_execute("RESET search_path")?;
+    // Dropped: keys and triggers, then views newest first; made again: views oldest
+    // first, then keys and triggers.
+    for row in keys.iter().chain(&triggers) {
+        found.drop.push(row.get(0));
+    }
+    for row in views.iter().rev() {
+        found.drop.push(row.get(0));
+    }
+    for row in views.iter().chain(&keys).chain(&triggers) {
+        found.recreate.push(row.get(1));
+        found.names.push(row.get(2));
+    }
+    Ok(found)
 }

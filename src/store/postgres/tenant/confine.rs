@@ -4,12 +4,13 @@
 //! a script's statements one by one. PostgreSQL itself
 //! then refuses what SPEC §5.1 forbids:
 //!
-//! - the role owns what the module creates, so it may alter and drop its own objects and
-//!   no other module's;
-//! - it has rights on the tenant's schema, and on its dependencies' tables, only inside
-//!   the transaction of its work (granted at its start and revoked before its end, so no
-//!   other transaction ever sees them): another tenant's schema, the landlord and
-//!   modreg's `_modreg_*` tables stay out of reach;
+//! - a role is the module's in one tenant: it owns what the module created there, so it
+//!   may alter and drop its own objects and no other module's, and it has rights on that
+//!   tenant's schema alone: another tenant's schema, the landlord and modreg's own
+//!   `_modreg_*` tables stay out of reach;
+//! - it may read its dependencies' tables, and write them only inside the transaction of
+//!   its work (granted at its start and revoked before its end, so that no other
+//!   transaction ever sees the right);
 //! - inside a security-definer function no statement may change the role or the session
 //!   user (`SET ROLE`, `RESET ROLE`, `SET SESSION AUTHORIZATION`, `set_config('role')`);
 //! - the role is no superuser and has no right to create extensions, read server files
@@ -21,90 +22,90 @@ use std::time::Duration;
 
 use postgres::error::{DbError, ErrorPosition, SqlState};
 
-use super::{ADMIN, SETUP_LOCK, Shared, digest, ident, literal};
+use super::{ADMIN, digest, ident, literal};
 use crate::domain::diagnostic::line_column;
 use crate::domain::ownership::{Ownership, Refusal, is_internal};
 use crate::domain::statements::statements;
-use crate::domain::{Error, Interruption, Result};
+use crate::domain::{Error, Interruption};
 use crate::store::WorkError;
 
-/// The role module SQL of `module` runs as (cluster-wide; named by a digest, since role
-/// names are at most 63 bytes).
-pub(super) fn role(module: &str) -> String {
-    format!("_modreg_m_{}", digest(&[module]))
+/// The name module SQL of `module` in tenant schema `schema` of database `database` runs
+/// as, for its role (a role is the cluster's, so the database is part of it) and runner:
+/// a digest, since role names are at most 63 bytes.
+fn digest_of(database: &str, schema: &str, module: &str) -> String {
+    digest(&[database, schema, module])
 }
 
-/// The runner of `module`'s role, qualified.
-pub(super) fn runner(module: &str) -> String {
-    format!("{ADMIN}.{}", ident(&format!("run_{}", digest(&[module]))))
+/// The role module SQL of `module` runs as in tenant schema `schema`.
+pub(super) fn role(database: &str, schema: &str, module: &str) -> String {
+    format!("_modreg_m_{}", digest_of(database, schema, module))
 }
 
-/// Makes sure the module's role and its runner exist, in a transaction of their own on
-/// another connection (under an advisory lock, since hosts may ask at once), so that the
-/// work's transaction only uses them.
-pub(super) fn ensure_role(shared: &Shared, module: &str) -> Result<()> {
-    let role = role(module);
-    if shared.roles.lock().unwrap_or_else(|p| p.into_inner()).contains(&role) {
-        return Ok(());
-    }
+/// The runner of that role, qualified.
+pub(super) fn runner(database: &str, schema: &str, module: &str) -> String {
+    format!("{ADMIN}.{}", ident(&format!("run_{}", digest_of(database, schema, module))))
+}
+
+/// The statements, run in the work's transaction, that give `module` of tenant schema
+/// `schema` its role and runner if it has none yet (under the tenant's lock, so that no
+/// other process creates them at once; rolled back with the work), and the rights its
+/// work needs: the schema (kept: the module's own foreign keys and views run as its
+/// role), reading its dependencies' `tables` (kept: reading is any module's right) and,
+/// for this work alone, writing them and their `sequences`. The second string takes the
+/// writing back, before the work commits.
+pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[String], sequences: &[String]) -> (String, String) {
+    let role = role(database, schema, module);
     let quoted = ident(&role);
-    let runner = runner(module);
-    let sql = format!(
-        "BEGIN;
-         SELECT pg_advisory_xact_lock({SETUP_LOCK});
-         DO $role$ BEGIN
+    let runner = runner(database, schema, module);
+    let s = ident(schema);
+    let mut grant = format!(
+        "DO $role$ BEGIN
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN
                  CREATE ROLE {quoted} NOLOGIN NOINHERIT;
+                 COMMENT ON ROLE {quoted} IS {comment};
+                 GRANT {quoted} TO CURRENT_USER;
+                 CREATE FUNCTION {runner}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+                     AS $run$ DECLARE statement text; BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP; END $run$;
+                 ALTER FUNCTION {runner}(text[]) OWNER TO {quoted};
+                 REVOKE ALL ON FUNCTION {runner}(text[]) FROM PUBLIC;
+                 INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES ({name}, {tenant}, {module_l});
              END IF;
          END $role$;
-         COMMENT ON ROLE {quoted} IS {comment};
-         GRANT {quoted} TO CURRENT_USER;
-         CREATE OR REPLACE FUNCTION {runner}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
-             AS $run$ DECLARE statement text; BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP; END $run$;
-         ALTER FUNCTION {runner}(text[]) OWNER TO {quoted};
-         REVOKE ALL ON FUNCTION {runner}(text[]) FROM PUBLIC;
-         COMMIT;",
+         GRANT USAGE, CREATE ON SCHEMA {s} TO {quoted};",
         name = literal(&role),
-        comment = literal(&format!("modreg: the SQL of module {module} runs as this role")),
+        comment = literal(&format!("modreg: the SQL of module {module} of tenant {schema} runs as this role")),
+        tenant = literal(schema),
+        module_l = literal(module),
     );
-    let mut conn = shared.client()?;
-    let mut result = conn.client().batch_execute(&sql);
-    if result.as_ref().err().and_then(|e| e.code()).is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_OBJECT) {
-        // Another database of the cluster created the role meanwhile: it is there now.
-        let _ = conn.client().batch_execute("ROLLBACK");
-        result = conn.client().batch_execute(&sql);
-    }
-    if let Err(e) = result {
-        let _ = conn.client().batch_execute("ROLLBACK");
-        return Err(shared.err(e).context(format!("cannot create the role of module `{module}`")).with_hint(
-            "modreg's user needs CREATEROLE on the tenants database's server (or to be a superuser) to give each module a role",
-        ));
-    }
-    shared.roles.lock().unwrap_or_else(|p| p.into_inner()).insert(role);
-    Ok(())
-}
-
-/// The rights `module`'s role gets for its work in `schema`: the schema itself, and the
-/// tables and sequences of `writable` (its dependencies); and the statement that takes
-/// them back.
-pub(super) fn grants(module: &str, schema: &str, tables: &[String], sequences: &[String]) -> (String, String) {
-    let role = ident(&role(module));
-    let s = ident(schema);
+    let mut revoke = String::new();
     let list = |names: &[String]| names.iter().map(|n| format!("{s}.{}", ident(n))).collect::<Vec<_>>().join(", ");
-    let mut grant = format!("GRANT USAGE, CREATE ON SCHEMA {s} TO {role};");
-    let mut revoke = format!("REVOKE ALL ON SCHEMA {s} FROM {role};");
     if !tables.is_empty() {
         let tables = list(tables);
-        grant.push_str(&format!("GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLE {tables} TO {role};"));
-        revoke.push_str(&format!("REVOKE ALL ON TABLE {tables} FROM {role};"));
+        grant.push_str(&format!(
+            "GRANT SELECT, REFERENCES ON TABLE {tables} TO {quoted}; GRANT INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER ON TABLE {tables} TO {quoted};"
+        ));
+        revoke.push_str(&format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER ON TABLE {tables} FROM {quoted};"));
     }
     if !sequences.is_empty() {
         let sequences = list(sequences);
-        grant.push_str(&format!("GRANT USAGE, SELECT, UPDATE ON SEQUENCE {sequences} TO {role};"));
-        revoke.push_str(&format!("REVOKE ALL ON SEQUENCE {sequences} FROM {role};"));
+        grant.push_str(&format!("GRANT USAGE, SELECT, UPDATE ON SEQUENCE {sequences} TO {quoted};"));
+        revoke.push_str(&format!("REVOKE USAGE, UPDATE ON SEQUENCE {sequences} FROM {quoted};"));
     }
     (grant, revoke)
 }
+
+/// Drops the roles (and runners) of tenant schemas that are gone, unless something kept
+/// aside still belongs to them (a removed tenant's schema, an archive).
+pub(super) const DROP_UNUSED_ROLES: &str = "DO $drop$ DECLARE r record; BEGIN
+    FOR r IN SELECT role FROM _modreg.roles WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = tenant) LOOP
+        BEGIN
+            EXECUTE format('DROP FUNCTION IF EXISTS _modreg.%I(text[])', 'run_' || substr(r.role, 11));
+            EXECUTE format('DROP ROLE IF EXISTS %I', r.role);
+            DELETE FROM _modreg.roles WHERE role = r.role;
+        EXCEPTION WHEN dependent_objects_still_exist THEN NULL;
+        END;
+    END LOOP;
+END $drop$;";
 
 /// Why a script stopped, besides PostgreSQL's own error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

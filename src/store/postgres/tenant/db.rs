@@ -10,7 +10,7 @@ use super::confine;
 use super::driver::{self, Driver};
 use super::{Shared, dump, ident, kept, records};
 use crate::domain::change::Change;
-use crate::domain::module::ModuleVersion;
+use crate::domain::module::{Engine, ModuleVersion};
 use crate::domain::name::ModuleName;
 use crate::domain::ownership::{self, Ownership, is_internal};
 use crate::domain::{Error, Result};
@@ -24,11 +24,15 @@ pub(super) struct PostgresTenantDb {
     /// A throwaway schema (`validate`), dropped with the handle.
     scratch: bool,
     in_transaction: bool,
+    /// What other modules had on a module this transaction removed, to be made again
+    /// once it is back (`restore_module`), or at the latest at commit: a commit without
+    /// it fails, so nothing of theirs is ever lost.
+    pending: Vec<String>,
 }
 
 impl PostgresTenantDb {
     pub(super) fn new(shared: Arc<Shared>, conn: Pooled, schema: String, scratch: bool) -> Self {
-        PostgresTenantDb { shared, conn, schema, scratch, in_transaction: false }
+        PostgresTenantDb { shared, conn, schema, scratch, in_transaction: false, pending: Vec::new() }
     }
 
     fn conn(&mut self) -> &mut Pooled {
@@ -83,15 +87,18 @@ impl PostgresTenantDb {
     /// Refuses what module SQL left that PostgreSQL's rights do not stop: objects of its
     /// role named as modreg's own, and views and functions whose text names modreg's
     /// tables (an application running them would reach those).
-    fn check_objects(module: &str, after: &[catalog::Object]) -> std::result::Result<(), WorkError> {
-        let role = confine::role(module);
+    fn check_objects(&self, module: &str, after: &[catalog::Object]) -> std::result::Result<(), WorkError> {
+        let role = confine::role(&self.shared.database, &self.schema, module);
+        // Views name what they use with the schema (`"acme".members`): only the rest counts.
+        let qualifiers = [format!("{}.", ident(&self.schema)), format!("{}.", self.schema)];
         for object in after.iter().filter(|o| o.owner == role) {
             if is_internal(&object.name) {
                 let refusal = Ownership::internal(&object.name);
                 let error = refusal.error(format!("module `{module}` may not create `{}`: {}", object.name, refusal.message));
                 return Err(WorkError::new("record objects", error));
             }
-            if object.body.as_deref().is_some_and(ownership::refers_to_internal) {
+            let body = object.body.as_deref().map(|b| qualifiers.iter().fold(b.to_string(), |b, q| b.replace(q.as_str(), "")));
+            if body.as_deref().is_some_and(ownership::refers_to_internal) {
                 return Err(WorkError::new(
                     "record objects",
                     Error::failed(format!(
@@ -122,7 +129,7 @@ impl PostgresTenantDb {
         let s = ident(&schema);
         let insert = format!(
             "INSERT INTO {s}._modreg_objects (name, module, type, tbl_name) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name) DO UPDATE SET module = excluded.module, type = excluded.type, tbl_name = excluded.tbl_name"
+             ON CONFLICT (name, type) DO UPDATE SET module = excluded.module, tbl_name = excluded.tbl_name"
         );
         let mut created = Vec::new();
         for object in after.iter().filter(|o| new.contains(&o.name.to_lowercase())) {
@@ -147,8 +154,8 @@ impl PostgresTenantDb {
         Ok(())
     }
 
-    /// Runs the module's migrations (and seeds) as its role; the transaction is left
-    /// aborted when one fails.
+    /// Runs the module's PostgreSQL migrations (and seeds) as its role; the transaction
+    /// is left aborted when one fails.
     fn run_module_sql(
         &mut self,
         module: &ModuleVersion,
@@ -156,27 +163,29 @@ impl PostgresTenantDb {
         ownership: &Ownership,
     ) -> std::result::Result<Vec<WorkStep>, WorkError> {
         let name = module.name().as_str();
-        let runner = crate::store::migration_error::runner(module, history_table(name))?;
+        let (migrations, seed_files) = module.require_sql(Engine::Postgres).map_err(|e| WorkError::new("migrate", e))?;
+        let runner = crate::store::migration_error::runner(module, migrations, history_table(name))?;
         let (interrupts, limit) = (self.shared.interrupts.clone(), self.shared.sql_timeout);
-        let mut driver = Driver::new(&mut self.conn, module, &module.migrations, interrupts.as_ref(), limit);
+        let run = confine::runner(&self.shared.database, &self.schema, name);
+        let mut driver = Driver::new(&mut self.conn, run, migrations, interrupts.as_ref(), limit);
         let outcome = runner.run(&mut driver);
         let mut steps = std::mem::take(&mut driver.steps);
         drop(driver);
         if let Err(e) = outcome {
-            let mut failure = driver::migration_error(module, e, ownership);
+            let mut failure = driver::migration_error(module, migrations, e, ownership);
             failure.done = steps;
             return Err(failure);
         }
         if seeds {
-            let run = confine::runner(name);
-            for seed in &module.seeds {
+            let run = confine::runner(&self.shared.database, &self.schema, name);
+            for seed in seed_files {
                 let step = format!("seed {}", seed.name);
                 match driver::run_script(&mut self.conn, &run, &seed.sql, interrupts.as_ref(), limit) {
                     Ok(duration) => steps.push(WorkStep { name: step, duration, detail: None }),
                     Err(e) => {
                         let what = format!("seed `{}` of `{name}`", seed.name);
-                        let mut failure =
-                            confine::failure(step, &what, &format!("seeds/{}", seed.name), &seed.sql, &e.error, ownership, e.stopped);
+                        let file = format!("seeds/postgres/{}", seed.name);
+                        let mut failure = confine::failure(step, &what, &file, &seed.sql, &e.error, ownership, e.stopped);
                         failure.duration = e.duration;
                         failure.done = steps;
                         return Err(failure);
@@ -218,12 +227,17 @@ impl TenantDb for PostgresTenantDb {
     }
 
     fn commit(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending).join(";");
+            self.batch(&pending).map_err(|e| e.context("cannot make again what other modules had on the one removed"))?;
+        }
         let result = self.batch("COMMIT");
         self.in_transaction = false;
         result
     }
 
     fn rollback(&mut self) -> Result<()> {
+        self.pending.clear();
         if !self.in_transaction {
             return Ok(());
         }
@@ -269,12 +283,11 @@ impl TenantDb for PostgresTenantDb {
         let name = module.name().as_str();
         self.require_transaction("migrate")?;
         let at_start = |e: Error| WorkError::new("migrate", e);
-        confine::ensure_role(&self.shared, name).map_err(at_start)?;
         let schema = self.schema.clone();
         let before = catalog::list(self.conn().client(), &schema).map_err(|e| at_start(self.shared.err(e)))?;
         let ownership = self.ownership(name, &before, writable).map_err(at_start)?;
         let (tables, sequences) = self.writable_objects(writable).map_err(at_start)?;
-        let (grant, revoke) = confine::grants(name, &schema, &tables, &sequences);
+        let (grant, revoke) = confine::rights(&self.shared.database, &schema, name, &tables, &sequences);
         let limit = self.shared.sql_timeout.as_millis();
         self.batch(&format!("{grant} SET LOCAL search_path = {}; SET LOCAL statement_timeout = {limit};", ident(&schema)))
             .map_err(at_start)?;
@@ -289,7 +302,7 @@ impl TenantDb for PostgresTenantDb {
         // locks and cursors; then the rights it had for the work.
         self.batch(&format!("RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; {revoke}")).map_err(|e| fail(&steps, e))?;
         let after = catalog::list(self.conn().client(), &schema).map_err(|e| fail(&steps, self.shared.err(e)))?;
-        Self::check_objects(name, &after).map_err(|mut failure| {
+        self.check_objects(name, &after).map_err(|mut failure| {
             failure.done = steps.clone();
             failure
         })?;
@@ -305,7 +318,8 @@ impl TenantDb for PostgresTenantDb {
             self.begin()?;
         }
         let (schema, now) = (self.schema.clone(), self.shared.clock.now_text());
-        let saved = kept::save(self.conn().client(), &schema, module, flags, kept.reference(), &now);
+        let role = confine::role(&self.shared.database, &schema, module);
+        let saved = kept::save(self.conn().client(), &schema, module, &role, flags, kept.reference(), &now);
         let saved = saved.map_err(|e| e.into_error(&self.shared, format!("cannot keep `{module}` as `{kept}`")));
         match (saved, own_transaction) {
             (Ok(summary), true) => self.commit().map(|()| summary),
@@ -323,9 +337,20 @@ impl TenantDb for PostgresTenantDb {
         let fail = |e: &postgres::Error| {
             WorkError::new("remove objects", Error::failed(format!("cannot remove the objects of `{module}`: {}", message(e))))
         };
-        let objects = catalog::owned(self.conn().client(), &schema, module).map_err(|e| fail(&e))?;
-        let present: HashSet<String> =
-            catalog::list(self.conn().client(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name.to_lowercase()).collect();
+        let mut objects = catalog::owned(self.conn().client(), &schema, module).map_err(|e| fail(&e))?;
+        let dependents = catalog::dependents(self.conn().client(), &schema, module).map_err(|e| fail(&e))?;
+        if !dependents.drop.is_empty() {
+            self.conn().client().batch_execute(&dependents.drop.join(";")).map_err(|e| fail(&e))?;
+        }
+        // In the order they were made, for the removal order to drop dependents first.
+        let made: HashMap<(String, String), usize> = catalog::list(self.conn().client(), &schema)
+            .map_err(|e| fail(&e))?
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| ((o.name.to_lowercase(), o.kind), i))
+            .collect();
+        objects.sort_by_key(|(name, kind, _)| made.get(&(name.to_lowercase(), kind.clone())).copied().unwrap_or(usize::MAX));
+        let present: HashSet<String> = made.keys().map(|(name, _)| name.clone()).collect();
         let kinds: Vec<&str> = objects.iter().map(|(_, kind, _)| kind.as_str()).collect();
         let mut removed = Vec::new();
         for (name, kind, table) in ownership::removal_order(&kinds).into_iter().map(|i| &objects[i]) {
@@ -340,7 +365,10 @@ impl TenantDb for PostgresTenantDb {
             removed.push(name.clone());
         }
         let s = ident(&schema);
-        let left: Vec<String> = catalog::list(self.conn().client(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name).collect();
+        let mut left: Vec<String> =
+            catalog::list(self.conn().client(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name).collect();
+        left.extend(dependents.names);
+        self.pending.extend(dependents.recreate);
         let sql = format!(
             "DROP TABLE IF EXISTS {s}.{history};
              DELETE FROM {s}._modreg_objects WHERE module = $1 OR NOT (name = ANY ($2));
@@ -363,8 +391,21 @@ impl TenantDb for PostgresTenantDb {
     fn restore_module(&mut self, kept: &Kept) -> std::result::Result<ArchiveSummary, WorkError> {
         self.require_transaction("restore")?;
         let (schema, now) = (self.schema.clone(), self.shared.clock.now_text());
-        kept::restore(self.conn().client(), &schema, kept.reference(), &now)
-            .map_err(|e| WorkError::new("restore", e.into_error(&self.shared, format!("cannot restore `{kept}`"))))
+        let restored = kept::restore(self.conn().client(), &schema, kept.reference(), &now)
+            .map_err(|e| WorkError::new("restore", e.into_error(&self.shared, format!("cannot restore `{kept}`"))))?;
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending).join(";");
+            self.conn().client().batch_execute(&pending).map_err(|e| {
+                let why = format!("cannot make again, on `{kept}`, what other modules had on the module: {}", message(&e));
+                WorkError::new(
+                    "restore",
+                    Error::failed(why).with_hint(
+                        "another module's rows refer to rows the copy does not have: the revert would lose them, so nothing was changed",
+                    ),
+                )
+            })?;
+        }
+        Ok(restored)
     }
 
     /// PostgreSQL checks every foreign key as rows are written.

@@ -94,12 +94,11 @@ pub(super) struct Driver<'a> {
 impl<'a> Driver<'a> {
     pub(super) fn new(
         conn: &'a mut pool::Connection,
-        module: &ModuleVersion,
+        runner: String,
         migrations: &[crate::domain::module::Migration],
         interrupts: &'a dyn Interrupts,
         limit: Duration,
     ) -> Self {
-        let runner = confine::runner(module.name().as_str());
         Driver { conn, runner, interrupts, limit, bodies: Bodies::new(migrations), steps: Vec::new() }
     }
 }
@@ -147,14 +146,19 @@ impl Migrate for Driver<'_> {}
 /// Turns refinery's error into one that names the migration and says what to do: the
 /// wording every engine shares, and this driver's own failures in the words of
 /// `domain::ownership` where PostgreSQL refused module SQL.
-pub(super) fn migration_error(module: &ModuleVersion, e: refinery_core::Error, ownership: &Ownership) -> WorkError {
+pub(super) fn migration_error(
+    module: &ModuleVersion,
+    migrations: &[crate::domain::module::Migration],
+    e: refinery_core::Error,
+    ownership: &Ownership,
+) -> WorkError {
     let name = module.name();
     migration_error::refinery_failure(module, e, |source| match source.downcast_ref::<DriverError>()? {
         migration_error::DriverError::Migration { name: migration, failure } => {
-            let sql = module.migrations.iter().find(|m| &m.name == migration).map_or("", |m| m.sql.as_str());
+            let sql = migrations.iter().find(|m| &m.name == migration).map_or("", |m| m.sql.as_str());
             let what = format!("migration `{migration}` of `{name}`");
             let step = format!("migrate {migration}");
-            let file = format!("migrations/{migration}.sql");
+            let file = format!("migrations/postgres/{migration}.sql");
             let mut error = confine::failure(step, &what, &file, sql, &failure.error, ownership, failure.stopped);
             error.duration = failure.duration;
             Some(error)

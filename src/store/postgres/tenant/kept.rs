@@ -5,8 +5,8 @@
 //!   the uninstall's transaction (`ALTER … SET SCHEMA`: no rows copied), with its
 //!   migration history; `install --restore` moves them back;
 //! - a pre-upgrade copy (`_modreg_k_c_…`): the module's tables copied with their rows,
-//!   indexes, constraints, sequences, foreign keys, views and triggers; `revert` moves the
-//!   copy in place of the module;
+//!   indexes, constraints, rights, sequences, foreign keys, views, triggers and functions,
+//!   owned by the module's role; `revert` moves the copy in place of the module;
 //! - a removed tenant (`_modreg_k_t_…`): its whole schema, renamed.
 
 use std::collections::BTreeMap;
@@ -125,11 +125,13 @@ fn count_rows(client: &mut impl GenericClient, schema: &str, tables: &[String]) 
 }
 
 /// Keeps `module` of tenant schema `schema` as the kept schema `kept`: moved, for an
-/// archive; copied, for a pre-upgrade copy. Inside the caller's transaction.
+/// archive; copied (owned by the module's `role`), for a pre-upgrade copy. Inside the
+/// caller's transaction.
 pub(super) fn save(
     client: &mut impl GenericClient,
     schema: &str,
     module: &str,
+    role: &str,
     flags: &BTreeMap<String, bool>,
     kept: &str,
     now: &str,
@@ -150,8 +152,9 @@ pub(super) fn save(
          {meta}
          INSERT INTO {k}._modreg_archive (key, value) VALUES
              ('module', {module}), ('version', {version}), ('checksum', {checksum}), ('flags', {flags}), ('rows', {rows});
-         CREATE TABLE {k}._modreg_archive_objects (name text PRIMARY KEY, type text NOT NULL, tbl_name text NOT NULL);
-         INSERT INTO {k}._modreg_archive_objects SELECT name, type, tbl_name FROM {s}._modreg_objects WHERE module = {module};",
+         CREATE TABLE {k}._modreg_archive_objects (name text, type text, tbl_name text NOT NULL, PRIMARY KEY (name, type));
+         INSERT INTO {k}._modreg_archive_objects SELECT name, type, tbl_name FROM {s}._modreg_objects WHERE module = {module};
+         CREATE TABLE {k}._modreg_archive_sql (seq int PRIMARY KEY, sql text NOT NULL);",
         meta = meta_table(kept, schema, if kind == FileKind::UpgradeCopy { "copy" } else { "archive" }, now),
         module = literal(module),
         version = literal(&version),
@@ -159,9 +162,24 @@ pub(super) fn save(
         flags = literal(&flags_json),
         rows = literal(&rows.to_string()),
     ))?;
+    // Its triggers on other modules' tables stay with those tables, and go with the
+    // module's removal: their definitions are kept, to be made again on restore.
+    let on_others: Vec<&(String, String, String)> =
+        objects.iter().filter(|(_, kind, table)| kind == "trigger" && !tables.contains(table)).collect();
+    client.batch_execute(&format!("SET LOCAL search_path = {s}"))?;
+    for (seq, (name, _, table)) in on_others.iter().enumerate() {
+        client.execute(
+            &format!(
+                "INSERT INTO {k}._modreg_archive_sql (seq, sql)
+                 SELECT $3, pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2"
+            ),
+            &[&format!("{s}.{}", ident(table)), name, &(seq as i32)],
+        )?;
+    }
+    client.batch_execute("RESET search_path")?;
     let history = history_table(module);
     if kind == FileKind::UpgradeCopy {
-        copy_module(client, schema, module, kept, &objects, &history)?;
+        copy_module(client, schema, module, role, kept, &objects, &history)?;
     } else {
         for (name, object_kind, _) in &objects {
             let statement = move_statement(schema, kept, name, object_kind);
@@ -176,28 +194,47 @@ pub(super) fn save(
     Ok(ArchiveSummary { module: module.to_string(), version, tables: tables.len(), rows, flags: flags.clone() })
 }
 
-/// Copies the module's objects of `schema` into `kept`: its tables with their rows (and
-/// the sequences their columns use), then their foreign keys, views and triggers, each
-/// recreated from PostgreSQL's own definition, with names resolved to the copies first.
-/// A module that owns functions or types is refused: their copies could not stand in
-/// for them.
+/// Copies the module's objects of `schema` into `kept`, owned by the module's `role` as
+/// the originals are: its functions, its tables with their rows, rights and the
+/// sequences their columns use, then their foreign keys, views and triggers, each
+/// recreated from PostgreSQL's own definition with names resolved to the copies first. A
+/// module that owns types is refused: columns of a copied table would still be of the
+/// original type, which the revert drops.
 fn copy_module(
     client: &mut impl GenericClient,
     schema: &str,
     module: &str,
+    role: &str,
     kept: &str,
     objects: &[(String, String, String)],
     history: &str,
 ) -> std::result::Result<(), Failure> {
-    if let Some((name, kind, _)) = objects.iter().find(|(_, kind, _)| kind == "function" || kind == "type") {
+    if let Some((name, _, _)) = objects.iter().find(|(_, kind, _)| kind == "type") {
         return Err(Failure::Other(
             Error::failed(format!(
-                "cannot keep a pre-upgrade copy of `{module}`: it owns {kind} `{name}`, and a copy of a PostgreSQL {kind} cannot stand in for it"
+                "cannot keep a pre-upgrade copy of `{module}`: it owns type `{name}`, and the copy's columns would still be of the type the revert drops"
             ))
-            .with_hint("upgrade with `MODREG_KEEP_UPGRADE_COPIES=0` (no `revert` for that upgrade), or move the function into a migration of its own"),
+            .with_hint("upgrade with `MODREG_KEEP_UPGRADE_COPIES=0` (no `revert` for that upgrade)"),
         ));
     }
-    let (s, k) = (ident(schema), ident(kept));
+    let (s, k, r) = (ident(schema), ident(kept), ident(role));
+    let mut script = String::new();
+    for (name, _, _) in objects.iter().filter(|(_, kind, _)| kind == "function") {
+        let rows = client.query(
+            "SELECT pg_get_functiondef(oid), format('%I.%I', pronamespace::regnamespace, proname), oid::regprocedure::text
+             FROM pg_proc WHERE pronamespace = $1::text::regnamespace AND proname = $2 AND prokind IN ('f', 'p')",
+            &[&s, name],
+        )?;
+        for row in rows {
+            let (definition, qualified, signature): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+            let copy = format!("{k}.{}", ident(name));
+            script.push_str(&definition.replacen(&qualified, &copy, 1));
+            script.push(';');
+            let arguments = signature.split_once('(').map_or("()".to_string(), |(_, rest)| format!("({rest}"));
+            script.push_str(&format!("ALTER ROUTINE {copy}{arguments} OWNER TO {r};"));
+        }
+    }
+    client.batch_execute(&script)?;
     let mut tables: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "table").map(|(name, _, _)| name.as_str()).collect();
     let has_history = catalog::has_relation(client, schema, history)?;
     if has_history {
@@ -205,14 +242,15 @@ fn copy_module(
     }
     for table in &tables {
         let t = ident(table);
-        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {s}.{t} INCLUDING ALL)"))?;
+        let original = format!("{s}.{t}");
+        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL)"))?;
         // Columns that own a sequence get a copy of it, so that the copy keeps numbering
         // where the table was and does not depend on the table it copies.
         let serials = client.query(
             "SELECT a.attname::text, pg_get_serial_sequence($1, a.attname) FROM pg_attribute a
              WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity = ''
                AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
-            &[&format!("{s}.{t}")],
+            &[&original],
         )?;
         for row in serials {
             let (column, sequence): (String, String) = (row.get(0), row.get(1));
@@ -229,14 +267,27 @@ fn copy_module(
             .query(
                 "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0
                    AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-                &[&format!("{s}.{t}")],
+                &[&original],
             )?
             .iter()
             .map(|r| r.get(0))
             .collect();
         if !columns.is_empty() {
             let list = columns.join(", ");
-            client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {s}.{t}"))?;
+            client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
+        }
+        if *table != history {
+            // The rights others have on the table (its dependents' reading it) come along.
+            let grants: Vec<String> = client
+                .query(
+                    "SELECT format('GRANT %s ON TABLE %s TO %I', a.privilege_type, $2::text, a.grantee::regrole)
+                     FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner AND a.grantee <> 0",
+                    &[&original, &format!("{k}.{t}")],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            client.batch_execute(&format!("ALTER TABLE {k}.{t} OWNER TO {r}; {}", grants.join(";")))?;
         }
     }
     // Definitions read with the tenant's schema in the path name its objects without
@@ -245,7 +296,7 @@ fn copy_module(
     let mut definitions = Vec::new();
     for table in &tables {
         let rows = client.query(
-            "SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', quote_ident(c.relname), n.conname, pg_get_constraintdef(n.oid))
+            "SELECT format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, n.conname, pg_get_constraintdef(n.oid))
              FROM pg_constraint n JOIN pg_class c ON c.oid = n.conrelid
              WHERE n.conrelid = $1::text::regclass AND n.contype = 'f'",
             &[&format!("{s}.{}", ident(table))],
@@ -253,14 +304,21 @@ fn copy_module(
         definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
     }
     for (name, kind, table) in objects {
+        if kind == "trigger" && !tables.contains(&table.as_str()) {
+            continue;
+        }
         let rows = match kind.as_str() {
             "view" => client.query(
-                "SELECT format('CREATE %s %I AS %s', CASE relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, relname, pg_get_viewdef(oid))
+                "SELECT format('CREATE %s %I%s AS %s; ALTER %s %I OWNER TO %s',
+                               CASE relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, relname,
+                               CASE WHEN reloptions IS NULL THEN '' ELSE ' WITH (' || array_to_string(reloptions, ', ') || ')' END,
+                               rtrim(pg_get_viewdef(oid), ';'),
+                               CASE relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, relname, $2::text)
                  FROM pg_class WHERE oid = $1::text::regclass",
-                &[&format!("{s}.{}", ident(name))],
+                &[&format!("{s}.{}", ident(name)), &r],
             )?,
             "trigger" => client.query(
-                "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2",
+                "SELECT pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2",
                 &[&format!("{s}.{}", ident(table)), name],
             )?,
             _ => continue,
@@ -302,11 +360,16 @@ pub(super) fn restore(
     if catalog::has_relation(client, kept, &history)? {
         client.batch_execute(&format!("ALTER TABLE {k}.{h} SET SCHEMA {s}", h = ident(&history)))?;
     }
+    let statements: Vec<String> =
+        client.query(&format!("SELECT sql FROM {k}._modreg_archive_sql ORDER BY seq"), &[])?.iter().map(|r| r.get(0)).collect();
+    if !statements.is_empty() {
+        client.batch_execute(&format!("SET LOCAL search_path = {s}; {}; RESET search_path;", statements.join(";")))?;
+    }
     let checksum = value(client, kept, "checksum")?.unwrap_or_default();
     let module = literal(&summary.module);
     client.batch_execute(&format!(
         "INSERT INTO {s}._modreg_objects (name, module, type, tbl_name) SELECT name, {module}, type, tbl_name FROM {k}._modreg_archive_objects
-             ON CONFLICT (name) DO UPDATE SET module = excluded.module, type = excluded.type, tbl_name = excluded.tbl_name;
+             ON CONFLICT (name, type) DO UPDATE SET module = excluded.module, tbl_name = excluded.tbl_name;
          INSERT INTO {s}._modreg_modules (module, version, checksum, installed_at, updated_at)
              VALUES ({module}, {version}, {checksum}, {now}, {now})
              ON CONFLICT (module) DO UPDATE SET version = excluded.version, checksum = excluded.checksum, updated_at = excluded.updated_at;

@@ -18,9 +18,9 @@ mod dump;
 mod kept;
 mod records;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postgres::NoTls;
@@ -28,6 +28,7 @@ use r2d2_postgres::r2d2;
 use sha2::{Digest, Sha256};
 
 use crate::domain::change::FileKind;
+use crate::domain::module::Engine;
 use crate::domain::{Error, Result, StorageState};
 use crate::store::clock::Clock;
 use crate::store::postgres::pool::{self, Pooled};
@@ -41,8 +42,7 @@ const ADMIN: &str = "_modreg";
 /// What every kept schema's name starts with.
 const KEPT_PREFIX: &str = "_modreg_k_";
 
-/// The advisory lock taken to create modreg's own schema and the module roles (`modreg`
-/// and `tenants` in ASCII).
+/// The advisory lock taken to create modreg's own schema (`modreg` and `t` in ASCII).
 const SETUP_LOCK: i64 = 0x6d6f_6472_6567_7401;
 
 const ADMIN_SCHEMA: &str = "
@@ -50,6 +50,11 @@ CREATE SCHEMA IF NOT EXISTS _modreg;
 CREATE TABLE IF NOT EXISTS _modreg.tenants (
     tenant     text PRIMARY KEY,
     created_at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _modreg.roles (
+    role   text PRIMARY KEY,
+    tenant text NOT NULL,
+    module text NOT NULL
 );
 CREATE TABLE IF NOT EXISTS _modreg.checkpoints (
     tenant     text PRIMARY KEY,
@@ -88,13 +93,13 @@ pub(crate) struct Shared {
     pool: pool::Pool,
     /// The URL as given, for `pg_dump` and `pg_restore`.
     url: String,
+    /// The database's name, part of its module roles' (which are the cluster's).
+    database: String,
     /// The URL without its password, for messages.
     shown: String,
     sql_timeout: Duration,
     clock: Arc<dyn Clock>,
     interrupts: Arc<dyn Interrupts>,
-    /// Module roles known to exist, with their runners.
-    roles: Mutex<HashSet<String>>,
 }
 
 impl Shared {
@@ -152,13 +157,15 @@ impl PostgresTenants {
         first
             .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} COMMIT;"))
             .map_err(|e| pg_error(&shown, e).context("cannot create modreg's schema `_modreg`"))?;
+        let database: String =
+            first.query_one("SELECT current_database()::text", &[]).map(|r| r.get(0)).map_err(|e| pg_error(&shown, e))?;
         let pool = r2d2::Pool::builder()
             .max_size(32)
             .min_idle(Some(0))
             .test_on_check_out(false)
             .connection_timeout(timeout.max(Duration::from_secs(1)))
             .build_unchecked(pool::Manager::new(config));
-        let shared = Shared { pool, url: url.to_string(), shown, sql_timeout, clock, interrupts, roles: Mutex::new(HashSet::new()) };
+        let shared = Shared { pool, url: url.to_string(), database, shown, sql_timeout, clock, interrupts };
         Ok(PostgresTenants { shared: Arc::new(shared) })
     }
 
@@ -214,6 +221,10 @@ impl Drop for AdvisoryLock {
 }
 
 impl TenantFiles for PostgresTenants {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
     fn location(&self, tenant: &str) -> String {
         format!("schema `{tenant}` of {}", self.shared.shown)
     }
@@ -280,9 +291,11 @@ impl TenantFiles for PostgresTenants {
              {work}
              DELETE FROM _modreg.tenants WHERE tenant = {name};
              DELETE FROM _modreg.checkpoints WHERE tenant = {name};
+             {roles}
              COMMIT;",
             work = if present { moved.as_str() } else { "" },
             name = literal(tenant),
+            roles = if kept.is_none() { confine::DROP_UNUSED_ROLES } else { "" },
         );
         let mut conn = self.shared.client()?;
         conn.client().batch_execute(&sql).map_err(|e| {
@@ -329,7 +342,7 @@ impl TenantFiles for PostgresTenants {
         }
         let mut conn = self.shared.client()?;
         conn.client()
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(kept.reference())))
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE; {}", ident(kept.reference()), confine::DROP_UNUSED_ROLES))
             .map_err(|e| self.shared.err(e).context(format!("cannot remove `{kept}`")))?;
         Ok(true)
     }

@@ -11,12 +11,13 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use crate::domain::change::FileKind;
-use crate::domain::module::{Migration, ModuleVersion, Seed};
+use crate::domain::module::ModuleVersion;
 use crate::domain::{Error, Result};
 use crate::store::sqlite::SqliteReadModel;
 use crate::store::sqlite::error::{configure, sql_error};
 use crate::store::sqlite::files::landlord_file;
 use crate::store::storage::io_error;
+use crate::store::version_content;
 use crate::store::{
     ArchiveRecord, CatalogEntry, CatalogStore, Changed, Exclusive, HistoryEntry, InstalledModule, ReadModel, ReadModelSource,
     StoredVersion, TenantRecord, TenantStore,
@@ -199,9 +200,7 @@ impl CatalogStore for SqliteLandlord {
                  ON CONFLICT (module, version) DO NOTHING",
             )?;
             for v in versions {
-                let migrations: Vec<_> =
-                    v.migrations.iter().map(|m| serde_json::json!({"name": m.name, "version": m.version, "sql": m.sql})).collect();
-                let seeds: Vec<_> = v.seeds.iter().map(|s| serde_json::json!({"name": s.name, "sql": s.sql})).collect();
+                let (migrations, seeds) = version_content::encode(v);
                 insert.execute(params![
                     v.name().as_str(),
                     v.version().to_string(),
@@ -225,32 +224,22 @@ impl CatalogStore for SqliteLandlord {
     }
 
     fn stored_version(&self, module: &str, version: &str) -> Result<Option<StoredVersion>> {
-        #[derive(serde::Deserialize)]
-        struct M {
-            name: String,
-            version: i32,
-            sql: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct S {
-            name: String,
-            sql: String,
-        }
         let conn = self.conn();
         conn.prepare_cached("SELECT checksum, manifest, migrations, seeds, first_seen_at FROM catalog WHERE module = ?1 AND version = ?2")
             .and_then(|mut stmt| {
                 stmt.query_row(params![module, version], |r| {
                     let migrations: String = r.get(2)?;
                     let seeds: String = r.get(3)?;
-                    let migrations: Vec<M> = serde_json::from_str(&migrations).map_err(bad_row)?;
-                    let seeds: Vec<S> = serde_json::from_str(&seeds).map_err(bad_row)?;
+                    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).map_err(bad_row);
+                    let (migrations, seeds, postgres) = version_content::decode(json(&migrations)?, json(&seeds)?).map_err(bad_row)?;
                     Ok(StoredVersion {
                         module: module.to_string(),
                         version: version.to_string(),
                         checksum: r.get(0)?,
                         manifest: r.get(1)?,
-                        migrations: migrations.into_iter().map(|m| Migration { name: m.name, version: m.version, sql: m.sql }).collect(),
-                        seeds: seeds.into_iter().map(|s| Seed { name: s.name, sql: s.sql }).collect(),
+                        migrations,
+                        seeds,
+                        postgres,
                         first_seen_at: r.get(4)?,
                     })
                 })

@@ -1,0 +1,104 @@
+//! The sample catalog's life on PostgreSQL tenants, every command a user would run: add
+//! tenants, install with dependencies, upgrade, revert, uninstall to an archive and
+//! restore it, look at what tenants have, check and back up, and serve the same over
+//! HTTP.
+
+use crate::support::World;
+use crate::world;
+
+fn column_exists(world: &World, tenant: &str, table: &str, column: &str) -> bool {
+    let rows = world
+        .tenant_client(tenant)
+        .query(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3",
+            &[&tenant, &table, &column],
+        )
+        .unwrap();
+    !rows.is_empty()
+}
+
+#[test]
+fn the_sample_catalog_lives_its_whole_life_on_postgresql_schemas() {
+    let Some(world) = world(true) else { return };
+    world.ok(&["validate"]);
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    world.ok(&["subscription", "grant", "--tenant", "acme", "finance"]);
+    world.ok(&["subscription", "grant", "--tenant", "globex", "finance"]);
+    world.ok(&["install", "membership@=1.0.0", "--all-tenants"]);
+    world.ok_warning(&["install", "finance", "elections", "forum", "messaging", "newsletter", "--all-tenants"], "is deprecated");
+    let installed = world.installed("acme");
+    assert_eq!(installed.len(), 7, "{installed:?}");
+    assert_eq!(installed["membership"], "1.0.0", "what the tenant has still fits");
+    assert_eq!(world.count("acme", "membership_types"), 4, "the seeds ran");
+    assert_eq!(world.count("acme", "tax_rates"), 4);
+    // The application's view of a tenant: its schema, by search_path.
+    world.sql("acme", "INSERT INTO members (email, first_name, last_name) VALUES ('ada@example.com', 'Ada', 'Lovelace')");
+    assert_eq!(world.count("globex", "members"), 0, "tenants share no tables");
+
+    world.ok(&["upgrade", "membership", "--all-tenants"]);
+    assert_eq!(world.installed("acme")["membership"], "1.1.0");
+    assert!(column_exists(&world, "acme", "members", "phone"));
+    assert_eq!(world.count("acme", "members"), 1, "the rows stay through the upgrade");
+    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade" && j["tenant"] == "acme").unwrap();
+    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    assert_eq!(world.installed("acme")["membership"], "1.0.0");
+    assert!(!column_exists(&world, "acme", "members", "phone"), "the revert puts the old tables back");
+    assert_eq!(world.count("acme", "members"), 1);
+    // What other modules hang on the reverted tables is there again, and works.
+    assert!(world.has_object("acme", "members_status_revokes_digital_cards"), "digital_card's trigger on members");
+    world.sql("acme", "INSERT INTO digital_cards (member_id, card_number) SELECT id, 'CARD-0001' FROM members");
+    world.sql("acme", "UPDATE members SET status = 'lapsed'");
+    let revoked: String = world.tenant_client("acme").query_one("SELECT status FROM digital_cards", &[]).unwrap().get(0);
+    assert_eq!(revoked, "revoked");
+    assert!(
+        world.tenant_client("acme").batch_execute("INSERT INTO digital_cards (member_id, card_number) VALUES (99, 'CARD-0002')").is_err()
+    );
+
+    // A module whose trigger functions share their triggers' names goes whole and comes
+    // back whole.
+    world.ok(&["uninstall", "forum", "--tenant", "acme", "--purge"]);
+    assert!(!world.objects("acme").iter().any(|o| o.starts_with("forum_")), "{:?}", world.objects("acme"));
+    world.ok(&["install", "forum", "--tenant", "acme"]);
+    assert!(world.has_object("acme", "forum_posts_bump_thread"));
+
+    world.ok(&["uninstall", "newsletter", "--tenant", "acme"]);
+    assert!(!world.has_object("acme", "newsletter_subscriptions"));
+    let archives = world.json(&["archives", "list"]);
+    let kept: Vec<_> = archives["archives"].as_array().unwrap().iter().filter(|a| a["kind"] == "uninstall").collect();
+    assert_eq!(kept.len(), 1, "{archives}");
+    world.ok_warning(&["install", "newsletter", "--tenant", "acme", "--restore"], "is deprecated");
+    assert!(world.has_object("acme", "newsletter_subscriptions"));
+    let archives = world.json(&["archives", "list"]);
+    assert!(archives["archives"].as_array().unwrap().iter().all(|a| a["kind"] != "uninstall"), "the archive was used up: {archives}");
+
+    let history = world.json(&["history", "--tenant", "acme", "membership"]);
+    assert_eq!(history["history"].as_array().unwrap().len(), 3, "{history}");
+    world.ok(&["doctor"]);
+    let backup = world.path().join("backup");
+    world.ok(&["backup", backup.to_str().unwrap(), "--tenants"]);
+    assert!(backup.join("tenants/acme.dump").is_file());
+    world.ok(&["tenant", "remove", "globex"]);
+    assert!(world.tenant_client("acme").query("SELECT 1 FROM pg_namespace WHERE nspname = 'globex'", &[]).unwrap().is_empty());
+    world.ok(&["doctor"]);
+}
+
+#[test]
+fn the_server_installs_into_postgresql_schemas() {
+    let Some(world) = world(true) else { return };
+    world.ok(&["tenant", "add", "acme"]);
+    let token = world.json(&["token", "create", "ops"])["token"].as_str().unwrap().to_string();
+    let server = world.serve(&[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = runtime.block_on(async {
+        let request = reqwest::Client::new().post(server.url("/v1/tenants/acme/modules/digital_card/install")).bearer_auth(&token);
+        request.send().await.unwrap().status().as_u16()
+    });
+    assert_eq!(status, 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while world.installed("acme").len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the install did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(world.count("acme", "digital_cards"), 0);
+    assert!(world.has_object("acme", "members"));
+}
