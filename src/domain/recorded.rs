@@ -42,12 +42,12 @@ fn recorded_flags<'a>(tenant: &'a str, module: &'a RecordedModule) -> impl Itera
 }
 
 /// Registering, in a landlord rebuilt from the tenant files, a tenant as its file
-/// (`file`) records it: at home on `host`, added at `created_at`, with its modules, their
+/// (`file`) records it: at home on `host` (none: on no host), added at `created_at`, with its modules, their
 /// enabled state and flags, and one entry of version history each, made by no job: the
 /// version it has, since when (what it had before, the file does not record). Its event
 /// is `tenant.added`, saying that it was rebuilt and from which file.
-pub fn rebuild_tenant(name: &str, host: &str, created_at: &str, modules: &[RecordedModule], file: &str, at: &str) -> Vec<Change> {
-    let mut changes = vec![Change::AddTenant { name: name.to_string(), host: Some(host.to_string()), at: created_at.to_string() }];
+pub fn rebuild_tenant(name: &str, host: Option<&str>, created_at: &str, modules: &[RecordedModule], file: &str, at: &str) -> Vec<Change> {
+    let mut changes = vec![Change::AddTenant { name: name.to_string(), host: host.map(str::to_string), at: created_at.to_string() }];
     for m in modules {
         changes.push(Change::RestoreModule {
             tenant: name.to_string(),
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_rebuilt_tenant_has_its_modules_flags_and_one_history_entry_each_as_its_file_says() {
-        let changes = rebuild_tenant("acme", "host-a", "t-1", &[recorded()], "tenants/acme.db", "now");
+        let changes = rebuild_tenant("acme", Some("host-a"), "t-1", &[recorded()], "tenants/acme.db", "now");
         assert!(matches!(&changes[0], Change::AddTenant { at, host, .. } if at == "t-1" && host.as_deref() == Some("host-a")));
         assert!(changes[0].is_guarded(), "a tenant another process added meanwhile is not overwritten");
         assert!(changes.iter().any(|c| matches!(c,

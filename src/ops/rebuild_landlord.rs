@@ -160,7 +160,7 @@ pub fn rebuild_landlord(settings: &Settings, reporter: &dyn Reporter) -> Result<
         }
         let (created_at, modules) = recorded_tenant(&ctx, &loaded.catalog, tenant, records, &now, &mut report)?;
         let file = ctx.tenants.location(tenant);
-        let changes = recorded::rebuild_tenant(tenant, &ctx.settings.host, &created_at, &modules, &file, &now);
+        let changes = recorded::rebuild_tenant(tenant, ctx.pinned_to_host(), &created_at, &modules, &file, &now);
         if ctx.landlord.commit(&changes)? != Commit::Done {
             report.not_rebuilt.push(NotRebuilt { tenant: tenant.clone(), reason: "another process added the tenant meanwhile".into() });
             continue;

@@ -748,7 +748,7 @@ pub fn a_tenant_rebuilt_from_its_file_has_what_the_file_recorded(fixture: &dyn F
             flags: Vec::new(),
         },
     ];
-    let changes = recorded::rebuild_tenant("acme", HOST, AT, &modules, "tenants/acme.db", LATER);
+    let changes = recorded::rebuild_tenant("acme", Some(HOST), AT, &modules, "tenants/acme.db", LATER);
     done(l.as_ref(), &changes);
     let acme = l.tenant("acme").unwrap().expect("acme");
     assert_eq!((acme.created_at.as_str(), acme.host.as_deref(), acme.modules), (AT, Some(HOST), 2));
@@ -782,7 +782,7 @@ pub fn a_tenant_rebuilt_from_its_file_has_what_the_file_recorded(fixture: &dyn F
     assert!(!snapshot.modules["finance"].enabled);
     assert_eq!(snapshot.modules["finance"].flags.get("recurring"), Some(&true));
     // A tenant already there is not rebuilt over: nothing of the set is stored.
-    let again = recorded::rebuild_tenant("acme", HOST, LATER, &modules[1..], "tenants/acme.db", LATER);
+    let again = recorded::rebuild_tenant("acme", Some(HOST), LATER, &modules[1..], "tenants/acme.db", LATER);
     assert_eq!(l.commit(&again).unwrap(), Commit::Conflict(0));
     assert_eq!(l.history("acme", None).unwrap().len(), 2);
     assert_eq!(installed(l.as_ref(), "acme").len(), 2);

@@ -15,13 +15,27 @@ use r2d2_postgres::r2d2::{self, ManageConnection};
 pub(crate) struct Connection {
     client: postgres::Client,
     statements: HashMap<String, Statement>,
+    /// Times it was checked out, for a pool that renews its connections.
+    uses: usize,
 }
 
-pub(crate) struct Manager(PostgresConnectionManager<NoTls>);
+pub(crate) struct Manager {
+    inner: PostgresConnectionManager<NoTls>,
+    /// Checkouts after which a connection is closed and a new one made (none: never).
+    renew_after: Option<usize>,
+}
 
 impl Manager {
     pub(crate) fn new(config: postgres::Config) -> Manager {
-        Manager(PostgresConnectionManager::new(config, NoTls))
+        Manager { inner: PostgresConnectionManager::new(config, NoTls), renew_after: None }
+    }
+
+    /// A manager whose connections are replaced after `uses` checkouts: a server process
+    /// keeps in its caches every catalog entry its connection touched, and work across
+    /// thousands of tenant schemas makes those caches, and every invalidation of them that
+    /// other connections' DDL sends, grow without end.
+    pub(crate) fn renewing(config: postgres::Config, uses: usize) -> Manager {
+        Manager { inner: PostgresConnectionManager::new(config, NoTls), renew_after: Some(uses) }
     }
 }
 
@@ -30,15 +44,16 @@ impl ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<Connection, postgres::Error> {
-        Ok(Connection { client: self.0.connect()?, statements: HashMap::new() })
+        Ok(Connection { client: self.inner.connect()?, statements: HashMap::new(), uses: 0 })
     }
 
     fn is_valid(&self, conn: &mut Connection) -> Result<(), postgres::Error> {
-        self.0.is_valid(&mut conn.client)
+        self.inner.is_valid(&mut conn.client)
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        conn.client.is_closed()
+        conn.uses += 1;
+        conn.client.is_closed() || self.renew_after.is_some_and(|limit| conn.uses >= limit)
     }
 }
 

@@ -8,7 +8,7 @@ use super::{ident, literal};
 /// modreg's own tables in every tenant's schema, as in a SQLite tenant file: its modules,
 /// the objects each owns (by name and kind: a trigger and its function often share a
 /// name), the jobs whose work committed, when the tenant was added, and
-/// each module's enabled state and flags. Owned by modreg's user; no module role has any
+/// each module's enabled state and flags, and every module's migration history. Owned by modreg's user; no module role has any
 /// right on them.
 pub(super) fn internal_schema(schema: &str) -> String {
     let s = ident(schema);
@@ -21,13 +21,18 @@ pub(super) fn internal_schema(schema: &str) -> String {
          CREATE TABLE IF NOT EXISTS {s}._modreg_jobs (job_id bigint PRIMARY KEY, batch text NOT NULL, at text NOT NULL);
          CREATE TABLE IF NOT EXISTS {s}._modreg_tenant (key text PRIMARY KEY, value text NOT NULL);
          CREATE TABLE IF NOT EXISTS {s}._modreg_enabled (module text PRIMARY KEY, enabled boolean NOT NULL, updated_at text NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}._modreg_history (
+             module text NOT NULL, version int4 NOT NULL, name varchar(255), applied_on varchar(255), checksum varchar(255),
+             PRIMARY KEY (module, version));
          CREATE TABLE IF NOT EXISTS {s}._modreg_flags (
              module text NOT NULL, flag text NOT NULL, value boolean NOT NULL, updated_at text NOT NULL,
              PRIMARY KEY (module, flag));"
     )
 }
 
-/// The name of a module's refinery history table.
+/// The name refinery is given for a module's history table: the driver reads and
+/// writes that module's rows of the tenant's one `_modreg_history` in its place, so that
+/// installing a module creates no table of modreg's.
 pub(super) fn history_table(module: &str) -> String {
     format!("_modreg_history_{module}")
 }
@@ -42,41 +47,21 @@ pub(super) struct Object {
     pub tbl_name: String,
     pub owner: String,
     pub body: Option<String>,
+    /// Made or changed by the current transaction.
+    pub fresh: bool,
 }
 
-/// Every object of `schema`, oldest first. The index of a primary key, unique or
+/// Every object of `schema`, oldest first (by `_modreg.objects_in`, [`OBJECTS_IN`]). The index of a primary key, unique or
 /// exclusion constraint is part of its table, as SQLite's autoindexes are: it is not
 /// listed.
-pub(super) fn list(client: &mut impl GenericClient, schema: &str) -> Result<Vec<Object>, postgres::Error> {
-    let rows = client.query(
-        "SELECT name, kind, tbl_name, owner, body FROM (
-             SELECT c.oid, c.relname::text AS name,
-                    CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 'table' WHEN c.relkind IN ('i', 'I') THEN 'index'
-                         WHEN c.relkind IN ('v', 'm') THEN 'view' ELSE 'sequence' END AS kind,
-                    COALESCE(t.relname, c.relname)::text AS tbl_name, pg_get_userbyid(c.relowner)::text AS owner,
-                    CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS body
-             FROM pg_class c
-             LEFT JOIN pg_index x ON x.indexrelid = c.oid
-             LEFT JOIN pg_class t ON t.oid = x.indrelid
-             WHERE c.relnamespace = $1::text::regnamespace AND c.relkind IN ('r', 'p', 'f', 'i', 'I', 'v', 'm', 'S')
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid AND k.contype IN ('p', 'u', 'x'))
-             UNION ALL
-             SELECT p.oid, p.proname::text, 'function', p.proname::text, pg_get_userbyid(p.proowner)::text, p.prosrc
-             FROM pg_proc p WHERE p.pronamespace = $1::text::regnamespace
-             UNION ALL
-             SELECT g.oid, g.tgname::text, 'trigger', c.relname::text, pg_get_userbyid(c.relowner)::text, NULL
-             FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
-             WHERE c.relnamespace = $1::text::regnamespace AND NOT g.tgisinternal
-             UNION ALL
-             SELECT t.oid, t.typname::text, 'type', t.typname::text, pg_get_userbyid(t.typowner)::text, NULL
-             FROM pg_type t
-             WHERE t.typnamespace = $1::text::regnamespace
-               AND (t.typtype IN ('e', 'd', 'r')
-                    OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class k WHERE k.oid = t.typrelid AND k.relkind = 'c')))
-         ) objects ORDER BY oid",
-        &[&ident(schema)],
-    )?;
-    Ok(rows.iter().map(|r| Object { name: r.get(0), kind: r.get(1), tbl_name: r.get(2), owner: r.get(3), body: r.get(4) }).collect())
+pub(super) fn list(conn: &mut crate::store::postgres::pool::Connection, schema: &str) -> Result<Vec<Object>, postgres::Error> {
+    // The same statement for every tenant, prepared once a connection; the function's
+    // plan is made once a session (`objects_in`).
+    let rows = conn.query("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in($1)", &[&ident(schema)])?;
+    Ok(rows
+        .iter()
+        .map(|r| Object { name: r.get(0), kind: r.get(1), tbl_name: r.get(2), owner: r.get(3), body: r.get(4), fresh: r.get(5) })
+        .collect())
 }
 
 /// The objects `_modreg_objects` of `schema` says a module owns: name, kind and table.
@@ -85,10 +70,18 @@ pub(super) fn owned(client: &mut impl GenericClient, schema: &str, module: &str)
     Ok(client.query(&sql, &[&module])?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
 }
 
-/// Every object's owning module, by name.
-pub(super) fn owners(client: &mut impl GenericClient, schema: &str) -> Result<Vec<(String, String)>, postgres::Error> {
-    let sql = format!("SELECT name, module FROM {}._modreg_objects", ident(schema));
-    Ok(client.query(&sql, &[])?.iter().map(|r| (r.get(0), r.get(1))).collect())
+/// What `_modreg_objects` of `schema` records: each object's name, module and kind, in
+/// one round trip (the statement names the schema, so it is not kept prepared).
+pub(super) fn records(client: &mut impl GenericClient, schema: &str) -> Result<Vec<(String, String, String)>, postgres::Error> {
+    let sql = format!("SELECT name, module, type FROM {}._modreg_objects", ident(schema));
+    let mut found = Vec::new();
+    for message in client.simple_query(&sql)? {
+        if let postgres::SimpleQueryMessage::Row(row) = message {
+            let text = |i: usize| row.get(i).unwrap_or_default().to_string();
+            found.push((text(0), text(1), text(2)));
+        }
+    }
+    Ok(found)
 }
 
 /// Whether `schema` holds a relation named `name`.
@@ -202,3 +195,52 @@ pub(super) fn dependents(client: &mut impl GenericClient, schema: &str, module: 
     }
     Ok(found)
 }
+
+/// The function that lists a schema's objects for [`list`]. They are found from the
+/// schema's entries in `pg_depend` (every relation, function and type depends on its
+/// schema there), and their indexes and triggers from theirs: each an index lookup,
+/// where filtering `pg_class` by schema would read every tenant's rows. A function, so
+/// that its plan is made once a session: planning the query costs more than running it.
+/// Made anew by every process that opens the database (its result may change between
+/// releases), under the setup lock.
+pub(super) const OBJECTS_IN: &str = r#"
+DROP FUNCTION IF EXISTS _modreg.objects_in(text);
+CREATE FUNCTION _modreg.objects_in(schema_name text)
+RETURNS TABLE (name text, kind text, tbl_name text, owner text, body text, fresh boolean)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $objects$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+WITH members AS (
+             SELECT classid, objid FROM pg_catalog.pg_depend
+             WHERE refclassid = 'pg_catalog.pg_namespace'::regclass AND refobjid = schema_name::regnamespace AND deptype = 'n'
+         ),
+         relations AS (
+             SELECT c.oid, c.relname, c.relkind, c.relowner, c.xmin FROM pg_catalog.pg_class c
+             WHERE c.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_class'::regclass)
+         )
+         SELECT objects.name, objects.kind, objects.tbl_name, objects.owner, objects.body, COALESCE(objects.xmin = this.xid, false) FROM (
+             SELECT r.oid, r.relname::text AS name,
+                    CASE WHEN r.relkind IN ('r', 'p', 'f') THEN 'table' WHEN r.relkind IN ('v', 'm') THEN 'view' ELSE 'sequence' END AS kind,
+                    r.relname::text AS tbl_name, pg_get_userbyid(r.relowner)::text AS owner,
+                    CASE WHEN r.relkind IN ('v', 'm') THEN pg_get_viewdef(r.oid) END AS body, r.xmin
+             FROM relations r WHERE r.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+             UNION ALL
+             SELECT i.oid, i.relname::text, 'index', r.relname::text, pg_get_userbyid(i.relowner)::text, NULL, i.xmin
+             FROM relations r JOIN pg_catalog.pg_index x ON x.indrelid = r.oid JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conrelid = r.oid AND k.conindid = i.oid AND k.contype IN ('p', 'u', 'x'))
+             UNION ALL
+             SELECT g.oid, g.tgname::text, 'trigger', r.relname::text, pg_get_userbyid(r.relowner)::text, NULL, g.xmin
+             FROM relations r JOIN pg_catalog.pg_trigger g ON g.tgrelid = r.oid WHERE NOT g.tgisinternal
+             UNION ALL
+             SELECT p.oid, p.proname::text, 'function', p.proname::text, pg_get_userbyid(p.proowner)::text, p.prosrc, p.xmin
+             FROM pg_catalog.pg_proc p WHERE p.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_proc'::regclass)
+             UNION ALL
+             SELECT t.oid, t.typname::text, 'type', t.typname::text, pg_get_userbyid(t.typowner)::text, NULL, t.xmin
+             FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_type'::regclass)
+         ) objects,
+         -- The transaction's id, when it has one (only then can anything be fresh).
+         (SELECT pg_catalog.pg_current_xact_id_if_assigned()::text::xid AS xid) this
+         ORDER BY objects.oid;
+END $objects$;
+"#;

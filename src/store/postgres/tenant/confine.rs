@@ -62,20 +62,25 @@ pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[Strin
         "DO $role$ BEGIN
              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN
                  CREATE ROLE {quoted} NOLOGIN NOINHERIT;
-                 COMMENT ON ROLE {quoted} IS {comment};
-                 GRANT {quoted} TO CURRENT_USER;
+                 -- Making the role own the runner takes being a member of it, unless a superuser.
+                 IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+                     EXECUTE format('GRANT %I TO %I', {name}, current_user);
+                 END IF;
+             END IF;
+             -- A role is the cluster's: one of a database dropped since has no runner here.
+             IF to_regprocedure({runner_l}) IS NULL THEN
                  CREATE FUNCTION {runner}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
                      AS $run$ DECLARE statement text; BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP; END $run$;
                  ALTER FUNCTION {runner}(text[]) OWNER TO {quoted};
                  REVOKE ALL ON FUNCTION {runner}(text[]) FROM PUBLIC;
-                 INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES ({name}, {tenant}, {module_l});
+                 INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES ({name}, {tenant}, {module_l}) ON CONFLICT (role) DO NOTHING;
              END IF;
          END $role$;
          GRANT USAGE, CREATE ON SCHEMA {s} TO {quoted};",
         name = literal(&role),
-        comment = literal(&format!("modreg: the SQL of module {module} of tenant {schema} runs as this role")),
         tenant = literal(schema),
         module_l = literal(module),
+        runner_l = literal(&format!("{runner}(text[])")),
     );
     let mut revoke = String::new();
     let list = |names: &[String]| names.iter().map(|n| format!("{s}.{}", ident(n))).collect::<Vec<_>>().join(", ");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::catalog::{self, history_table};
 use super::confine;
 use super::driver::{self, Driver};
-use super::{Shared, dump, ident, kept, records};
+use super::{Shared, dump, ident, kept, literal, records};
 use crate::domain::change::Change;
 use crate::domain::module::{Engine, ModuleVersion};
 use crate::domain::name::ModuleName;
@@ -16,6 +16,18 @@ use crate::domain::ownership::{self, Ownership, is_internal};
 use crate::domain::{Error, Result};
 use crate::store::postgres::pool::Pooled;
 use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Kept, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep};
+
+/// What module SQL runs among ([`PostgresTenantDb::ownership`]).
+struct Among {
+    ownership: Ownership,
+    /// The objects the module owns before its work.
+    owned: Vec<String>,
+    /// The names of other modules' objects, lowercase.
+    others: HashSet<String>,
+    /// Its dependencies' tables (views included) and sequences.
+    tables: Vec<String>,
+    sequences: Vec<String>,
+}
 
 pub(super) struct PostgresTenantDb {
     shared: Arc<Shared>,
@@ -48,40 +60,30 @@ impl PostgresTenantDb {
         if self.in_transaction { Ok(()) } else { Err(WorkError::new(step, Error::internal("module work outside a transaction"))) }
     }
 
-    /// What module SQL of `module` runs among: every object it does not own, with the
-    /// module that does.
-    fn ownership(&mut self, module: &str, before: &[catalog::Object], writable: &BTreeSet<ModuleName>) -> Result<Ownership> {
-        let schema = self.schema.clone();
-        let owners: HashMap<String, String> = catalog::owners(self.conn().client(), &schema)
-            .map_err(|e| self.shared.err(e))?
-            .into_iter()
-            .map(|(name, owner)| (name.to_lowercase(), owner))
-            .collect();
-        let foreign = before
-            .iter()
-            .filter(|o| owners.get(&o.name.to_lowercase()).is_none_or(|owner| owner != module))
-            .map(|o| (o.name.clone(), owners.get(&o.name.to_lowercase()).cloned()));
-        Ok(Ownership::new(module, foreign, writable.iter().map(ToString::to_string).collect()))
-    }
-
-    /// The tables (views included) and sequences of the modules in `writable`.
-    fn writable_objects(&mut self, writable: &BTreeSet<ModuleName>) -> Result<(Vec<String>, Vec<String>)> {
-        if writable.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let modules: Vec<&str> = writable.iter().map(ModuleName::as_str).collect();
-        let sql = format!(
-            "SELECT name, type FROM {}._modreg_objects WHERE module = ANY ($1) AND type IN ('table', 'view', 'sequence') ORDER BY name",
-            ident(&self.schema)
-        );
-        let rows = self.conn().client().query(&sql, &[&modules]);
-        let rows = rows.map_err(|e| self.shared.err(e))?;
+    /// What module SQL of `module` runs among, from one read of `_modreg_objects`: every
+    /// object it does not own, with the module that does; the names it owns; and the
+    /// tables (views included) and sequences of its dependencies, `writable`.
+    fn ownership(&mut self, module: &str, writable: &BTreeSet<ModuleName>) -> Result<Among> {
+        let records = catalog::records(self.conn.client(), &self.schema).map_err(|e| self.shared.err(e))?;
+        // The other modules' objects, for putting PostgreSQL's refusals in words (what
+        // is not a module's PostgreSQL refuses all the same, in its own words).
+        let foreign = records.iter().filter(|(_, owner, _)| owner != module).map(|(name, owner, _)| (name.clone(), Some(owner.clone())));
+        let others: HashSet<String> =
+            records.iter().filter(|(_, owner, _)| owner != module).map(|(name, _, _)| name.to_lowercase()).collect();
+        let ownership = Ownership::new(module, foreign, writable.iter().map(ToString::to_string).collect());
+        let owned = records.iter().filter(|(_, owner, _)| owner == module).map(|(name, _, _)| name.clone()).collect();
         let (mut tables, mut sequences) = (Vec::new(), Vec::new());
-        for row in rows {
-            let (name, kind): (String, String) = (row.get(0), row.get(1));
-            if kind == "sequence" { sequences.push(name) } else { tables.push(name) }
+        for (name, owner, kind) in &records {
+            if !writable.iter().any(|w| w.as_str() == owner) {
+                continue;
+            }
+            match kind.as_str() {
+                "table" | "view" => tables.push(name.clone()),
+                "sequence" => sequences.push(name.clone()),
+                _ => {}
+            }
         }
-        Ok((tables, sequences))
+        Ok(Among { ownership, owned, others, tables, sequences })
     }
 
     /// Refuses what module SQL left that PostgreSQL's rights do not stop: objects of its
@@ -111,47 +113,55 @@ impl PostgresTenantDb {
         Ok(())
     }
 
-    /// Records the objects the module's work created and forgets those it dropped.
-    fn record_objects(
-        &mut self,
-        module: &str,
-        before: &[catalog::Object],
-        after: &[catalog::Object],
-    ) -> std::result::Result<(Vec<SchemaItem>, Vec<String>), postgres::Error> {
-        let schema = self.schema.clone();
-        let owned: Vec<String> = catalog::owned(self.conn().client(), &schema, module)?.into_iter().map(|(name, _, _)| name).collect();
-        let names = |objects: &[catalog::Object]| objects.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
-        let (before_names, after_names) = (names(before), names(after));
+    /// The statements that record the objects the module's work created and forget those
+    /// it dropped, and the objects: created, dropped. Created are those the transaction
+    /// made (`fresh`) that no module owned before it.
+    fn record_objects(&self, module: &str, among: &Among, after: &[catalog::Object]) -> (String, Vec<SchemaItem>, Vec<String>) {
+        let owned = &among.owned;
+        let owned_lower: HashSet<String> = owned.iter().map(|n| n.to_lowercase()).collect();
+        let made = |o: &catalog::Object| {
+            let name = o.name.to_lowercase();
+            o.fresh && !owned_lower.contains(&name) && !among.others.contains(&name)
+        };
+        let before_names: Vec<String> = after.iter().filter(|o| !made(o)).map(|o| o.name.clone()).collect();
+        let after_names: Vec<String> = after.iter().map(|o| o.name.clone()).collect();
         let before_refs: Vec<&str> = before_names.iter().map(String::as_str).collect();
         let after_refs: Vec<&str> = after_names.iter().map(String::as_str).collect();
-        let (new, dropped) = ownership::changed_objects(&before_refs, &after_refs, &owned);
+        let (new, dropped) = ownership::changed_objects(&before_refs, &after_refs, owned);
         let new: HashSet<String> = new.into_iter().map(str::to_lowercase).collect();
-        let s = ident(&schema);
-        let insert = format!(
-            "INSERT INTO {s}._modreg_objects (name, module, type, tbl_name) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name, type) DO UPDATE SET module = excluded.module, tbl_name = excluded.tbl_name"
-        );
-        let mut created = Vec::new();
-        for object in after.iter().filter(|o| new.contains(&o.name.to_lowercase())) {
-            self.conn().client().query(&insert, &[&object.name, &module, &object.kind, &object.tbl_name])?;
-            created.push(SchemaItem { name: object.name.clone(), kind: object.kind.clone() });
+        let s = ident(&self.schema);
+        let created: Vec<&catalog::Object> = after.iter().filter(|o| new.contains(&o.name.to_lowercase())).collect();
+        let mut sql = String::new();
+        if !created.is_empty() {
+            let rows: Vec<String> = created
+                .iter()
+                .map(|o| format!("({}, {}, {}, {})", literal(&o.name), literal(module), literal(&o.kind), literal(&o.tbl_name)))
+                .collect();
+            sql.push_str(&format!(
+                "INSERT INTO {s}._modreg_objects (name, module, type, tbl_name) VALUES {}
+                 ON CONFLICT (name, type) DO UPDATE SET module = excluded.module, tbl_name = excluded.tbl_name;",
+                rows.join(", ")
+            ));
         }
-        let delete = format!("DELETE FROM {s}._modreg_objects WHERE name = $1");
-        for name in &dropped {
-            self.conn().client().query(&delete, &[name])?;
+        if !dropped.is_empty() {
+            let names: Vec<String> = dropped.iter().map(|n| literal(n)).collect();
+            sql.push_str(&format!("DELETE FROM {s}._modreg_objects WHERE name IN ({});", names.join(", ")));
         }
-        Ok((created, dropped))
+        let created = created.iter().map(|o| SchemaItem { name: o.name.clone(), kind: o.kind.clone() }).collect();
+        (sql, created, dropped)
     }
 
-    fn set_module_record(&mut self, module: &ModuleVersion) -> std::result::Result<(), postgres::Error> {
-        let now = self.shared.clock.now_text();
-        let sql = format!(
-            "INSERT INTO {}._modreg_modules (module, version, checksum, installed_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (module) DO UPDATE SET version = excluded.version, checksum = excluded.checksum, updated_at = excluded.updated_at",
-            ident(&self.schema)
-        );
-        self.conn().client().query(&sql, &[&module.name().as_str(), &module.version().to_string(), &module.checksum, &now])?;
-        Ok(())
+    /// The statement that records the module's version in `_modreg_modules`.
+    fn module_record(&self, module: &ModuleVersion) -> String {
+        let now = literal(&self.shared.clock.now_text());
+        format!(
+            "INSERT INTO {}._modreg_modules (module, version, checksum, installed_at, updated_at) VALUES ({}, {}, {}, {now}, {now})
+             ON CONFLICT (module) DO UPDATE SET version = excluded.version, checksum = excluded.checksum, updated_at = excluded.updated_at;",
+            ident(&self.schema),
+            literal(module.name().as_str()),
+            literal(&module.version().to_string()),
+            literal(&module.checksum)
+        )
     }
 
     /// Runs the module's PostgreSQL migrations (and seeds) as its role; the transaction
@@ -167,7 +177,7 @@ impl PostgresTenantDb {
         let runner = crate::store::migration_error::runner(module, migrations, history_table(name))?;
         let (interrupts, limit) = (self.shared.interrupts.clone(), self.shared.sql_timeout);
         let run = confine::runner(&self.shared.database, &self.schema, name);
-        let mut driver = Driver::new(&mut self.conn, run, migrations, interrupts.as_ref(), limit);
+        let mut driver = Driver::new(&mut self.conn, run, name, migrations, interrupts.as_ref(), limit);
         let outcome = runner.run(&mut driver);
         let mut steps = std::mem::take(&mut driver.steps);
         drop(driver);
@@ -180,7 +190,7 @@ impl PostgresTenantDb {
             let run = confine::runner(&self.shared.database, &self.schema, name);
             for seed in seed_files {
                 let step = format!("seed {}", seed.name);
-                match driver::run_script(&mut self.conn, &run, &seed.sql, interrupts.as_ref(), limit) {
+                match driver::run_script(&mut self.conn, "", &run, &seed.sql, interrupts.as_ref(), limit) {
                     Ok(duration) => steps.push(WorkStep { name: step, duration, detail: None }),
                     Err(e) => {
                         let what = format!("seed `{}` of `{name}`", seed.name);
@@ -284,31 +294,31 @@ impl TenantDb for PostgresTenantDb {
         self.require_transaction("migrate")?;
         let at_start = |e: Error| WorkError::new("migrate", e);
         let schema = self.schema.clone();
-        let before = catalog::list(self.conn().client(), &schema).map_err(|e| at_start(self.shared.err(e)))?;
-        let ownership = self.ownership(name, &before, writable).map_err(at_start)?;
-        let (tables, sequences) = self.writable_objects(writable).map_err(at_start)?;
-        let (grant, revoke) = confine::rights(&self.shared.database, &schema, name, &tables, &sequences);
+        let among = self.ownership(name, writable).map_err(at_start)?;
+        let ownership = &among.ownership;
+        let (grant, revoke) = confine::rights(&self.shared.database, &schema, name, &among.tables, &among.sequences);
         let limit = self.shared.sql_timeout.as_millis();
         self.batch(&format!("{grant} SET LOCAL search_path = {}; SET LOCAL statement_timeout = {limit};", ident(&schema)))
             .map_err(at_start)?;
 
-        let steps = self.run_module_sql(module, seeds, &ownership)?;
+        let steps = self.run_module_sql(module, seeds, ownership)?;
         let fail = |steps: &[WorkStep], e: Error| {
             let mut failure = WorkError::new("record objects", e);
             failure.done = steps.to_vec();
             failure
         };
-        // What module SQL may have changed of the session goes: its settings, advisory
-        // locks and cursors; then the rights it had for the work.
-        self.batch(&format!("RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; {revoke}")).map_err(|e| fail(&steps, e))?;
-        let after = catalog::list(self.conn().client(), &schema).map_err(|e| fail(&steps, self.shared.err(e)))?;
+        let after = catalog::list(self.conn(), &schema).map_err(|e| fail(&steps, self.shared.err(e)))?;
         self.check_objects(name, &after).map_err(|mut failure| {
             failure.done = steps.clone();
             failure
         })?;
-        let (objects_created, objects_dropped) =
-            self.record_objects(name, &before, &after).map_err(|e| fail(&steps, self.shared.err(e)))?;
-        self.set_module_record(module).map_err(|e| fail(&steps, self.shared.err(e)))?;
+        let (recorded, objects_created, objects_dropped) = self.record_objects(name, &among, &after);
+        // What module SQL may have changed of the session goes (its settings, advisory
+        // locks and cursors), then the rights it had for the work; its objects and version
+        // are recorded: one round trip.
+        let record = self.module_record(module);
+        self.batch(&format!("RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; {revoke} {recorded} {record}"))
+            .map_err(|e| fail(&steps, e))?;
         Ok(ApplyReport { steps, objects_created, objects_dropped })
     }
 
@@ -343,7 +353,7 @@ impl TenantDb for PostgresTenantDb {
             self.conn().client().batch_execute(&dependents.drop.join(";")).map_err(|e| fail(&e))?;
         }
         // In the order they were made, for the removal order to drop dependents first.
-        let made: HashMap<(String, String), usize> = catalog::list(self.conn().client(), &schema)
+        let made: HashMap<(String, String), usize> = catalog::list(self.conn(), &schema)
             .map_err(|e| fail(&e))?
             .into_iter()
             .enumerate()
@@ -365,15 +375,13 @@ impl TenantDb for PostgresTenantDb {
             removed.push(name.clone());
         }
         let s = ident(&schema);
-        let mut left: Vec<String> =
-            catalog::list(self.conn().client(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name).collect();
+        let mut left: Vec<String> = catalog::list(self.conn(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name).collect();
         left.extend(dependents.names);
         self.pending.extend(dependents.recreate);
         let sql = format!(
-            "DROP TABLE IF EXISTS {s}.{history};
+            "DELETE FROM {s}._modreg_history WHERE module = $1;
              DELETE FROM {s}._modreg_objects WHERE module = $1 OR NOT (name = ANY ($2));
-             DELETE FROM {s}._modreg_modules WHERE module = $1;",
-            history = ident(&history_table(module))
+             DELETE FROM {s}._modreg_modules WHERE module = $1;"
         );
         for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             let result = if statement.contains("$2") {
@@ -420,9 +428,11 @@ impl TenantDb for PostgresTenantDb {
     }
 
     fn record(&mut self, changes: &[Change]) -> Result<()> {
-        let schema = self.schema.clone();
-        let result = changes.iter().try_for_each(|change| records::record(self.conn().client(), &schema, change));
-        result.map_err(|e| self.shared.err(e))
+        let statements: Vec<String> = changes.iter().flat_map(|change| records::statements(&self.schema, change)).collect();
+        if statements.is_empty() {
+            return Ok(());
+        }
+        self.batch(&statements.join(";"))
     }
 
     fn unrecorded(&mut self) -> Result<Unrecorded> {
@@ -432,14 +442,17 @@ impl TenantDb for PostgresTenantDb {
     }
 
     fn mark_jobs(&mut self, jobs: &[i64], batch: &str) -> Result<()> {
-        let now = self.shared.clock.now_text();
-        let sql = format!(
-            "INSERT INTO {}._modreg_jobs (job_id, batch, at) SELECT unnest($1::bigint[]), $2, $3
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let (batch, now) = (literal(batch), literal(&self.shared.clock.now_text()));
+        let rows: Vec<String> = jobs.iter().map(|job| format!("({job}, {batch}, {now})")).collect();
+        self.batch(&format!(
+            "INSERT INTO {}._modreg_jobs (job_id, batch, at) VALUES {}
              ON CONFLICT (job_id) DO UPDATE SET batch = excluded.batch, at = excluded.at",
-            ident(&self.schema)
-        );
-        let result = self.conn().client().query(&sql, &[&jobs, &batch, &now]);
-        result.map(drop).map_err(|e| self.shared.err(e))
+            ident(&self.schema),
+            rows.join(", ")
+        ))
     }
 
     fn job_marked(&mut self, job: i64) -> Result<bool> {

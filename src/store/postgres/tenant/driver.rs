@@ -6,7 +6,6 @@
 
 use std::fmt;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use postgres::NoTls;
@@ -33,37 +32,42 @@ pub(super) struct ScriptError {
     pub duration: Duration,
 }
 
-/// Runs the statements of `sql` through `runner`, cancelling it when the process is interrupted; the time
+/// Runs `before` (statements of modreg's own, or nothing), then the statements of `sql`
+/// through `runner`, in one round trip, cancelling it when the process is interrupted; the time
 /// limit is the transaction's `statement_timeout` (`limit`).
 pub(super) fn run_script(
     conn: &mut pool::Connection,
+    before: &str,
     runner: &str,
     sql: &str,
     interrupts: &dyn Interrupts,
     limit: Duration,
 ) -> Result<Duration, ScriptError> {
     let token = conn.client().cancel_token();
-    let done = AtomicBool::new(false);
+    let (finished, done) = std::sync::mpsc::channel::<()>();
     let cancelled = Mutex::new(None);
     let started = Instant::now();
-    let result = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            while !done.load(Ordering::Acquire) {
+    let result: Result<(), postgres::Error> = std::thread::scope(|scope| {
+        let cancelled = &cancelled;
+        let token = &token;
+        scope.spawn(move || {
+            // Wakes when the script ends, or every 10 ms to look for an interruption.
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(Duration::from_millis(10)) {
                 if let Some(interruption) = interrupts.interrupted() {
                     *cancelled.lock().unwrap_or_else(|p| p.into_inner()) = Some(interruption);
                     let _ = token.cancel_query(NoTls);
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(10));
             }
         });
-        let parts: Vec<&str> = statements(sql).into_iter().map(|(_, text)| text).collect();
-        let result = conn.query(&format!("SELECT {runner}($1)"), &[&parts]);
-        done.store(true, Ordering::Release);
+        // One round trip, and no statement kept prepared per tenant's runner.
+        let parts: Vec<String> = statements(sql).into_iter().map(|(_, text)| super::literal(text)).collect();
+        let result = conn.client().batch_execute(&format!("{before}SELECT {runner}(ARRAY[{}]::text[])", parts.join(", ")));
+        drop(finished);
         result
     });
     let duration = started.elapsed();
-    result.map(|_| duration).map_err(|error| {
+    result.map(|()| duration).map_err(|error| {
         let interrupted = *cancelled.lock().unwrap_or_else(|p| p.into_inner());
         let stopped = match interrupted {
             Some(interruption) => Some(Stopped::Interrupted(interruption)),
@@ -85,6 +89,11 @@ impl fmt::Display for ScriptError {
 pub(super) struct Driver<'a> {
     conn: &'a mut pool::Connection,
     runner: String,
+    /// The module, and the history table name refinery was given for it.
+    module: String,
+    history: String,
+    /// refinery's statements not yet sent: they go with the next migration, or at the end.
+    pending: String,
     interrupts: &'a dyn Interrupts,
     limit: Duration,
     bodies: Bodies,
@@ -95,11 +104,43 @@ impl<'a> Driver<'a> {
     pub(super) fn new(
         conn: &'a mut pool::Connection,
         runner: String,
+        module: &str,
         migrations: &[crate::domain::module::Migration],
         interrupts: &'a dyn Interrupts,
         limit: Duration,
     ) -> Self {
-        Driver { conn, runner, interrupts, limit, bodies: Bodies::new(migrations), steps: Vec::new() }
+        let history = super::catalog::history_table(module);
+        Driver {
+            conn,
+            runner,
+            module: module.to_string(),
+            history,
+            pending: String::new(),
+            interrupts,
+            limit,
+            bodies: Bodies::new(migrations),
+            steps: Vec::new(),
+        }
+    }
+
+    /// refinery's statement on its history table, on the module's rows of the tenant's
+    /// `_modreg_history` instead; `None` for the one that would create the table.
+    fn translate(&self, query: &str) -> Option<String> {
+        let history = &self.history;
+        if query.trim_start().starts_with("CREATE TABLE IF NOT EXISTS") && query.contains(history.as_str()) {
+            return None;
+        }
+        let module = super::literal(&self.module);
+        let rows = format!("(SELECT version, name, applied_on, checksum FROM _modreg_history WHERE module = {module}) AS {history}");
+        Some(
+            query
+                .replace(
+                    &format!("INSERT INTO {history} (version, name, applied_on, checksum) VALUES ("),
+                    &format!("INSERT INTO _modreg_history (module, version, name, applied_on, checksum) VALUES ({module}, "),
+                )
+                .replace(&format!("FROM {history}"), &format!("FROM {rows}"))
+                .replace(&format!("from {history}"), &format!("from {rows}")),
+        )
     }
 }
 
@@ -111,13 +152,23 @@ impl Transaction for Driver<'_> {
         for query in queries {
             match self.bodies.take(query) {
                 Some(name) => {
-                    let duration = run_script(self.conn, &self.runner, query, self.interrupts, self.limit)
+                    let before = std::mem::take(&mut self.pending);
+                    let duration = run_script(self.conn, &before, &self.runner, query, self.interrupts, self.limit)
                         .map_err(|failure| DriverError::Migration { name: name.clone(), failure })?;
                     self.steps.push(WorkStep { name: format!("migrate {name}"), duration, detail: None });
                 }
-                None => self.conn.client().batch_execute(query).map_err(DriverError::History)?,
+                None => {
+                    if let Some(query) = self.translate(query) {
+                        self.pending.push_str(&query);
+                        self.pending.push(';');
+                    }
+                }
             }
             count += 1;
+        }
+        if !self.pending.is_empty() {
+            let pending = std::mem::take(&mut self.pending);
+            self.conn.client().batch_execute(&pending).map_err(DriverError::History)?;
         }
         Ok(count)
     }
@@ -125,17 +176,17 @@ impl Transaction for Driver<'_> {
 
 impl Query<Vec<Migration>> for Driver<'_> {
     fn query(&mut self, query: &str) -> Result<Vec<Migration>, Self::Error> {
-        let rows = self.conn.client().query(query, &[]).map_err(DriverError::History)?;
-        let mut applied = Vec::with_capacity(rows.len());
-        for row in rows {
-            let version: i32 = row.try_get(0).map_err(DriverError::History)?;
-            let name: String = row.try_get(1).map_err(DriverError::History)?;
-            let applied_on: String = row.try_get(2).map_err(DriverError::History)?;
-            let checksum: String = row.try_get(3).map_err(DriverError::History)?;
+        let query = self.translate(query).unwrap_or_default();
+        let messages = self.conn.client().simple_query(&query).map_err(DriverError::History)?;
+        let mut applied = Vec::new();
+        for message in messages {
+            let postgres::SimpleQueryMessage::Row(row) = message else { continue };
+            let text = |i: usize| row.get(i).unwrap_or_default().to_string();
             // refinery wrote these itself; an unreadable one is taken as applied now with
             // checksum 0, which refinery then reports as divergent.
-            let applied_on = OffsetDateTime::parse(&applied_on, &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            applied.push(Migration::applied(version, name, applied_on, checksum.parse().unwrap_or(0)));
+            let version: i32 = text(0).parse().unwrap_or(0);
+            let applied_on = OffsetDateTime::parse(&text(2), &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            applied.push(Migration::applied(version, text(1), applied_on, text(3).parse().unwrap_or(0)));
         }
         Ok(applied)
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use postgres::GenericClient;
 
-use super::catalog::{self, history_table};
+use super::catalog;
 use super::{KEPT_PREFIX, Shared, ident, literal};
 use crate::domain::Error;
 use crate::domain::change::FileKind;
@@ -154,7 +154,9 @@ pub(super) fn save(
              ('module', {module}), ('version', {version}), ('checksum', {checksum}), ('flags', {flags}), ('rows', {rows});
          CREATE TABLE {k}._modreg_archive_objects (name text, type text, tbl_name text NOT NULL, PRIMARY KEY (name, type));
          INSERT INTO {k}._modreg_archive_objects SELECT name, type, tbl_name FROM {s}._modreg_objects WHERE module = {module};
-         CREATE TABLE {k}._modreg_archive_sql (seq int PRIMARY KEY, sql text NOT NULL);",
+         CREATE TABLE {k}._modreg_archive_sql (seq int PRIMARY KEY, sql text NOT NULL);
+         CREATE TABLE {k}._modreg_history (LIKE {s}._modreg_history INCLUDING ALL);
+         INSERT INTO {k}._modreg_history SELECT * FROM {s}._modreg_history WHERE module = {module};",
         meta = meta_table(kept, schema, if kind == FileKind::UpgradeCopy { "copy" } else { "archive" }, now),
         module = literal(module),
         version = literal(&version),
@@ -177,18 +179,14 @@ pub(super) fn save(
         )?;
     }
     client.batch_execute("RESET search_path")?;
-    let history = history_table(module);
     if kind == FileKind::UpgradeCopy {
-        copy_module(client, schema, module, role, kept, &objects, &history)?;
+        copy_module(client, schema, module, role, kept, &objects)?;
     } else {
         for (name, object_kind, _) in &objects {
             let statement = move_statement(schema, kept, name, object_kind);
             if !statement.is_empty() {
                 client.batch_execute(&statement)?;
             }
-        }
-        if catalog::has_relation(client, schema, &history)? {
-            client.batch_execute(&format!("ALTER TABLE {s}.{h} SET SCHEMA {k}", h = ident(&history)))?;
         }
     }
     Ok(ArchiveSummary { module: module.to_string(), version, tables: tables.len(), rows, flags: flags.clone() })
@@ -207,7 +205,6 @@ fn copy_module(
     role: &str,
     kept: &str,
     objects: &[(String, String, String)],
-    history: &str,
 ) -> std::result::Result<(), Failure> {
     if let Some((name, _, _)) = objects.iter().find(|(_, kind, _)| kind == "type") {
         return Err(Failure::Other(
@@ -235,11 +232,7 @@ fn copy_module(
         }
     }
     client.batch_execute(&script)?;
-    let mut tables: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "table").map(|(name, _, _)| name.as_str()).collect();
-    let has_history = catalog::has_relation(client, schema, history)?;
-    if has_history {
-        tables.push(history);
-    }
+    let tables: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "table").map(|(name, _, _)| name.as_str()).collect();
     for table in &tables {
         let t = ident(table);
         let original = format!("{s}.{t}");
@@ -276,19 +269,17 @@ fn copy_module(
             let list = columns.join(", ");
             client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
         }
-        if *table != history {
-            // The rights others have on the table (its dependents' reading it) come along.
-            let grants: Vec<String> = client
-                .query(
-                    "SELECT format('GRANT %s ON TABLE %s TO %I', a.privilege_type, $2::text, a.grantee::regrole)
-                     FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner AND a.grantee <> 0",
-                    &[&original, &format!("{k}.{t}")],
-                )?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            client.batch_execute(&format!("ALTER TABLE {k}.{t} OWNER TO {r}; {}", grants.join(";")))?;
-        }
+        // The rights others have on the table (its dependents' reading it) come along.
+        let grants: Vec<String> = client
+            .query(
+                "SELECT format('GRANT %s ON TABLE %s TO %I', a.privilege_type, $2::text, a.grantee::regrole)
+                 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner AND a.grantee <> 0",
+                &[&original, &format!("{k}.{t}")],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        client.batch_execute(&format!("ALTER TABLE {k}.{t} OWNER TO {r}; {}", grants.join(";")))?;
     }
     // Definitions read with the tenant's schema in the path name its objects without
     // it; run with the copy first in the path, they name the copies where there are.
@@ -356,10 +347,7 @@ pub(super) fn restore(
             client.batch_execute(&statement)?;
         }
     }
-    let history = history_table(&summary.module);
-    if catalog::has_relation(client, kept, &history)? {
-        client.batch_execute(&format!("ALTER TABLE {k}.{h} SET SCHEMA {s}", h = ident(&history)))?;
-    }
+    client.batch_execute(&format!("INSERT INTO {s}._modreg_history SELECT * FROM {k}._modreg_history"))?;
     let statements: Vec<String> =
         client.query(&format!("SELECT sql FROM {k}._modreg_archive_sql ORDER BY seq"), &[])?.iter().map(|r| r.get(0)).collect();
     if !statements.is_empty() {

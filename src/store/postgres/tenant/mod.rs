@@ -39,6 +39,9 @@ use db::PostgresTenantDb;
 /// modreg's own schema in the tenants' database.
 const ADMIN: &str = "_modreg";
 
+/// Checkouts after which a pooled connection is replaced (see `pool::Manager::renewing`).
+const RENEW_AFTER: usize = 200;
+
 /// What every kept schema's name starts with.
 const KEPT_PREFIX: &str = "_modreg_k_";
 
@@ -155,7 +158,7 @@ impl PostgresTenants {
         let (config, shown) = crate::store::postgres::config(url, timeout)?;
         let mut first = config.connect(NoTls).map_err(|e| pg_error(&shown, e).context("cannot connect"))?;
         first
-            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} COMMIT;"))
+            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} {} COMMIT;", catalog::OBJECTS_IN))
             .map_err(|e| pg_error(&shown, e).context("cannot create modreg's schema `_modreg`"))?;
         let database: String =
             first.query_one("SELECT current_database()::text", &[]).map(|r| r.get(0)).map_err(|e| pg_error(&shown, e))?;
@@ -164,7 +167,7 @@ impl PostgresTenants {
             .min_idle(Some(0))
             .test_on_check_out(false)
             .connection_timeout(timeout.max(Duration::from_secs(1)))
-            .build_unchecked(pool::Manager::new(config));
+            .build_unchecked(pool::Manager::renewing(config, RENEW_AFTER));
         let shared = Shared { pool, url: url.to_string(), database, shown, sql_timeout, clock, interrupts };
         Ok(PostgresTenants { shared: Arc::new(shared) })
     }
@@ -386,7 +389,7 @@ impl TenantFiles for PostgresTenants {
     fn check(&self, tenant: &str) -> Result<TenantFileCheck> {
         self.require(tenant)?;
         let mut conn = self.shared.client()?;
-        let records = records::read(conn.client(), tenant).map_err(|e| self.shared.err(e));
+        let records = records::read(&mut conn, tenant).map_err(|e| self.shared.err(e));
         // PostgreSQL checks its own pages and every foreign key as it writes them.
         Ok(TenantFileCheck { integrity: Vec::new(), foreign_keys: Vec::new(), records })
     }
