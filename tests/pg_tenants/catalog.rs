@@ -71,6 +71,14 @@ fn the_sample_catalog_lives_its_whole_life_on_postgresql_schemas() {
     let archives = world.json(&["archives", "list"]);
     assert!(archives["archives"].as_array().unwrap().iter().all(|a| a["kind"] != "uninstall"), "the archive was used up: {archives}");
 
+    // An archive keeps what a module has on another module's table (digital_card's
+    // trigger on `members`) and makes it again on restore.
+    world.ok(&["uninstall", "digital_card", "--tenant", "globex", "--cascade"]);
+    assert!(!world.has_object("globex", "members_status_revokes_digital_cards"));
+    world.ok(&["install", "digital_card", "--tenant", "globex", "--restore"]);
+    assert!(world.has_object("globex", "members_status_revokes_digital_cards"), "{:?}", world.objects("globex"));
+    assert!(world.has_object("globex", "digital_cards"));
+
     let history = world.json(&["history", "--tenant", "acme", "membership"]);
     assert_eq!(history["history"].as_array().unwrap().len(), 3, "{history}");
     world.ok(&["doctor"]);
