@@ -16,6 +16,7 @@ pub struct TenantAddReport {
 
 pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Result<TenantAddReport> {
     for tenant in tenants {
+        ctx.tenants.accepts(tenant.as_str())?;
         if ctx.tenants.exists(tenant.as_str()) && ctx.landlord.tenant(tenant.as_str())?.is_none() {
             return Err(Error::invalid(format!(
                 "a database file for tenant `{tenant}` already exists at `{}`, but the landlord does not know the tenant",

@@ -777,6 +777,11 @@ pub trait TenantFiles: Send + Sync {
     /// What a hook is told of the tenant's database (`MODREG_TENANT_DB` for SQLite files).
     fn hook_env(&self, tenant: &str) -> Vec<(String, String)>;
     fn exists(&self, tenant: &str) -> bool;
+    /// Whether a tenant of this name can have a database here (a PostgreSQL schema may not
+    /// take a name PostgreSQL keeps for itself); asked before the tenant is registered.
+    fn accepts(&self, _tenant: &str) -> Result<()> {
+        Ok(())
+    }
     /// Creates an empty tenant database (idempotent).
     fn create(&self, tenant: &str) -> Result<()>;
     fn open(&self, tenant: &str) -> Result<Box<dyn TenantDb>>;

@@ -94,3 +94,13 @@ fn hooks_get_the_tenants_url_and_schema_and_what_a_hook_wrote_goes_when_a_later_
     let checkpoints = world.tenant_client("acme").query("SELECT count(*) FROM _modreg.checkpoints", &[]).unwrap();
     assert_eq!(checkpoints[0].get::<_, i64>(0), 0, "no checkpoint is left behind");
 }
+
+#[test]
+fn a_tenant_named_as_a_schema_postgresql_keeps_is_refused() {
+    let Some(world) = world(false) else { return };
+    for name in ["public", "pg_toast", "information_schema"] {
+        let error = world.run(&["tenant", "add", name, "--json"]).code(2).error();
+        assert!(error["message"].as_str().unwrap().contains("PostgreSQL keeps it for itself"), "{name}: {error}");
+    }
+    assert!(world.json(&["tenant", "list"])["tenants"].as_array().unwrap().is_empty(), "nothing was registered");
+}

@@ -240,11 +240,16 @@ impl TenantFiles for PostgresTenants {
         self.registered(tenant).unwrap_or(false)
     }
 
-    fn create(&self, tenant: &str) -> Result<()> {
+    fn accepts(&self, tenant: &str) -> Result<()> {
         if reserved(tenant) {
             return Err(Error::invalid(format!("tenant `{tenant}` cannot have a schema of its name: PostgreSQL keeps it for itself"))
                 .with_hint("choose another tenant id"));
         }
+        Ok(())
+    }
+
+    fn create(&self, tenant: &str) -> Result<()> {
+        self.accepts(tenant)?;
         let schema = ident(tenant);
         let sql = format!(
             "BEGIN;
