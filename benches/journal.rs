@@ -15,6 +15,9 @@
 #[allow(dead_code)]
 mod pg;
 
+#[path = "support/env.rs"]
+mod env;
+use env::number;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -28,10 +31,6 @@ const AT: &str = "2026-12-06T00:00:00.000Z";
 
 /// Opens a fresh landlord of one engine, for round N.
 type Opener = Box<dyn Fn(usize) -> Box<dyn Landlord>>;
-
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, not `{v}`")))
-}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {

@@ -26,6 +26,9 @@
 #[allow(dead_code)]
 mod pg;
 
+#[path = "support/env.rs"]
+mod env;
+use env::number;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -39,10 +42,6 @@ use modreg::store::{ChangeStore, Landlord};
 
 const BENCH_V1: &str = "CREATE TABLE bench_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at TEXT);\n";
 const BENCH_V2: &str = "CREATE INDEX bench_items_name ON bench_items(name);\n";
-
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, not `{v}`")))
-}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {

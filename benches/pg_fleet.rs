@@ -26,6 +26,9 @@ mod pg;
 #[path = "support/report.rs"]
 mod report;
 
+#[path = "support/env.rs"]
+mod env;
+use env::number;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,10 +43,6 @@ const SEED: &str = "INSERT INTO bench_items (name) VALUES ('first'), ('second');
 
 /// Names per `modreg tenant add` call.
 const TENANTS_PER_CALL: usize = 2000;
-
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, not `{v}`")))
-}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {

@@ -28,6 +28,9 @@
 //! `MODREG_BENCH_BIN` (another `modreg` binary), `MODREG_BENCH_DIR` (default
 //! `target/bench-tmp`). BENCHMARKS.md has the method, the machine and the figures.
 
+#[path = "support/env.rs"]
+mod env;
+use env::number;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -36,10 +39,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TENANT: &str = "acme";
-
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number, not `{v}`")))
-}
 
 fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: don't spend minutes there.
