@@ -90,15 +90,23 @@ impl PostgresLandlord {
 
 /// The URL as it may be shown: the password replaced.
 fn redact(url: &str) -> String {
+    match without_password(url) {
+        (rest, Some(_)) => match rest.rfind('@') {
+            Some(at) => format!("{}:***{}", &rest[..at], &rest[at..]),
+            None => rest,
+        },
+        (url, None) => url,
+    }
+}
+
+/// The URL without its password, and the password, when it has one.
+pub(crate) fn without_password(url: &str) -> (String, Option<String>) {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, password)) => (format!("{}{user}{}", &url[..scheme + 3], &url[at..]), Some(password.to_string())),
+            None => (url.to_string(), None),
+        },
+        _ => (url.to_string(), None),
     }
 }
 
@@ -475,5 +483,10 @@ mod tests {
         assert_eq!(redact("postgres://modreg:s3cret@db.example:5432/landlord"), "postgres://modreg:***@db.example:5432/landlord");
         assert_eq!(redact("postgres://modreg@db.example/landlord"), "postgres://modreg@db.example/landlord");
         assert_eq!(redact("host=db user=modreg"), "host=db user=modreg");
+        assert_eq!(
+            without_password("postgres://modreg:s3cr@t@db.example/landlord"),
+            ("postgres://modreg@db.example/landlord".to_string(), Some("s3cr@t".to_string()))
+        );
+        assert_eq!(redact("postgres://modreg:s3cr@t@db.example/landlord"), "postgres://modreg:***@db.example/landlord");
     }
 }

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use super::{Shared, digest, ident};
 use crate::domain::{Error, Result};
 use crate::store::postgres::pool::Connection;
+use crate::store::postgres::without_password;
 use crate::store::storage::io_error;
 
 /// A PostgreSQL program (`pg_dump`, `pg_restore`): from `MODREG_PG_BIN` when set, else
@@ -22,23 +23,11 @@ fn program(name: &str) -> Command {
     Command::new(path)
 }
 
-/// The URL for PostgreSQL's programs, the password apart (they take it from
-/// `PGPASSWORD`, so that it is not on their command line).
-fn connection(url: &str) -> (String, Option<String>) {
-    let (Some(scheme), Some(at)) = (url.find("://"), url.rfind('@')) else { return (url.to_string(), None) };
-    if at < scheme {
-        return (url.to_string(), None);
-    }
-    match url[scheme + 3..at].split_once(':') {
-        Some((user, password)) => (format!("{}{user}{}", &url[..scheme + 3], &url[at..]), Some(password.to_string())),
-        None => (url.to_string(), None),
-    }
-}
-
 /// Runs a PostgreSQL program with the tenants database's connection, `input` on its
 /// standard input; its standard output.
 fn run(shared: &Shared, mut command: Command, input: Option<&[u8]>) -> Result<Vec<u8>> {
-    let (url, password) = connection(&shared.url);
+    // The password goes by `PGPASSWORD`, so that it is not on the program's command line.
+    let (url, password) = without_password(&shared.url);
     command.arg(format!("--dbname={url}"));
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
