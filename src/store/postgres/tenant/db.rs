@@ -363,36 +363,31 @@ impl TenantDb for PostgresTenantDb {
         let present: HashSet<String> = made.keys().map(|(name, _)| name.clone()).collect();
         let kinds: Vec<&str> = objects.iter().map(|(_, kind, _)| kind.as_str()).collect();
         let mut removed = Vec::new();
+        let mut drops = Vec::new();
         for (name, kind, table) in ownership::removal_order(&kinds).into_iter().map(|i| &objects[i]) {
-            if !present.contains(&name.to_lowercase()) {
-                continue;
-            }
             let statement = catalog::drop_statement(&schema, name, kind, table);
-            if statement.is_empty() {
-                continue;
+            if present.contains(&name.to_lowercase()) && !statement.is_empty() {
+                drops.push(statement);
+                removed.push(name.clone());
             }
-            self.conn().client().batch_execute(&statement).map_err(|e| fail(&e))?;
-            removed.push(name.clone());
+        }
+        if !drops.is_empty() {
+            self.conn().client().batch_execute(&drops.join(";")).map_err(|e| fail(&e))?;
         }
         let s = ident(&schema);
         let mut left: Vec<String> = catalog::list(self.conn(), &schema).map_err(|e| fail(&e))?.into_iter().map(|o| o.name).collect();
         left.extend(dependents.names);
         self.pending.extend(dependents.recreate);
-        let sql = format!(
-            "DELETE FROM {s}._modreg_history WHERE module = $1;
-             DELETE FROM {s}._modreg_objects WHERE module = $1 OR NOT (name = ANY ($2));
-             DELETE FROM {s}._modreg_modules WHERE module = $1;"
-        );
-        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            let result = if statement.contains("$2") {
-                self.conn().client().execute(statement, &[&module, &left])
-            } else if statement.contains("$1") {
-                self.conn().client().execute(statement, &[&module])
-            } else {
-                self.conn().client().execute(statement, &[])
-            };
-            result.map_err(|e| fail(&e))?;
-        }
+        // Its history and records, and the records of what went with its objects.
+        let (m, left) = (literal(module), left.iter().map(|n| literal(n)).collect::<Vec<_>>().join(", "));
+        self.conn()
+            .client()
+            .batch_execute(&format!(
+                "DELETE FROM {s}._modreg_history WHERE module = {m};
+                 DELETE FROM {s}._modreg_objects WHERE module = {m} OR NOT (name = ANY (ARRAY[{left}]::text[]));
+                 DELETE FROM {s}._modreg_modules WHERE module = {m};"
+            ))
+            .map_err(|e| fail(&e))?;
         Ok(removed)
     }
 
