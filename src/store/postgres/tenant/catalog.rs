@@ -51,13 +51,13 @@ pub(super) struct Object {
     pub fresh: bool,
 }
 
-/// Every object of `schema`, oldest first (by `_modreg.objects_in`, [`OBJECTS_IN`]). The index of a primary key, unique or
-/// exclusion constraint is part of its table, as SQLite's autoindexes are: it is not
-/// listed.
+/// Every object of `schema`, oldest first (by `_modreg.objects_in_v1`, [`OBJECTS_IN`]).
+/// The index of a primary key, unique or exclusion constraint is part of its table, as
+/// SQLite's autoindexes are: it is not listed.
 pub(super) fn list(conn: &mut crate::store::postgres::pool::Connection, schema: &str) -> Result<Vec<Object>, postgres::Error> {
     // The same statement for every tenant, prepared once a connection; the function's
-    // plan is made once a session (`objects_in`).
-    let rows = conn.query("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in($1)", &[&ident(schema)])?;
+    // plan is made once a session (`objects_in_v1`).
+    let rows = conn.query("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v1($1)", &[&ident(schema)])?;
     Ok(rows
         .iter()
         .map(|r| Object { name: r.get(0), kind: r.get(1), tbl_name: r.get(2), owner: r.get(3), body: r.get(4), fresh: r.get(5) })
@@ -201,11 +201,11 @@ pub(super) fn dependents(client: &mut impl GenericClient, schema: &str, module: 
 /// schema there), and their indexes and triggers from theirs: each an index lookup,
 /// where filtering `pg_class` by schema would read every tenant's rows. A function, so
 /// that its plan is made once a session: planning the query costs more than running it.
-/// Made anew by every process that opens the database (its result may change between
-/// releases), under the setup lock.
+/// Made by the first process that opens the database, under the setup lock; a release
+/// that changes it gives it a new name (`_v2`), so that opening writes nothing.
 pub(super) const OBJECTS_IN: &str = r#"
-DROP FUNCTION IF EXISTS _modreg.objects_in(text);
-CREATE FUNCTION _modreg.objects_in(schema_name text)
+DO $create$ BEGIN IF to_regprocedure('_modreg.objects_in_v1(text)') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION _modreg.objects_in_v1(schema_name text)
 RETURNS TABLE (name text, kind text, tbl_name text, owner text, body text, fresh boolean)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $objects$
 #variable_conflict use_column
@@ -242,5 +242,6 @@ WITH members AS (
          -- The transaction's id, when it has one (only then can anything be fresh).
          (SELECT pg_catalog.pg_current_xact_id_if_assigned()::text::xid AS xid) this
          ORDER BY objects.oid;
-END $objects$;
+END $objects$
+$definition$; END IF; END $create$;
 "#;
