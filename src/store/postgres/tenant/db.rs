@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::catalog::{self, history_table};
 use super::confine;
 use super::driver::{self, Driver};
-use super::{Shared, dump, ident, kept, literal, records};
+use super::{Shared, dump, ident, kept, literal, message, records};
 use crate::domain::change::Change;
 use crate::domain::module::{Engine, ModuleVersion};
 use crate::domain::name::ModuleName;
@@ -222,11 +222,6 @@ impl Drop for PostgresTenantDb {
             let _ = conn.client().batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
         }
     }
-}
-
-/// What a `postgres::Error` says, for a job's failure.
-fn message(e: &postgres::Error) -> String {
-    e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_string())
 }
 
 impl TenantDb for PostgresTenantDb {

@@ -214,12 +214,8 @@ pub(super) fn migration_error(
             error.duration = failure.duration;
             Some(error)
         }
-        migration_error::DriverError::History(e) => Some(WorkError::new(
-            "migrate history",
-            Error::failed(format!(
-                "migration `history` of `{name}` failed: {}",
-                e.as_db_error().map_or(e.to_string(), |d| d.message().to_string())
-            )),
-        )),
+        migration_error::DriverError::History(e) => {
+            Some(WorkError::new("migrate history", Error::failed(format!("migration `history` of `{name}` failed: {}", super::message(e)))))
+        }
     })
 }

@@ -35,9 +35,7 @@ impl From<postgres::Error> for Failure {
 impl Failure {
     pub(super) fn into_error(self, shared: &Shared, what: String) -> Error {
         match self {
-            Failure::Db(e) if e.as_db_error().is_some() => {
-                Error::failed(format!("{what}: {}", e.as_db_error().map_or(String::new(), |d| d.message().to_string())))
-            }
+            Failure::Db(e) if e.as_db_error().is_some() => Error::failed(format!("{what}: {}", super::message(&e))),
             Failure::Db(e) => shared.err(e).context(what),
             Failure::Other(e) => e,
         }

@@ -119,6 +119,11 @@ impl Shared {
     }
 }
 
+/// What a PostgreSQL error says: the server's message, or the client's error.
+pub(super) fn message(e: &postgres::Error) -> String {
+    e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_string())
+}
+
 /// A PostgreSQL error in the tenants database, in words: a server that cannot be reached
 /// is storage, the rest is internal.
 pub(crate) fn pg_error(shown: &str, e: postgres::Error) -> Error {
