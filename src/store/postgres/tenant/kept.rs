@@ -42,28 +42,28 @@ impl Failure {
     }
 }
 
-/// The letter a kept schema's name carries after the prefix, for what it holds.
+/// What a kept schema can hold: the letter its name carries after the prefix, and the
+/// word its `_modreg_archive` table says.
+const KINDS: [(FileKind, &str, &str); 3] =
+    [(FileKind::Uninstall, "a", "archive"), (FileKind::UpgradeCopy, "c", "copy"), (FileKind::Tenant, "t", "tenant")];
+
+/// The letter of a kept schema's name for what it holds.
 pub(super) fn letter(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::UpgradeCopy => "c",
-        FileKind::Tenant => "t",
-        _ => "a",
-    }
+    KINDS.iter().find(|(k, _, _)| *k == kind).map_or("a", |(_, letter, _)| letter)
 }
 
 /// What a kept schema holds, by its name.
 fn kind_of(schema: &str) -> FileKind {
-    match schema.strip_prefix(KEPT_PREFIX).and_then(|rest| rest.split('_').next()) {
-        Some("c") => FileKind::UpgradeCopy,
-        Some("t") => FileKind::Tenant,
-        _ => FileKind::Uninstall,
-    }
+    let letter = schema.strip_prefix(KEPT_PREFIX).and_then(|rest| rest.split('_').next());
+    KINDS.iter().find(|(_, l, _)| Some(*l) == letter).map_or(FileKind::Uninstall, |(kind, _, _)| *kind)
 }
 
 /// The statements that give the kept schema `schema` its `_modreg_archive` table, saying
-/// whose it is.
-pub(super) fn meta_table(schema: &str, tenant: &str, kind: &str, now: &str) -> String {
+/// whose it is and what it holds.
+pub(super) fn meta_table(schema: &str, tenant: &str, now: &str) -> String {
     let k = ident(schema);
+    let kind = kind_of(schema);
+    let kind = KINDS.iter().find(|(k, _, _)| *k == kind).map_or("archive", |(_, _, word)| word);
     format!(
         "CREATE TABLE {k}._modreg_archive (key text PRIMARY KEY, value text NOT NULL);
          INSERT INTO {k}._modreg_archive (key, value) VALUES ('tenant', {tenant}), ('kind', {kind}), ('written_at', {now});",
@@ -155,7 +155,7 @@ pub(super) fn save(
          CREATE TABLE {k}._modreg_archive_sql (seq int PRIMARY KEY, sql text NOT NULL);
          CREATE TABLE {k}._modreg_history (LIKE {s}._modreg_history INCLUDING ALL);
          INSERT INTO {k}._modreg_history SELECT * FROM {s}._modreg_history WHERE module = {module};",
-        meta = meta_table(kept, schema, if kind == FileKind::UpgradeCopy { "copy" } else { "archive" }, now),
+        meta = meta_table(kept, schema, now),
         module = literal(module),
         version = literal(&version),
         checksum = literal(&checksum),

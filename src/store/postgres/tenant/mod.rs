@@ -294,7 +294,7 @@ impl TenantFiles for PostgresTenants {
                 "ALTER SCHEMA {schema} RENAME TO {kept_schema};
                  {meta}",
                 kept_schema = ident(kept.reference()),
-                meta = kept::meta_table(kept.reference(), tenant, "tenant", &self.shared.clock.now_text()),
+                meta = kept::meta_table(kept.reference(), tenant, &self.shared.clock.now_text()),
             ),
             None => format!("DROP SCHEMA {schema} CASCADE;"),
         };
