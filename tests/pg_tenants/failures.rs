@@ -104,3 +104,13 @@ fn a_tenant_named_as_a_schema_postgresql_keeps_is_refused() {
     }
     assert!(world.json(&["tenant", "list"])["tenants"].as_array().unwrap().is_empty(), "nothing was registered");
 }
+
+#[test]
+fn a_tenants_database_that_does_not_exist_is_a_wrong_url_not_a_bug() {
+    let Some(world) = world(false) else { return };
+    let url = world.tenants_url.clone().unwrap();
+    let missing = format!("{}/no_such_database", url.rsplit_once('/').unwrap().0);
+    let error = world.run_with(&["tenant", "add", "acme", "--json"], &[("MODREG_TENANTS", &missing)]).code(2).error();
+    assert!(error["message"].as_str().unwrap().contains("the tenants database"), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("has no such database"), "{error}");
+}

@@ -110,35 +110,55 @@ pub(crate) fn without_password(url: &str) -> (String, Option<String>) {
     }
 }
 
+/// A PostgreSQL database modreg uses, as its messages name it: the landlord, or the
+/// tenants' database, each with its flag and environment variable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Database {
+    noun: &'static str,
+    flag: &'static str,
+    env: &'static str,
+}
+
+pub(crate) const LANDLORD: Database = Database { noun: "landlord", flag: "--landlord", env: "MODREG_LANDLORD" };
+pub(crate) const TENANTS: Database = Database { noun: "tenants database", flag: "--tenants-db", env: "MODREG_TENANTS" };
+
 /// Maps a PostgreSQL error to a user-facing one, naming the landlord: what the URL got
 /// wrong (credentials, database) is invalid input, a server that cannot be reached or a
 /// connection that broke is storage, and only the rest is internal.
 pub(crate) fn pg_error(shown: &str, e: postgres::Error) -> Error {
+    database_error(LANDLORD, shown, e)
+}
+
+/// [`pg_error`] for any of modreg's databases.
+pub(crate) fn database_error(database: Database, shown: &str, e: postgres::Error) -> Error {
     use postgres::error::SqlState;
+    let Database { noun, flag, env } = database;
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
-            return Error::invalid(format!("the landlord `{shown}` refused the credentials: {}", db.message()))
-                .with_hint("check the user and password in `--landlord` (or `MODREG_LANDLORD`)");
+            return Error::invalid(format!("the {noun} `{shown}` refused the credentials: {}", db.message()))
+                .with_hint(format!("check the user and password in `{flag}` (or `{env}`)"));
         }
         if *code == SqlState::UNDEFINED_DATABASE {
-            return Error::invalid(format!("the landlord `{shown}` has no such database: {}", db.message()))
+            return Error::invalid(format!("the {noun} `{shown}` has no such database: {}", db.message()))
                 .with_hint("create the database first (`createdb`), or correct its name in the URL");
         }
         if code.code().starts_with("08") || code.code().starts_with("57P") || *code == SqlState::TOO_MANY_CONNECTIONS {
-            return Error::storage(format!("the landlord `{shown}` is not available: {}", db.message()))
+            return Error::storage(format!("the {noun} `{shown}` is not available: {}", db.message()))
                 .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again")
                 .with_storage(StorageState::Unreachable);
         }
-        return Error::internal(format!("landlord `{shown}`: {}", db.message()));
+        return Error::internal(format!("{noun} `{shown}`: {}", db.message()));
     }
     if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
-        return Error::storage(format!("cannot reach the landlord `{shown}`: {e}"))
-            .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`); `modreg recover` finishes what a lost connection interrupted")
+        return Error::storage(format!("cannot reach the {noun} `{shown}`: {e}"))
+            .with_hint(format!(
+                "check that PostgreSQL runs and accepts connections at that address (`{flag}`, `{env}`); `modreg recover` finishes what a lost connection interrupted"
+            ))
             .with_storage(StorageState::Unreachable);
     }
-    Error::storage(format!("landlord `{shown}`: {e}"))
-        .with_hint("check that PostgreSQL runs and accepts connections at that address (`--landlord`, `MODREG_LANDLORD`)")
+    Error::storage(format!("{noun} `{shown}`: {e}"))
+        .with_hint(format!("check that PostgreSQL runs and accepts connections at that address (`{flag}`, `{env}`)"))
 }
 
 /// Maps the failure to open a connection: as [`pg_error`], except that whatever is not

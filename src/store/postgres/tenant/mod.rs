@@ -124,21 +124,9 @@ pub(super) fn message(e: &postgres::Error) -> String {
     e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_string())
 }
 
-/// A PostgreSQL error in the tenants database, in words: a server that cannot be reached
-/// is storage, the rest is internal.
+/// A PostgreSQL error in the tenants database, in words, as the landlord's are.
 pub(crate) fn pg_error(shown: &str, e: postgres::Error) -> Error {
-    if let Some(db) = e.as_db_error() {
-        let code = db.code().code();
-        if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
-            return Error::storage(format!("the tenants database `{shown}` is not available: {}", db.message()))
-                .with_hint("check that PostgreSQL runs and accepts connections there, then run the command again")
-                .with_storage(StorageState::Unreachable);
-        }
-        return Error::internal(format!("tenants database `{shown}`: {}", db.message()));
-    }
-    Error::storage(format!("cannot reach the tenants database `{shown}`: {e}"))
-        .with_hint("check that PostgreSQL runs and accepts connections there; `modreg recover` finishes what a lost connection interrupted")
-        .with_storage(StorageState::Unreachable)
+    crate::store::postgres::database_error(crate::store::postgres::TENANTS, shown, e)
 }
 
 /// Tenant databases as schemas of one PostgreSQL database.
