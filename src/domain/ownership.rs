@@ -118,6 +118,20 @@ impl Ownership {
         })
     }
 
+    /// Whether the module may read rows of `table`, on an engine where reading, too, is
+    /// only for a module's own tables, those of its dependencies and those no module owns.
+    pub fn may_read(&self, table: &str) -> Result<(), Refusal> {
+        let Some(owner) = self.unrelated_owner(table) else { return Ok(()) };
+        Err(Refusal {
+            message: format!(
+                "module `{}` may not read `{table}`, which belongs to module `{owner}`: \
+                 a module may read only its own tables and those of its dependencies",
+                self.module
+            ),
+            hint: Some(format!("if `{}` must read the data of `{owner}`, add `{owner}` to its `[dependencies]`", self.module)),
+        })
+    }
+
     /// Whether the module may hang `what` (an index, a trigger) named `name` on `table`:
     /// both change how its rows are written (a trigger runs with every write, a unique
     /// index can refuse one).
@@ -222,6 +236,19 @@ mod tests {
         );
         assert_eq!(refused.hint.as_deref(), Some("if `billing` must change the data of `cards`, add `cards` to its `[dependencies]`"));
         assert!(rules.may_write("cards", Some("audit")).unwrap_err().message.starts_with("trigger `audit` of module `billing`"));
+    }
+
+    #[test]
+    fn a_read_is_refused_in_the_words_of_a_write() {
+        let rules = among(&[("members", Some("membership")), ("cards", Some("cards"))], &["membership"]);
+        assert_eq!(rules.may_read("members"), Ok(()));
+        let refused = rules.may_read("cards").unwrap_err();
+        assert!(
+            refused.message.starts_with("module `billing` may not read `cards`, which belongs to module `cards`"),
+            "{}",
+            refused.message
+        );
+        assert_eq!(refused.hint.as_deref(), Some("if `billing` must read the data of `cards`, add `cards` to its `[dependencies]`"));
     }
 
     #[test]

@@ -73,6 +73,12 @@ fn is_word(b: u8) -> bool {
 
 /// Whether text holds more than whitespace and comments.
 fn has_code(text: &str) -> bool {
+    code_start(text) < text.len()
+}
+
+/// The byte offset of the first code in `text`, past whitespace and comments (its
+/// length when there is none): where a statement's own words begin.
+pub fn code_start(text: &str) -> usize {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -82,10 +88,10 @@ fn has_code(text: &str) -> bool {
                 i = bytes[i..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| i + p + 1);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = end_of_comment(bytes, i + 2),
-            _ => return true,
+            _ => return i,
         }
     }
-    false
+    bytes.len()
 }
 
 /// Past the quote that closes a string or name opened before `i` (a doubled quote is

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::domain::job::JobStatus;
 use crate::domain::{Error, ErrorKind, Result};
@@ -91,20 +90,14 @@ pub(crate) fn lock_every_tenant(files: &dyn TenantFiles, current: Option<&Contex
         names.extend(tenants.into_iter().map(|t| t.name));
     }
     store::lock::allow_open_files(names.len());
-    let mut locks = Vec::with_capacity(names.len());
-    for name in &names {
-        match files.lock(name, Duration::ZERO) {
-            Ok(lock) => locks.push(lock),
-            Err(e) if e.kind == ErrorKind::Busy => {
-                return Err(Error::busy(format!(
-                    "tenant `{name}` is busy: a modreg process is working on it, so the landlord was not replaced"
-                ))
-                .with_hint("run `modreg restore-landlord` again when it is done"));
-            }
-            Err(e) => return Err(e),
+    let names: Vec<String> = names.into_iter().collect();
+    files.lock_each(&names).map_err(|(name, e)| match e.kind {
+        ErrorKind::Busy => {
+            Error::busy(format!("tenant `{name}` is busy: a modreg process is working on it, so the landlord was not replaced"))
+                .with_hint("run `modreg restore-landlord` again when it is done")
         }
-    }
-    Ok(locks)
+        _ => e,
+    })
 }
 
 /// A job whose process still renews its lease runs: the landlord may not change under it.

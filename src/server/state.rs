@@ -23,9 +23,6 @@ use crate::store::{JobFilter, TenantLock};
 /// for ever).
 const KEPT_BATCHES: usize = 1000;
 
-/// Longer than taking a free tenant's lock takes: a claim that took longer waited.
-const LOCK_PROBE: Duration = Duration::from_millis(5);
-
 /// A batch this server started, as `GET /v1/batches/{batch}` shows it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct BatchReport {
@@ -138,16 +135,25 @@ impl AppState {
                 // Another process (a CLI command) may hold the tenant's lock.
                 let name = tenant.to_string();
                 let left = deadline.saturating_duration_since(Instant::now());
-                claim.lock = self
-                    .blocking(move |state| match state.base.tenants.lock(&name, left) {
-                        Ok(lock) => Ok(Some(lock)),
-                        Err(e) if e.kind == ErrorKind::Busy => Ok(None),
-                        Err(e) => Err(e),
+                let (lock, held_elsewhere) = self
+                    .blocking(move |state| {
+                        // A free tenant's lock is taken at once; only one that another
+                        // process holds is waited for.
+                        let take = |timeout| match state.base.tenants.lock(&name, timeout) {
+                            Ok(lock) => Ok(Some(lock)),
+                            Err(e) if e.kind == ErrorKind::Busy => Ok(None),
+                            Err(e) => Err(e),
+                        };
+                        match take(Duration::ZERO)? {
+                            Some(lock) => Ok((Some(lock), false)),
+                            None => Ok((take(left)?, true)),
+                        }
                     })
                     .await?;
+                claim.lock = lock;
                 if claim.lock.is_some() {
                     // Found busy at first (here, or by another process's lock).
-                    if waited || started.elapsed() > LOCK_PROBE {
+                    if waited || held_elsewhere {
                         self.metrics.lock_wait(true, started.elapsed());
                     }
                     return Ok(claim);
@@ -181,10 +187,16 @@ impl AppState {
         F: FnOnce(&Context) -> Result<T> + Send + 'static,
     {
         let mut claim = self.claim(tenant, wait).await?;
-        // The work takes the tenant's lock itself.
-        drop(claim.take_lock());
+        // The work takes the tenant's lock itself. Let go on a blocking thread: letting
+        // go of a PostgreSQL tenant's lock is a query.
+        let lock = claim.take_lock();
         let ctx = self.context(caller, None);
-        let done = self.blocking(move |_| work(&ctx)).await;
+        let done = self
+            .blocking(move |_| {
+                drop(lock);
+                work(&ctx)
+            })
+            .await;
         drop(claim);
         self.changed();
         done

@@ -808,6 +808,11 @@ pub trait TenantFiles: Send + Sync {
     fn kept_here(&self, only: Option<&BTreeSet<&str>>, referenced: &[Kept]) -> Result<Vec<KeptItem>>;
     /// Serializes work on one tenant across processes; waits up to `timeout`.
     fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock>;
+    /// Locks every one of `tenants` without waiting, for as long as what it returns is
+    /// held; else the first that could not be locked, with why.
+    fn lock_each(&self, tenants: &[String]) -> std::result::Result<Vec<TenantLock>, (String, Error)> {
+        tenants.iter().map(|tenant| self.lock(tenant, Duration::ZERO).map_err(|e| (tenant.clone(), e))).collect()
+    }
     /// The tenants whose databases are here, by name, registered or not.
     fn names(&self) -> Result<Vec<String>>;
     /// Checks a tenant's database and reads what it records, read-only, while other

@@ -171,7 +171,10 @@ fn a_slow_statement_stops_at_the_time_limit_and_rolls_back() {
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(error.error.kind, ErrorKind::Failed);
     assert!(
-        error.error.message.contains("was stopped at `migrations/postgres/V1__slow.sql` line 2: it ran out of time"),
+        error
+            .error
+            .message
+            .contains("was stopped at `migrations/postgres/V1__slow.sql` line 2: it ran past the 1 s limit (`MODREG_SQL_TIMEOUT`)"),
         "{}",
         error.error.message
     );

@@ -25,7 +25,7 @@ use postgres::error::{DbError, ErrorPosition, SqlState};
 use super::{ADMIN, digest, ident, literal};
 use crate::domain::diagnostic::line_column;
 use crate::domain::ownership::{Ownership, Refusal, is_internal};
-use crate::domain::statements::statements;
+use crate::domain::statements::{code_start, statements};
 use crate::domain::{Error, Interruption};
 use crate::store::WorkError;
 
@@ -146,11 +146,11 @@ pub(super) fn failure(
             Error::interrupted(interruption, format!("{what} was stopped at `{file}` line {line}"))
         }
         (code, _) if *code == SqlState::QUERY_CANCELED => {
-            let limit = match stopped {
-                Some(Stopped::TimedOut(limit)) => format!(" (`MODREG_SQL_TIMEOUT` is {} s)", limit.as_secs()),
-                _ => String::new(),
+            let reason = match stopped {
+                Some(Stopped::TimedOut(limit)) => format!("it ran past the {} s limit (`MODREG_SQL_TIMEOUT`)", limit.as_secs_f64()),
+                _ => "it ran out of time".to_string(),
             };
-            Error::failed(format!("{what} was stopped at `{file}` line {line}: it ran out of time{limit}"))
+            Error::failed(format!("{what} was stopped at `{file}` line {line}: {reason}"))
                 .with_hint("make the statement cheaper, or raise `MODREG_SQL_TIMEOUT` (seconds) if it needs longer")
         }
         _ => match refusal(db, ownership) {
@@ -181,8 +181,11 @@ fn offset(db: &DbError, sql: &str) -> usize {
     {
         return start + text.char_indices().nth((*position as usize).saturating_sub(1)).map_or(text.len(), |(i, _)| i);
     }
-    let failing = db.where_().and_then(|w| w.lines().find_map(|l| l.strip_prefix("SQL statement \"")?.strip_suffix('"')));
-    failing.and_then(|f| parts.iter().find(|(_, text)| *text == f)).map_or(0, |(start, _)| *start)
+    // The context quotes the failing statement whole, across as many lines as it has.
+    let failing = db.where_().and_then(|w| w.split_once("SQL statement \"")).map(|(_, rest)| rest);
+    failing
+        .and_then(|rest| parts.iter().find(|(_, text)| rest.strip_prefix(*text).is_some_and(|after| after.starts_with('"'))))
+        .map_or(0, |(start, text)| start + code_start(text))
 }
 
 /// The refusal of `domain::ownership` that a PostgreSQL error amounts to, if any.
@@ -192,7 +195,15 @@ fn refusal(db: &DbError, ownership: &Ownership) -> Option<Refusal> {
     if *code == SqlState::INSUFFICIENT_PRIVILEGE {
         for kind in ["table", "view", "materialized view", "sequence"] {
             if let Some(name) = message.strip_prefix(&format!("permission denied for {kind} ")) {
-                return Some(if is_internal(name) { Ownership::internal(name) } else { ownership.may_write(name, None).err()? });
+                if is_internal(name) {
+                    return Some(Ownership::internal(name));
+                }
+                return match use_of(failing_statement(db), name) {
+                    Use::Read if kind != "sequence" => ownership.may_read(name),
+                    Use::Hang(what, object) => ownership.may_hang_on(what, &object, name),
+                    _ => ownership.may_write(name, None),
+                }
+                .err();
             }
         }
         if let Some(schema) = message.strip_prefix("permission denied for schema ") {
@@ -207,11 +218,95 @@ fn refusal(db: &DbError, ownership: &Ownership) -> Option<Refusal> {
     }
     if let Some(rest) = message.strip_prefix("must be owner of ") {
         let name = rest.split_once(' ').map_or(rest, |(_, name)| name);
-        return Some(if is_internal(name) { Ownership::internal(name) } else { ownership.may_drop_or_alter(name).err()? });
+        if is_internal(name) {
+            return Some(Ownership::internal(name));
+        }
+        return match use_of(failing_statement(db), name) {
+            Use::Hang(what, object) => ownership.may_hang_on(what, &object, name),
+            _ => ownership.may_drop_or_alter(name),
+        }
+        .err();
     }
     if *code == SqlState::DUPLICATE_TABLE || *code == SqlState::DUPLICATE_OBJECT || *code == SqlState::DUPLICATE_FUNCTION {
         let name = message.split('"').nth(1)?;
         return Some(if is_internal(name) { Ownership::internal(name) } else { ownership.may_create(name).err()? });
     }
     None
+}
+
+/// The innermost statement a PostgreSQL error's context quotes (a trigger function's,
+/// when a trigger fired), or the statement it points into; empty when it names none.
+fn failing_statement(db: &DbError) -> &str {
+    if let Some((_, rest)) = db.where_().and_then(|w| w.split_once("SQL statement \"")) {
+        return rest;
+    }
+    match db.position() {
+        Some(ErrorPosition::Internal { query, .. }) => query,
+        _ => "",
+    }
+}
+
+/// What a statement refused a right on a table did with it.
+#[derive(Debug, PartialEq, Eq)]
+enum Use {
+    /// It read the table: a query, a table or view made from one, or a write to
+    /// another table that reads it.
+    Read,
+    /// It hung a trigger or an index (kind, name) on the table.
+    Hang(&'static str, String),
+    /// It wrote the table, or did something else that takes a right on it.
+    Write,
+}
+
+/// What `statement` (its text from the start; the rest may follow) did with `table`.
+fn use_of(statement: &str, table: &str) -> Use {
+    let words: Vec<String> = statement[code_start(statement)..]
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+        .filter(|w| !w.is_empty())
+        .take(12)
+        .map(|w| w.rsplit('.').next().unwrap_or(w).trim_matches('"').to_ascii_lowercase())
+        .collect();
+    let word = |i: usize| words.get(i).map_or("", String::as_str);
+    // The table a DML statement writes: the first name after its leading keywords.
+    let target = |skip: &[&str]| words.iter().skip(1).find(|w| !skip.contains(&w.as_str())).cloned().unwrap_or_default();
+    let writes = |target: String| if target.eq_ignore_ascii_case(table) { Use::Write } else { Use::Read };
+    match word(0) {
+        "select" | "values" | "table" => Use::Read,
+        "insert" | "merge" => writes(target(&["into", "only"])),
+        "delete" => writes(target(&["from", "only"])),
+        "update" => writes(target(&["only"])),
+        "create" => match words.iter().position(|w| w == "trigger" || w == "index") {
+            Some(at) if words[..at].iter().all(|w| matches!(w.as_str(), "create" | "or" | "replace" | "constraint" | "unique")) => {
+                let kind = if words[at] == "trigger" { "trigger" } else { "index" };
+                let name = words[at + 1..].iter().find(|w| !matches!(w.as_str(), "concurrently" | "if" | "not" | "exists"));
+                Use::Hang(kind, name.cloned().unwrap_or_default())
+            }
+            _ if words.iter().any(|w| w == "as") => Use::Read,
+            _ => Use::Write,
+        },
+        _ => Use::Write,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_statement_read_wrote_or_hung_a_trigger_on_the_table() {
+        assert_eq!(use_of("SELECT * FROM owned", "owned"), Use::Read);
+        assert_eq!(use_of("-- copy\nCREATE TABLE mine AS SELECT * FROM owned", "owned"), Use::Read);
+        assert_eq!(use_of("INSERT INTO mine SELECT v FROM owned", "owned"), Use::Read);
+        assert_eq!(use_of("UPDATE mine SET v = (SELECT max(v) FROM owned)", "owned"), Use::Read);
+        assert_eq!(use_of("INSERT INTO acme.\"Owned\"(id) VALUES (1)", "Owned"), Use::Write);
+        assert_eq!(use_of("DELETE FROM ONLY owned", "owned"), Use::Write);
+        assert_eq!(use_of("UPDATE owned SET v = 'x' WHERE id = 1", "owned"), Use::Write);
+        assert_eq!(use_of("TRUNCATE owned", "owned"), Use::Write);
+        assert_eq!(
+            use_of("CREATE TRIGGER spy AFTER INSERT ON owned FOR EACH ROW EXECUTE FUNCTION spy()", "owned"),
+            Use::Hang("trigger", "spy".into())
+        );
+        assert_eq!(use_of("CREATE UNIQUE INDEX IF NOT EXISTS by_v ON owned (v)", "owned"), Use::Hang("index", "by_v".into()));
+        assert_eq!(use_of("", "owned"), Use::Write);
+    }
 }

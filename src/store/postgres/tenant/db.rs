@@ -60,14 +60,22 @@ impl PostgresTenantDb {
         if self.in_transaction { Ok(()) } else { Err(WorkError::new(step, Error::internal("module work outside a transaction"))) }
     }
 
-    /// What module SQL of `module` runs among, from one read of `_modreg_objects`: every
-    /// object it does not own, with the module that does; the names it owns; and the
-    /// tables (views included) and sequences of its dependencies, `writable`.
+    /// What module SQL of `module` runs among, from one read of `_modreg_objects` and one
+    /// of the schema: every object it does not own, with the module that does (none for
+    /// the application's); the names it owns; and the tables (views included) and
+    /// sequences of its dependencies, `writable`.
     fn ownership(&mut self, module: &str, writable: &BTreeSet<ModuleName>) -> Result<Among> {
         let records = catalog::records(self.conn.client(), &self.schema).map_err(|e| self.shared.err(e))?;
-        // The other modules' objects, for putting PostgreSQL's refusals in words (what
-        // is not a module's PostgreSQL refuses all the same, in its own words).
-        let foreign = records.iter().filter(|(_, owner, _)| owner != module).map(|(name, owner, _)| (name.clone(), Some(owner.clone())));
+        let present = catalog::list(&mut self.conn, &self.schema).map_err(|e| self.shared.err(e))?;
+        let recorded: HashSet<String> = records.iter().map(|(name, _, _)| name.to_lowercase()).collect();
+        // The objects not the module's, for putting PostgreSQL's refusals in words.
+        let unowned =
+            present.into_iter().filter(|o| !is_internal(&o.name) && !recorded.contains(&o.name.to_lowercase())).map(|o| (o.name, None));
+        let foreign = records
+            .iter()
+            .filter(|(_, owner, _)| owner != module)
+            .map(|(name, owner, _)| (name.clone(), Some(owner.clone())))
+            .chain(unowned);
         let others: HashSet<String> =
             records.iter().filter(|(_, owner, _)| owner != module).map(|(name, _, _)| name.to_lowercase()).collect();
         let ownership = Ownership::new(module, foreign, writable.iter().map(ToString::to_string).collect());

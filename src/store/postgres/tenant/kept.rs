@@ -163,9 +163,10 @@ pub(super) fn save(
         rows = literal(&rows.to_string()),
     ))?;
     // Its triggers on other modules' tables stay with those tables, and go with the
-    // module's removal: their definitions are kept, to be made again on restore.
-    let on_others: Vec<&(String, String, String)> =
-        objects.iter().filter(|(_, kind, table)| kind == "trigger" && !tables.contains(table)).collect();
+    // module's removal: their definitions are kept, to be made again on restore. Those on
+    // its own tables and views move with them.
+    let own = |table: &String| objects.iter().any(|(name, kind, _)| name == table && (kind == "table" || kind == "view"));
+    let on_others: Vec<&(String, String, String)> = objects.iter().filter(|(_, kind, table)| kind == "trigger" && !own(table)).collect();
     client.batch_execute(&format!("SET LOCAL search_path = {s}"))?;
     for (seq, (name, _, table)) in on_others.iter().enumerate() {
         client.execute(
@@ -234,7 +235,7 @@ fn copy_module(
     for table in &tables {
         let t = ident(table);
         let original = format!("{s}.{t}");
-        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL)"))?;
+        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES)"))?;
         // Columns that own a sequence get a copy of it, so that the copy keeps numbering
         // where the table was and does not depend on the table it copies.
         let serials = client.query(
@@ -266,6 +267,26 @@ fn copy_module(
         if !columns.is_empty() {
             let list = columns.join(", ");
             client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
+        }
+        // Indexes and the constraints they back are made again under their own names
+        // (`LIKE … INCLUDING INDEXES` would name them anew), so that a revert brings
+        // back the names the module's objects are recorded under.
+        let indexes: Vec<String> = client
+            .query(
+                "SELECT CASE WHEN n.conname IS NOT NULL
+                          THEN format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, n.conname, pg_get_constraintdef(n.oid))
+                          ELSE replace(pg_get_indexdef(i.indexrelid), format(' ON %I.%I ', s.nspname, c.relname), format(' ON %s ', $2::text))
+                        END
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace
+                 LEFT JOIN pg_constraint n ON n.conindid = i.indexrelid AND n.conrelid = i.indrelid AND n.contype IN ('p', 'u', 'x')
+                 WHERE i.indrelid = $1::text::regclass ORDER BY i.indexrelid",
+                &[&original, &format!("{k}.{t}")],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for index in indexes {
+            client.batch_execute(&index)?;
         }
         // The rights others have on the table (its dependents' reading it) come along.
         let grants: Vec<String> = client

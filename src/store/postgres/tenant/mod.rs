@@ -197,16 +197,16 @@ fn reserved(tenant: &str) -> bool {
     tenant == "public" || tenant == "information_schema" || tenant.starts_with("pg_")
 }
 
-/// A held advisory lock on a pooled connection; dropping it lets the lock go.
+/// Advisory locks held on one pooled connection; dropping them lets the locks go.
 struct AdvisoryLock {
     conn: Option<Pooled>,
-    key: i64,
+    keys: Vec<i64>,
 }
 
 impl Drop for AdvisoryLock {
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
-            let released = conn.client().execute("SELECT pg_advisory_unlock($1)", &[&self.key]).is_ok();
+            let released = self.keys.iter().all(|key| conn.client().execute("SELECT pg_advisory_unlock($1)", &[key]).is_ok());
             if !released {
                 // The lock may still be held by this session: the connection must not go
                 // back to the pool with it.
@@ -369,7 +369,7 @@ impl TenantFiles for PostgresTenants {
         loop {
             let row = conn.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).map_err(|e| self.shared.err(e))?;
             if row.get::<_, bool>(0) {
-                return Ok(Box::new(AdvisoryLock { conn: Some(conn), key }));
+                return Ok(Box::new(AdvisoryLock { conn: Some(conn), keys: vec![key] }));
             }
             if Instant::now() >= deadline {
                 return Err(Error::busy(format!("tenant `{tenant}` is busy: another modreg process is working on it"))
@@ -377,6 +377,26 @@ impl TenantFiles for PostgresTenants {
             }
             std::thread::sleep(Duration::from_millis(25).min(deadline.saturating_duration_since(Instant::now())));
         }
+    }
+
+    /// All on one connection: as many tenants as there are, without a connection each.
+    fn lock_each(&self, tenants: &[String]) -> std::result::Result<Vec<TenantLock>, (String, Error)> {
+        let Some(first) = tenants.first() else { return Ok(Vec::new()) };
+        let conn = self.shared.client().map_err(|e| (first.clone(), e))?;
+        let mut held = AdvisoryLock { conn: Some(conn), keys: Vec::with_capacity(tenants.len()) };
+        for tenant in tenants {
+            let key = lock_key(tenant);
+            let Some(conn) = held.conn.as_mut() else {
+                return Err((tenant.clone(), Error::internal("the tenant locks' connection is gone")));
+            };
+            let row = conn.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).map_err(|e| (tenant.clone(), self.shared.err(e)))?;
+            if !row.get::<_, bool>(0) {
+                let busy = Error::busy(format!("tenant `{tenant}` is busy: another modreg process is working on it"));
+                return Err((tenant.clone(), busy.with_hint("wait for it to finish, or raise `--lock-timeout`")));
+            }
+            held.keys.push(key);
+        }
+        Ok(vec![Box::new(held)])
     }
 
     fn names(&self) -> Result<Vec<String>> {
