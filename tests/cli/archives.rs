@@ -24,7 +24,7 @@ fn world() -> World {
         let mut module = world
             .module(folder, "forum", version)
             .migration("V1__posts", "CREATE TABLE forum_posts (id INTEGER PRIMARY KEY, body TEXT);")
-            .seed("posts.sql", "INSERT INTO forum_posts (body) VALUES ('a'), ('b'), ('c');")
+            .seed("posts.sql", "INSERT INTO forum_posts (id, body) VALUES (1, 'a'), (2, 'b'), (3, 'c');")
             .flag("threads", true);
         if let Some(sql) = more {
             module = module.migration("V2__tags", sql);
@@ -53,6 +53,66 @@ fn path(file: &Value) -> &Path {
     Path::new(file["path"].as_str().unwrap())
 }
 
+/// A connection to the world's tenants database (PostgreSQL tenants only).
+fn tenants_db(world: &World) -> postgres::Client {
+    postgres::Client::connect(world.tenants_url.as_deref().unwrap(), postgres::NoTls).unwrap()
+}
+
+/// Whether what a kept item's `path` names is there: a file, or a kept schema on
+/// PostgreSQL.
+fn present(world: &World, file: &Value) -> bool {
+    match world.tenants_url {
+        Some(_) => {
+            let schema = file["path"].as_str().unwrap();
+            !tenants_db(world).query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema]).unwrap().is_empty()
+        }
+        None => path(file).is_file(),
+    }
+}
+
+/// The bytes a kept item takes: its file's length, or its schema's relations on
+/// PostgreSQL.
+fn size_of(world: &World, file: &Value) -> u64 {
+    match world.tenants_url {
+        Some(_) => {
+            let sql = "SELECT COALESCE(sum(pg_total_relation_size(oid)), 0)::bigint FROM pg_class
+                       WHERE relnamespace = $1::text::regnamespace AND relkind IN ('r', 'p', 'm', 'S')";
+            let schema = format!("\"{}\"", file["path"].as_str().unwrap());
+            tenants_db(world).query_one(sql, &[&schema]).unwrap().get::<_, i64>(0) as u64
+        }
+        None => std::fs::metadata(path(file)).unwrap().len(),
+    }
+}
+
+/// Deletes what a kept item's `path` names, behind modreg's back.
+fn lose(world: &World, file: &Value) {
+    match world.tenants_url {
+        Some(_) => tenants_db(world).batch_execute(&format!("DROP SCHEMA \"{}\" CASCADE", file["path"].as_str().unwrap())).unwrap(),
+        None => std::fs::remove_file(path(file)).unwrap(),
+    }
+}
+
+/// A table of `archives list` without its sizes and its layout (column widths follow
+/// the sizes): the rows' words, for comparing PostgreSQL's list, whose schemas take
+/// other sizes than SQLite's files, with the snapshot SQLite's matches.
+fn without_sizes(table: &str) -> Vec<String> {
+    let is_number = |word: &str| !word.is_empty() && word.chars().all(|c| c.is_ascii_digit() || c == '.');
+    table
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| {
+            let mut words: Vec<&str> = Vec::new();
+            for word in l.split_whitespace() {
+                match words.last() {
+                    Some(&last) if ["B", "KiB", "MiB", "GiB"].contains(&word) && is_number(last) => *words.last_mut().unwrap() = "[size]",
+                    _ => words.push(word),
+                }
+            }
+            words.join(" ")
+        })
+        .collect()
+}
+
 #[test]
 fn archives_list_shows_kept_files_with_sizes_and_what_restore_would_bring_back() {
     let world = world();
@@ -75,14 +135,18 @@ fn archives_list_shows_kept_files_with_sizes_and_what_restore_would_bring_back()
     );
     for file in &all {
         assert_eq!(file["file"], "present");
-        assert_eq!(file["size_bytes"], std::fs::metadata(path(file)).unwrap().len(), "{file}");
+        assert!(present(&world, file), "{file}");
+        assert_eq!(file["size_bytes"], size_of(&world, file), "{file}");
     }
     let total: u64 = all.iter().map(|f| f["size_bytes"].as_u64().unwrap()).sum();
     assert_eq!(world.json(&["archives", "list"])["total_bytes"], total);
     assert_eq!(all[0]["holds"], json!({"module": "forum", "version": "1.1.0", "tables": 2, "rows": 3, "flags": {"threads": true}}));
     assert_eq!(all[1]["holds"]["tables"], 1, "the copy holds the module as it was before the upgrade");
     assert_eq!(all[3]["holds"], Value::Null);
-    assert!(path(&all[3]).starts_with(world.data().join("archive/zeta")));
+    match world.tenants_url {
+        Some(_) => assert!(all[3]["path"].as_str().unwrap().starts_with("_modreg_k_t_"), "{}", all[3]),
+        None => assert!(path(&all[3]).starts_with(world.data().join("archive/zeta"))),
+    }
 
     // One tenant's, also a removed tenant's.
     assert_eq!(kept(&world, &["--tenant", "acme"]), all[..2]);
@@ -93,29 +157,50 @@ fn archives_list_shows_kept_files_with_sizes_and_what_restore_would_bring_back()
 
     let human = world.ok(&["archives", "list"]).stdout;
     let times: Vec<&str> = all.iter().map(|f| f["created_at"].as_str().unwrap()).collect();
-    snapshot!(world, "human_list", same_width(&human, &times, "[time]"));
+    let human = same_width(&human, &times, "[time]");
+    match world.tenants_url {
+        Some(_) => {
+            let snapshot = include_str!("snapshots/cli__archives__human_list.snap");
+            assert_eq!(without_sizes(&human), without_sizes(snapshot), "{human}");
+        }
+        None => snapshot!(world, "human_list", human),
+    }
 
-    // Restored, the module is installed again: nothing left to bring back, and the
-    // archive stays kept.
+    // Restored, the module is installed again: nothing left to bring back. The archive
+    // file stays kept; on PostgreSQL its objects were moved back, and it is used up.
     world.ok(&["install", "forum", "--restore", "--tenant", "acme"]);
     assert_eq!(world.count("acme", "forum_posts"), 3);
-    assert_eq!(summary(&kept(&world, &["--tenant", "acme"]))[0], ("acme".into(), "uninstall".into(), json!("1.1.0"), false));
+    let acme = summary(&kept(&world, &["--tenant", "acme"]));
+    match world.tenants_url {
+        Some(_) => assert_eq!(acme, [("acme".into(), "upgrade_copy".into(), json!("1.0.0"), false)]),
+        None => assert_eq!(acme[0], ("acme".into(), "uninstall".into(), json!("1.1.0"), false)),
+    }
     // A second uninstall: restore would take the newest archive, and when that file is
-    // gone, the one before it, as `install --restore` does.
+    // gone, the one before it, as `install --restore` does. (On PostgreSQL, a fresh
+    // install uninstalled once more keeps the second archive.)
     world.sql("acme", "DELETE FROM forum_posts WHERE body = 'a';");
     world.ok(&["uninstall", "forum", "--tenant", "acme"]);
+    let (newest_rows, older_rows) = match world.tenants_url {
+        Some(_) => {
+            world.ok(&["install", "forum", "--tenant", "acme"]);
+            world.sql("acme", "DELETE FROM forum_posts WHERE body IN ('a', 'b');");
+            world.ok(&["uninstall", "forum", "--tenant", "acme"]);
+            (1, 2)
+        }
+        None => (2, 3),
+    };
     let acme = kept(&world, &["--tenant", "acme"]);
     assert_eq!(
         summary(&acme)[..2],
         [("acme".into(), "uninstall".into(), json!("1.1.0"), true), ("acme".into(), "uninstall".into(), json!("1.1.0"), false)]
     );
-    assert_eq!(acme[0]["holds"]["rows"], 2);
-    std::fs::remove_file(path(&acme[0])).unwrap();
+    assert_eq!(acme[0]["holds"]["rows"], newest_rows);
+    lose(&world, &acme[0]);
     let acme = kept(&world, &["--tenant", "acme"]);
     assert_eq!((&acme[0]["file"], &acme[0]["size_bytes"], &acme[0]["restore"]), (&json!("missing"), &Value::Null, &json!(false)));
     assert_eq!(acme[1]["restore"], true);
     world.ok(&["install", "forum", "--restore", "--tenant", "acme"]);
-    assert_eq!(world.count("acme", "forum_posts"), 3, "the older archive came back");
+    assert_eq!(world.count("acme", "forum_posts"), older_rows, "the older archive came back");
 }
 
 #[test]
@@ -137,7 +222,7 @@ fn prune_deletes_old_kept_files_and_forgets_them_and_a_dry_run_deletes_nothing()
     let listed: Vec<&str> = dry["pruned"].as_array().unwrap().iter().map(|f| f["tenant"].as_str().unwrap()).collect();
     assert_eq!(listed, ["acme", "acme", "zeta"]);
     assert_eq!(dry["dry_run"], true);
-    assert!(old.iter().all(|f| path(f).is_file()), "a dry run deletes nothing");
+    assert!(old.iter().all(|f| present(&world, f)), "a dry run deletes nothing");
     assert_eq!(kept(&world, &[]), before, "and forgets nothing");
     let dry = world.ok(&["archives", "prune", "--older-than", "30d", "--dry-run"]);
     assert!(dry.stdout.contains("acme") && dry.stdout.contains("zeta") && !dry.stdout.contains("globex"), "{}", dry.stdout);
@@ -148,10 +233,10 @@ fn prune_deletes_old_kept_files_and_forgets_them_and_a_dry_run_deletes_nothing()
     let freed: u64 = old.iter().map(|f| f["size_bytes"].as_u64().unwrap()).sum();
     let freed = if freed >= 1024 { format!("{:.1} KiB", freed as f64 / 1024.0) } else { format!("{freed} B") };
     assert!(run.stderr.contains(&format!("Pruned 3 kept file(s) older than 30d, {freed} freed")), "{}", run.stderr);
-    assert!(old.iter().all(|f| !path(f).exists()), "gone from disk");
+    assert!(old.iter().all(|f| !present(&world, f) && !path(f).exists()), "gone from disk");
     let left = kept(&world, &[]);
     assert_eq!(summary(&left), [("globex".into(), "uninstall".into(), json!("1.1.0"), true)], "not listed again");
-    assert!(path(&left[0]).is_file());
+    assert!(present(&world, &left[0]));
     let again = world.ok(&["archives", "prune", "--older-than", "30d"]);
     assert!(again.stdout.is_empty() && again.stderr.contains("Unchanged no kept file is older than 30d"), "{}", again.stderr);
 

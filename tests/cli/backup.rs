@@ -19,6 +19,14 @@ fn read_only(path: &Path) -> Connection {
     Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
 }
 
+/// The SQL that `pg_restore` reads out of a tenant's backup on PostgreSQL (a
+/// `pg_dump --format=custom` file); it fails the test unless the file is whole.
+fn restored_sql(path: &Path) -> String {
+    let out = std::process::Command::new("pg_restore").arg("--file=-").arg(path).output().expect("run pg_restore");
+    assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A catalog with `m` and `slow`, whose pre_install hook says it started (on
 /// `<tenant>.started`) and waits for a line (on `<tenant>.go`), and three tenants.
 fn world() -> World {
@@ -26,12 +34,12 @@ fn world() -> World {
     world
         .module("m", "m", "1.0.0")
         .migration("V1__m", "CREATE TABLE m_t (id INTEGER PRIMARY KEY, v TEXT);")
-        .seed("1.sql", "INSERT INTO m_t (v) VALUES ('seeded');")
+        .seed("1.sql", "INSERT INTO m_t (id, v) VALUES (1, 'seeded');")
         .write();
     let dir = world.path().display().to_string();
     world
         .module("slow", "slow", "1.0.0")
-        .migration("V1__slow", "CREATE TABLE slow_t (x);")
+        .migration("V1__slow", "CREATE TABLE slow_t (x TEXT);")
         .hook("pre_install", &format!("echo started > {dir}/$MODREG_TENANT.started; read line < {dir}/$MODREG_TENANT.go"))
         .write();
     world.ok(&["tenant", "add", "acme", "globex", "initech"]);
@@ -78,13 +86,25 @@ fn a_backup_taken_while_a_fleet_install_runs_opens_and_passes_integrity_check() 
     let report = run.json();
     let tenants: Vec<&str> = report["tenants"].as_array().unwrap().iter().map(|t| t["tenant"].as_str().unwrap()).collect();
     assert_eq!(tenants, ["acme", "globex", "initech"]);
-    for tenant in &tenants {
-        assert_eq!(integrity(&dest.join(format!("tenants/{tenant}.db"))), "ok", "{tenant}");
-    }
     let manifest: Json = serde_json::from_str(&std::fs::read_to_string(dest.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["tenants"], report["tenants"]);
     // The tenant whose hook waits is copied as it was before the install committed.
-    assert!(read_only(&dest.join("tenants/globex.db")).prepare("SELECT * FROM slow_t").is_err(), "globex's install is in the copy");
+    match &world.tenants_url {
+        None => {
+            for tenant in &tenants {
+                assert_eq!(integrity(&dest.join(format!("tenants/{tenant}.db"))), "ok", "{tenant}");
+            }
+            assert!(read_only(&dest.join("tenants/globex.db")).prepare("SELECT * FROM slow_t").is_err(), "globex's install is in the copy");
+        }
+        Some(_) => {
+            for tenant in &tenants {
+                let sql = restored_sql(&dest.join(format!("tenants/{tenant}.dump")));
+                assert!(sql.contains("CREATE TABLE") && sql.contains("m_t"), "{tenant}: {sql}");
+            }
+            let globex = restored_sql(&dest.join("tenants/globex.dump"));
+            assert!(!globex.contains("slow_t"), "globex's install is in the copy");
+        }
+    }
     match &world.landlord_url {
         None => {
             let landlord = dest.join("landlord.db");
@@ -151,6 +171,17 @@ fn restoring_a_damaged_or_wrong_file_is_refused_and_the_landlord_is_untouched() 
     damage_table(&damaged, "jobs");
     let not_a_database = world.path().join("notes.db");
     std::fs::write(&not_a_database, "SQLite format 3? no: these are notes").unwrap();
+    // A tenant's backup: on PostgreSQL no SQLite file at all.
+    let acme_db = dest.join("tenants/acme.db");
+    let acme_dump = dest.join("tenants/acme.dump");
+    let tenant_backup = if world.tenants_url.is_some() {
+        (&acme_dump, 7, "storage", "not a SQLite database")
+    } else {
+        (&acme_db, 2, "invalid", "no modreg landlord")
+    };
+    // A SQLite file that is no landlord.
+    let other = world.path().join("other.db");
+    Connection::open(&other).unwrap().execute_batch("CREATE TABLE notes (x TEXT); INSERT INTO notes VALUES ('mine');").unwrap();
     let truncated = world.path().join("truncated.db");
     std::fs::copy(dest.join("landlord.db"), &truncated).unwrap();
     damage_header(&truncated);
@@ -158,7 +189,8 @@ fn restoring_a_damaged_or_wrong_file_is_refused_and_the_landlord_is_untouched() 
         (&damaged, 7, "storage", "is damaged"),
         (&not_a_database, 7, "storage", "not a SQLite database"),
         (&truncated, 7, "storage", "not a SQLite database"),
-        (&dest.join("tenants/acme.db"), 2, "invalid", "no modreg landlord"),
+        (&other, 2, "invalid", "no modreg landlord"),
+        tenant_backup,
         (&world.path().join("nowhere.db"), 3, "not_found", "there is no file"),
         (&world.data().join("landlord.db"), 2, "invalid", "the landlord itself"),
     ] {

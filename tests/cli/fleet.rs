@@ -27,8 +27,8 @@ fn a_fleet_goes_on_past_failures_and_a_rerun_finishes_the_rest() {
     let world = World::new();
     fleet(&world, &["t1", "t2", "t3", "t4"]);
     // t2 and t4 already have a table of that name, made by their application.
-    world.sql("t2", "CREATE TABLE app_t (x);");
-    world.sql("t4", "CREATE TABLE app_t (x);");
+    world.sql("t2", "CREATE TABLE app_t (x TEXT);");
+    world.sql("t4", "CREATE TABLE app_t (x TEXT);");
     let t2_before = world.dump("t2");
     let run = world.run(&["install", "app", "--all-tenants", "--json"]);
     run.exit(1);
@@ -72,8 +72,11 @@ fn tenants_the_landlord_shows_at_the_target_are_not_opened() {
     let world = World::new();
     fleet(&world, &["t1", "t2"]);
     world.ok(&["install", "app", "--tenant", "t1", "--tenant", "t2"]);
-    // With its file gone, t1 could only succeed if it is never opened.
-    std::fs::remove_file(world.tenant_path("t1")).unwrap();
+    // With its database gone, t1 could only succeed if it is never opened.
+    match &world.tenants_url {
+        Some(_) => world.sql("t1", "DROP SCHEMA t1 CASCADE; DELETE FROM _modreg.tenants WHERE tenant = 't1';"),
+        None => std::fs::remove_file(world.tenant_path("t1")).unwrap(),
+    }
     let report = world.json(&["install", "app", "--all-tenants"]);
     assert_eq!(report["summary"], json!({"completed": 0, "failed": 0, "unchanged": 2}));
 }
@@ -82,7 +85,7 @@ fn tenants_the_landlord_shows_at_the_target_are_not_opened() {
 fn fail_fast_stops_at_the_first_failure() {
     let world = World::new();
     fleet(&world, &["t1", "t2", "t3"]);
-    world.sql("t1", "CREATE TABLE app_t (x);");
+    world.sql("t1", "CREATE TABLE app_t (x TEXT);");
     let run = world.run(&["install", "app", "--all-tenants", "--fail-fast", "--jobs", "1", "--json"]);
     run.exit(1);
     assert_eq!(outcomes(&run.json()), [("t1".into(), "failed".into()), ("t2".into(), "skipped".into()), ("t3".into(), "skipped".into())]);
@@ -93,7 +96,7 @@ fn fail_fast_stops_at_the_first_failure() {
 fn one_named_tenant_keeps_its_own_exit_code_and_a_fleet_summarises() {
     let world = World::new();
     fleet(&world, &["t1", "t2"]);
-    world.module("paid", "paid", "1.0.0").subscription().migration("V1__p", "CREATE TABLE paid_t (x);").write();
+    world.module("paid", "paid", "1.0.0").subscription().migration("V1__p", "CREATE TABLE paid_t (x TEXT);").write();
     world.run(&["install", "paid", "--tenant", "t1"]).code(5);
     world.ok(&["subscription", "grant", "--tenant", "t2", "paid"]);
     let run = world.run(&["install", "paid", "--tenant", "t1", "--tenant", "t2", "--json"]);
@@ -149,7 +152,7 @@ fn fleet_output_stays_short_at_200_tenants_and_verbose_and_json_keep_every_row()
     fleet(&world, &tenants.iter().map(String::as_str).collect::<Vec<_>>());
     let broken = ["t013", "t099", "t187"];
     for tenant in broken {
-        world.sql(tenant, "CREATE TABLE app_t (x);");
+        world.sql(tenant, "CREATE TABLE app_t (x TEXT);");
     }
     let install = |extra: &[&str]| {
         let mut args = vec!["install", "app", "--all-tenants", "--jobs", "4"];
@@ -215,9 +218,9 @@ fn a_fleet_lists_skipped_tenants_with_why_and_groups_upgrades_by_version() {
         }
         module.write();
     };
-    app("app11", "1.1.0", &[("V3__extra", "CREATE TABLE app_extra (x);")]);
+    app("app11", "1.1.0", &[("V3__extra", "CREATE TABLE app_extra (x TEXT);")]);
     world.ok(&["upgrade", "app", "--tenant", "t3"]);
-    app("app12", "1.2.0", &[("V3__extra", "CREATE TABLE app_extra (x);"), ("V4__more", "CREATE TABLE app_more (x);")]);
+    app("app12", "1.2.0", &[("V3__extra", "CREATE TABLE app_extra (x TEXT);"), ("V4__more", "CREATE TABLE app_more (x TEXT);")]);
     let dry = world.ok(&["upgrade", "app", "--all-tenants", "--dry-run"]);
     assert_eq!(
         table_rows(&dry.stdout),
@@ -228,7 +231,7 @@ fn a_fleet_lists_skipped_tenants_with_why_and_groups_upgrades_by_version() {
 
     // t1 fails (its application made a table the new version creates): the two after it
     // are skipped, and say why.
-    world.sql("t1", "CREATE TABLE app_extra (x);");
+    world.sql("t1", "CREATE TABLE app_extra (x TEXT);");
     let run = world.run(&["upgrade", "app", "--tenant", "t1", "--tenant", "t2", "--tenant", "t3", "--fail-fast", "--jobs", "1"]);
     run.exit(1);
     let rows = table_rows(&run.stdout);

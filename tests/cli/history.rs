@@ -15,7 +15,7 @@ fn forum(world: &World, folder: &str, version: &str, more: &[(&str, &str)]) {
     let mut module = world
         .module(folder, "forum", version)
         .migration("V1__posts", "CREATE TABLE forum_posts (id INTEGER PRIMARY KEY, body TEXT);")
-        .seed("posts.sql", "INSERT INTO forum_posts (body) VALUES ('a'), ('b'), ('c');")
+        .seed("posts.sql", "INSERT INTO forum_posts (id, body) VALUES (1, 'a'), (2, 'b'), (3, 'c');")
         .flag("threads", true);
     for (name, sql) in more {
         module = module.migration(name, sql);

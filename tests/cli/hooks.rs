@@ -43,11 +43,30 @@ fn step_names(world: &World, job: &serde_json::Value) -> Vec<String> {
     shown["job"]["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect()
 }
 
-fn tenant() -> (World, PathBuf) {
+/// Where a tenant's rollback copy is kept: the file beside the tenant's, or its
+/// checkpoint in `_modreg.checkpoints` on PostgreSQL.
+enum Copy {
+    File(PathBuf),
+    Checkpoint,
+}
+
+impl Copy {
+    fn exists(&self, world: &World) -> bool {
+        match self {
+            Copy::File(path) => path.exists() || path.with_extension("rollback.tmp").exists(),
+            Copy::Checkpoint => {
+                let rows = world.tenant_client("acme").query("SELECT 1 FROM _modreg.checkpoints WHERE tenant = 'acme'", &[]).unwrap();
+                !rows.is_empty()
+            }
+        }
+    }
+}
+
+fn tenant() -> (World, Copy) {
     let world = World::new();
     world.ok(&["tenant", "add", "acme"]);
-    world.sql("acme", "CREATE TABLE app_data (x); INSERT INTO app_data VALUES ('precious');");
-    let copy = world.data().join("tenants/acme.db.rollback");
+    world.sql("acme", "CREATE TABLE app_data (x TEXT); INSERT INTO app_data VALUES ('precious');");
+    let copy = if world.tenants_url.is_some() { Copy::Checkpoint } else { Copy::File(world.data().join("tenants/acme.db.rollback")) };
     (world, copy)
 }
 
@@ -65,7 +84,7 @@ fn a_hook_that_writes_the_tenant_db_sees_the_work_and_is_undone_when_the_job_fai
     for (status, outcome) in [("3", 1), ("0", 0)] {
         let child = Running(Some(world.spawn(&["install", "w", "--tenant", "acme", "--json"])));
         assert_eq!(read_fifo(&started), "started\n");
-        assert!(copy.is_file(), "no rollback copy while a hook that writes runs");
+        assert!(copy.exists(&world), "no rollback copy while a hook that writes runs");
         // The module's work committed before the hook, which writes (this test writes
         // for it while it waits, as the hook's own process would) to the module's table
         // and to the application's.
@@ -73,7 +92,7 @@ fn a_hook_that_writes_the_tenant_db_sees_the_work_and_is_undone_when_the_job_fai
         write_fifo(&go, &format!("{status}\n"));
         let output = child.finish();
         assert_eq!(output.status.code(), Some(outcome), "{}", String::from_utf8_lossy(&output.stderr));
-        assert!(!copy.exists(), "the rollback copy was left behind");
+        assert!(!copy.exists(&world), "the rollback copy was left behind");
         let job = world.jobs().last().unwrap().clone();
         let steps = step_names(&world, &job);
         assert_eq!(steps[0], "rollback copy", "{steps:?}");
@@ -83,11 +102,14 @@ fn a_hook_that_writes_the_tenant_db_sees_the_work_and_is_undone_when_the_job_fai
         }
     }
     assert_eq!(world.count("acme", "w_t"), 1);
-    let kept: String = world.tenant_db("acme").query_row("SELECT x FROM app_data", [], |r| r.get(0)).unwrap();
-    assert_eq!(kept, "changed by the hook");
+    assert_eq!(world.text("acme", "SELECT x FROM app_data"), "changed by the hook");
     let shown = world.json(&["jobs", "show", &world.jobs().last().unwrap()["id"].to_string()]);
     let detail = shown["job"]["steps"][0]["detail"].as_str().unwrap().to_string();
-    assert!(detail.starts_with("reflink (FICLONE)") || detail.starts_with("file copy"), "{detail}");
+    if world.tenants_url.is_some() {
+        assert_eq!(detail, "pg_dump of the tenant's schema");
+    } else {
+        assert!(detail.starts_with("reflink (FICLONE)") || detail.starts_with("file copy"), "{detail}");
+    }
 }
 
 #[test]
@@ -95,11 +117,17 @@ fn a_hook_not_listed_costs_no_copy_sees_the_file_as_before_and_a_later_failure_u
     let (world, copy) = tenant();
     let (started, go, body) = gate(&world, "reader");
     let marker = world.path().join("rolled-back.txt");
-    let no_copy =
-        "for f in \"$MODREG_TENANT_DB.rollback\" \"$MODREG_TENANT_DB.rollback.tmp\"; do if [ -e \"$f\" ]; then echo \"copy: $f\"; fi; done";
+    let no_copy = if world.tenants_url.is_some() {
+        "psql -Atq -v ON_ERROR_STOP=1 \"$MODREG_TENANT_URL\" \\
+            -c \"SELECT 'copy: ' || tenant FROM _modreg.checkpoints WHERE tenant = '$MODREG_TENANT_SCHEMA'\""
+    } else {
+        "for f in \"$MODREG_TENANT_DB.rollback\" \"$MODREG_TENANT_DB.rollback.tmp\"; do if [ -e \"$f\" ]; then echo \"copy: $f\"; fi; done"
+    };
     world
         .module("r", "r", "1.0.0")
         .migration("V1__r", "CREATE TABLE r_t (v TEXT);\nINSERT INTO r_t VALUES ('seeded');\nINSERT INTO app_data VALUES ('by r');")
+        // On PostgreSQL a module has no right on the application's tables.
+        .migration_pg("V1__r", "CREATE TABLE r_t (v TEXT);\nINSERT INTO r_t VALUES ('seeded');")
         .hook("pre_install", no_copy)
         .hook("post_install", &format!("{no_copy}; {body}"))
         .hook("rollback", &format!("{no_copy}; echo rolled back >> {}", marker.display()))
@@ -107,28 +135,32 @@ fn a_hook_not_listed_costs_no_copy_sees_the_file_as_before_and_a_later_failure_u
     world
         .module("late", "late", "1.0.0")
         .dep("r", "^1")
-        .migration("V1__late", "CREATE TABLE late_t (x);\nINSERT INTO nowhere VALUES (1);")
+        .migration("V1__late", "CREATE TABLE late_t (x TEXT);\nINSERT INTO nowhere VALUES (1);")
         .write();
     let before = world.dump("acme");
     let child = Running(Some(world.spawn(&["install", "late", "--tenant", "acme", "--json"])));
     assert_eq!(read_fifo(&started), "started\n");
-    assert!(!copy.exists() && !world.data().join("tenants/acme.db.rollback.tmp").exists(), "a rollback copy was made");
+    assert!(!copy.exists(&world), "a rollback copy was made");
     // The hook runs inside modreg's transaction: the file reads as before the command,
-    // and a write has to wait for the transaction (here it does not wait at all).
+    // and on SQLite a write has to wait for the transaction (here it does not wait at
+    // all); on PostgreSQL what a hook not listed writes commits on its own.
     assert_eq!(world.dump("acme"), before, "uncommitted work is visible");
-    let conn = Connection::open(world.tenant_path("acme")).unwrap();
-    conn.busy_timeout(std::time::Duration::ZERO).unwrap();
-    let refused = conn.execute("INSERT INTO app_data VALUES ('by a hook')", []).unwrap_err();
-    assert_eq!(refused.sqlite_error_code(), Some(ErrorCode::DatabaseBusy), "{refused}");
-    drop(conn);
+    if world.tenants_url.is_none() {
+        let conn = Connection::open(world.tenant_path("acme")).unwrap();
+        conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let refused = conn.execute("INSERT INTO app_data VALUES ('by a hook')", []).unwrap_err();
+        assert_eq!(refused.sqlite_error_code(), Some(ErrorCode::DatabaseBusy), "{refused}");
+    }
     write_fifo(&go, "0\n");
     let output = child.finish();
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(
-        error["error"]["message"].as_str().unwrap().contains("migration `V1__late` of `late` failed: no such table: nowhere"),
-        "{error}"
-    );
+    let failed = if world.tenants_url.is_some() {
+        "migration `V1__late` of `late` failed at `migrations/postgres/V1__late.sql` line 2: relation \"nowhere\" does not exist"
+    } else {
+        "migration `V1__late` of `late` failed: no such table: nowhere"
+    };
+    assert!(error["error"]["message"].as_str().unwrap().contains(failed), "{error}");
     // r's SQL, committed by nothing, went with the transaction.
     assert_eq!(world.dump("acme"), before);
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "rolled back\n");
@@ -150,7 +182,7 @@ fn validate_refuses_a_bad_writes_tenant_db() {
     let world = World::new();
     world
         .module("w", "w", "1.0.0")
-        .migration("V1__w", "CREATE TABLE w_t (x);")
+        .migration("V1__w", "CREATE TABLE w_t (x TEXT);")
         .hook("post_install", "exit 0")
         .writes_tenant_db(&["post_instal", "pre_upgrade", "post_install"])
         .write();
@@ -171,7 +203,7 @@ fn validate_refuses_a_bad_writes_tenant_db() {
     // Fixed, it validates.
     world
         .module("w", "w", "1.0.0")
-        .migration("V1__w", "CREATE TABLE w_t (x);")
+        .migration("V1__w", "CREATE TABLE w_t (x TEXT);")
         .hook("post_install", "exit 0")
         .writes_tenant_db(&["post_install"])
         .write();

@@ -106,8 +106,8 @@ fn a_dependency_installed_at_an_unsuitable_version_names_both_requirements() {
 #[test]
 fn a_cycle_is_refused_with_its_path() {
     let world = World::new();
-    world.module("a", "a", "1.0.0").dep("b", "^1").migration("V1__a", "CREATE TABLE a_t (x);").write();
-    world.module("b", "b", "1.0.0").dep("a", "^1").migration("V1__b", "CREATE TABLE b_t (x);").write();
+    world.module("a", "a", "1.0.0").dep("b", "^1").migration("V1__a", "CREATE TABLE a_t (x TEXT);").write();
+    world.module("b", "b", "1.0.0").dep("a", "^1").migration("V1__b", "CREATE TABLE b_t (x TEXT);").write();
     world.ok(&["tenant", "add", "acme"]);
     let run = world.run(&["install", "a", "--tenant", "acme", "--json"]);
     run.code(4);
@@ -152,15 +152,22 @@ fn an_expired_or_revoked_subscription_does_not_count() {
 fn hooks_run_in_the_module_folder_with_the_job_variables() {
     let world = World::new();
     let out = world.path().join("hook-env.txt");
+    let (database, visible) = match world.tenants_url {
+        Some(_) => (
+            "$MODREG_TENANT_URL $MODREG_TENANT_SCHEMA",
+            "test -z \"${MODREG_TENANT_DB:-}\" && psql -qAt -v ON_ERROR_STOP=1 \"$MODREG_TENANT_URL\" -c \"SELECT count(*) FROM $MODREG_TENANT_SCHEMA._modreg_tenant\" >/dev/null",
+        ),
+        None => ("$MODREG_TENANT_DB", "test -f \"$MODREG_TENANT_DB\""),
+    };
     let script = format!(
-        "{{ pwd; echo \"$MODREG_TENANT $MODREG_MODULE $MODREG_VERSION $MODREG_STEP $MODREG_JOB_ID\"; echo \"$MODREG_TENANT_DB\"; }} >> {}",
+        "{{ pwd; echo \"$MODREG_TENANT $MODREG_MODULE $MODREG_VERSION $MODREG_STEP $MODREG_JOB_ID\"; echo \"{database}\"; }} >> {}",
         out.display()
     );
     let dir = world
         .module("a", "a", "1.2.3")
-        .migration("V1__a", "CREATE TABLE a_t (x);")
+        .migration("V1__a", "CREATE TABLE a_t (x TEXT);")
         .hook("pre_install", &script)
-        .hook("post_install", &format!("{script}; echo tables-now-visible; test -f \"$MODREG_TENANT_DB\""))
+        .hook("post_install", &format!("{script}; echo tables-now-visible; {visible}"))
         .write();
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "a", "--tenant", "acme"]);
@@ -169,7 +176,10 @@ fn hooks_run_in_the_module_folder_with_the_job_variables() {
     let dir = dir.canonicalize().unwrap();
     assert_eq!(lines[0], dir.to_str().unwrap());
     assert_eq!(lines[1], "acme a 1.2.3 pre_install 1");
-    assert_eq!(lines[2], world.tenant_path("acme").canonicalize().unwrap().to_str().unwrap());
+    match &world.tenants_url {
+        Some(url) => assert_eq!(lines[2], format!("{url} acme")),
+        None => assert_eq!(lines[2], world.tenant_path("acme").canonicalize().unwrap().to_str().unwrap()),
+    }
     assert_eq!(lines[4], "acme a 1.2.3 post_install 1");
     let job = world.json(&["jobs", "show", "1"]);
     let steps: Vec<String> = job["job"]["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
@@ -184,7 +194,7 @@ fn hooks_run_in_the_module_folder_with_the_job_variables() {
 #[test]
 fn verbose_log_lines_name_job_tenant_module_and_step() {
     let world = World::new();
-    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x);").write();
+    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x TEXT);").write();
     world.ok(&["tenant", "add", "acme"]);
     let run = world.ok(&["install", "a", "--tenant", "acme", "-v"]);
     assert!(run.stderr.contains("[job 1 tenant=acme module=a step=record objects]"), "{}", run.stderr);
@@ -195,26 +205,25 @@ fn installed_objects_are_recorded_as_the_modules_own() {
     let world = World::sample();
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "digital_card", "--tenant", "acme"]);
-    let conn = world.tenant_db("acme");
-    let owner =
-        |name: &str| -> String { conn.query_row("SELECT module FROM _modreg_objects WHERE name = ?1", [name], |r| r.get(0)).unwrap() };
+    let owner = |name: &str| world.text("acme", &format!("SELECT DISTINCT module FROM _modreg_objects WHERE name = '{name}'"));
     assert_eq!(owner("members"), "membership");
     assert_eq!(owner("digital_cards"), "digital_card");
     assert_eq!(owner("members_status_revokes_digital_cards"), "digital_card", "a trigger on a dependency's table belongs to its creator");
-    let sequence: i64 = conn.query_row("SELECT count(*) FROM _modreg_objects WHERE name LIKE 'sqlite_%'", [], |r| r.get(0)).unwrap();
-    assert_eq!(sequence, 0, "SQLite's own objects belong to no module");
+    let engine_own = if world.tenants_url.is_some() { "name LIKE 'pg\\_%' OR name LIKE '\\_modreg%'" } else { "name LIKE 'sqlite_%'" };
+    let sequence = world.int("acme", &format!("SELECT count(*) FROM _modreg_objects WHERE {engine_own}"));
+    assert_eq!(sequence, 0, "the engine's own objects belong to no module");
 }
 
 #[test]
 fn optional_dependencies_are_not_installed_for_you_but_order_the_plan() {
     let world = World::new();
-    world.module("chat", "chat", "1.0.0").migration("V1__chat", "CREATE TABLE chat_t (x);").write();
+    world.module("chat", "chat", "1.0.0").migration("V1__chat", "CREATE TABLE chat_t (x TEXT);").write();
     world
         .module("board", "board", "1.0.0")
         .optional("chat", "^1")
         .flag("threads", true)
         .subscription()
-        .migration("V1__board", "CREATE TABLE board_t (x);")
+        .migration("V1__board", "CREATE TABLE board_t (x TEXT);")
         .write();
     world.ok(&["tenant", "add", "acme", "globex"]);
     world.ok(&["subscription", "grant", "--tenant", "acme", "board"]);
@@ -229,8 +238,8 @@ fn optional_dependencies_are_not_installed_for_you_but_order_the_plan() {
 #[test]
 fn jobs_list_filters_by_tenant_module_status_and_batch_newest_first() {
     let world = World::new();
-    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x);").write();
-    world.module("b", "b", "1.0.0").migration("V1__b", "CREATE TABLE b_t (x); CREATE TABLE broken (;").write();
+    world.module("a", "a", "1.0.0").migration("V1__a", "CREATE TABLE a_t (x TEXT);").write();
+    world.module("b", "b", "1.0.0").migration("V1__b", "CREATE TABLE b_t (x TEXT); CREATE TABLE broken (;").write();
     world.ok(&["tenant", "add", "acme", "globex"]);
     let acme = world.json(&["install", "a", "--tenant", "acme"]);
     world.ok(&["install", "a", "--tenant", "globex"]);

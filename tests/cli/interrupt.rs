@@ -23,13 +23,13 @@ fn world(tenants: &[&str]) -> World {
     world
         .module("a", "a", "1.0.0")
         .migration("V1__a", "CREATE TABLE a_t (id INTEGER PRIMARY KEY, v TEXT);")
-        .seed("1.sql", "INSERT INTO a_t (v) VALUES ('as installed');")
+        .seed("1.sql", "INSERT INTO a_t (id, v) VALUES (1, 'as installed');")
         .write();
     let mut add = vec!["tenant", "add"];
     add.extend(tenants);
     world.ok(&add);
     for tenant in tenants {
-        world.sql(tenant, &format!("CREATE TABLE app_data (x); INSERT INTO app_data VALUES ('{tenant}');"));
+        world.sql(tenant, &format!("CREATE TABLE app_data (x TEXT); INSERT INTO app_data VALUES ('{tenant}');"));
         world.ok(&["install", "a", "--tenant", tenant]);
     }
     world
@@ -90,7 +90,7 @@ fn a_signal_while_a_hook_runs_kills_its_process_group_and_rolls_back() {
         world
             .module("c", "c", "1.0.0")
             .dep("a", "^1")
-            .migration("V1__c", "CREATE TABLE c_t (x);\nUPDATE a_t SET v = 'changed by c';")
+            .migration("V1__c", "CREATE TABLE c_t (x TEXT);\nUPDATE a_t SET v = 'changed by c';")
             .hook("post_install", &blocking_hook(&pid, &started))
             .hook("rollback", &format!("echo \"$MODREG_JOB_ID\" >> {}", marker.display()))
             .write();
@@ -130,7 +130,7 @@ fn a_signal_during_a_long_migration_stops_it_and_rolls_back() {
             .dep("a", "^1")
             .migration(
                 "V1__slow",
-                "CREATE TABLE slow_t (x);\nUPDATE a_t SET v = 'changed by slow';\n\
+                "CREATE TABLE slow_t (x TEXT);\nUPDATE a_t SET v = 'changed by slow';\n\
                  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000) SELECT count(*) FROM n;",
             )
             .write();
@@ -145,7 +145,8 @@ fn a_signal_during_a_long_migration_stops_it_and_rolls_back() {
         let run = finished(child, stderr, true);
         run.code(code);
         assert!(signalled.elapsed() < Duration::from_secs(20), "{name}: not stopped at once: {:?}", signalled.elapsed());
-        let stopped = format!("interrupted by {name}: migration `V1__slow` of `slow` was stopped at `migrations/V1__slow.sql` line 3");
+        let file = if world.tenants_url.is_some() { "migrations/postgres/V1__slow.sql" } else { "migrations/V1__slow.sql" };
+        let stopped = format!("interrupted by {name}: migration `V1__slow` of `slow` was stopped at `{file}` line 3");
         assert_eq!(run.error()["kind"], "interrupted");
         assert_eq!(run.error()["message"], stopped.as_str());
         let job = rolled_back(&world, &stopped);
@@ -167,7 +168,7 @@ fn a_signal_during_a_fleet_rolls_back_the_tenant_in_flight_and_starts_no_other()
         world
             .module("m", "m", "1.0.0")
             .dep("a", "^1")
-            .migration("V1__m", "CREATE TABLE m_t (x);\nUPDATE a_t SET v = 'changed by m';")
+            .migration("V1__m", "CREATE TABLE m_t (x TEXT);\nUPDATE a_t SET v = 'changed by m';")
             .hook("post_install", &format!("if [ \"$MODREG_TENANT\" = t3 ]; then\n{}\nfi", blocking_hook(&pid, &started)))
             .write();
         let before: Vec<Vec<String>> = tenants.iter().map(|t| content(&world.dump(t))).collect();
@@ -233,7 +234,7 @@ fn a_second_signal_while_rolling_back_says_so_and_the_rollback_finishes() {
     world
         .module("c", "c", "1.0.0")
         .dep("a", "^1")
-        .migration("V1__c", "CREATE TABLE c_t (x);\nDELETE FROM a_t;")
+        .migration("V1__c", "CREATE TABLE c_t (x TEXT);\nDELETE FROM a_t;")
         .hook("post_install", &blocking_hook(&pid, &started))
         .hook(
             "rollback",
@@ -270,10 +271,10 @@ fn a_signal_ends_a_wait_for_the_tenant_lock_without_touching_it() {
     let (started, go): (PathBuf, PathBuf) = (fifo(&world.path().join("slow.started")), fifo(&world.path().join("slow.go")));
     world
         .module("slow", "slow", "1.0.0")
-        .migration("V1__slow", "CREATE TABLE slow_t (x);")
+        .migration("V1__slow", "CREATE TABLE slow_t (x TEXT);")
         .hook("post_install", &format!("echo started > {}\nread answer < {}", started.display(), go.display()))
         .write();
-    world.module("quick", "quick", "1.0.0").migration("V1__quick", "CREATE TABLE quick_t (x);").write();
+    world.module("quick", "quick", "1.0.0").migration("V1__quick", "CREATE TABLE quick_t (x TEXT);").write();
     let mut first = world.spawn(&["install", "slow", "--tenant", "acme"]);
     let first_stderr = Stderr::of(&mut first);
     assert_eq!(read_fifo(&started), "started\n");

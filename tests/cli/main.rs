@@ -17,6 +17,7 @@ mod catalog;
 #[cfg(debug_assertions)]
 mod crash;
 mod doctor;
+mod files;
 mod fleet;
 mod help;
 mod history;

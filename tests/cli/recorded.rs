@@ -12,15 +12,22 @@ use crate::support::World;
 
 /// Module to whether it is enabled, as the tenant file records it.
 fn enabled_in_file(world: &World, tenant: &str) -> BTreeMap<String, bool> {
-    let conn = world.tenant_db(tenant);
-    let mut stmt = conn.prepare("SELECT module, enabled FROM _modreg_enabled").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    recorded(world, tenant, "SELECT module, enabled FROM _modreg_enabled")
 }
 
 /// `module.flag` to its value, as the tenant file records them.
 fn flags_in_file(world: &World, tenant: &str) -> BTreeMap<String, bool> {
+    recorded(world, tenant, "SELECT module || '.' || flag, value FROM _modreg_flags")
+}
+
+/// The (name, yes or no) rows `sql` selects from the tenant's database: booleans on
+/// PostgreSQL, 0 or 1 on SQLite.
+fn recorded(world: &World, tenant: &str, sql: &str) -> BTreeMap<String, bool> {
+    if world.tenants_url.is_some() {
+        return world.tenant_client(tenant).query(sql, &[]).unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
+    }
     let conn = world.tenant_db(tenant);
-    let mut stmt = conn.prepare("SELECT module || '.' || flag, value FROM _modreg_flags").unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
@@ -46,23 +53,34 @@ fn enabled_listed(world: &World, tenant: &str) -> BTreeMap<String, bool> {
         .collect()
 }
 
+/// Makes the tenant's database one that records neither when the tenant was added nor
+/// its modules' enabled state and flags: a file as an older modreg wrote it, without
+/// those tables; on PostgreSQL, where every tenant schema has had them, the tables
+/// without their rows.
+fn forget_the_records(world: &World, tenant: &str) {
+    match world.tenants_url {
+        Some(_) => world.sql(tenant, "DELETE FROM _modreg_tenant; DELETE FROM _modreg_enabled; DELETE FROM _modreg_flags;"),
+        None => world.sql(tenant, "DROP TABLE _modreg_tenant; DROP TABLE _modreg_enabled; DROP TABLE _modreg_flags;"),
+    }
+}
+
 fn world() -> World {
     let world = World::new();
-    world.module("base", "base", "1.0.0").flag("audit", false).migration("V1__base", "CREATE TABLE base_t (x);").write();
+    world.module("base", "base", "1.0.0").flag("audit", false).migration("V1__base", "CREATE TABLE base_t (x TEXT);").write();
     world
         .module("shop-1", "shop", "1.0.0")
         .dep("base", "^1")
         .flag("cart", true)
         .flag("coupons", false)
-        .migration("V1__shop", "CREATE TABLE shop_t (x);")
+        .migration("V1__shop", "CREATE TABLE shop_t (x TEXT);")
         .write();
     world
         .module("shop-2", "shop", "2.0.0")
         .dep("base", "^1")
         .flag("cart", true)
         .flag("wishlist", true)
-        .migration("V1__shop", "CREATE TABLE shop_t (x);")
-        .migration("V2__shop", "CREATE TABLE shop_w (x);")
+        .migration("V1__shop", "CREATE TABLE shop_t (x TEXT);")
+        .migration("V2__shop", "CREATE TABLE shop_w (x TEXT);")
         .write();
     world.ok(&["tenant", "add", "acme", "globex"]);
     world.ok(&["install", "shop@=1.0.0", "--tenant", "acme", "--tenant", "globex"]);
@@ -85,8 +103,7 @@ fn doctor(world: &World, code: i32) -> Vec<(String, String, String, String)> {
 #[test]
 fn installs_upgrades_toggles_and_flag_changes_are_written_to_the_tenant_file() {
     let world = world();
-    let added: String =
-        world.tenant_db("acme").query_row("SELECT value FROM _modreg_tenant WHERE key = 'created_at'", [], |r| r.get(0)).unwrap();
+    let added = world.text("acme", "SELECT value FROM _modreg_tenant WHERE key = 'created_at'");
     assert_eq!(world.json(&["tenant", "list"])["tenants"][0]["created_at"].as_str(), Some(added.as_str()), "the landlord's time");
     assert_eq!(enabled_in_file(&world, "acme"), BTreeMap::from([("base".into(), true), ("shop".into(), true)]));
     assert_eq!(flags_in_file(&world, "acme"), flags_listed(&world, "acme"));
@@ -114,7 +131,11 @@ fn installs_upgrades_toggles_and_flag_changes_are_written_to_the_tenant_file() {
     world.ok(&["install", "shop", "--tenant", "acme", "--restore"]);
     assert_eq!(flags_in_file(&world, "acme"), expected);
     // A job that fails leaves neither side changed.
-    world.module("bad", "bad", "1.0.0").flag("f", true).migration("V1__bad", "CREATE TABLE bad_t (x); SELECT no_such_function();").write();
+    world
+        .module("bad", "bad", "1.0.0")
+        .flag("f", true)
+        .migration("V1__bad", "CREATE TABLE bad_t (x TEXT); SELECT no_such_function();")
+        .write();
     world.run(&["install", "bad", "--tenant", "acme"]).code(1);
     assert!(!flags_in_file(&world, "acme").contains_key("bad.f") && !enabled_in_file(&world, "acme").contains_key("bad"));
     assert_eq!(doctor(&world, 0), []);
@@ -123,7 +144,7 @@ fn installs_upgrades_toggles_and_flag_changes_are_written_to_the_tenant_file() {
 #[test]
 fn a_flag_set_to_the_value_the_landlord_has_still_mends_the_file() {
     let world = world();
-    world.sql("acme", "UPDATE _modreg_flags SET value = 1 WHERE module = 'shop' AND flag = 'coupons';");
+    world.sql("acme", "UPDATE _modreg_flags SET value = true WHERE module = 'shop' AND flag = 'coupons';");
     let found = doctor(&world, 1);
     assert_eq!(found.iter().map(|f| (f.0.as_str(), f.1.as_str(), f.2.as_str())).collect::<Vec<_>>(), [("tenant.flags", "acme", "error")]);
     assert!(found[0].3.contains("`modreg flags set --tenant acme shop.coupons=false`"), "{}", found[0].3);
@@ -136,7 +157,7 @@ fn a_flag_set_to_the_value_the_landlord_has_still_mends_the_file() {
 #[test]
 fn an_enabled_state_that_differs_is_found_with_the_commands_that_mend_it() {
     let world = world();
-    world.sql("globex", "UPDATE _modreg_enabled SET enabled = 0 WHERE module = 'shop';");
+    world.sql("globex", "UPDATE _modreg_enabled SET enabled = false WHERE module = 'shop';");
     let found = doctor(&world, 1);
     assert_eq!(found.iter().map(|f| (f.0.as_str(), f.1.as_str())).collect::<Vec<_>>(), [("tenant.enabled", "globex")]);
     assert!(found[0].3.contains("`modreg disable shop --tenant globex`"), "{}", found[0].3);
@@ -151,7 +172,7 @@ fn a_file_an_older_modreg_wrote_gets_its_state_from_the_landlord_on_the_next_com
     world.ok(&["flags", "set", "--tenant", "acme", "base.audit=true"]);
     let (flags, enabled) = (flags_in_file(&world, "acme"), enabled_in_file(&world, "acme"));
     for tenant in ["acme", "globex"] {
-        world.sql(tenant, "DROP TABLE _modreg_tenant; DROP TABLE _modreg_enabled; DROP TABLE _modreg_flags;");
+        forget_the_records(&world, tenant);
     }
     let found = doctor(&world, 1);
     let unrecorded: Vec<(&str, &str)> = found.iter().map(|f| (f.0.as_str(), f.2.as_str())).collect();
@@ -174,7 +195,7 @@ fn a_rebuild_from_a_file_an_older_modreg_wrote_assumes_its_state_and_says_so() {
     world.ok(&["flags", "set", "--tenant", "globex", "shop.cart=false"]);
     world.ok(&["flags", "set", "--tenant", "acme", "shop.coupons=true"]);
     let acme = (enabled_listed(&world, "acme"), flags_listed(&world, "acme"));
-    world.sql("globex", "DROP TABLE _modreg_tenant; DROP TABLE _modreg_enabled; DROP TABLE _modreg_flags;");
+    forget_the_records(&world, "globex");
     lose_the_landlord(&mut world);
     let run = world.run(&["doctor", "--rebuild-landlord", "--json"]);
     run.code(0);

@@ -50,15 +50,21 @@ fn world() -> World {
         .migration("V2__more", "ALTER TABLE base_t ADD COLUMN w TEXT;")
         .flag("beta", false)
         .write();
-    world.module("addon", "addon", "1.0.0").dep("base", "^1").migration("V1__addon", "CREATE TABLE addon_t (x);").write();
-    world.module("legacy", "legacy", "1.0.0").dep("base", "<1.1").migration("V1__legacy", "CREATE TABLE legacy_t (x);").write();
-    world.module("paid", "paid", "1.0.0").subscription().migration("V1__paid", "CREATE TABLE paid_t (x);").write();
+    world.module("addon", "addon", "1.0.0").dep("base", "^1").migration("V1__addon", "CREATE TABLE addon_t (x TEXT);").write();
+    world.module("legacy", "legacy", "1.0.0").dep("base", "<1.1").migration("V1__legacy", "CREATE TABLE legacy_t (x TEXT);").write();
+    world.module("paid", "paid", "1.0.0").subscription().migration("V1__paid", "CREATE TABLE paid_t (x TEXT);").write();
     world
         .module("broken", "broken", "1.0.0")
-        .migration("V1__broken", "CREATE TABLE broken_t (x);\nINSERT INTO no_such_table VALUES (1);")
+        .migration("V1__broken", "CREATE TABLE broken_t (x TEXT);\nINSERT INTO no_such_table VALUES (1);")
         .write();
     world.ok(&["tenant", "add", "acme", "globex"]);
     world
+}
+
+/// What `look` finds in the world's tenant databases, read off the test's runtime: on
+/// PostgreSQL through the blocking client, which runs a runtime of its own.
+fn tenants<T>(look: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(look)
 }
 
 /// A new token: its secret. `args` after the name: `--tenant T`, `--read-only`.
@@ -82,7 +88,7 @@ fn slow_module(world: &World) -> (PathBuf, PathBuf) {
     let (started, go) = (fifo(&world.path().join("slow.started")), fifo(&world.path().join("slow.go")));
     world
         .module("slow", "slow", "1.0.0")
-        .migration("V1__slow", "CREATE TABLE slow_t (x);")
+        .migration("V1__slow", "CREATE TABLE slow_t (x TEXT);")
         .hook("post_install", &format!("echo started > {}\nread answer < {}", started.display(), go.display()))
         .write();
     (started, go)

@@ -53,7 +53,7 @@ fn a_mistyped_tenant_is_suggested_for_one_tenant_and_for_a_fleet() {
         "hint: a tenant with a similar name exists: `globex`"
     );
     assert_eq!(hint(&world, &["status", "--tenant", "initech"]), "hint: add it with `modreg tenant add initech`");
-    assert!(!world.has_object("acme", "forum_threads") && !world.tenant_path("acm").exists());
+    assert!(!world.has_object("acme", "forum_threads") && !world.has_tenant_db("acm"));
 }
 
 #[test]

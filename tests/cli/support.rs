@@ -70,7 +70,14 @@ pub fn on_postgres() -> bool {
 /// Whether this binary runs its tests on tenant databases in PostgreSQL schemas
 /// (`pg_tenants`).
 pub fn on_pg_tenants() -> bool {
-    env!("CARGO_CRATE_NAME") == "pg_tenants"
+    matches!(env!("CARGO_CRATE_NAME"), "pg_tenants" | "cli_pg_tenants")
+}
+
+/// Whether module fixtures carry their SQL for both engines: in `cli_pg_tenants`, the
+/// suite of `cli` on PostgreSQL tenants. `pg_tenants` writes its PostgreSQL SQL itself,
+/// and tests there that a module without it is refused.
+fn both_engines() -> bool {
+    env!("CARGO_CRATE_NAME") == "cli_pg_tenants"
 }
 
 /// How a run ended.
@@ -330,6 +337,7 @@ impl World {
             writes_tenant_db: None,
             migrations: Vec::new(),
             seeds: Vec::new(),
+            pg_sql: Vec::new(),
             _world: self,
         }
     }
@@ -354,9 +362,58 @@ impl World {
         }
     }
 
-    /// A logical dump of a tenant file: every object's SQL and every table's rows.
+    /// A logical dump of a tenant's database: every object's SQL and every table's rows,
+    /// on whichever engine holds it.
     pub fn dump(&self, tenant: &str) -> String {
+        if self.tenants_url.is_some() {
+            return pg_dump(&mut self.tenant_client(tenant), tenant);
+        }
         dump(&self.tenant_db(tenant))
+    }
+
+    /// Whether the tenant has a database: its file, or its schema on PostgreSQL.
+    pub fn has_tenant_db(&self, tenant: &str) -> bool {
+        if let Some(url) = &self.tenants_url {
+            let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to the tenants database");
+            let found = client.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&tenant]).expect("look for the schema");
+            return !found.is_empty();
+        }
+        self.tenant_path(tenant).is_file()
+    }
+
+    /// The one value `sql` selects from a tenant's database, as text (`None` for NULL),
+    /// on whichever engine holds it; `Err` with the engine's message when it fails.
+    pub fn try_value(&self, tenant: &str, sql: &str) -> Result<Option<String>, String> {
+        if self.tenants_url.is_some() {
+            let wrapped = format!("SELECT v::text FROM ({sql}) AS q(v)");
+            return match self.tenant_client(tenant).query_one(&wrapped, &[]) {
+                Ok(row) => Ok(row.get(0)),
+                Err(e) => Err(pg_message(&e)),
+            };
+        }
+        self.tenant_db(tenant)
+            .query_row(sql, [], |r| r.get::<_, Value>(0))
+            .map(|value| match value {
+                Value::Null => None,
+                Value::Integer(i) => Some(i.to_string()),
+                Value::Real(f) => Some(f.to_string()),
+                Value::Text(t) => Some(t),
+                Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// The text `sql` selects from a tenant's database.
+    #[track_caller]
+    pub fn text(&self, tenant: &str, sql: &str) -> String {
+        self.try_value(tenant, sql).unwrap_or_else(|e| panic!("{sql}: {e}")).unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    /// The integer `sql` selects from a tenant's database.
+    #[track_caller]
+    pub fn int(&self, tenant: &str, sql: &str) -> i64 {
+        let text = self.text(tenant, sql);
+        text.parse().unwrap_or_else(|_| panic!("{sql}: {text:?} is not an integer"))
     }
 
     /// A logical dump of the SQLite file at `path`.
@@ -383,6 +440,28 @@ impl World {
         stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
     }
 
+    /// The schemas kept aside for a tenant on PostgreSQL tenants (`_modreg_k_<letter>_…`:
+    /// `a` uninstall archives, `c` pre-upgrade copies, `t` removed tenants), by name;
+    /// none on SQLite.
+    pub fn kept_schemas(&self, tenant: &str, letter: &str) -> Vec<String> {
+        let Some(url) = &self.tenants_url else { return Vec::new() };
+        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect to the tenants database");
+        let prefix = format!("_modreg_k_{letter}_");
+        let schemas: Vec<String> = client
+            .query("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY nspname", &[&prefix])
+            .expect("list the kept schemas")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        schemas
+            .into_iter()
+            .filter(|schema| {
+                let sql = format!("SELECT value FROM \"{schema}\"._modreg_archive WHERE key = 'tenant'");
+                client.query_opt(&sql, &[]).ok().flatten().is_some_and(|row| row.get::<_, String>(0) == tenant)
+            })
+            .collect()
+    }
+
     pub fn has_object(&self, tenant: &str, name: &str) -> bool {
         self.objects(tenant).iter().any(|o| o == name)
     }
@@ -390,7 +469,7 @@ impl World {
     /// Runs SQL on a tenant's database, as an application would.
     pub fn sql(&self, tenant: &str, sql: &str) {
         if self.tenants_url.is_some() {
-            return self.tenant_client(tenant).batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            return self.tenant_client(tenant).batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {}", pg_message(&e)));
         }
         self.tenant_db(tenant).execute_batch(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
@@ -398,7 +477,11 @@ impl World {
     pub fn count(&self, tenant: &str, table: &str) -> i64 {
         let sql = format!("SELECT count(*) FROM \"{table}\"");
         if self.tenants_url.is_some() {
-            return self.tenant_client(tenant).query_one(&sql, &[]).map(|r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            return self
+                .tenant_client(tenant)
+                .query_one(&sql, &[])
+                .map(|r| r.get(0))
+                .unwrap_or_else(|e| panic!("{sql}: {}", pg_message(&e)));
         }
         self.tenant_db(tenant).query_row(&sql, [], |r| r.get(0)).unwrap()
     }
@@ -490,6 +573,77 @@ pub fn dump(conn: &Connection) -> String {
     out
 }
 
+/// What PostgreSQL said, where the client's error shows only "db error".
+pub fn pg_message(e: &postgres::Error) -> String {
+    e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())
+}
+
+/// [`dump`]'s lines for a tenant schema on PostgreSQL: each object (tables with their
+/// columns and constraints, indexes, views, sequences, triggers, functions, types) by
+/// name with its definition, then each table's rows as quoted text, sorted. Sequences'
+/// positions are left out: PostgreSQL does not roll them back, and they are not content.
+pub fn pg_dump(client: &mut postgres::Client, schema: &str) -> String {
+    let objects = client
+        .query(
+            "WITH s AS (SELECT oid FROM pg_namespace WHERE nspname = $1)
+             SELECT kind, name, def FROM (
+               SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
+                        WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' ELSE 'relation ' || c.relkind::text END AS kind,
+                      c.relname::text AS name,
+                      CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid)
+                           WHEN c.relkind = 'i' THEN pg_get_indexdef(c.oid)
+                           WHEN c.relkind IN ('r', 'p') THEN (
+                             SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+                                      || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+                                      || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+                             FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+                           ELSE '' END AS def
+               FROM pg_class c, s WHERE c.relnamespace = s.oid AND c.relkind <> 't'
+               UNION ALL
+               SELECT 'constraint', r.conname::text, c.relname || ': ' || pg_get_constraintdef(r.oid)
+               FROM pg_constraint r JOIN pg_class c ON c.oid = r.conrelid, s WHERE c.relnamespace = s.oid
+               UNION ALL
+               SELECT 'trigger', g.tgname::text, pg_get_triggerdef(g.oid)
+               FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid, s WHERE c.relnamespace = s.oid AND NOT g.tgisinternal
+               UNION ALL
+               SELECT 'function', p.proname::text, pg_get_functiondef(p.oid) FROM pg_proc p, s WHERE p.pronamespace = s.oid
+               UNION ALL
+               SELECT 'type', t.typname::text, format_type(t.oid, NULL) FROM pg_type t, s
+               WHERE t.typnamespace = s.oid AND t.typrelid = 0 AND t.typelem = 0
+             ) o ORDER BY name, kind, def",
+            &[&schema],
+        )
+        .expect("list the schema's objects");
+    let mut out = String::new();
+    let mut tables = Vec::new();
+    for row in &objects {
+        let (kind, name, def): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        out.push_str(&format!("{kind} {name}: {def}\n"));
+        if kind == "table" {
+            tables.push(name);
+        }
+    }
+    for table in tables {
+        let columns = client
+            .query(
+                "SELECT string_agg('quote_nullable(t.' || quote_ident(attname) || '::text)', ' || '', '' || ' ORDER BY attnum)
+                 FROM pg_attribute WHERE attrelid = format('%I.%I', $1::text, $2::text)::regclass AND attnum > 0 AND NOT attisdropped",
+                &[&schema, &table],
+            )
+            .expect("list the table's columns");
+        let Some(columns) = columns[0].get::<_, Option<String>>(0) else { continue };
+        let sql = format!("SELECT {columns} FROM \"{schema}\".\"{}\" t", table.replace('"', "\"\""));
+        let mut rows: Vec<String> =
+            client.query(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get::<_, String>(0)).collect();
+        rows.sort();
+        for row in rows {
+            out.push_str(&format!("{table}: ({row})\n"));
+        }
+    }
+    out
+}
+
 /// A dump's lines without modreg's bookkeeping rows (`_modreg_jobs`, `_modreg_modules`),
 /// which record the jobs themselves, and with the enabled state and flags it keeps but
 /// not when they were written (a restore writes them anew): what must be as before after
@@ -518,6 +672,8 @@ pub struct ModuleBuilder<'a> {
     writes_tenant_db: Option<String>,
     migrations: Vec<(String, String)>,
     seeds: Vec<(String, String)>,
+    /// PostgreSQL texts that differ from the SQLite ones: path in the module, SQL.
+    pg_sql: Vec<(String, String)>,
     _world: &'a World,
 }
 
@@ -545,6 +701,14 @@ impl ModuleBuilder<'_> {
 
     pub fn seed(mut self, file: &str, sql: &str) -> Self {
         self.seeds.push((file.into(), sql.into()));
+        self
+    }
+
+    /// The PostgreSQL text of migration `name`, where what [`ModuleBuilder::migration`]
+    /// gave is SQLite's alone (written only when the world's tenants are PostgreSQL
+    /// schemas; otherwise the migration's text serves both engines).
+    pub fn migration_pg(mut self, name: &str, sql: &str) -> Self {
+        self.pg_sql.push((format!("migrations/postgres/{name}.sql"), sql.into()));
         self
     }
 
@@ -621,15 +785,25 @@ impl ModuleBuilder<'_> {
             text.push('\n');
         }
         std::fs::write(self.dir.join("module.toml"), text).unwrap();
-        for (name, sql) in &self.migrations {
-            let path = self.dir.join("migrations").join(format!("{name}.sql"));
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, sql).unwrap();
+        let engines: &[&str] = if both_engines() { &["", "postgres"] } else { &[""] };
+        for engine in engines {
+            for (name, sql) in &self.migrations {
+                let path = self.dir.join("migrations").join(engine).join(format!("{name}.sql"));
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, sql).unwrap();
+            }
+            for (name, sql) in &self.seeds {
+                let path = self.dir.join("seeds").join(engine).join(name);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, sql).unwrap();
+            }
         }
-        for (name, sql) in &self.seeds {
-            let path = self.dir.join("seeds").join(name);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, sql).unwrap();
+        if both_engines() {
+            for (path, sql) in &self.pg_sql {
+                let path = self.dir.join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, sql).unwrap();
+            }
         }
         for (kind, script) in &self.hooks {
             let path = self.dir.join("hooks").join(format!("{kind}.sh"));

@@ -6,7 +6,7 @@ fn tenants_are_added_listed_and_adding_again_changes_nothing() {
     let run = world.run(&["tenant", "add", "acme", "globex", "--json"]);
     run.code(0);
     assert_eq!(run.json()["added"], serde_json::json!(["acme", "globex"]));
-    assert!(world.tenant_path("acme").is_file() && world.tenant_path("globex").is_file());
+    assert!(world.has_tenant_db("acme") && world.has_tenant_db("globex"));
     let again = world.json(&["tenant", "add", "acme"]);
     assert_eq!(again["existing"], serde_json::json!(["acme"]));
     let list = world.json(&["tenant", "list"]);
@@ -55,16 +55,23 @@ fn bad_names_are_refused_by_every_command_that_takes_one() {
 fn removing_a_tenant_archives_its_file_unless_purged() {
     let world = World::new();
     world.ok(&["tenant", "add", "acme", "globex"]);
-    world.sql("acme", "CREATE TABLE app_notes (x); INSERT INTO app_notes VALUES ('kept');");
+    world.sql("acme", "CREATE TABLE app_notes (x TEXT); INSERT INTO app_notes VALUES ('kept');");
     let report = world.json(&["tenant", "remove", "acme"]);
     let archive = report["removed"][0]["archive"].as_str().unwrap().to_string();
-    assert!(!world.tenant_path("acme").exists());
-    let kept = rusqlite::Connection::open(&archive).unwrap();
-    let note: String = kept.query_row("SELECT x FROM app_notes", [], |r| r.get(0)).unwrap();
+    assert!(!world.has_tenant_db("acme"));
+    let note: String = match &world.tenants_url {
+        None => rusqlite::Connection::open(&archive).unwrap().query_row("SELECT x FROM app_notes", [], |r| r.get(0)).unwrap(),
+        // The archive is the tenant's schema, renamed.
+        Some(url) => postgres::Client::connect(url, postgres::NoTls)
+            .unwrap()
+            .query_one(&format!("SELECT x FROM \"{archive}\".app_notes"), &[])
+            .unwrap()
+            .get(0),
+    };
     assert_eq!(note, "kept");
     let purged = world.json(&["tenant", "remove", "globex", "--purge"]);
     assert!(purged["removed"][0]["archive"].is_null());
-    assert!(!world.tenant_path("globex").exists());
+    assert!(!world.has_tenant_db("globex"));
     assert_eq!(world.json(&["tenant", "list"])["tenants"], serde_json::json!([]));
     let events = event_types(&world.events(None));
     assert_eq!(events, ["tenant.added", "tenant.added", "tenant.removed", "tenant.removed"]);
@@ -77,7 +84,7 @@ fn removing_an_unknown_tenant_is_not_found_and_removes_nothing() {
     let run = world.run(&["tenant", "remove", "acme", "ghost", "--json"]);
     run.code(3);
     assert_eq!(run.error()["kind"], "not_found");
-    assert!(world.tenant_path("acme").is_file());
+    assert!(world.has_tenant_db("acme"));
 }
 
 #[test]
@@ -85,8 +92,17 @@ fn a_stray_tenant_file_is_not_adopted_silently() {
     let world = World::new();
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["tenant", "remove", "acme", "--purge"]);
-    std::fs::create_dir_all(world.data().join("tenants")).unwrap();
-    std::fs::write(world.tenant_path("stray"), b"").unwrap();
+    match &world.tenants_url {
+        None => {
+            std::fs::create_dir_all(world.data().join("tenants")).unwrap();
+            std::fs::write(world.tenant_path("stray"), b"").unwrap();
+        }
+        Some(url) => {
+            // The schema of a tenant that another landlord added to the same database.
+            let other = World { dir: tempfile::tempdir().unwrap(), landlord_url: None, tenants_url: Some(url.clone()) };
+            other.ok(&["tenant", "add", "stray"]);
+        }
+    }
     let run = world.run(&["tenant", "add", "stray"]);
     run.code(2);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);

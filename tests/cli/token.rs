@@ -42,8 +42,33 @@ fn held(world: &World) -> Vec<(String, String)> {
 }
 
 /// Every byte of the data folder's files (the SQLite landlord with its write-ahead log,
-/// the tenant files); on PostgreSQL, every row of the landlord's tables as text.
+/// the tenant files); on PostgreSQL, every row of the landlord's tables as text; and on
+/// PostgreSQL tenants, every row of every table of the tenants database as text.
 fn everything_kept(world: &World) -> Vec<u8> {
+    let mut all = landlord_and_files(world);
+    if let Some(url) = &world.tenants_url {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        let tables: Vec<String> = client
+            .query(
+                "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(tables.iter().any(|t| t == "acme._modreg_modules"), "{tables:?}");
+        for table in tables {
+            for row in client.query(&format!("SELECT t::text FROM {table} t"), &[]).unwrap() {
+                all.extend(row.get::<_, String>(0).into_bytes());
+            }
+        }
+    }
+    all
+}
+
+/// The landlord's part of [`everything_kept`], with the tenant files in the data folder.
+fn landlord_and_files(world: &World) -> Vec<u8> {
     match &world.landlord_url {
         Some(url) => {
             let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
@@ -91,6 +116,7 @@ fn is_secret(text: &str) -> bool {
 fn context(world: &World) -> modreg::ops::Context {
     let mut settings = modreg::ops::Settings::new(world.modules(), world.data());
     settings.landlord_url = world.landlord_url.clone();
+    settings.tenants_url = world.tenants_url.clone();
     modreg::ops::Context::open(settings).expect("open the stores")
 }
 

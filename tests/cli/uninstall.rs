@@ -33,11 +33,11 @@ fn dependents_block_an_uninstall_unless_cascade() {
     assert!(left.is_empty(), "{left:?}");
     assert!(world.installed("acme").is_empty());
     assert_eq!(world.json(&["flags", "list", "--tenant", "acme"])["flags"], json!([]));
-    let history: i64 = world
-        .tenant_db("acme")
-        .query_row("SELECT count(*) FROM sqlite_schema WHERE name LIKE '_modreg_history_%'", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(history, 0);
+    let history = match world.tenants_url {
+        Some(_) => "SELECT count(*) FROM _modreg_history",
+        None => "SELECT count(*) FROM sqlite_schema WHERE name LIKE '_modreg_history_%'",
+    };
+    assert_eq!(world.int("acme", history), 0);
 }
 
 #[test]
@@ -48,10 +48,18 @@ fn uninstall_archives_and_restore_brings_rows_and_flags_back() {
     let report = world.json(&["uninstall", "finance", "--tenant", "acme"]);
     assert_eq!(report["jobs"][0]["status"], "completed");
     assert!(!world.has_object("acme", "invoices"));
-    let archives: Vec<_> = std::fs::read_dir(world.data().join("archive/acme")).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(archives.len(), 1);
-    let archived: String =
-        rusqlite::Connection::open(&archives[0]).unwrap().query_row("SELECT number FROM invoices", [], |r| r.get(0)).unwrap();
+    let archived = match world.tenants_url {
+        Some(_) => {
+            let archives = world.kept_schemas("acme", "a");
+            assert_eq!(archives.len(), 1);
+            world.text("acme", &format!("SELECT number FROM \"{}\".invoices", archives[0]))
+        }
+        None => {
+            let archives: Vec<_> = std::fs::read_dir(world.data().join("archive/acme")).unwrap().map(|e| e.unwrap().path()).collect();
+            assert_eq!(archives.len(), 1);
+            rusqlite::Connection::open(&archives[0]).unwrap().query_row("SELECT number FROM invoices", [], |r| r.get(0)).unwrap()
+        }
+    };
     assert_eq!(archived, "INV-1");
 
     let restored = world.json(&["install", "finance", "--tenant", "acme", "--restore"]);
@@ -65,8 +73,7 @@ fn uninstall_archives_and_restore_brings_rows_and_flags_back() {
         "acme",
         "INSERT INTO invoices (number, member_id, amount_cents, currency, due_on) VALUES ('INV-2', 1, 1, 'EUR', '2027-01-31');",
     );
-    let id: i64 = world.tenant_db("acme").query_row("SELECT id FROM invoices WHERE number = 'INV-2'", [], |r| r.get(0)).unwrap();
-    assert_eq!(id, 2, "AUTOINCREMENT continues where it was");
+    assert_eq!(world.int("acme", "SELECT id FROM invoices WHERE number = 'INV-2'"), 2, "the numbering continues where it was");
 }
 
 #[test]
@@ -74,6 +81,8 @@ fn purge_keeps_no_archive_and_restore_without_one_is_not_found() {
     let world = finance_world();
     world.ok(&["uninstall", "finance", "--tenant", "acme", "--purge"]);
     assert!(!world.data().join("archive/acme").exists());
+    assert!(world.kept_schemas("acme", "a").is_empty());
+    assert!(!world.has_object("acme", "invoices"));
     let run = world.run(&["install", "finance", "--tenant", "acme", "--restore", "--json"]);
     run.code(3);
     assert!(run.error()["message"].as_str().unwrap().contains("no archive of `finance`"));
@@ -105,7 +114,7 @@ fn a_failing_uninstall_hook_restores_the_module_and_deletes_its_archive() {
     let world = World::new();
     world
         .module("a", "a", "1.0.0")
-        .migration("V1__a", "CREATE TABLE a_t (x);\nINSERT INTO a_t VALUES (1);")
+        .migration("V1__a", "CREATE TABLE a_t (x TEXT);\nINSERT INTO a_t VALUES (1);")
         .hook("post_uninstall", "exit 4")
         .write();
     world.ok(&["tenant", "add", "acme"]);
@@ -115,6 +124,7 @@ fn a_failing_uninstall_hook_restores_the_module_and_deletes_its_archive() {
     assert_eq!(world.dump("acme"), before);
     let kept = world.data().join("archive/acme");
     assert!(!kept.exists() || std::fs::read_dir(&kept).unwrap().next().is_none(), "an archive of a rolled-back uninstall was kept");
+    assert!(world.kept_schemas("acme", "a").is_empty(), "an archive of a rolled-back uninstall was kept");
     assert_eq!(world.installed("acme").len(), 1);
 }
 

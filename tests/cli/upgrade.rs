@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use serde_json::json;
 
 use crate::support::{World, content};
@@ -24,7 +26,13 @@ fn membership_world() -> World {
     world
 }
 
+/// A module's applied migrations for acme, in order: its history table on SQLite, its
+/// rows of the tenant's one `_modreg_history` on PostgreSQL.
 fn history(world: &World, module: &str) -> Vec<String> {
+    if world.tenants_url.is_some() {
+        let sql = "SELECT name::text FROM _modreg_history WHERE module = $1 ORDER BY version";
+        return world.tenant_client("acme").query(sql, &[&module]).unwrap().iter().map(|r| r.get(0)).collect();
+    }
     world
         .tenant_db("acme")
         .prepare(&format!("SELECT name FROM _modreg_history_{module} ORDER BY version"))
@@ -35,18 +43,41 @@ fn history(world: &World, module: &str) -> Vec<String> {
         .collect()
 }
 
+/// When acme applied membership's V1.
+fn v1_applied_on(world: &World) -> String {
+    let table =
+        if world.tenants_url.is_some() { "_modreg_history WHERE module = 'membership' AND" } else { "_modreg_history_membership WHERE" };
+    world.text("acme", &format!("SELECT applied_on FROM {table} version = 1"))
+}
+
+/// Writes migration `file` of the module folder `dir` for every engine the world's
+/// tenants are on.
+fn write_migration(world: &World, dir: &Path, file: &str, sql: &str) {
+    std::fs::write(dir.join("migrations").join(file), sql).unwrap();
+    if world.tenants_url.is_some() {
+        std::fs::write(dir.join("migrations/postgres").join(file), sql).unwrap();
+    }
+}
+
+/// How many pre-upgrade copies acme has kept: files in `copies/acme`, or copy schemas
+/// on PostgreSQL.
+fn copies(world: &World) -> usize {
+    if world.tenants_url.is_some() {
+        return world.kept_schemas("acme", "c").len();
+    }
+    std::fs::read_dir(world.data().join("copies/acme")).map(|d| d.count()).unwrap_or(0)
+}
+
 #[test]
 fn upgrade_keeps_rows_applies_only_new_migrations_and_merges_flags() {
     let world = membership_world();
-    let applied_before: String =
-        world.tenant_db("acme").query_row("SELECT applied_on FROM _modreg_history_membership WHERE version = 1", [], |r| r.get(0)).unwrap();
+    let applied_before = v1_applied_on(&world);
     let report = world.json(&["upgrade", "membership", "--tenant", "acme"]);
     assert_eq!(report["plan"][0]["action"], "upgrade");
     assert_eq!((report["plan"][0]["from_version"].as_str(), report["plan"][0]["to_version"].as_str()), (Some("1.0.0"), Some("1.1.0")));
     assert_eq!(report["jobs"][0]["kind"], "upgrade");
     assert_eq!(history(&world, "membership"), ["membership_types", "members", "member_notes_and_phone"]);
-    let applied_after: String =
-        world.tenant_db("acme").query_row("SELECT applied_on FROM _modreg_history_membership WHERE version = 1", [], |r| r.get(0)).unwrap();
+    let applied_after = v1_applied_on(&world);
     assert_eq!(applied_before, applied_after, "V1 ran again");
     assert_eq!(world.count("acme", "members"), 1);
     assert_eq!(world.count("acme", "membership_types"), 4, "seeds ran again on upgrade");
@@ -81,7 +112,7 @@ fn downgrades_unknown_targets_and_modules_not_installed_are_refused() {
     world.run(&["upgrade", "membership", "--tenant", "acme", "--to", "9.0.0"]).code(3);
     world.run(&["upgrade", "membership", "--tenant", "acme", "--to", "banana"]).code(2);
     world.run(&["upgrade", "ghost", "--tenant", "acme"]).code(3);
-    world.module("other", "other", "1.0.0").migration("V1__o", "CREATE TABLE other_t (x);").write();
+    world.module("other", "other", "1.0.0").migration("V1__o", "CREATE TABLE other_t (x TEXT);").write();
     let run = world.run(&["upgrade", "other", "--tenant", "acme", "--json"]);
     run.code(3);
     assert!(run.error()["message"].as_str().unwrap().contains("not installed"));
@@ -90,7 +121,7 @@ fn downgrades_unknown_targets_and_modules_not_installed_are_refused() {
 #[test]
 fn a_dependents_requirement_blocks_an_upgrade() {
     let world = membership_world();
-    world.module("pinned", "pinned", "1.0.0").dep("membership", "~1.0").migration("V1__p", "CREATE TABLE pinned_t (x);").write();
+    world.module("pinned", "pinned", "1.0.0").dep("membership", "~1.0").migration("V1__p", "CREATE TABLE pinned_t (x TEXT);").write();
     world.ok(&["install", "pinned", "--tenant", "acme"]);
     let before = world.dump("acme");
     let run = world.run(&["upgrade", "membership", "--tenant", "acme", "--json"]);
@@ -104,22 +135,22 @@ fn a_dependents_requirement_blocks_an_upgrade() {
 #[test]
 fn an_upgrade_brings_what_the_new_version_needs() {
     let world = World::new();
-    world.module("base/1.0.0", "base", "1.0.0").migration("V1__b", "CREATE TABLE base_t (x);").write();
-    world.module("app/1.0.0", "app", "1.0.0").dep("base", "^1").migration("V1__a", "CREATE TABLE app_t (x);").write();
+    world.module("base/1.0.0", "base", "1.0.0").migration("V1__b", "CREATE TABLE base_t (x TEXT);").write();
+    world.module("app/1.0.0", "app", "1.0.0").dep("base", "^1").migration("V1__a", "CREATE TABLE app_t (x TEXT);").write();
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "app", "--tenant", "acme"]);
     world
         .module("base/1.2.0", "base", "1.2.0")
-        .migration("V1__b", "CREATE TABLE base_t (x);")
-        .migration("V2__b", "CREATE TABLE base_more (x);")
+        .migration("V1__b", "CREATE TABLE base_t (x TEXT);")
+        .migration("V2__b", "CREATE TABLE base_more (x TEXT);")
         .write();
-    world.module("audit", "audit", "1.0.0").migration("V1__au", "CREATE TABLE audit_t (x);").write();
+    world.module("audit", "audit", "1.0.0").migration("V1__au", "CREATE TABLE audit_t (x TEXT);").write();
     world
         .module("app/2.0.0", "app", "2.0.0")
         .dep("base", "^1.2")
         .dep("audit", "^1")
-        .migration("V1__a", "CREATE TABLE app_t (x);")
-        .migration("V2__a", "CREATE TABLE app_more (x);")
+        .migration("V1__a", "CREATE TABLE app_t (x TEXT);")
+        .migration("V2__a", "CREATE TABLE app_more (x TEXT);")
         .write();
     let report = world.json(&["upgrade", "app", "--tenant", "acme"]);
     let plan: Vec<(String, String)> = report["plan"]
@@ -155,8 +186,12 @@ fn a_published_version_cannot_change() {
 #[test]
 fn a_new_version_that_changes_an_applied_migration_is_refused() {
     let world = membership_world();
-    std::fs::write(world.modules().join("membership-1.1.0/migrations/V2__members.sql"), "CREATE TABLE members (id INTEGER PRIMARY KEY);\n")
-        .unwrap();
+    write_migration(
+        &world,
+        &world.modules().join("membership-1.1.0"),
+        "V2__members.sql",
+        "CREATE TABLE members (id INTEGER PRIMARY KEY);\n",
+    );
     let before = world.dump("acme");
     let run = world.run(&["upgrade", "membership", "--tenant", "acme", "--json"]);
     run.code(2);
@@ -169,11 +204,12 @@ fn a_new_version_that_changes_an_applied_migration_is_refused() {
 #[test]
 fn a_failing_upgrade_leaves_the_tenant_as_it_was() {
     let world = membership_world();
-    std::fs::write(
-        world.modules().join("membership-1.1.0/migrations/V3__member_notes_and_phone.sql"),
+    write_migration(
+        &world,
+        &world.modules().join("membership-1.1.0"),
+        "V3__member_notes_and_phone.sql",
         "ALTER TABLE members ADD COLUMN phone TEXT;\nDELETE FROM members;\nCREATE TABLE broken (x REFERENCES);\n",
-    )
-    .unwrap();
+    );
     let before = world.dump("acme");
     let run = world.run(&["upgrade", "membership", "--tenant", "acme", "--json"]);
     run.code(1);
@@ -182,10 +218,7 @@ fn a_failing_upgrade_leaves_the_tenant_as_it_was() {
     let last = world.jobs().last().unwrap().clone();
     assert_eq!((last["kind"].as_str(), last["status"].as_str()), (Some("upgrade"), Some("rolled_back")));
     assert!(world.ok(&["events"]).stdout.contains("module.upgrade_failed"));
-    assert!(
-        std::fs::read_dir(world.data().join("copies/acme")).map(|d| d.count()).unwrap_or(0) == 0,
-        "a rolled-back upgrade kept its copy"
-    );
+    assert_eq!(copies(&world), 0, "a rolled-back upgrade kept its copy");
 }
 
 #[test]
@@ -221,7 +254,7 @@ fn publish_1_2(world: &World) {
     assert!(status.success());
     let manifest = to.join("module.toml");
     std::fs::write(&manifest, std::fs::read_to_string(&manifest).unwrap().replace("version = \"1.1.0\"", "version = \"1.2.0\"")).unwrap();
-    std::fs::write(to.join("migrations/V4__member_tags.sql"), "CREATE TABLE member_tags (member_id INTEGER, tag TEXT);\n").unwrap();
+    write_migration(world, &to, "V4__member_tags.sql", "CREATE TABLE member_tags (member_id INTEGER, tag TEXT);\n");
 }
 
 #[test]
@@ -233,7 +266,7 @@ fn revert_says_clearly_when_it_cannot() {
     let first = world.run_with(&["upgrade", "membership", "--tenant", "acme", "--json"], &keep_one).json()["jobs"][0]["id"].to_string();
     publish_1_2(&world);
     let second = world.run_with(&["upgrade", "membership", "--tenant", "acme", "--json"], &keep_one).json()["jobs"][0]["id"].to_string();
-    assert_eq!(std::fs::read_dir(world.data().join("copies/acme")).unwrap().count(), 1, "older copies are pruned");
+    assert_eq!(copies(&world), 1, "older copies are pruned");
     let run = world.run(&["revert", &first, "--yes", "--json"]);
     run.code(3);
     assert!(run.error()["message"].as_str().unwrap().contains("no longer kept"), "{}", run.stdout);
@@ -261,10 +294,10 @@ fn revert_says_clearly_when_it_cannot() {
 #[test]
 fn deprecated_versions_warn_and_sunset_stops_new_installs() {
     let world = World::new();
-    world.module("chat", "chat", "1.0.0").migration("V1__c", "CREATE TABLE chat_t (x);").write();
+    world.module("chat", "chat", "1.0.0").migration("V1__c", "CREATE TABLE chat_t (x TEXT);").write();
     world
         .module("old_news", "old_news", "0.9.0")
-        .migration("V1__n", "CREATE TABLE old_news_t (x);")
+        .migration("V1__n", "CREATE TABLE old_news_t (x TEXT);")
         .toml("[deprecation]\nmessage = \"Use chat instead\"\nreplacement = \"chat\"\nsunset = \"2999-01-01\"")
         .write();
     world.ok(&["tenant", "add", "acme", "globex"]);
@@ -279,7 +312,7 @@ fn deprecated_versions_warn_and_sunset_stops_new_installs() {
     // The sunset passes.
     world
         .module("old_news", "old_news", "0.9.0")
-        .migration("V1__n", "CREATE TABLE old_news_t (x);")
+        .migration("V1__n", "CREATE TABLE old_news_t (x TEXT);")
         .toml("[deprecation]\nmessage = \"Use chat instead\"\nreplacement = \"chat\"\nsunset = \"2001-01-01\"")
         .write();
     std::fs::rename(world.modules().join("old_news"), world.modules().join("old_news-0.9.1")).unwrap();
