@@ -106,6 +106,24 @@ fn a_tenant_named_as_a_schema_postgresql_keeps_is_refused() {
 }
 
 #[test]
+fn a_schema_modreg_did_not_make_is_not_taken_over_by_a_new_tenant() {
+    let Some(world) = world(false) else { return };
+    world
+        .tenant_client("public")
+        .batch_execute("CREATE SCHEMA acme; CREATE TABLE acme.ledger (n int); INSERT INTO acme.ledger VALUES (7);")
+        .unwrap();
+    let error = world.run(&["tenant", "add", "globex", "acme", "--json"]).code(2).error();
+    assert!(error["message"].as_str().unwrap().contains("a schema `acme` already exists"), "{error}");
+    assert!(error["hint"].as_str().unwrap().contains("rename or drop that schema"), "{error}");
+    assert!(world.json(&["tenant", "list"])["tenants"].as_array().unwrap().is_empty(), "nothing was registered");
+    assert!(!world.has_tenant_db("globex"), "no tenant of the same command was made");
+    assert_eq!(world.objects("acme"), ["ledger"], "the schema was left as it was");
+    assert_eq!(world.int("acme", "SELECT n FROM ledger"), 7);
+    world.tenant_client("public").batch_execute("DROP SCHEMA acme CASCADE").unwrap();
+    world.ok(&["tenant", "add", "acme"]);
+}
+
+#[test]
 fn a_tenants_database_that_does_not_exist_is_a_wrong_url_not_a_bug() {
     let Some(world) = world(false) else { return };
     let url = world.tenants_url.clone().unwrap();

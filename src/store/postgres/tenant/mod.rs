@@ -238,6 +238,14 @@ impl TenantFiles for PostgresTenants {
             return Err(Error::invalid(format!("tenant `{tenant}` cannot have a schema of its name: PostgreSQL keeps it for itself"))
                 .with_hint("choose another tenant id"));
         }
+        // A schema modreg did not make (the application's, or one left by hand) is
+        // not taken over, as a stray tenant file is not.
+        if !self.registered(tenant)? && self.schema_exists(tenant)? {
+            return Err(Error::invalid(format!(
+                "a schema `{tenant}` already exists in the tenants database, but modreg did not make it for a tenant"
+            ))
+            .with_hint("rename or drop that schema, or choose another tenant id"));
+        }
         Ok(())
     }
 
