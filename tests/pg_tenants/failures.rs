@@ -132,3 +132,27 @@ fn a_tenants_database_that_does_not_exist_is_a_wrong_url_not_a_bug() {
     assert!(error["message"].as_str().unwrap().contains("the tenants database"), "{error}");
     assert!(error["message"].as_str().unwrap().contains("has no such database"), "{error}");
 }
+
+#[test]
+fn doctor_tells_how_to_put_a_damaged_schema_back_and_that_way_works() {
+    let Some(world) = world(false) else { return };
+    notes(&world, "1.0.0", None);
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "notes", "--tenant", "acme"]);
+    world.ok(&["backup", "bk", "--tenants"]);
+    world.sql("acme", "DELETE FROM notes; DROP TABLE _modreg_objects;");
+    let run = world.run(&["doctor", "--json"]);
+    run.exit(1);
+    let report = run.json();
+    let finding =
+        report["findings"].as_array().unwrap().iter().find(|f| f["tenant"] == "acme").cloned().unwrap_or_else(|| panic!("{report:#}"));
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(fix.contains("pg_restore --clean --if-exists --dbname URL BACKUP/tenants/acme.dump"), "{finding}");
+    assert!(!fix.contains(".db`"), "a SQLite file's fix for a schema: {finding}");
+    let url = world.tenants_url.clone().unwrap();
+    let dump = world.path().join("bk/tenants/acme.dump");
+    let status = std::process::Command::new("pg_restore").args(["--clean", "--if-exists", "--dbname", &url]).arg(&dump).status().unwrap();
+    assert!(status.success(), "the fix doctor gives, as it gives it");
+    world.ok(&["doctor"]);
+    assert_eq!(world.count("acme", "notes"), 1, "the seeded row is back");
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::catalog::Catalog;
-use crate::domain::module::ModuleVersion;
+use crate::domain::module::{Engine, ModuleVersion};
 use crate::domain::name::TenantName;
 use crate::domain::{ErrorKind, Result};
 use crate::ops::Context;
@@ -32,11 +32,27 @@ pub(super) struct TenantResult {
     pub in_progress: bool,
 }
 
-fn restore_file(tenant: &str) -> String {
-    format!(
-        "put the file back from a backup while no command works on the tenant: copy `BACKUP/tenants/{tenant}.db` \
-         (made by `modreg backup BACKUP --tenants`) over it"
-    )
+/// How a tenant's database is put back from `modreg backup BACKUP --tenants`, on the
+/// engine that holds it.
+fn restore_file(engine: Engine, tenant: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!(
+            "put the file back from a backup while no command works on the tenant: copy `BACKUP/tenants/{tenant}.db` \
+             (made by `modreg backup BACKUP --tenants`) over it"
+        ),
+        Engine::Postgres => format!(
+            "put the schema back from a backup while no command works on the tenant: \
+             `pg_restore --clean --if-exists --dbname URL BACKUP/tenants/{tenant}.dump` (made by `modreg backup BACKUP --tenants`)"
+        ),
+    }
+}
+
+/// What a tenant's database is, in messages.
+fn noun(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "file",
+        Engine::Postgres => "schema",
+    }
 }
 
 /// `V3__payments`, as the files are named.
@@ -50,13 +66,14 @@ impl View<'_> {
         let mut result = TenantResult { findings: Vec::new(), in_progress: false };
         let registered = self.landlord.map(|l| l.tenants.contains_key(name));
         let location = self.files.location(name);
+        let (engine, noun) = (self.files.engine(), noun(self.files.engine()));
         if !self.files.exists(name) {
             if registered == Some(true) {
                 result.findings.push(Finding::error(
                     Some(name),
                     "tenant.missing_file",
-                    format!("the file of tenant `{name}` is missing: `{location}`"),
-                    format!("{}; or `modreg tenant remove {name}` if the tenant is gone", restore_file(name)),
+                    format!("the {noun} of tenant `{name}` is missing: `{location}`"),
+                    format!("{}; or `modreg tenant remove {name}` if the tenant is gone", restore_file(engine, name)),
                 ));
             }
             return result;
@@ -67,13 +84,13 @@ impl View<'_> {
         let check = match self.files.check(name) {
             Ok(check) => check,
             Err(e) => {
-                result.findings.push(Finding::unreadable(Some(name), "tenant.integrity", e, restore_file(name)));
+                result.findings.push(Finding::unreadable(Some(name), "tenant.integrity", e, restore_file(engine, name)));
                 return result;
             }
         };
         if !check.integrity.is_empty() {
-            let message = format!("the file of tenant `{name}` (`{}`) is damaged: {}", location, problems_text(&check.integrity));
-            result.findings.push(Finding::error(Some(name), "tenant.integrity", message, restore_file(name)));
+            let message = format!("the {noun} of tenant `{name}` (`{}`) is damaged: {}", location, problems_text(&check.integrity));
+            result.findings.push(Finding::error(Some(name), "tenant.integrity", message, restore_file(engine, name)));
         }
         if !check.foreign_keys.is_empty() {
             result.findings.push(Finding::warning(
@@ -88,8 +105,11 @@ impl View<'_> {
             result.findings.push(Finding::warning(
                 Some(name),
                 "tenant.unregistered",
-                format!("`{}` is the file of a tenant `{name}` that the landlord does not have", location),
-                "put back a landlord backup that has it (`modreg restore-landlord BACKUP/landlord.db`), or move the file out of the tenants folder if the tenant is gone",
+                format!("`{}` is the {noun} of a tenant `{name}` that the landlord does not have", location),
+                match engine {
+                    Engine::Sqlite => "put back a landlord backup that has it (`modreg restore-landlord BACKUP/landlord.db`), or move the file out of the tenants folder if the tenant is gone",
+                    Engine::Postgres => "put back a landlord backup that has it (`modreg restore-landlord BACKUP/landlord.db`), or, if the tenant is gone, drop its schema and its row in `_modreg.tenants`",
+                },
             ));
             return result;
         }
@@ -117,7 +137,7 @@ impl View<'_> {
         let records = match &check.records {
             Ok(records) => records,
             Err(e) => {
-                result.findings.push(Finding::unreadable(Some(name), "tenant.records", e.clone(), restore_file(name)));
+                result.findings.push(Finding::unreadable(Some(name), "tenant.records", e.clone(), restore_file(engine, name)));
                 return result;
             }
         };
