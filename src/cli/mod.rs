@@ -296,7 +296,10 @@ impl FleetArgs {
     pub fn selection(&self) -> Result<TenantSelection> {
         if self.all_hosts {
             return Err(Error::invalid("`--all-hosts` cannot run from one host: each host works only on the tenants whose files it holds")
-                .with_hint("run the command with `--all-tenants` on every host; `modreg tenant list` shows each tenant's host"));
+                .with_hint(
+                    "run the command with `--all-tenants` on every host; `modreg tenant list` shows each tenant's host \
+                     (with the tenants on PostgreSQL, `--tenants-db`, `--all-tenants` on one host is every tenant)",
+                ));
         }
         if self.all_tenants {
             return Ok(TenantSelection::All);

@@ -120,3 +120,18 @@ fn a_host_killed_mid_fleet_loses_nothing_and_another_hosts_recover_finishes_afte
     assert_eq!(failed, 1, "one outcome for the killed job: {}", events.stdout);
     run(&world, "b", &["doctor"]).code(0);
 }
+
+#[test]
+fn all_hosts_is_refused_with_the_word_that_all_tenants_is_every_tenant_here() {
+    let Some(world) = world(false) else { return };
+    world.module("m", "m", "1.0.0").migration("postgres/V1__m", "CREATE TABLE m_t (id int);").write();
+    world.ok(&["tenant", "add", "acme"]);
+    let error = world.run(&["install", "m", "--all-hosts", "--json"]).code(2).error();
+    assert!(
+        error["hint"]
+            .as_str()
+            .unwrap()
+            .contains("with the tenants on PostgreSQL, `--tenants-db`, `--all-tenants` on one host is every tenant"),
+        "{error}"
+    );
+}
