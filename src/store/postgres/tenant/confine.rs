@@ -181,9 +181,7 @@ fn offset(db: &DbError, sql: &str) -> usize {
     {
         return start + text.char_indices().nth((*position as usize).saturating_sub(1)).map_or(text.len(), |(i, _)| i);
     }
-    // The context quotes the failing statement whole, across as many lines as it has.
-    let failing = db.where_().and_then(|w| w.split_once("SQL statement \"")).map(|(_, rest)| rest);
-    failing
+    quoted_statement(db)
         .and_then(|rest| parts.iter().find(|(_, text)| rest.strip_prefix(*text).is_some_and(|after| after.starts_with('"'))))
         .map_or(0, |(start, text)| start + code_start(text))
 }
@@ -237,13 +235,19 @@ fn refusal(db: &DbError, ownership: &Ownership) -> Option<Refusal> {
 /// The innermost statement a PostgreSQL error's context quotes (a trigger function's,
 /// when a trigger fired), or the statement it points into; empty when it names none.
 fn failing_statement(db: &DbError) -> &str {
-    if let Some((_, rest)) = db.where_().and_then(|w| w.split_once("SQL statement \"")) {
-        return rest;
+    if let Some(statement) = quoted_statement(db) {
+        return statement;
     }
     match db.position() {
         Some(ErrorPosition::Internal { query, .. }) => query,
         _ => "",
     }
+}
+
+/// Where the statement an error's context quotes begins: quoted whole, across as many
+/// lines as it has, and followed by the closing quote and the rest of the context.
+fn quoted_statement(db: &DbError) -> Option<&str> {
+    db.where_().and_then(|w| w.split_once("SQL statement \"")).map(|(_, rest)| rest)
 }
 
 /// What a statement refused a right on a table did with it.
