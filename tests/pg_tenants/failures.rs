@@ -156,3 +156,36 @@ fn doctor_tells_how_to_put_a_damaged_schema_back_and_that_way_works() {
     world.ok(&["doctor"]);
     assert_eq!(world.count("acme", "notes"), 1, "the seeded row is back");
 }
+
+/// Version `version` of module `v`: a table, a view over it, and an INSTEAD OF trigger on
+/// the view that writes the table; 1.1.0 adds a column.
+fn viewed(world: &crate::support::World, version: &str) {
+    let mut module = world.module(&format!("v-{version}"), "v", version).migration(
+        "postgres/V1__v",
+        "CREATE TABLE v_t (id int PRIMARY KEY, x text);\n\
+         CREATE VIEW v_v AS SELECT id, x FROM v_t;\n\
+         CREATE FUNCTION v_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO v_t VALUES (NEW.id, NEW.x); RETURN NEW; END $$;\n\
+         CREATE TRIGGER v_v_ins INSTEAD OF INSERT ON v_v FOR EACH ROW EXECUTE FUNCTION v_ins();",
+    );
+    if version != "1.0.0" {
+        module = module.migration("postgres/V2__y", "ALTER TABLE v_t ADD COLUMN y int;");
+    }
+    module.write();
+}
+
+#[test]
+fn a_revert_brings_back_a_trigger_on_the_modules_own_view() {
+    let Some(world) = world(false) else { return };
+    viewed(&world, "1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "v", "--tenant", "acme"]);
+    viewed(&world, "1.1.0");
+    world.ok(&["upgrade", "v", "--tenant", "acme"]);
+    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
+    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    assert_eq!(world.installed("acme")["v"], "1.0.0");
+    assert!(world.has_object("acme", "v_v_ins"), "the view's trigger came back: {:?}", world.objects("acme"));
+    world.sql("acme", "INSERT INTO v_v (id, x) VALUES (1, 'through the view')");
+    assert_eq!(world.text("acme", "SELECT x FROM v_t WHERE id = 1"), "through the view", "and it writes the table");
+    world.ok(&["doctor"]);
+}

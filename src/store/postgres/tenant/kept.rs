@@ -165,8 +165,8 @@ pub(super) fn save(
     // Its triggers on other modules' tables stay with those tables, and go with the
     // module's removal: their definitions are kept, to be made again on restore. Those on
     // its own tables and views move with them.
-    let own = |table: &String| objects.iter().any(|(name, kind, _)| name == table && (kind == "table" || kind == "view"));
-    let on_others: Vec<&(String, String, String)> = objects.iter().filter(|(_, kind, table)| kind == "trigger" && !own(table)).collect();
+    let on_others: Vec<&(String, String, String)> =
+        objects.iter().filter(|(_, kind, table)| kind == "trigger" && !on_own_relation(&objects, table)).collect();
     client.batch_execute(&format!("SET LOCAL search_path = {s}"))?;
     for (seq, (name, _, table)) in on_others.iter().enumerate() {
         client.execute(
@@ -285,8 +285,8 @@ fn copy_module(
             .iter()
             .map(|r| r.get(0))
             .collect();
-        for index in indexes {
-            client.batch_execute(&index)?;
+        if !indexes.is_empty() {
+            client.batch_execute(&indexes.join(";\n"))?;
         }
         // The rights others have on the table (its dependents' reading it) come along.
         let grants: Vec<String> = client
@@ -313,10 +313,10 @@ fn copy_module(
         )?;
         definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
     }
-    for (name, kind, table) in objects {
-        if kind == "trigger" && !tables.contains(&table.as_str()) {
-            continue;
-        }
+    // Views first: a trigger may sit on one of them.
+    let views = objects.iter().filter(|(_, kind, _)| kind == "view");
+    let triggers = objects.iter().filter(|(_, kind, table)| kind == "trigger" && on_own_relation(objects, table));
+    for (name, kind, table) in views.chain(triggers) {
         let rows = match kind.as_str() {
             "view" => client.query(
                 "SELECT format('CREATE %s %I%s AS %s; ALTER %s %I OWNER TO %s',
@@ -343,6 +343,13 @@ fn copy_module(
     script.push_str("RESET search_path;");
     client.batch_execute(&script)?;
     Ok(())
+}
+
+/// Whether `relation` is one of the module's own tables or views (of its `objects`): a
+/// trigger on it moves and is copied with it, where one on another module's table is
+/// kept as its definition.
+fn on_own_relation(objects: &[(String, String, String)], relation: &str) -> bool {
+    objects.iter().any(|(name, kind, _)| name == relation && (kind == "table" || kind == "view"))
 }
 
 /// Brings a module back from the kept schema `kept` into tenant schema `schema`, moving
