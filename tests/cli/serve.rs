@@ -127,6 +127,13 @@ impl Api {
         Api { client: reqwest::Client::new(), base: server.url(""), token: token.map(str::to_string) }
     }
 
+    /// The same server and token, on a connection of its own for each request. A server
+    /// with a short `--request-timeout` closes an idle kept-alive connection after it, and
+    /// a pooled connection reused at that moment would fail the request.
+    fn unpooled(&self) -> Api {
+        Api { client: reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("a client"), ..self.clone() }
+    }
+
     /// The same server, with another token (or none).
     fn with(&self, token: Option<&str>) -> Api {
         Api { token: token.map(str::to_string), ..self.clone() }

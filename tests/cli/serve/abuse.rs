@@ -67,6 +67,7 @@ async fn a_body_over_the_limit_is_413_with_or_without_a_length_and_nothing_is_wr
 async fn a_request_whose_body_never_finishes_is_408_after_the_request_timeout() {
     let world = world();
     let (server, api) = serve(&world, &["--request-timeout", "1"]);
+    let api = api.unpooled();
     let token = api.token.clone().unwrap();
     let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let head = format!(
@@ -93,6 +94,7 @@ async fn a_request_head_that_never_finishes_is_cut_off_after_the_request_timeout
     use tokio::io::AsyncReadExt;
     let world = world();
     let (server, api) = serve(&world, &["--request-timeout", "1"]);
+    let api = api.unpooled();
     let mut slow = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     slow.write_all(b"GET /v1/tenants HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let sent = Instant::now();
@@ -118,8 +120,7 @@ async fn a_thousand_connections_at_once_are_each_answered_and_the_server_goes_on
     let mut all = tokio::task::JoinSet::new();
     for i in 0..CONNECTIONS {
         // A client each: a connection each, not a pool's few.
-        let api = api.with(api.token.as_deref());
-        let api = super::Api { client: reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap(), ..api };
+        let api = api.unpooled();
         all.spawn(async move {
             let path = if i % 2 == 0 { "/healthz" } else { "/v1/tenants" };
             let response = api.request(Method::GET, path).send().await;
