@@ -18,7 +18,9 @@
 //!
 //! Run with `cargo bench --bench pg_fleet`. Environment: `MODREG_BENCH_TENANTS` (default
 //! 10000), `MODREG_BENCH_REPS` (default 2), `MODREG_BENCH_DIR` (where the data folders go,
-//! default `target/bench-tmp`), `MODREG_BENCH_BIN` (another `modreg` binary).
+//! default `target/bench-tmp`), `MODREG_BENCH_BIN` (another `modreg` binary),
+//! `MODREG_BENCH_BASE_BIN` (a second `modreg` binary, say of the commit before a change,
+//! run as a third side of each repetition and compared with the first).
 
 #[path = "../tests/support/postgres.rs"]
 #[allow(dead_code)]
@@ -85,13 +87,27 @@ fn main() {
     drop(client);
 
     let install = ["install", "bench", "--all-tenants", "--jobs", "2", "--json", "-q"];
-    let (mut modreg, mut bare, mut noop) = (Stats::default(), Stats::default(), Stats::default());
+    let base_bin = std::env::var_os("MODREG_BENCH_BASE_BIN").map(PathBuf::from);
+    let (mut modreg, mut bare, mut noop, mut base) = (Stats::default(), Stats::default(), Stats::default(), Stats::default());
     let mut rss_all = Vec::new();
     for rep in 0..reps {
-        let mut sides = [true, false];
-        sides.rotate_left(rep % 2);
-        for is_modreg in sides {
-            if is_modreg {
+        let mut sides = vec![Side::Modreg, Side::Bare];
+        if base_bin.is_some() {
+            sides.push(Side::Base);
+        }
+        let turn = rep % sides.len();
+        sides.rotate_left(turn);
+        for side in sides {
+            if let (Side::Base, Some(base_bin)) = (side, &base_bin) {
+                let url = cluster.copy_database(&modreg_template);
+                let data = work.path().join(format!("data-base-{rep}"));
+                copy_dir(&template_data, &data);
+                let (elapsed, _, out) = timed(base_bin, &modules, &data, &url, &install);
+                assert_eq!(summary(&out, "completed"), n, "one job per tenant");
+                verify(&url, &names);
+                println!("rep {rep}: base   {} ({:.3} ms per tenant)", fmt(elapsed), ms(elapsed) / n as f64);
+                base.push(elapsed);
+            } else if side == Side::Modreg {
                 let url = cluster.copy_database(&modreg_template);
                 let data = work.path().join(format!("data-{rep}"));
                 copy_dir(&template_data, &data);
@@ -134,6 +150,14 @@ fn main() {
         format!("{:.3} ms/tenant", ms(bare.median()) / n as f64),
     );
     report.row(format!("no-op re-run, {n} schemas: modreg"), &noop, String::new());
+    if let Some(base_bin) = &base_bin {
+        report.row(
+            format!("fleet install, {n} schemas: {} --jobs 2", base_bin.display()),
+            &base,
+            format!("{:.3} ms/tenant", ms(base.median()) / n as f64),
+        );
+        println!("modreg against the base binary: {}", paired(&modreg, &base).1);
+    }
     let (vs_bare, vs_bare_text) = paired(&modreg, &bare);
     report.goal("fleet install ≤ 1.5x bare loop", vs_bare_text, vs_bare <= 1.5);
     report.goal("no-op re-run ≤ 1 s", fmt(noop.median()), noop.median() <= Duration::from_secs(1));
@@ -145,6 +169,15 @@ fn main() {
         flat <= 1.5,
     );
     report.print();
+}
+
+/// Who works on a copy of the tenants in a repetition.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Modreg,
+    Bare,
+    /// `MODREG_BENCH_BASE_BIN`.
+    Base,
 }
 
 /// The module: two migrations and a seed, for PostgreSQL.

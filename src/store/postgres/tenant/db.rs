@@ -17,14 +17,17 @@ use crate::domain::{Error, Result};
 use crate::store::postgres::pool::Pooled;
 use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Kept, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep};
 
-/// What module SQL runs among ([`PostgresTenantDb::ownership`]).
+/// What module SQL runs among ([`PostgresTenantDb::among`]).
 struct Among {
-    ownership: Ownership,
+    /// Every object `_modreg_objects` records: name, module, kind.
+    records: Vec<(String, String, String)>,
     /// The objects the module owns before its work.
     owned: Vec<String>,
     /// The names of other modules' objects, lowercase.
     others: HashSet<String>,
-    /// Its dependencies' tables (views included) and sequences.
+    /// Its dependencies (the modules whose tables it may write).
+    writable: HashSet<String>,
+    /// Their tables (views included) and sequences.
     tables: Vec<String>,
     sequences: Vec<String>,
 }
@@ -60,29 +63,18 @@ impl PostgresTenantDb {
         if self.in_transaction { Ok(()) } else { Err(WorkError::new(step, Error::internal("module work outside a transaction"))) }
     }
 
-    /// What module SQL of `module` runs among, from one read of `_modreg_objects` and one
-    /// of the schema: every object it does not own, with the module that does (none for
-    /// the application's); the names it owns; and the tables (views included) and
+    /// What module SQL of `module` runs among, from one read of `_modreg_objects`: the
+    /// names it owns, other modules' names, and the tables (views included) and
     /// sequences of its dependencies, `writable`.
-    fn ownership(&mut self, module: &str, writable: &BTreeSet<ModuleName>) -> Result<Among> {
+    fn among(&mut self, module: &str, writable: &BTreeSet<ModuleName>) -> Result<Among> {
         let records = catalog::records(self.conn.client(), &self.schema).map_err(|e| self.shared.err(e))?;
-        let present = catalog::list(&mut self.conn, &self.schema).map_err(|e| self.shared.err(e))?;
-        let recorded: HashSet<String> = records.iter().map(|(name, _, _)| name.to_lowercase()).collect();
-        // The objects not the module's, for putting PostgreSQL's refusals in words.
-        let unowned =
-            present.into_iter().filter(|o| !is_internal(&o.name) && !recorded.contains(&o.name.to_lowercase())).map(|o| (o.name, None));
-        let foreign = records
-            .iter()
-            .filter(|(_, owner, _)| owner != module)
-            .map(|(name, owner, _)| (name.clone(), Some(owner.clone())))
-            .chain(unowned);
         let others: HashSet<String> =
             records.iter().filter(|(_, owner, _)| owner != module).map(|(name, _, _)| name.to_lowercase()).collect();
-        let ownership = Ownership::new(module, foreign, writable.iter().map(ToString::to_string).collect());
         let owned = records.iter().filter(|(_, owner, _)| owner == module).map(|(name, _, _)| name.clone()).collect();
+        let writable: HashSet<String> = writable.iter().map(ToString::to_string).collect();
         let (mut tables, mut sequences) = (Vec::new(), Vec::new());
         for (name, owner, kind) in &records {
-            if !writable.iter().any(|w| w.as_str() == owner) {
+            if !writable.contains(owner) {
                 continue;
             }
             match kind.as_str() {
@@ -91,7 +83,31 @@ impl PostgresTenantDb {
                 _ => {}
             }
         }
-        Ok(Among { ownership, owned, others, tables, sequences })
+        Ok(Among { records, owned, others, writable, tables, sequences })
+    }
+
+    /// What PostgreSQL refused of `module`'s SQL is put in words with: every object it
+    /// does not own, with the module that does, or none for the application's. Those are
+    /// listed only now that the work failed (a clash is rare, and listing before every
+    /// module's work would cost each tenant a round trip): the failed transaction is
+    /// rolled back first, so the listing is the schema as the work found it, and the
+    /// records read inside the transaction still name what earlier modules of the job
+    /// made in it. Without a listing (the connection broke), the recorded objects alone.
+    fn refusal_words(&mut self, module: &str, among: &Among) -> Ownership {
+        let present = match self.rollback() {
+            Ok(()) => catalog::list(&mut self.conn, &self.schema).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let recorded: HashSet<String> = among.records.iter().map(|(name, _, _)| name.to_lowercase()).collect();
+        let unowned =
+            present.into_iter().filter(|o| !is_internal(&o.name) && !recorded.contains(&o.name.to_lowercase())).map(|o| (o.name, None));
+        let foreign = among
+            .records
+            .iter()
+            .filter(|(_, owner, _)| owner != module)
+            .map(|(name, owner, _)| (name.clone(), Some(owner.clone())))
+            .chain(unowned);
+        Ownership::new(module, foreign, among.writable.clone())
     }
 
     /// Refuses what module SQL left that PostgreSQL's rights do not stop: objects of its
@@ -173,13 +189,8 @@ impl PostgresTenantDb {
     }
 
     /// Runs the module's PostgreSQL migrations (and seeds) as its role; the transaction
-    /// is left aborted when one fails.
-    fn run_module_sql(
-        &mut self,
-        module: &ModuleVersion,
-        seeds: bool,
-        ownership: &Ownership,
-    ) -> std::result::Result<Vec<WorkStep>, WorkError> {
+    /// is rolled back when one fails ([`Self::refusal_words`]).
+    fn run_module_sql(&mut self, module: &ModuleVersion, seeds: bool, among: &Among) -> std::result::Result<Vec<WorkStep>, WorkError> {
         let name = module.name().as_str();
         let (migrations, seed_files) = module.require_sql(Engine::Postgres).map_err(|e| WorkError::new("migrate", e))?;
         let runner = crate::store::migration_error::runner(module, migrations, history_table(name))?;
@@ -190,7 +201,8 @@ impl PostgresTenantDb {
         let mut steps = std::mem::take(&mut driver.steps);
         drop(driver);
         if let Err(e) = outcome {
-            let mut failure = driver::migration_error(module, migrations, e, ownership);
+            let ownership = self.refusal_words(name, among);
+            let mut failure = driver::migration_error(module, migrations, e, &ownership);
             failure.done = steps;
             return Err(failure);
         }
@@ -201,9 +213,9 @@ impl PostgresTenantDb {
                 match driver::run_script(&mut self.conn, "", &run, &seed.sql, interrupts.as_ref(), limit) {
                     Ok(duration) => steps.push(WorkStep { name: step, duration, detail: None }),
                     Err(e) => {
-                        let what = format!("seed `{}` of `{name}`", seed.name);
-                        let file = format!("seeds/postgres/{}", seed.name);
-                        let mut failure = confine::failure(step, &what, &file, &seed.sql, &e.error, ownership, e.stopped);
+                        let (what, file) = (format!("seed `{}` of `{name}`", seed.name), format!("seeds/postgres/{}", seed.name));
+                        let ownership = self.refusal_words(name, among);
+                        let mut failure = confine::failure(step, &what, &file, &seed.sql, &e.error, &ownership, e.stopped);
                         failure.duration = e.duration;
                         failure.done = steps;
                         return Err(failure);
@@ -297,14 +309,13 @@ impl TenantDb for PostgresTenantDb {
         self.require_transaction("migrate")?;
         let at_start = |e: Error| WorkError::new("migrate", e);
         let schema = self.schema.clone();
-        let among = self.ownership(name, writable).map_err(at_start)?;
-        let ownership = &among.ownership;
+        let among = self.among(name, writable).map_err(at_start)?;
         let (grant, revoke) = confine::rights(&self.shared.database, &schema, name, &among.tables, &among.sequences);
         let limit = self.shared.sql_timeout.as_millis();
         self.batch(&format!("{grant} SET LOCAL search_path = {}; SET LOCAL statement_timeout = {limit};", ident(&schema)))
             .map_err(at_start)?;
 
-        let steps = self.run_module_sql(module, seeds, ownership)?;
+        let steps = self.run_module_sql(module, seeds, &among)?;
         let fail = |steps: &[WorkStep], e: Error| {
             let mut failure = WorkError::new("record objects", e);
             failure.done = steps.to_vec();
