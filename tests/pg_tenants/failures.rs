@@ -189,3 +189,27 @@ fn a_revert_brings_back_a_trigger_on_the_modules_own_view() {
     assert_eq!(world.text("acme", "SELECT x FROM v_t WHERE id = 1"), "through the view", "and it writes the table");
     world.ok(&["doctor"]);
 }
+
+#[test]
+fn a_record_that_cannot_be_written_at_commit_rolls_the_work_back_and_the_next_tenant_is_done() {
+    let Some(world) = world(false) else { return };
+    notes(&world, "1.0.0", None);
+    world.ok(&["tenant", "add", "acme", "beta"]);
+    // modreg's own records of acme's jobs are gone: the write that marks the job in its
+    // schema, which goes with the COMMIT, fails there.
+    world.tenant_client("acme").batch_execute("DROP TABLE acme._modreg_jobs").unwrap();
+    let run = world.run(&["install", "notes", "--tenant", "acme", "--tenant", "beta", "--jobs", "1", "--json"]);
+    run.exit(1);
+    let report = run.json();
+    let status = |tenant: &str| {
+        let job = report["jobs"].as_array().unwrap().iter().find(|j| j["tenant"] == tenant).unwrap_or_else(|| panic!("{report}"));
+        job["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(status("acme"), "rolled_back", "{report}");
+    assert!(!world.objects("acme").iter().any(|o| o == "notes"), "the module's work went with it: {:?}", world.objects("acme"));
+    assert!(world.installed("acme").is_empty());
+    // The connection went back to the pool out of the failed transaction: beta's work on it succeeds.
+    assert_eq!(status("beta"), "completed", "{report}");
+    assert!(world.objects("beta").iter().any(|o| o == "notes"), "{:?}", world.objects("beta"));
+    assert_eq!(world.installed("beta").get("notes").map(String::as_str), Some("1.0.0"));
+}

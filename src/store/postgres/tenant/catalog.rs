@@ -70,18 +70,22 @@ pub(super) fn owned(client: &mut impl GenericClient, schema: &str, module: &str)
     Ok(client.query(&sql, &[&module])?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
 }
 
-/// What `_modreg_objects` of `schema` records: each object's name, module and kind, in
-/// one round trip (the statement names the schema, so it is not kept prepared).
-pub(super) fn records(client: &mut impl GenericClient, schema: &str) -> Result<Vec<(String, String, String)>, postgres::Error> {
-    let sql = format!("SELECT name, module, type FROM {}._modreg_objects", ident(schema));
+/// The statement that reads what `_modreg_objects` of `schema` records: each object's
+/// name, module and kind (it names the schema, so it is sent as text, not kept prepared).
+pub(super) fn records_query(schema: &str) -> String {
+    format!("SELECT name, module, type FROM {}._modreg_objects", ident(schema))
+}
+
+/// The records among the answer to [`records_query`]: name, module, kind.
+pub(super) fn record_rows(messages: &[postgres::SimpleQueryMessage]) -> Vec<(String, String, String)> {
     let mut found = Vec::new();
-    for message in client.simple_query(&sql)? {
+    for message in messages {
         if let postgres::SimpleQueryMessage::Row(row) = message {
             let text = |i: usize| row.get(i).unwrap_or_default().to_string();
             found.push((text(0), text(1), text(2)));
         }
     }
-    Ok(found)
+    found
 }
 
 /// Whether `schema` holds a relation named `name`.

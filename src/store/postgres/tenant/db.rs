@@ -21,6 +21,8 @@ use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Kept, SchemaItem, Te
 struct Among {
     /// Every object `_modreg_objects` records: name, module, kind.
     records: Vec<(String, String, String)>,
+    /// The module's applied migrations, for its driver.
+    applied: Option<Vec<refinery_core::Migration>>,
     /// The objects the module owns before its work.
     owned: Vec<String>,
     /// The names of other modules' objects, lowercase.
@@ -43,20 +45,46 @@ pub(super) struct PostgresTenantDb {
     /// once it is back (`restore_module`), or at the latest at commit: a commit without
     /// it fails, so nothing of theirs is ever lost.
     pending: Vec<String>,
+    /// Writes of modreg's own records put off to go with the next statement of the
+    /// transaction (at the latest its COMMIT), saving their round trips: what
+    /// [`TenantDb::record`] and [`TenantDb::mark_jobs`] write inside a transaction.
+    deferred: String,
 }
 
 impl PostgresTenantDb {
     pub(super) fn new(shared: Arc<Shared>, conn: Pooled, schema: String, scratch: bool) -> Self {
-        PostgresTenantDb { shared, conn, schema, scratch, in_transaction: false, pending: Vec::new() }
+        PostgresTenantDb { shared, conn, schema, scratch, in_transaction: false, pending: Vec::new(), deferred: String::new() }
     }
 
     fn conn(&mut self) -> &mut Pooled {
         &mut self.conn
     }
 
+    /// Runs `sql`, after what was put off.
     fn batch(&mut self, sql: &str) -> Result<()> {
-        let result = self.conn().client().batch_execute(sql);
+        let sql = format!("{}{sql}", self.take_deferred());
+        let result = self.conn().client().batch_execute(&sql);
         result.map_err(|e| self.shared.err(e))
+    }
+
+    /// What was put off ([`Self::deferred`]), as statements to send before others.
+    fn take_deferred(&mut self) -> String {
+        std::mem::take(&mut self.deferred)
+    }
+
+    /// Sends what was put off, before work that does not go through [`Self::batch`].
+    fn flush(&mut self) -> Result<()> {
+        if self.deferred.is_empty() { Ok(()) } else { self.batch("") }
+    }
+
+    /// Runs `sql` now outside a transaction, or with the transaction's next statement.
+    fn write(&mut self, sql: &str) -> Result<()> {
+        if !self.in_transaction {
+            return self.batch(sql);
+        }
+        self.deferred.push_str(sql);
+        self.deferred.push(';');
+        Ok(())
     }
 
     fn require_transaction(&self, step: &str) -> std::result::Result<(), WorkError> {
@@ -65,9 +93,23 @@ impl PostgresTenantDb {
 
     /// What module SQL of `module` runs among, from one read of `_modreg_objects`: the
     /// names it owns, other modules' names, and the tables (views included) and
-    /// sequences of its dependencies, `writable`.
-    fn among(&mut self, module: &str, writable: &BTreeSet<ModuleName>) -> Result<Among> {
-        let records = catalog::records(self.conn.client(), &self.schema).map_err(|e| self.shared.err(e))?;
+    /// sequences of its dependencies, `writable`; and in the same round trip its applied
+    /// migrations, and what was put off (`deferred`).
+    /// `then`: statements to run after the reads, in the same round trip.
+    fn among(&mut self, module: &str, writable: &BTreeSet<ModuleName>, then: &str) -> Result<Among> {
+        let (records, history) = (catalog::records_query(&self.schema), driver::applied_query(&self.schema, module));
+        let sql = format!("{}{records}; {history}; {then}", self.take_deferred());
+        let messages = self.conn.client().simple_query(&sql).map_err(|e| self.shared.err(e))?;
+        // Each statement's answer ends with its command's end; the two reads are the
+        // answers with rows (the others write or set).
+        let answers: Vec<&[postgres::SimpleQueryMessage]> = messages
+            .split_inclusive(|m| matches!(m, postgres::SimpleQueryMessage::CommandComplete(_)))
+            .filter(|answer| answer.iter().any(|m| matches!(m, postgres::SimpleQueryMessage::RowDescription(_))))
+            .collect();
+        let [records, history] = answers.as_slice() else {
+            return Err(Error::internal("the tenant's records and history were not read"));
+        };
+        let (records, applied) = (catalog::record_rows(records), Some(driver::applied(history)));
         let others: HashSet<String> =
             records.iter().filter(|(_, owner, _)| owner != module).map(|(name, _, _)| name.to_lowercase()).collect();
         let owned = records.iter().filter(|(_, owner, _)| owner == module).map(|(name, _, _)| name.clone()).collect();
@@ -83,7 +125,7 @@ impl PostgresTenantDb {
                 _ => {}
             }
         }
-        Ok(Among { records, owned, others, writable, tables, sequences })
+        Ok(Among { records, applied, owned, others, writable, tables, sequences })
     }
 
     /// What PostgreSQL refused of `module`'s SQL is put in words with: every object it
@@ -190,15 +232,16 @@ impl PostgresTenantDb {
 
     /// Runs the module's PostgreSQL migrations (and seeds) as its role; the transaction
     /// is rolled back when one fails ([`Self::refusal_words`]).
-    fn run_module_sql(&mut self, module: &ModuleVersion, seeds: bool, among: &Among) -> std::result::Result<Vec<WorkStep>, WorkError> {
+    fn run_module_sql(&mut self, module: &ModuleVersion, seeds: bool, among: &mut Among) -> std::result::Result<Vec<WorkStep>, WorkError> {
         let name = module.name().as_str();
         let (migrations, seed_files) = module.require_sql(Engine::Postgres).map_err(|e| WorkError::new("migrate", e))?;
         let runner = crate::store::migration_error::runner(module, migrations, history_table(name))?;
         let (interrupts, limit) = (self.shared.interrupts.clone(), self.shared.sql_timeout);
         let run = confine::runner(&self.shared.database, &self.schema, name);
-        let mut driver = Driver::new(&mut self.conn, run, name, migrations, interrupts.as_ref(), limit);
+        let mut driver = Driver::new(&mut self.conn, run, name, migrations, interrupts.as_ref(), limit, among.applied.take());
         let outcome = runner.run(&mut driver);
         let mut steps = std::mem::take(&mut driver.steps);
+        let history = driver.pending();
         drop(driver);
         if let Err(e) = outcome {
             let ownership = self.refusal_words(name, among);
@@ -206,11 +249,14 @@ impl PostgresTenantDb {
             failure.done = steps;
             return Err(failure);
         }
+        // The last migration's history row goes with the next statement.
+        self.deferred.push_str(&history);
         if seeds {
             let run = confine::runner(&self.shared.database, &self.schema, name);
             for seed in seed_files {
                 let step = format!("seed {}", seed.name);
-                match driver::run_script(&mut self.conn, "", &run, &seed.sql, interrupts.as_ref(), limit) {
+                let before = self.take_deferred();
+                match driver::run_script(&mut self.conn, &before, &run, &seed.sql, interrupts.as_ref(), limit) {
                     Ok(duration) => steps.push(WorkStep { name: step, duration, detail: None }),
                     Err(e) => {
                         let (what, file) = (format!("seed `{}` of `{name}`", seed.name), format!("seeds/postgres/{}", seed.name));
@@ -245,8 +291,10 @@ impl Drop for PostgresTenantDb {
 }
 
 impl TenantDb for PostgresTenantDb {
+    /// The BEGIN goes with the transaction's first statement.
     fn begin(&mut self) -> Result<()> {
-        self.batch("BEGIN")?;
+        self.flush()?;
+        self.deferred.push_str("BEGIN;");
         self.in_transaction = true;
         Ok(())
     }
@@ -258,11 +306,16 @@ impl TenantDb for PostgresTenantDb {
         }
         let result = self.batch("COMMIT");
         self.in_transaction = false;
+        if result.is_err() {
+            // A put-off write that failed leaves the transaction open, and aborted.
+            let _ = self.conn().client().batch_execute("ROLLBACK");
+        }
         result
     }
 
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();
+        self.deferred.clear();
         if !self.in_transaction {
             return Ok(());
         }
@@ -279,6 +332,8 @@ impl TenantDb for PostgresTenantDb {
         if self.scratch {
             return Ok(None);
         }
+        self.flush()?;
+        self.shared.forget(&self.schema);
         dump::save_checkpoint(&self.shared, &self.schema)?;
         Ok(Some(CopyMethod::SchemaDump))
     }
@@ -290,11 +345,14 @@ impl TenantDb for PostgresTenantDb {
         self.rollback()?;
         let schema = self.schema.clone();
         let shared = self.shared.clone();
+        shared.forget(&schema);
         dump::restore_checkpoint(&shared, self.conn(), &schema)
     }
 
     fn discard_checkpoint(&mut self) -> Result<()> {
+        self.flush()?;
         let tenant = self.schema.clone();
+        self.shared.forget(&tenant);
         let result = self.conn().client().execute("DELETE FROM _modreg.checkpoints WHERE tenant = $1", &[&tenant]);
         result.map(drop).map_err(|e| self.shared.err(e))
     }
@@ -309,13 +367,22 @@ impl TenantDb for PostgresTenantDb {
         self.require_transaction("migrate")?;
         let at_start = |e: Error| WorkError::new("migrate", e);
         let schema = self.schema.clone();
-        let among = self.among(name, writable).map_err(at_start)?;
-        let (grant, revoke) = confine::rights(&self.shared.database, &schema, name, &among.tables, &among.sequences);
         let limit = self.shared.sql_timeout.as_millis();
-        self.batch(&format!("{grant} SET LOCAL search_path = {}; SET LOCAL statement_timeout = {limit};", ident(&schema)))
-            .map_err(at_start)?;
+        let settings = format!("SET LOCAL search_path = {}; SET LOCAL statement_timeout = {limit};", ident(&schema));
+        let database = self.shared.database.clone();
+        // A module without dependencies gets rights on no table but its own: they go
+        // with the reads. Another gets its dependencies' tables, which the reads find.
+        let (mut among, revoke) = if writable.is_empty() {
+            let (grant, revoke) = confine::rights(&database, &schema, name, &[], &[]);
+            (self.among(name, writable, &format!("{grant} {settings}")).map_err(at_start)?, revoke)
+        } else {
+            let among = self.among(name, writable, "").map_err(at_start)?;
+            let (grant, revoke) = confine::rights(&database, &schema, name, &among.tables, &among.sequences);
+            self.batch(&format!("{grant} {settings}")).map_err(at_start)?;
+            (among, revoke)
+        };
 
-        let steps = self.run_module_sql(module, seeds, &among)?;
+        let steps = self.run_module_sql(module, seeds, &mut among)?;
         let fail = |steps: &[WorkStep], e: Error| {
             let mut failure = WorkError::new("record objects", e);
             failure.done = steps.to_vec();
@@ -341,6 +408,7 @@ impl TenantDb for PostgresTenantDb {
         if own_transaction {
             self.begin()?;
         }
+        self.flush()?;
         let (schema, now) = (self.schema.clone(), self.shared.clock.now_text());
         let role = confine::role(&self.shared.database, &schema, module);
         let saved = kept::save(self.conn().client(), &schema, module, &role, flags, kept.reference(), &now);
@@ -357,6 +425,7 @@ impl TenantDb for PostgresTenantDb {
 
     fn remove_module(&mut self, module: &str) -> std::result::Result<Vec<String>, WorkError> {
         self.require_transaction("remove")?;
+        self.flush().map_err(|e| WorkError::new("remove objects", e))?;
         let schema = self.schema.clone();
         let fail = |e: &postgres::Error| {
             WorkError::new("remove objects", Error::failed(format!("cannot remove the objects of `{module}`: {}", message(e))))
@@ -407,6 +476,7 @@ impl TenantDb for PostgresTenantDb {
 
     fn restore_module(&mut self, kept: &Kept) -> std::result::Result<ArchiveSummary, WorkError> {
         self.require_transaction("restore")?;
+        self.flush().map_err(|e| WorkError::new("restore", e))?;
         let (schema, now) = (self.schema.clone(), self.shared.clock.now_text());
         let restored = kept::restore(self.conn().client(), &schema, kept.reference(), &now)
             .map_err(|e| WorkError::new("restore", e.into_error(&self.shared, format!("cannot restore `{kept}`"))))?;
@@ -431,6 +501,7 @@ impl TenantDb for PostgresTenantDb {
     }
 
     fn modules(&mut self) -> Result<BTreeMap<String, String>> {
+        self.flush()?;
         let sql = format!("SELECT module, version FROM {}._modreg_modules", ident(&self.schema));
         let rows = self.conn().client().query(&sql, &[]);
         Ok(rows.map_err(|e| self.shared.err(e))?.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -441,10 +512,11 @@ impl TenantDb for PostgresTenantDb {
         if statements.is_empty() {
             return Ok(());
         }
-        self.batch(&statements.join(";"))
+        self.write(&statements.join(";"))
     }
 
     fn unrecorded(&mut self) -> Result<Unrecorded> {
+        self.flush()?;
         let schema = self.schema.clone();
         let result = records::unrecorded(self.conn().client(), &schema);
         result.map_err(|e| self.shared.err(e))
@@ -456,7 +528,7 @@ impl TenantDb for PostgresTenantDb {
         }
         let (batch, now) = (literal(batch), literal(&self.shared.clock.now_text()));
         let rows: Vec<String> = jobs.iter().map(|job| format!("({job}, {batch}, {now})")).collect();
-        self.batch(&format!(
+        self.write(&format!(
             "INSERT INTO {}._modreg_jobs (job_id, batch, at) VALUES {}
              ON CONFLICT (job_id) DO UPDATE SET batch = excluded.batch, at = excluded.at",
             ident(&self.schema),
@@ -465,6 +537,7 @@ impl TenantDb for PostgresTenantDb {
     }
 
     fn job_marked(&mut self, job: i64) -> Result<bool> {
+        self.flush()?;
         let sql = format!("SELECT 1 FROM {}._modreg_jobs WHERE job_id = $1", ident(&self.schema));
         let result = self.conn().client().query(&sql, &[&job]);
         Ok(!result.map_err(|e| self.shared.err(e))?.is_empty())

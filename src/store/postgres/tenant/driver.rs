@@ -92,12 +92,42 @@ pub(super) struct Driver<'a> {
     /// The module, and the history table name refinery was given for it.
     module: String,
     history: String,
-    /// refinery's statements not yet sent: they go with the next migration, or at the end.
+    /// refinery's statements not yet sent: they go with the next migration; those of the
+    /// last, with the caller's next statement ([`Driver::pending`]).
     pending: String,
     interrupts: &'a dyn Interrupts,
     limit: Duration,
     bodies: Bodies,
+    /// The module's applied migrations, read before the driver ran ([`applied_query`]):
+    /// the answer to refinery's first question for them, without a round trip.
+    applied: Option<Vec<Migration>>,
     pub steps: Vec<WorkStep>,
+}
+
+/// The statement that reads the applied migrations of `module` from the history of
+/// `schema`, for [`Driver::new`]'s `applied`: what refinery asks first, answered in the
+/// round trip of another read.
+pub(super) fn applied_query(schema: &str, module: &str) -> String {
+    format!(
+        "SELECT version, name, applied_on, checksum FROM {}._modreg_history WHERE module = {} ORDER BY version ASC",
+        super::ident(schema),
+        super::literal(module)
+    )
+}
+
+/// The migrations the rows of [`applied_query`] (among `messages`) say were applied.
+pub(super) fn applied(messages: &[postgres::SimpleQueryMessage]) -> Vec<Migration> {
+    let mut applied = Vec::new();
+    for message in messages {
+        let postgres::SimpleQueryMessage::Row(row) = message else { continue };
+        let text = |i: usize| row.get(i).unwrap_or_default().to_string();
+        // refinery wrote these itself; an unreadable one is taken as applied now with
+        // checksum 0, which refinery then reports as divergent.
+        let version: i32 = text(0).parse().unwrap_or(0);
+        let applied_on = OffsetDateTime::parse(&text(2), &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        applied.push(Migration::applied(version, text(1), applied_on, text(3).parse().unwrap_or(0)));
+    }
+    applied
 }
 
 impl<'a> Driver<'a> {
@@ -108,6 +138,7 @@ impl<'a> Driver<'a> {
         migrations: &[crate::domain::module::Migration],
         interrupts: &'a dyn Interrupts,
         limit: Duration,
+        applied: Option<Vec<Migration>>,
     ) -> Self {
         let history = super::catalog::history_table(module);
         Driver {
@@ -119,8 +150,15 @@ impl<'a> Driver<'a> {
             interrupts,
             limit,
             bodies: Bodies::new(migrations),
+            applied,
             steps: Vec::new(),
         }
+    }
+
+    /// refinery's statements it has not sent, for the caller to send in its transaction
+    /// before it commits.
+    pub(super) fn pending(&mut self) -> String {
+        std::mem::take(&mut self.pending)
     }
 
     /// refinery's statement on its history table, on the module's rows of the tenant's
@@ -166,29 +204,21 @@ impl Transaction for Driver<'_> {
             }
             count += 1;
         }
-        if !self.pending.is_empty() {
-            let pending = std::mem::take(&mut self.pending);
-            self.conn.client().batch_execute(&pending).map_err(DriverError::History)?;
-        }
+        // What is left (the last migration's history row) is the caller's to send
+        // ([`Driver::pending`]).
         Ok(count)
     }
 }
 
 impl Query<Vec<Migration>> for Driver<'_> {
     fn query(&mut self, query: &str) -> Result<Vec<Migration>, Self::Error> {
+        let asks_applied = query == format!("SELECT version, name, applied_on, checksum FROM {} ORDER BY version ASC;", self.history);
+        if asks_applied && let Some(applied) = self.applied.take() {
+            return Ok(applied);
+        }
         let query = self.translate(query).unwrap_or_default();
         let messages = self.conn.client().simple_query(&query).map_err(DriverError::History)?;
-        let mut applied = Vec::new();
-        for message in messages {
-            let postgres::SimpleQueryMessage::Row(row) = message else { continue };
-            let text = |i: usize| row.get(i).unwrap_or_default().to_string();
-            // refinery wrote these itself; an unreadable one is taken as applied now with
-            // checksum 0, which refinery then reports as divergent.
-            let version: i32 = text(0).parse().unwrap_or(0);
-            let applied_on = OffsetDateTime::parse(&text(2), &Rfc3339).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            applied.push(Migration::applied(version, text(1), applied_on, text(3).parse().unwrap_or(0)));
-        }
-        Ok(applied)
+        Ok(applied(&messages))
     }
 }
 

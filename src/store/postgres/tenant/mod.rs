@@ -18,9 +18,9 @@ mod dump;
 mod kept;
 mod records;
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postgres::NoTls;
@@ -90,6 +90,16 @@ fn lock_key(tenant: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
+/// What this process read of a tenant as it took the tenant's lock: whether it is a
+/// tenant of the database, and whether it has a rollback checkpoint. True for as long as
+/// the lock is held, since only the lock's holder changes either; whatever this process
+/// changes of either forgets them ([`Shared::forget`]), to be read again.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    registered: bool,
+    checkpoint: bool,
+}
+
 /// What the tenant databases share: the pool, the URL for PostgreSQL's own programs, and
 /// what module SQL runs under.
 pub(crate) struct Shared {
@@ -103,9 +113,29 @@ pub(crate) struct Shared {
     sql_timeout: Duration,
     clock: Arc<dyn Clock>,
     interrupts: Arc<dyn Interrupts>,
+    /// The facts of the tenants whose locks this process holds (by [`TenantFiles::lock`]).
+    facts: Mutex<HashMap<String, Facts>>,
 }
 
 impl Shared {
+    fn known(&self, tenant: &str) -> Option<Facts> {
+        self.facts.lock().ok()?.get(tenant).copied()
+    }
+
+    fn learn(&self, tenant: &str, facts: Facts) {
+        if let Ok(mut all) = self.facts.lock() {
+            all.insert(tenant.to_string(), facts);
+        }
+    }
+
+    /// Forgets what was read of `tenant` when its lock was taken: this process is
+    /// changing it, or letting the lock go.
+    fn forget(&self, tenant: &str) {
+        if let Ok(mut all) = self.facts.lock() {
+            all.remove(tenant);
+        }
+    }
+
     fn client(&self) -> Result<Pooled> {
         self.pool.get().map_err(|e| {
             Error::storage(format!("no connection to the tenants database `{}`: {e}", self.shown))
@@ -161,7 +191,8 @@ impl PostgresTenants {
             .test_on_check_out(false)
             .connection_timeout(timeout.max(Duration::from_secs(1)))
             .build_unchecked(pool::Manager::renewing(config, RENEW_AFTER));
-        let shared = Shared { pool, url: url.to_string(), database, shown, sql_timeout, clock, interrupts };
+        let facts = Mutex::new(HashMap::new());
+        let shared = Shared { pool, url: url.to_string(), database, shown, sql_timeout, clock, interrupts, facts };
         Ok(PostgresTenants { shared: Arc::new(shared) })
     }
 
@@ -181,6 +212,9 @@ impl PostgresTenants {
     }
 
     fn registered(&self, tenant: &str) -> Result<bool> {
+        if let Some(facts) = self.shared.known(tenant) {
+            return Ok(facts.registered);
+        }
         Ok(!self.query("SELECT 1 FROM _modreg.tenants WHERE tenant = $1", &[&tenant])?.is_empty())
     }
 
@@ -197,16 +231,21 @@ fn reserved(tenant: &str) -> bool {
     tenant == "public" || tenant == "information_schema" || tenant.starts_with("pg_")
 }
 
-/// Advisory locks held on one pooled connection; dropping them lets the locks go.
+/// Advisory locks held on one pooled connection; dropping them lets the locks go, and
+/// what was read of the tenant as its lock was taken (`facts`).
 struct AdvisoryLock {
     conn: Option<Pooled>,
     keys: Vec<i64>,
+    facts: Option<(Arc<Shared>, String)>,
 }
 
 impl Drop for AdvisoryLock {
     fn drop(&mut self) {
+        if let Some((shared, tenant)) = self.facts.take() {
+            shared.forget(&tenant);
+        }
         if let Some(mut conn) = self.conn.take() {
-            let released = self.keys.iter().all(|key| conn.client().execute("SELECT pg_advisory_unlock($1)", &[key]).is_ok());
+            let released = self.keys.iter().all(|key| conn.query("SELECT pg_advisory_unlock($1)", &[key]).is_ok());
             if !released {
                 // The lock may still be held by this session: the connection must not go
                 // back to the pool with it.
@@ -262,6 +301,7 @@ impl TenantFiles for PostgresTenants {
             name = literal(tenant),
             now = literal(&self.shared.clock.now_text()),
         );
+        self.shared.forget(tenant);
         let mut conn = self.shared.client()?;
         conn.client().batch_execute(&sql).map_err(|e| {
             let _ = conn.client().batch_execute("ROLLBACK");
@@ -306,6 +346,7 @@ impl TenantFiles for PostgresTenants {
             name = literal(tenant),
             roles = if kept.is_none() { confine::DROP_UNUSED_ROLES } else { "" },
         );
+        self.shared.forget(tenant);
         let mut conn = self.shared.client()?;
         conn.client().batch_execute(&sql).map_err(|e| {
             let _ = conn.client().batch_execute("ROLLBACK");
@@ -315,6 +356,9 @@ impl TenantFiles for PostgresTenants {
 
     fn checkpoint(&self, tenant: &str) -> Checkpoint {
         // A checkpoint is written in one statement: it is there whole, or not at all.
+        if let Some(facts) = self.shared.known(tenant) {
+            return if facts.checkpoint { Checkpoint::Complete } else { Checkpoint::None };
+        }
         match self.query("SELECT 1 FROM _modreg.checkpoints WHERE tenant = $1", &[&tenant]) {
             Ok(rows) if !rows.is_empty() => Checkpoint::Complete,
             _ => Checkpoint::None,
@@ -370,14 +414,29 @@ impl TenantFiles for PostgresTenants {
             .collect())
     }
 
+    /// Also reads, in the same round trip once the lock is held, whether the tenant is
+    /// one and has a checkpoint (`Facts`), which the work under the lock asks again and
+    /// again.
     fn lock(&self, tenant: &str, timeout: Duration) -> Result<TenantLock> {
-        let key = lock_key(tenant);
+        let (key, name) = (lock_key(tenant), literal(tenant));
+        // Each statement of a simple query reads what is committed as it starts: the
+        // second, what the lock's last holder committed.
+        let sql = format!(
+            "SELECT pg_try_advisory_lock({key});
+             SELECT EXISTS (SELECT 1 FROM _modreg.tenants WHERE tenant = {name}),
+                    EXISTS (SELECT 1 FROM _modreg.checkpoints WHERE tenant = {name})"
+        );
         let mut conn = self.shared.client()?;
         let deadline = Instant::now() + timeout;
         loop {
-            let row = conn.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).map_err(|e| self.shared.err(e))?;
-            if row.get::<_, bool>(0) {
-                return Ok(Box::new(AdvisoryLock { conn: Some(conn), keys: vec![key] }));
+            let messages = conn.client().simple_query(&sql).map_err(|e| self.shared.err(e))?;
+            let rows: Vec<&postgres::SimpleQueryRow> =
+                messages.iter().filter_map(|m| if let postgres::SimpleQueryMessage::Row(row) = m { Some(row) } else { None }).collect();
+            let yes = |row: usize, column: usize| rows.get(row).and_then(|r| r.get(column)) == Some("t");
+            if yes(0, 0) {
+                self.shared.learn(tenant, Facts { registered: yes(1, 0), checkpoint: yes(1, 1) });
+                let facts = Some((self.shared.clone(), tenant.to_string()));
+                return Ok(Box::new(AdvisoryLock { conn: Some(conn), keys: vec![key], facts }));
             }
             if Instant::now() >= deadline {
                 return Err(Error::busy(format!("tenant `{tenant}` is busy: another modreg process is working on it"))
@@ -391,7 +450,7 @@ impl TenantFiles for PostgresTenants {
     fn lock_each(&self, tenants: &[String]) -> std::result::Result<Vec<TenantLock>, (String, Error)> {
         let Some(first) = tenants.first() else { return Ok(Vec::new()) };
         let conn = self.shared.client().map_err(|e| (first.clone(), e))?;
-        let mut held = AdvisoryLock { conn: Some(conn), keys: Vec::with_capacity(tenants.len()) };
+        let mut held = AdvisoryLock { conn: Some(conn), keys: Vec::with_capacity(tenants.len()), facts: None };
         for tenant in tenants {
             let key = lock_key(tenant);
             let Some(conn) = held.conn.as_mut() else {
