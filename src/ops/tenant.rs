@@ -31,10 +31,28 @@ pub fn add(ctx: &Context, tenants: &[TenantName], reporter: &dyn Reporter) -> Re
         // interleave; this also creates the lock file that every later command takes.
         let _lock = ctx.lock_tenant(tenant.as_str(), reporter)?;
         let changes = change::add_tenant(tenant.as_str(), ctx.pinned_to_host(), &ctx.now());
-        let added = ctx.landlord.tenant(tenant.as_str())?.is_none() && ctx.landlord.commit(&changes)? == Commit::Done;
-        if !ctx.tenants.exists(tenant.as_str()) {
+        let known = ctx.landlord.tenant(tenant.as_str())?.is_some();
+        // The database first, so that a tenant the landlord lists always has one: one
+        // that cannot be made leaves nothing recorded, and one made for a landlord that
+        // then cannot record it goes again.
+        let made = !ctx.tenants.exists(tenant.as_str());
+        if made {
             ctx.tenants.create(tenant.as_str())?;
         }
+        let added = !known
+            && match ctx.landlord.commit(&changes) {
+                Ok(commit) => commit == Commit::Done,
+                Err(e) => {
+                    if made && let Err(undo) = ctx.tenants.retire(tenant.as_str(), None) {
+                        reporter.warning(&format!(
+                            "the database made for tenant `{tenant}` is left at {}: {}",
+                            ctx.tenants.location(tenant.as_str()),
+                            undo.message
+                        ));
+                    }
+                    return Err(e);
+                }
+            };
         if added {
             // When it was added, for a landlord rebuilt from the file.
             tenant_records::write(ctx, tenant.as_str(), &changes, &[], "")?;

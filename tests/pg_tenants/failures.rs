@@ -1,5 +1,8 @@
 //! What must leave a tenant's schema as it was: a failing migration, a module without
-//! PostgreSQL SQL, a failing hook after one that wrote the tenant database.
+//! PostgreSQL SQL, a failing hook after one that wrote the tenant database, a record that
+//! cannot be written, a schema that cannot be made, a killed process.
+
+use std::time::{Duration, Instant};
 
 use crate::world;
 
@@ -212,4 +215,61 @@ fn a_record_that_cannot_be_written_at_commit_rolls_the_work_back_and_the_next_te
     assert_eq!(status("beta"), "completed", "{report}");
     assert!(world.objects("beta").iter().any(|o| o == "notes"), "{:?}", world.objects("beta"));
     assert_eq!(world.installed("beta").get("notes").map(String::as_str), Some("1.0.0"));
+}
+
+#[test]
+fn a_tenant_whose_schema_cannot_be_made_is_not_recorded_and_can_be_added_later() {
+    let Some(world) = world(false) else { return };
+    // The database refuses acme's schema (as a policy of its own, or a full disk, would).
+    world
+        .tenant_client("public")
+        .batch_execute(
+            "CREATE FUNCTION public.no_acme() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN
+                 IF current_query() LIKE '%CREATE SCHEMA IF NOT EXISTS \"acme\"%' THEN RAISE EXCEPTION 'no schema for acme today'; END IF;
+             END $$;
+             CREATE EVENT TRIGGER no_acme ON ddl_command_start WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION public.no_acme();",
+        )
+        .unwrap();
+    let run = world.run(&["tenant", "add", "globex", "acme", "--json"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let error = run.error();
+    assert!(error["message"].as_str().unwrap().contains("no schema for acme today"), "{error}");
+    let listed: Vec<String> =
+        world.json(&["tenant", "list"])["tenants"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed, ["globex"], "acme is not in the landlord");
+    assert!(world.has_tenant_db("globex"));
+    assert!(!world.has_tenant_db("acme"));
+    world.ok(&["doctor"]);
+    world.tenant_client("public").batch_execute("DROP EVENT TRIGGER no_acme").unwrap();
+    let added = world.json(&["tenant", "add", "acme"]);
+    assert_eq!(added["added"], serde_json::json!(["acme"]), "{added}");
+    assert!(world.has_tenant_db("acme"));
+}
+
+#[test]
+fn the_statement_of_a_killed_modreg_stops_on_the_server_within_seconds() {
+    let Some(world) = world(false) else { return };
+    world.module("slow", "slow", "1.0.0").migration("postgres/V1__slow", "CREATE TABLE slow_t (id int);\nSELECT pg_sleep(60);").write();
+    world.ok(&["tenant", "add", "acme"]);
+    let mut admin = world.tenant_client("public");
+    let mut sleeping = || -> i64 {
+        let sql = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()";
+        admin.query_one(sql, &[]).unwrap().get(0)
+    };
+    let mut child = world.spawn(&["install", "slow", "--tenant", "acme"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sleeping() == 0 {
+        assert!(Instant::now() < deadline, "the migration never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    // Without a client to answer to, the server stops the statement and rolls it back,
+    // rather than running it to its end (a minute here, hours for a big table).
+    while sleeping() > 0 {
+        assert!(killed.elapsed() < Duration::from_secs(10), "the killed process's statement still runs after {:?}", killed.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!world.has_object("acme", "slow_t"), "its transaction went with it");
 }

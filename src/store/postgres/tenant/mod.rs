@@ -183,8 +183,17 @@ impl PostgresTenants {
         first
             .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} {} COMMIT;", catalog::OBJECTS_IN))
             .map_err(|e| pg_error(&shown, e).context("cannot create modreg's schema `_modreg`"))?;
-        let database: String =
-            first.query_one("SELECT current_database()::text", &[]).map(|r| r.get(0)).map_err(|e| pg_error(&shown, e))?;
+        let (database, version): (String, i32) = first
+            .query_one("SELECT current_database()::text, current_setting('server_version_num')::int", &[])
+            .map(|r| (r.get(0), r.get(1)))
+            .map_err(|e| pg_error(&shown, e))?;
+        let mut config = config;
+        if version >= 140_000 {
+            // A server process whose client is gone (a killed modreg) stops the statement
+            // within a second, and rolls back, instead of running it to its end.
+            let options = config.get_options().map_or_else(String::new, |o| format!("{o} "));
+            config.options(&format!("{options}-c client_connection_check_interval=1000"));
+        }
         let pool = r2d2::Pool::builder()
             .max_size(32)
             .min_idle(Some(0))
