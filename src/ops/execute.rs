@@ -516,7 +516,8 @@ impl Runner<'_> {
 /// The variables a hook gets (SPEC §2).
 fn hook_call(ctx: &Context, tenant: &str, action: &Action, job: i64, kind: HookKind, program: PathBuf, dir: PathBuf) -> HookCall {
     let mut env = vec![("MODREG_TENANT".to_string(), tenant.to_string())];
-    env.extend(ctx.tenants.hook_env(tenant));
+    let writes = kind == HookKind::Rollback || action.module.manifest.hook_writes_tenant_db(kind);
+    env.extend(ctx.tenants.hook_env(tenant, writes));
     env.extend([
         ("MODREG_MODULE".to_string(), action.module.name().to_string()),
         ("MODREG_VERSION".to_string(), action.module.version().to_string()),

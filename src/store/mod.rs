@@ -774,8 +774,10 @@ pub trait TenantFiles: Send + Sync {
     fn engine(&self) -> Engine;
     /// Where the tenant's data is, as messages show it: a file's path, for SQLite files.
     fn location(&self, tenant: &str) -> String;
-    /// What a hook is told of the tenant's database (`MODREG_TENANT_DB` for SQLite files).
-    fn hook_env(&self, tenant: &str) -> Vec<(String, String)>;
+    /// What a hook is told of the tenant's database (`MODREG_TENANT_DB` for SQLite files);
+    /// `writes`: the hook may write it (it is listed in `writes_tenant_db`, or a
+    /// `rollback` hook), else what it is told lets it only read where the engine can say so.
+    fn hook_env(&self, tenant: &str, writes: bool) -> Vec<(String, String)>;
     fn exists(&self, tenant: &str) -> bool;
     /// Whether a tenant of this name can have a database here (a PostgreSQL schema may not
     /// take a name PostgreSQL keeps for itself); asked before the tenant is registered.

@@ -18,6 +18,13 @@ fn notes(world: &crate::support::World, version: &str, v2: Option<&str>) {
     module.write();
 }
 
+/// Tenant acme, with notes 1.0.0 installed.
+fn notes_on_acme(world: &crate::support::World) {
+    notes(world, "1.0.0", None);
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "notes", "--tenant", "acme"]);
+}
+
 #[test]
 fn a_failing_migration_rolls_back_the_whole_job_and_says_where() {
     let Some(world) = world(false) else { return };
@@ -139,9 +146,7 @@ fn a_tenants_database_that_does_not_exist_is_a_wrong_url_not_a_bug() {
 #[test]
 fn doctor_tells_how_to_put_a_damaged_schema_back_and_that_way_works() {
     let Some(world) = world(false) else { return };
-    notes(&world, "1.0.0", None);
-    world.ok(&["tenant", "add", "acme"]);
-    world.ok(&["install", "notes", "--tenant", "acme"]);
+    notes_on_acme(&world);
     world.ok(&["backup", "bk", "--tenants"]);
     world.sql("acme", "DELETE FROM notes; DROP TABLE _modreg_objects;");
     let run = world.run(&["doctor", "--json"]);
@@ -272,4 +277,30 @@ fn the_statement_of_a_killed_modreg_stops_on_the_server_within_seconds() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!world.has_object("acme", "slow_t"), "its transaction went with it");
+}
+
+#[test]
+fn a_hook_not_listed_in_writes_tenant_db_may_read_but_its_write_fails_the_job() {
+    let Some(world) = world(false) else { return };
+    notes_on_acme(&world);
+    let psql = |sql: &str| {
+        format!("psql -q -v ON_ERROR_STOP=1 \"$MODREG_TENANT_URL\" -c \"SET search_path = $MODREG_TENANT_SCHEMA\" -c \"{sql}\"")
+    };
+    for (name, hook) in [("reader", "SELECT count(*) FROM notes"), ("writer", "INSERT INTO notes (body) VALUES ('by the hook')")] {
+        world
+            .module(name, name, "1.0.0")
+            .dep("notes", "^1")
+            .migration(&format!("postgres/V1__{name}"), &format!("CREATE TABLE {name}_t (id int);"))
+            .hook("post_install", &psql(hook))
+            .write();
+    }
+    world.ok(&["install", "reader", "--tenant", "acme"]);
+    let error = world.run(&["install", "writer", "--tenant", "acme", "--json"]).code(1).error();
+    assert!(error["message"].as_str().unwrap().contains("post_install hook"), "{error}");
+    let job = world.jobs().pop().unwrap();
+    assert_eq!(job["status"], "rolled_back", "{job}");
+    assert!(job.to_string().contains("read-only transaction"), "the hook's own words say why: {job}");
+    assert_eq!(world.int("acme", "SELECT count(*) FROM notes"), 1, "the hook wrote nothing");
+    assert!(!world.has_object("acme", "writer_t"), "the job's work went with it");
+    assert_eq!(world.installed("acme").keys().collect::<Vec<_>>(), ["notes", "reader"]);
 }

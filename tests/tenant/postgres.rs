@@ -156,7 +156,10 @@ fn a_module_role_owns_the_modules_objects_and_an_application_reads_them_by_searc
     client.batch_execute("SET search_path = acme").unwrap();
     let total: i64 = client.query_one("SELECT sum(total)::bigint FROM invoices", &[]).unwrap().get(0);
     assert_eq!(total, 425);
-    assert!(tenants.hook_env("acme").iter().any(|(k, v)| k == "MODREG_TENANT_SCHEMA" && v == "acme"));
+    assert!(tenants.hook_env("acme", true).iter().any(|(k, v)| k == "MODREG_TENANT_SCHEMA" && v == "acme"));
+    let url = |writes: bool| tenants.hook_env("acme", writes).into_iter().find(|(k, _)| k == "MODREG_TENANT_URL").unwrap().1;
+    assert!(!url(true).contains("read_only"), "{}", url(true));
+    assert!(url(false).contains("default_transaction_read_only%3Don"), "a hook that may not write gets read-only sessions: {}", url(false));
 }
 
 #[test]

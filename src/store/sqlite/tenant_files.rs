@@ -120,7 +120,8 @@ impl TenantFiles for SqliteTenantFiles {
         self.path(tenant).display().to_string()
     }
 
-    fn hook_env(&self, tenant: &str) -> Vec<(String, String)> {
+    /// A hook that may not write finds the file locked by modreg's transaction.
+    fn hook_env(&self, tenant: &str, _writes: bool) -> Vec<(String, String)> {
         let path = self.path(tenant);
         let path = std::path::absolute(&path).unwrap_or(path);
         vec![("MODREG_TENANT_DB".to_string(), path.display().to_string())]

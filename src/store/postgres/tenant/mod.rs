@@ -235,6 +235,33 @@ impl PostgresTenants {
     }
 }
 
+/// `url` with `default_transaction_read_only` on for its sessions, in its `options`
+/// (which libpq and most drivers read): added to any the URL has, or as a new parameter.
+fn read_only_url(url: &str) -> String {
+    const READ_ONLY: &str = "-c%20default_transaction_read_only%3Don";
+    let (base, fragment) = url.split_once('#').map_or((url, None), |(b, f)| (b, Some(f)));
+    let mut out = match base.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.strip_prefix("options=") {
+                    Some(value) => format!("options={READ_ONLY}%20{value}"),
+                    None => p.to_string(),
+                })
+                .collect();
+            let had = query.split('&').any(|p| p.starts_with("options="));
+            let extra = if had { String::new() } else { format!("&options={READ_ONLY}") };
+            format!("{path}?{}{extra}", params.join("&"))
+        }
+        None => format!("{base}?options={READ_ONLY}"),
+    };
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
 /// Names PostgreSQL keeps for itself, which no tenant's schema may take.
 fn reserved(tenant: &str) -> bool {
     tenant == "public" || tenant == "information_schema" || tenant.starts_with("pg_")
@@ -273,8 +300,11 @@ impl TenantFiles for PostgresTenants {
         format!("schema `{tenant}` of {}", self.shared.shown)
     }
 
-    fn hook_env(&self, tenant: &str) -> Vec<(String, String)> {
-        vec![("MODREG_TENANT_URL".to_string(), self.shared.url.clone()), ("MODREG_TENANT_SCHEMA".to_string(), tenant.to_string())]
+    /// A hook that may not write gets a URL whose sessions are read-only
+    /// (`default_transaction_read_only`): its writes fail, and fail the job, as on SQLite.
+    fn hook_env(&self, tenant: &str, writes: bool) -> Vec<(String, String)> {
+        let url = if writes { self.shared.url.clone() } else { read_only_url(&self.shared.url) };
+        vec![("MODREG_TENANT_URL".to_string(), url), ("MODREG_TENANT_SCHEMA".to_string(), tenant.to_string())]
     }
 
     fn exists(&self, tenant: &str) -> bool {
@@ -491,5 +521,22 @@ impl TenantFiles for PostgresTenants {
     fn copy_to(&self, tenant: &str, dest: &std::path::Path) -> Result<u64> {
         self.require(tenant)?;
         dump::to_file(&self.shared, tenant, dest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_only_url;
+
+    #[test]
+    fn a_read_only_url_adds_the_setting_to_the_options_the_url_has_or_as_a_new_parameter() {
+        let on = "-c%20default_transaction_read_only%3Don";
+        assert_eq!(read_only_url("postgres://u@h:5432/db"), format!("postgres://u@h:5432/db?options={on}"));
+        assert_eq!(read_only_url("postgres://u@h/db?sslmode=disable"), format!("postgres://u@h/db?sslmode=disable&options={on}"));
+        assert_eq!(
+            read_only_url("postgres://u@h/db?options=-c%20work_mem%3D64MB&sslmode=disable"),
+            format!("postgres://u@h/db?options={on}%20-c%20work_mem%3D64MB&sslmode=disable")
+        );
+        assert_eq!(read_only_url("postgres://u@h/db#x"), format!("postgres://u@h/db?options={on}#x"));
     }
 }
