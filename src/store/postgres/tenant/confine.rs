@@ -69,9 +69,21 @@ pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[Strin
              END IF;
              -- A role is the cluster's: one of a database dropped since has no runner here.
              IF to_regprocedure({runner_l}) IS NULL THEN
-                 CREATE FUNCTION {runner}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
-                     AS $run$ DECLARE statement text; BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP; END $run$;
-                 ALTER FUNCTION {runner}(text[]) OWNER TO {quoted};
+                 IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+                     CREATE FUNCTION {runner}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS {body};
+                     ALTER FUNCTION {runner}(text[]) OWNER TO {quoted};
+                 ELSE
+                     -- A new owner needs CREATE on the function's schema, which no module
+                     -- role may have on `_modreg` (and granting it would update that
+                     -- schema for every tenant at once): the runner is made in a schema
+                     -- of the role's own, given to it there, and moved, which takes
+                     -- CREATE of modreg's user alone.
+                     CREATE SCHEMA {making} AUTHORIZATION {quoted};
+                     CREATE FUNCTION {making}.{runner_name}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS {body};
+                     ALTER FUNCTION {making}.{runner_name}(text[]) OWNER TO {quoted};
+                     ALTER FUNCTION {making}.{runner_name}(text[]) SET SCHEMA {ADMIN};
+                     DROP SCHEMA {making};
+                 END IF;
                  REVOKE ALL ON FUNCTION {runner}(text[]) FROM PUBLIC;
                  INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES ({name}, {tenant}, {module_l}) ON CONFLICT (role) DO NOTHING;
              END IF;
@@ -81,6 +93,9 @@ pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[Strin
         tenant = literal(schema),
         module_l = literal(module),
         runner_l = literal(&format!("{runner}(text[])")),
+        runner_name = ident(&format!("run_{}", digest_of(database, schema, module))),
+        making = ident(&format!("_modreg_o_{}", digest_of(database, schema, module))),
+        body = "$run$ DECLARE statement text; BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP; END $run$",
     );
     let mut revoke = String::new();
     let list = |names: &[String]| names.iter().map(|n| format!("{s}.{}", ident(n))).collect::<Vec<_>>().join(", ");

@@ -85,6 +85,12 @@ fn schema_exists(conn: &mut Connection, schema: &str) -> std::result::Result<boo
 
 /// Puts the tenant's schema back as its checkpoint has it; false when there is none. A
 /// run that a killed process left half done is finished.
+///
+/// The schema is made first, with its module roles' right to create in it, and
+/// `pg_restore` makes the rest: giving an object to its module's role (`ALTER … OWNER TO`)
+/// takes that right unless modreg's user is a superuser, and `pg_restore` grants rights
+/// only after every object is made. Until the restore commits, the schema made first has
+/// no `_modreg_modules`, so a run killed in between is told apart from a finished one.
 pub(super) fn restore_checkpoint(shared: &Shared, conn: &mut Connection, schema: &str) -> Result<bool> {
     let err = |e: postgres::Error| shared.err(e).context(format!("cannot restore the checkpoint of `{schema}`"));
     let rows = conn.client().query("SELECT dump FROM _modreg.checkpoints WHERE tenant = $1", &[&schema]).map_err(err)?;
@@ -93,13 +99,15 @@ pub(super) fn restore_checkpoint(shared: &Shared, conn: &mut Connection, schema:
     let aside = format!("_modreg_r_{}", digest(&[schema]));
     let (s, a) = (ident(schema), ident(&aside));
     let (present, set_aside) = (schema_exists(conn, schema).map_err(err)?, schema_exists(conn, &aside).map_err(err)?);
-    if !(present && set_aside) {
-        if present {
+    let restored = present && set_aside && super::catalog::has_relation(conn.client(), schema, "_modreg_modules").map_err(err)?;
+    if !restored {
+        if present && set_aside {
+            // Made first by a run killed before its restore committed.
+            conn.client().batch_execute(&format!("DROP SCHEMA {s} CASCADE")).map_err(err)?;
+        } else if present {
             conn.client().batch_execute(&format!("ALTER SCHEMA {s} RENAME TO {a}")).map_err(err)?;
         }
-        let mut command = program("pg_restore");
-        command.args(["--single-transaction", "--exit-on-error", "--no-password"]);
-        if let Err(e) = run(shared, command, Some(&dump)) {
+        if let Err(e) = restore_dump(shared, conn, schema, &dump) {
             // Nothing of the dump stayed: the schema set aside goes back.
             let _ =
                 conn.client().batch_execute(&format!("BEGIN; DROP SCHEMA IF EXISTS {s} CASCADE; ALTER SCHEMA {a} RENAME TO {s}; COMMIT;"));
@@ -113,4 +121,49 @@ pub(super) fn restore_checkpoint(shared: &Shared, conn: &mut Connection, schema:
         ))
         .map_err(err)?;
     Ok(true)
+}
+
+/// Makes `schema` with the rights of the module roles that own objects of `dump`, then
+/// restores the rest of `dump` into it in one transaction.
+fn restore_dump(shared: &Shared, conn: &mut Connection, schema: &str, dump: &[u8]) -> Result<()> {
+    let mut list = program("pg_restore");
+    list.args(["--list", "--no-password"]);
+    let list = String::from_utf8_lossy(&run(shared, list, Some(dump))?).into_owned();
+    let (list, owners) = without_schema_entry(&list, schema);
+    let s = ident(schema);
+    let mut make = format!("CREATE SCHEMA {s};");
+    if !owners.is_empty() {
+        let roles: Vec<String> = owners.iter().map(|r| ident(r)).collect();
+        make.push_str(&format!("GRANT USAGE, CREATE ON SCHEMA {s} TO {};", roles.join(", ")));
+    }
+    conn.client().batch_execute(&make).map_err(|e| shared.err(e))?;
+    let mut file = tempfile::NamedTempFile::new().map_err(|e| io_error("cannot write the list of what to restore".to_string(), e))?;
+    file.write_all(list.as_bytes()).map_err(|e| io_error("cannot write the list of what to restore".to_string(), e))?;
+    let mut command = program("pg_restore");
+    command.args(["--single-transaction", "--exit-on-error", "--no-password"]).arg(format!("--use-list={}", file.path().display()));
+    run(shared, command, Some(dump)).map(drop)
+}
+
+/// `pg_restore --list` output without the entry that makes `schema` itself (commented
+/// out), and the module roles (`_modreg_m_…`) that own what the rest makes: the last
+/// word of each entry is its owner.
+fn without_schema_entry(list: &str, schema: &str) -> (String, std::collections::BTreeSet<String>) {
+    let mut owners = std::collections::BTreeSet::new();
+    let mut out = String::with_capacity(list.len() + 2);
+    for line in list.lines() {
+        let entry = line.split_once(' ').map(|(_, rest)| rest).filter(|_| !line.starts_with(';'));
+        let makes_schema = entry.is_some_and(|rest| {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            words.len() >= 5 && words[2] == "SCHEMA" && words[3] == "-" && words[4] == schema
+        });
+        if let Some(owner) = entry.and_then(|rest| rest.split_whitespace().last()).filter(|o| o.starts_with("_modreg_m_")) {
+            owners.insert(owner.to_string());
+        }
+        if makes_schema {
+            out.push(';');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    (out, owners)
 }

@@ -179,7 +179,13 @@ pub(super) fn save(
     }
     client.batch_execute("RESET search_path")?;
     if kind == FileKind::UpgradeCopy {
+        // Unless modreg's user is a superuser, giving the copies to the module's role
+        // takes the role's right to create in the kept schema: for the copy alone, in its
+        // transaction, before any module SQL runs.
+        let r = ident(role);
+        client.batch_execute(&format!("GRANT CREATE ON SCHEMA {k} TO {r}"))?;
         copy_module(client, schema, module, role, kept, &objects)?;
+        client.batch_execute(&format!("REVOKE CREATE ON SCHEMA {k} FROM {r}"))?;
     } else {
         for (name, object_kind, _) in &objects {
             let statement = move_statement(schema, kept, name, object_kind);
