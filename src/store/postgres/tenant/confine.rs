@@ -277,23 +277,41 @@ enum Use {
     Write,
 }
 
-/// What `statement` (its text from the start; the rest may follow) did with `table`.
-fn use_of(statement: &str, table: &str) -> Use {
-    let words: Vec<String> = statement[code_start(statement)..]
+/// The words of `statement` (its text from the start), lowercase and unqualified.
+fn words_of(statement: &str) -> impl Iterator<Item = String> + '_ {
+    statement[code_start(statement)..]
         .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
         .filter(|w| !w.is_empty())
-        .take(12)
         .map(|w| w.rsplit('.').next().unwrap_or(w).trim_matches('"').to_ascii_lowercase())
-        .collect();
+}
+
+/// The table a DML statement whose verb is `words[at]` writes: the first name after its
+/// leading keywords; `None` for another word.
+fn written_at(words: &[String], at: usize) -> Option<&str> {
+    let skip: &[&str] = match words[at].as_str() {
+        "insert" | "merge" => &["into", "only"],
+        "delete" => &["from", "only"],
+        "update" => &["only"],
+        _ => return None,
+    };
+    Some(words[at + 1..].iter().find(|w| !skip.contains(&w.as_str())).map_or("", String::as_str))
+}
+
+/// What `statement` (its text from the start; the rest may follow) did with `table`.
+fn use_of(statement: &str, table: &str) -> Use {
+    let words: Vec<String> = words_of(statement).take(12).collect();
     let word = |i: usize| words.get(i).map_or("", String::as_str);
-    // The table a DML statement writes: the first name after its leading keywords.
-    let target = |skip: &[&str]| words.iter().skip(1).find(|w| !skip.contains(&w.as_str())).cloned().unwrap_or_default();
-    let writes = |target: String| if target.eq_ignore_ascii_case(table) { Use::Write } else { Use::Read };
+    let writes = |at: usize| if written_at(&words, at).is_some_and(|t| t.eq_ignore_ascii_case(table)) { Use::Write } else { Use::Read };
     match word(0) {
         "select" | "values" | "table" => Use::Read,
-        "insert" | "merge" => writes(target(&["into", "only"])),
-        "delete" => writes(target(&["from", "only"])),
-        "update" => writes(target(&["only"])),
+        "insert" | "merge" | "delete" | "update" => writes(0),
+        // Common table expressions: a write only where one of its statements, or the main
+        // one, writes the table.
+        "with" => {
+            let words: Vec<String> = words_of(statement).collect();
+            let wrote = (0..words.len()).any(|at| written_at(&words, at).is_some_and(|t| t.eq_ignore_ascii_case(table)));
+            if wrote { Use::Write } else { Use::Read }
+        }
         "create" => match words.iter().position(|w| w == "trigger" || w == "index") {
             Some(at) if words[..at].iter().all(|w| matches!(w.as_str(), "create" | "or" | "replace" | "constraint" | "unique")) => {
                 let kind = if words[at] == "trigger" { "trigger" } else { "index" };
@@ -319,6 +337,10 @@ mod tests {
         assert_eq!(use_of("UPDATE mine SET v = (SELECT max(v) FROM owned)", "owned"), Use::Read);
         assert_eq!(use_of("INSERT INTO acme.\"Owned\"(id) VALUES (1)", "Owned"), Use::Write);
         assert_eq!(use_of("DELETE FROM ONLY owned", "owned"), Use::Write);
+        assert_eq!(use_of("WITH recent AS (SELECT * FROM owned) SELECT count(*) FROM recent", "owned"), Use::Read);
+        assert_eq!(use_of("WITH recent AS (SELECT * FROM owned) INSERT INTO mine SELECT * FROM recent", "owned"), Use::Read);
+        assert_eq!(use_of("WITH gone AS (DELETE FROM owned RETURNING id) SELECT count(*) FROM gone", "owned"), Use::Write);
+        assert_eq!(use_of("WITH v AS (SELECT 1 AS id) UPDATE acme.owned SET id = 2", "owned"), Use::Write);
         assert_eq!(use_of("UPDATE owned SET v = 'x' WHERE id = 1", "owned"), Use::Write);
         assert_eq!(use_of("TRUNCATE owned", "owned"), Use::Write);
         assert_eq!(
