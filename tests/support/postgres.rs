@@ -1,7 +1,8 @@
 //! A throwaway PostgreSQL cluster for the tests that need one: started once per test
 //! binary on 127.0.0.1 and a free port, from the PostgreSQL installed on the machine
 //! (`initdb` refuses to run as root, so as root it runs as the `postgres` user), and
-//! stopped when the binary exits. Each test gets a database of its own.
+//! stopped when the binary exits, or by a watcher once it is gone (killed from outside).
+//! Each test gets a database of its own.
 //!
 //! Without PostgreSQL the tests that need it say so and pass without checking anything;
 //! with `MODREG_REQUIRE_POSTGRES=1` (set by `.ci/run`) that is a failure instead.
@@ -147,9 +148,29 @@ fn start() -> Result<Cluster, String> {
     run(
         running,
         "pg_ctl",
-        &["-D".into(), data, "-o".into(), options, "-l".into(), log, "-w".into(), "-t".into(), "60".into(), "start".into()],
+        &["-D".into(), data.clone(), "-o".into(), options, "-l".into(), log, "-w".into(), "-t".into(), "60".into(), "start".into()],
     )?;
+    watch(running, &data);
     Ok(Cluster { port })
+}
+
+/// Stops the cluster once this process is gone, however it went: `atexit` does not run
+/// for a binary killed from outside (a timeout), which would leave the server running.
+#[allow(clippy::zombie_processes)]
+fn watch(running: &Running, data: &str) {
+    let pg_ctl = format!("'{}' -D '{data}' -m immediate stop", running.bin.join("pg_ctl").display());
+    let stop = if running.as_postgres { format!("su postgres -s /bin/sh -c \"{pg_ctl}\"") } else { pg_ctl };
+    let script = format!(
+        "while [ -d /proc/{pid} ]; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        dir = running.dir.display()
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
 
 fn uid(user: &str) -> Result<u32, String> {
