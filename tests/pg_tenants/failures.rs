@@ -304,3 +304,21 @@ fn a_hook_not_listed_in_writes_tenant_db_may_read_but_its_write_fails_the_job() 
     assert!(!world.has_object("acme", "writer_t"), "the job's work went with it");
     assert_eq!(world.installed("acme").keys().collect::<Vec<_>>(), ["notes", "reader"]);
 }
+
+#[test]
+fn a_transaction_command_in_module_sql_is_refused_at_its_own_line() {
+    let Some(world) = world(false) else { return };
+    world.ok(&["tenant", "add", "acme"]);
+    for (version, sql, line) in [
+        ("1.0.0", "CREATE TABLE t (id int);\n\nCOMMIT;", 3),
+        ("2.0.0", "CREATE TABLE t (id int);\n-- a savepoint\nSAVEPOINT before_more;", 3),
+    ] {
+        world.module(&format!("tx-{version}"), "tx", version).migration("postgres/V1__tx", sql).write();
+        let error = world.run(&["install", &format!("tx@={version}"), "--tenant", "acme", "--json"]).code(1).error();
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`migrations/postgres/V1__tx.sql` line {line}")), "{message}");
+        assert!(error["hint"].as_str().unwrap().contains("may not commit, roll back or set savepoints"), "{error}");
+        assert!(!world.has_object("acme", "t"), "{message}");
+        std::fs::remove_dir_all(world.modules().join(format!("tx-{version}"))).unwrap();
+    }
+}

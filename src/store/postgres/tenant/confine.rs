@@ -174,6 +174,9 @@ pub(super) fn failure(
                 let error = Error::failed(format!("{what} failed at `{file}` line {line}: {}", db.message()));
                 match db.hint() {
                     Some(hint) => error.with_hint(hint.to_string()),
+                    None if transaction_command(db, &statements(sql)).is_some() => error.with_hint(
+                        "a tenant's work is one transaction of modreg's: module SQL may not commit, roll back or set savepoints; remove the statement",
+                    ),
                     None if *db.code() == SqlState::INSUFFICIENT_PRIVILEGE => error.with_hint(
                         "module SQL runs as the module's own role, with rights on its tenant's schema and its dependencies' tables alone",
                     ),
@@ -196,9 +199,20 @@ fn offset(db: &DbError, sql: &str) -> usize {
     {
         return start + text.char_indices().nth((*position as usize).saturating_sub(1)).map_or(text.len(), |(i, _)| i);
     }
-    quoted_statement(db)
-        .and_then(|rest| parts.iter().find(|(_, text)| rest.strip_prefix(*text).is_some_and(|after| after.starts_with('"'))))
-        .map_or(0, |(start, text)| start + code_start(text))
+    let quoted = quoted_statement(db)
+        .and_then(|rest| parts.iter().find(|(_, text)| rest.strip_prefix(*text).is_some_and(|after| after.starts_with('"'))));
+    quoted.or_else(|| transaction_command(db, &parts)).map_or(0, |(start, text)| start + code_start(text))
+}
+
+/// The transaction command (COMMIT, SAVEPOINT…) among `parts` that the runner refused
+/// with `db`, if that is the error: no context quotes it, and the script's first one is
+/// where it stopped.
+fn transaction_command<'a>(db: &DbError, parts: &'a [(usize, &'a str)]) -> Option<&'a (usize, &'a str)> {
+    if ![SqlState::INVALID_TRANSACTION_TERMINATION, SqlState::FEATURE_NOT_SUPPORTED].contains(db.code()) {
+        return None;
+    }
+    let verbs = ["commit", "rollback", "savepoint", "release", "begin", "start", "end", "abort"];
+    parts.iter().find(|(_, text)| words_of(text).next().is_some_and(|w| verbs.contains(&w.as_str())))
 }
 
 /// The refusal of `domain::ownership` that a PostgreSQL error amounts to, if any.
