@@ -143,7 +143,7 @@ fn a_hook_not_listed_costs_no_copy_sees_the_file_as_before_and_a_later_failure_u
     assert!(!copy.exists(&world), "a rollback copy was made");
     // The hook runs inside modreg's transaction: the file reads as before the command,
     // and on SQLite a write has to wait for the transaction (here it does not wait at
-    // all); on PostgreSQL what a hook not listed writes commits on its own.
+    // all); on PostgreSQL the hook's sessions are read-only (`tests/pg_tenants`).
     assert_eq!(world.dump("acme"), before, "uncommitted work is visible");
     if world.tenants_url.is_none() {
         let conn = Connection::open(world.tenant_path("acme")).unwrap();
