@@ -51,17 +51,36 @@ pub(super) struct Object {
     pub fresh: bool,
 }
 
-/// Every object of `schema`, oldest first (by `_modreg.objects_in_v1`, [`OBJECTS_IN`]).
+/// Every object of `schema`, oldest first (by `_modreg.objects_in_v2`, [`OBJECTS_IN`]).
 /// The index of a primary key, unique or exclusion constraint is part of its table, as
 /// SQLite's autoindexes are: it is not listed.
 pub(super) fn list(conn: &mut crate::store::postgres::pool::Connection, schema: &str) -> Result<Vec<Object>, postgres::Error> {
     // The same statement for every tenant, prepared once a connection; the function's
-    // plan is made once a session (`objects_in_v1`).
-    let rows = conn.query("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v1($1)", &[&ident(schema)])?;
+    // plan is made once a session (`objects_in_v2`).
+    let rows = conn.query("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v2($1)", &[&ident(schema)])?;
     Ok(rows
         .iter()
         .map(|r| Object { name: r.get(0), kind: r.get(1), tbl_name: r.get(2), owner: r.get(3), body: r.get(4), fresh: r.get(5) })
         .collect())
+}
+
+/// The statement of [`list`] for `schema`, to send as text in the round trip of other
+/// statements ([`objects`] reads its answer).
+pub(super) fn list_query(schema: &str) -> String {
+    format!("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v2({})", literal(&ident(schema)))
+}
+
+/// The objects of the answer to [`list_query`].
+pub(super) fn objects(messages: &[postgres::SimpleQueryMessage]) -> Vec<Object> {
+    let mut found = Vec::new();
+    for message in messages {
+        if let postgres::SimpleQueryMessage::Row(row) = message {
+            let text = |i: usize| row.get(i).unwrap_or_default().to_string();
+            let (body, fresh) = (row.get(4).map(str::to_string), row.get(5) == Some("t"));
+            found.push(Object { name: text(0), kind: text(1), tbl_name: text(2), owner: text(3), body, fresh });
+        }
+    }
+    found
 }
 
 /// The objects `_modreg_objects` of `schema` says a module owns: name, kind and table.
@@ -205,13 +224,15 @@ pub(super) fn dependents(client: &mut impl GenericClient, schema: &str, module: 
 /// schema there), and their indexes and triggers from theirs: each an index lookup,
 /// where filtering `pg_class` by schema would read every tenant's rows. A function, so
 /// that its plan is made once a session: planning the query costs more than running it.
+/// Its own `search_path`, since PostgreSQL plans a query again whenever the path differs
+/// from the one it was planned under, and each tenant's work sets its own.
 /// Made by the first process that opens the database, under the setup lock; a release
-/// that changes it gives it a new name (`_v2`), so that opening writes nothing.
+/// that changes it gives it a new name (`_v3`), so that opening writes nothing.
 pub(super) const OBJECTS_IN: &str = r#"
-DO $create$ BEGIN IF to_regprocedure('_modreg.objects_in_v1(text)') IS NULL THEN EXECUTE $definition$
-CREATE FUNCTION _modreg.objects_in_v1(schema_name text)
+DO $create$ BEGIN IF to_regprocedure('_modreg.objects_in_v2(text)') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION _modreg.objects_in_v2(schema_name text)
 RETURNS TABLE (name text, kind text, tbl_name text, owner text, body text, fresh boolean)
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $objects$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET search_path = pg_catalog AS $objects$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY

@@ -1,7 +1,7 @@
 //! Confinement of module SQL on PostgreSQL: each module has a role of its own, without
 //! login and without rights, and module SQL runs through that role's runner, a
-//! `SECURITY DEFINER` function the role owns (`_modreg.run_…(statements)`), which runs
-//! a script's statements one by one. PostgreSQL itself
+//! `SECURITY DEFINER` function the role owns (`_modreg.run2_…(statements)`), which runs
+//! a script's statements one by one and says when each ended. PostgreSQL itself
 //! then refuses what SPEC §5.1 forbids:
 //!
 //! - a role is the module's in one tenant: it owns what the module created there, so it
@@ -41,63 +41,104 @@ pub(super) fn role(database: &str, schema: &str, module: &str) -> String {
     format!("_modreg_m_{}", digest_of(database, schema, module))
 }
 
-/// The runner of that role, qualified.
-pub(super) fn runner(database: &str, schema: &str, module: &str) -> String {
-    format!("{ADMIN}.{}", ident(&format!("run_{}", digest_of(database, schema, module))))
+/// The name of that role's runner in `_modreg`. `run2_`: the runner of an older modreg,
+/// `run_…`, returned nothing.
+pub(super) fn runner_name(database: &str, schema: &str, module: &str) -> String {
+    format!("run2_{}", digest_of(database, schema, module))
 }
 
-/// The statements, run in the work's transaction, that give `module` of tenant schema
-/// `schema` its role and runner if it has none yet (under the tenant's lock, so that no
-/// other process creates them at once; rolled back with the work), and the rights its
-/// work needs: the schema (kept: the module's own foreign keys and views run as its
-/// role), reading its dependencies' `tables` (kept: reading is any module's right) and,
-/// for this work alone, writing them and their `sequences`. The second string takes the
-/// writing back, before the work commits.
+/// The runner of that role, qualified.
+pub(super) fn runner(database: &str, schema: &str, module: &str) -> String {
+    format!("{ADMIN}.{}", ident(&runner_name(database, schema, module)))
+}
+
+/// The runner's body: it runs the statements one by one and returns the clock (epoch
+/// seconds) as it started and as each statement ended, for the time of each script.
+/// Everything it calls is qualified: module SQL may have put its own schema first.
+const RUNNER_BODY: &str =
+    "$run$ DECLARE statement text; ends float8[] := ARRAY[pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())];
+BEGIN FOREACH statement IN ARRAY statements LOOP
+    EXECUTE statement;
+    ends := pg_catalog.array_append(ends, pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()));
+END LOOP; RETURN ends; END $run$";
+
+/// The function that gives a module of a tenant its role and runner if it has none yet,
+/// and the role rights on the tenant's schema ([`role_call`]): a function, so that its
+/// plans are made once a session and not for each tenant, with its own `search_path`,
+/// for the same reason (a query is planned again under another path). Made with the
+/// tenants' setup, as `catalog::OBJECTS_IN` is; a release that changes it, or the
+/// runner's body, gives it a new name (`_v2`).
+pub(super) fn module_role_function() -> String {
+    format!(
+        r#"
+DO $create$ BEGIN IF to_regprocedure('{ADMIN}.module_role_v1(text,text,text,text)') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION {ADMIN}.module_role_v1(role_name text, runner_name text, tenant text, module text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $role$
+DECLARE
+    superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+    making text := '_modreg_o_' || substr(role_name, 11);
+BEGIN
+    IF to_regrole(quote_ident(role_name)) IS NULL THEN
+        EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT', role_name);
+        -- Making the role own the runner takes being a member of it, unless a superuser.
+        IF NOT superuser THEN
+            EXECUTE format('GRANT %I TO %I', role_name, current_user);
+        END IF;
+    END IF;
+    -- A role is the cluster's: one of a database dropped since has no runner here.
+    IF to_regprocedure(format('{ADMIN}.%I(text[])', runner_name)) IS NULL THEN
+        IF superuser THEN
+            EXECUTE format($f$CREATE FUNCTION {ADMIN}.%I(statements text[]) RETURNS float8[] LANGUAGE plpgsql SECURITY DEFINER AS {RUNNER_BODY}$f$, runner_name);
+            EXECUTE format('ALTER FUNCTION {ADMIN}.%I(text[]) OWNER TO %I', runner_name, role_name);
+        ELSE
+            -- A new owner needs CREATE on the function's schema, which no module role
+            -- may have on `_modreg` (and granting it would update that schema for every
+            -- tenant at once): the runner is made in a schema of the role's own, given
+            -- to it there, and moved, which takes CREATE of modreg's user alone.
+            EXECUTE format('CREATE SCHEMA %I AUTHORIZATION %I', making, role_name);
+            EXECUTE format($f$CREATE FUNCTION %I.%I(statements text[]) RETURNS float8[] LANGUAGE plpgsql SECURITY DEFINER AS {RUNNER_BODY}$f$, making, runner_name);
+            EXECUTE format('ALTER FUNCTION %I.%I(text[]) OWNER TO %I', making, runner_name, role_name);
+            EXECUTE format('ALTER FUNCTION %I.%I(text[]) SET SCHEMA {ADMIN}', making, runner_name);
+            EXECUTE format('DROP SCHEMA %I', making);
+        END IF;
+        EXECUTE format('REVOKE ALL ON FUNCTION {ADMIN}.%I(text[]) FROM PUBLIC', runner_name);
+        INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES (role_name, tenant, module) ON CONFLICT (role) DO NOTHING;
+    END IF;
+    -- Granted only where missing: a grant on a schema rewrites its row of pg_namespace,
+    -- even when nothing changes, and that makes every session plan all its queries again.
+    IF NOT (has_schema_privilege(role_name, quote_ident(tenant), 'USAGE') AND has_schema_privilege(role_name, quote_ident(tenant), 'CREATE')) THEN
+        EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO %I', tenant, role_name);
+    END IF;
+END $role$
+$definition$; END IF; END $create$;
+"#
+    )
+}
+
+/// The statement, run in the work's transaction, that gives `module` of tenant schema
+/// `schema` its role and runner if it has none yet ([`module_role_function`]; under the
+/// tenant's lock, so that no other process creates them at once; rolled back with the
+/// work), and the role its rights on the schema (kept: the module's own foreign keys
+/// and views run as its role).
+pub(super) fn role_call(database: &str, schema: &str, module: &str) -> String {
+    format!(
+        "SELECT {ADMIN}.module_role_v1({}, {}, {}, {});",
+        literal(&role(database, schema, module)),
+        literal(&runner_name(database, schema, module)),
+        literal(schema),
+        literal(module)
+    )
+}
+
+/// The statements, run in the work's transaction after [`role_call`], that give the
+/// module's role the rights its work needs on its dependencies: reading their `tables`
+/// (kept: reading is any module's right) and, for this work alone, writing them and
+/// their `sequences`. The second string takes the writing back, before the work commits.
 pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[String], sequences: &[String]) -> (String, String) {
-    let role = role(database, schema, module);
-    let quoted = ident(&role);
-    let runner = runner(database, schema, module);
-    let s = ident(schema);
-    let mut grant = format!(
-        "DO $role$ BEGIN
-             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN
-                 CREATE ROLE {quoted} NOLOGIN NOINHERIT;
-                 -- Making the role own the runner takes being a member of it, unless a superuser.
-                 IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
-                     EXECUTE format('GRANT %I TO %I', {name}, current_user);
-                 END IF;
-             END IF;
-             -- A role is the cluster's: one of a database dropped since has no runner here.
-             IF to_regprocedure({runner_l}) IS NULL THEN
-                 IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
-                     CREATE FUNCTION {runner}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS {body};
-                     ALTER FUNCTION {runner}(text[]) OWNER TO {quoted};
-                 ELSE
-                     -- A new owner needs CREATE on the function's schema, which no module
-                     -- role may have on `_modreg` (and granting it would update that
-                     -- schema for every tenant at once): the runner is made in a schema
-                     -- of the role's own, given to it there, and moved, which takes
-                     -- CREATE of modreg's user alone.
-                     CREATE SCHEMA {making} AUTHORIZATION {quoted};
-                     CREATE FUNCTION {making}.{runner_name}(statements text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS {body};
-                     ALTER FUNCTION {making}.{runner_name}(text[]) OWNER TO {quoted};
-                     ALTER FUNCTION {making}.{runner_name}(text[]) SET SCHEMA {ADMIN};
-                     DROP SCHEMA {making};
-                 END IF;
-                 REVOKE ALL ON FUNCTION {runner}(text[]) FROM PUBLIC;
-                 INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES ({name}, {tenant}, {module_l}) ON CONFLICT (role) DO NOTHING;
-             END IF;
-         END $role$;
-         GRANT USAGE, CREATE ON SCHEMA {s} TO {quoted};",
-        name = literal(&role),
-        tenant = literal(schema),
-        module_l = literal(module),
-        runner_l = literal(&format!("{runner}(text[])")),
-        runner_name = ident(&format!("run_{}", digest_of(database, schema, module))),
-        making = ident(&format!("_modreg_o_{}", digest_of(database, schema, module))),
-        body = "$run$ DECLARE statement text; BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP; END $run$",
-    );
+    let quoted = ident(&role(database, schema, module));
+    let mut grant = String::new();
     let mut revoke = String::new();
+    let s = ident(schema);
     let list = |names: &[String]| names.iter().map(|n| format!("{s}.{}", ident(n))).collect::<Vec<_>>().join(", ");
     if !tables.is_empty() {
         let tables = list(tables);
@@ -114,11 +155,13 @@ pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[Strin
     (grant, revoke)
 }
 
-/// Drops the roles (and runners) of tenant schemas that are gone, unless something kept
-/// aside still belongs to them (a removed tenant's schema, an archive).
+/// Drops the roles (and runners, an older modreg's `run_…` too) of tenant schemas that
+/// are gone, unless something kept aside still belongs to them (a removed tenant's
+/// schema, an archive).
 pub(super) const DROP_UNUSED_ROLES: &str = "DO $drop$ DECLARE r record; BEGIN
     FOR r IN SELECT role FROM _modreg.roles WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = tenant) LOOP
         BEGIN
+            EXECUTE format('DROP FUNCTION IF EXISTS _modreg.%I(text[])', 'run2_' || substr(r.role, 11));
             EXECUTE format('DROP FUNCTION IF EXISTS _modreg.%I(text[])', 'run_' || substr(r.role, 11));
             EXECUTE format('DROP ROLE IF EXISTS %I', r.role);
             DELETE FROM _modreg.roles WHERE role = r.role;
@@ -188,6 +231,27 @@ pub(super) fn failure(
     let mut failure = WorkError::new(step, error);
     failure.offset = Some(offset);
     failure
+}
+
+/// Which of `scripts`, run in one call of the runner named `runner_name`, the statement
+/// that failed with `db` is of: the first with a statement the error points into or its
+/// context quotes (an error in a trigger's function quotes the statement that fired it
+/// too), or with the transaction command it refused; the first script when none says.
+/// `None` when the error did not come from inside the runner (modreg's own statements
+/// around it).
+pub(super) fn failing_script(db: &DbError, runner_name: &str, scripts: &[&str]) -> Option<usize> {
+    let context = db.where_().unwrap_or_default();
+    if !context.contains(runner_name) {
+        return None;
+    }
+    let internal = match db.position() {
+        Some(ErrorPosition::Internal { query, .. }) => Some(query.as_str()),
+        _ => None,
+    };
+    let names = |text: &str| internal == Some(text) || context.contains(&format!("SQL statement \"{text}\""));
+    let parts: Vec<Vec<(usize, &str)>> = scripts.iter().map(|sql| statements(sql)).collect();
+    let named = parts.iter().position(|p| p.iter().any(|(_, text)| names(text)));
+    Some(named.or_else(|| parts.iter().position(|p| transaction_command(db, p).is_some())).unwrap_or(0))
 }
 
 /// Where in `sql` the error points: PostgreSQL's position in the failing statement, or

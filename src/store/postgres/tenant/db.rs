@@ -4,10 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::catalog::{self, history_table};
 use super::confine;
-use super::driver::{self, Driver};
+use super::confine::Stopped;
+use super::driver::{self, Driver, Script};
 use super::{Shared, dump, ident, kept, literal, message, records};
 use crate::domain::change::Change;
 use crate::domain::module::{Engine, ModuleVersion};
@@ -95,18 +97,20 @@ impl PostgresTenantDb {
     /// names it owns, other modules' names, and the tables (views included) and
     /// sequences of its dependencies, `writable`; and in the same round trip its applied
     /// migrations, and what was put off (`deferred`).
-    /// `then`: statements to run after the reads, in the same round trip.
-    fn among(&mut self, module: &str, writable: &BTreeSet<ModuleName>, then: &str) -> Result<Among> {
+    /// `first`: statements to run before the reads (after what was put off), in the same
+    /// round trip; they must not change what the reads find.
+    fn among(&mut self, module: &str, writable: &BTreeSet<ModuleName>, first: &str) -> Result<Among> {
         let (records, history) = (catalog::records_query(&self.schema), driver::applied_query(&self.schema, module));
-        let sql = format!("{}{records}; {history}; {then}", self.take_deferred());
+        let sql = format!("{}{first} {records}; {history}", self.take_deferred());
         let messages = self.conn.client().simple_query(&sql).map_err(|e| self.shared.err(e))?;
         // Each statement's answer ends with its command's end; the two reads are the
-        // answers with rows (the others write or set).
+        // last answers with rows.
         let answers: Vec<&[postgres::SimpleQueryMessage]> = messages
             .split_inclusive(|m| matches!(m, postgres::SimpleQueryMessage::CommandComplete(_)))
             .filter(|answer| answer.iter().any(|m| matches!(m, postgres::SimpleQueryMessage::RowDescription(_))))
             .collect();
-        let [records, history] = answers.as_slice() else {
+        // What was put off may have answers of its own before them.
+        let [.., records, history] = answers.as_slice() else {
             return Err(Error::internal("the tenant's records and history were not read"));
         };
         let (records, applied) = (catalog::record_rows(records), Some(driver::applied(history)));
@@ -230,46 +234,63 @@ impl PostgresTenantDb {
         )
     }
 
-    /// Runs the module's PostgreSQL migrations (and seeds) as its role; the transaction
-    /// is rolled back when one fails ([`Self::refusal_words`]).
-    fn run_module_sql(&mut self, module: &ModuleVersion, seeds: bool, among: &mut Among) -> std::result::Result<Vec<WorkStep>, WorkError> {
+    /// Runs the module's PostgreSQL migrations that refinery chose (and its seeds) as
+    /// its role, in one call of its runner, and lists the schema after them in the same
+    /// round trip; the transaction is rolled back when one fails ([`Self::refusal_words`]).
+    fn run_module_sql(
+        &mut self,
+        module: &ModuleVersion,
+        seeds: bool,
+        among: &mut Among,
+    ) -> std::result::Result<(Vec<WorkStep>, Vec<catalog::Object>), WorkError> {
         let name = module.name().as_str();
         let (migrations, seed_files) = module.require_sql(Engine::Postgres).map_err(|e| WorkError::new("migrate", e))?;
         let runner = crate::store::migration_error::runner(module, migrations, history_table(name))?;
-        let (interrupts, limit) = (self.shared.interrupts.clone(), self.shared.sql_timeout);
-        let run = confine::runner(&self.shared.database, &self.schema, name);
-        let mut driver = Driver::new(&mut self.conn, run, name, migrations, interrupts.as_ref(), limit, among.applied.take());
+        let mut driver = Driver::new(&mut self.conn, name, migrations, among.applied.take());
         let outcome = runner.run(&mut driver);
-        let mut steps = std::mem::take(&mut driver.steps);
-        let history = driver.pending();
+        let (mut scripts, history) = (std::mem::take(&mut driver.scripts), driver.pending());
         drop(driver);
-        if let Err(e) = outcome {
-            let ownership = self.refusal_words(name, among);
-            let mut failure = driver::migration_error(module, migrations, e, &ownership);
-            failure.done = steps;
-            return Err(failure);
-        }
-        // The last migration's history row goes with the next statement.
-        self.deferred.push_str(&history);
+        outcome.map_err(|e| driver::migration_error(module, e))?;
         if seeds {
-            let run = confine::runner(&self.shared.database, &self.schema, name);
-            for seed in seed_files {
-                let step = format!("seed {}", seed.name);
-                let before = self.take_deferred();
-                match driver::run_script(&mut self.conn, &before, &run, &seed.sql, interrupts.as_ref(), limit) {
-                    Ok(duration) => steps.push(WorkStep { name: step, duration, detail: None }),
-                    Err(e) => {
-                        let (what, file) = (format!("seed `{}` of `{name}`", seed.name), format!("seeds/postgres/{}", seed.name));
-                        let ownership = self.refusal_words(name, among);
-                        let mut failure = confine::failure(step, &what, &file, &seed.sql, &e.error, &ownership, e.stopped);
-                        failure.duration = e.duration;
-                        failure.done = steps;
-                        return Err(failure);
-                    }
-                }
+            scripts.extend(seed_files.iter().map(|seed| Script { name: seed.name.clone(), sql: seed.sql.clone(), seed: true }));
+        }
+        let (interrupts, limit) = (self.shared.interrupts.clone(), self.shared.sql_timeout);
+        let (database, schema) = (&self.shared.database, &self.schema);
+        let (run, run_name) = (confine::runner(database, schema, name), confine::runner_name(database, schema, name));
+        let listing = catalog::list_query(schema);
+        let before = self.take_deferred();
+        let ran = driver::run_scripts(&mut self.conn, &before, (&run, &run_name), &scripts, &listing, interrupts.as_ref(), limit);
+        let steps_of = |durations: &[Duration], scripts: &[Script]| -> Vec<WorkStep> {
+            scripts.iter().zip(durations).map(|(s, d)| WorkStep { name: s.step(), duration: *d, detail: None }).collect()
+        };
+        match ran {
+            Ok((durations, listed)) => {
+                // The history rows go with the next statement.
+                self.deferred.push_str(&history);
+                Ok((steps_of(&durations, &scripts), catalog::objects(&listed)))
+            }
+            Err(e) => {
+                let Some(at) = e.script else {
+                    let error = match e.stopped {
+                        Some(Stopped::Interrupted(interruption)) => {
+                            Error::interrupted(interruption, format!("the work on `{name}` was stopped"))
+                        }
+                        _ => self.shared.err(e.error),
+                    };
+                    let mut failure = WorkError::new("record objects", error);
+                    failure.done = steps_of(&vec![Duration::ZERO; scripts.len()], &scripts);
+                    return Err(failure);
+                };
+                let script = &scripts[at];
+                let ownership = self.refusal_words(name, among);
+                let mut failure =
+                    confine::failure(script.step(), &script.what(name), &script.file(), &script.sql, &e.error, &ownership, e.stopped);
+                // One round trip ran the scripts: its time is the failing one's.
+                failure.duration = e.duration;
+                failure.done = steps_of(&vec![Duration::ZERO; at], &scripts[..at]);
+                Err(failure)
             }
         }
-        Ok(steps)
     }
 }
 
@@ -370,25 +391,14 @@ impl TenantDb for PostgresTenantDb {
         let limit = self.shared.sql_timeout.as_millis();
         let settings = format!("SET LOCAL search_path = {}; SET LOCAL statement_timeout = {limit};", ident(&schema));
         let database = self.shared.database.clone();
-        // A module without dependencies gets rights on no table but its own: they go
-        // with the reads. Another gets its dependencies' tables, which the reads find.
-        let (mut among, revoke) = if writable.is_empty() {
-            let (grant, revoke) = confine::rights(&database, &schema, name, &[], &[]);
-            (self.among(name, writable, &format!("{grant} {settings}")).map_err(at_start)?, revoke)
-        } else {
-            let among = self.among(name, writable, "").map_err(at_start)?;
-            let (grant, revoke) = confine::rights(&database, &schema, name, &among.tables, &among.sequences);
-            self.batch(&format!("{grant} {settings}")).map_err(at_start)?;
-            (among, revoke)
-        };
+        // Its role and rights on the schema go with the reads; the rights on its
+        // dependencies' tables, which the reads find, with the module's SQL.
+        let mut among =
+            self.among(name, writable, &format!("{} {settings}", confine::role_call(&database, &schema, name))).map_err(at_start)?;
+        let (grant, revoke) = confine::rights(&database, &schema, name, &among.tables, &among.sequences);
+        self.deferred.push_str(&grant);
 
-        let steps = self.run_module_sql(module, seeds, &mut among)?;
-        let fail = |steps: &[WorkStep], e: Error| {
-            let mut failure = WorkError::new("record objects", e);
-            failure.done = steps.to_vec();
-            failure
-        };
-        let after = catalog::list(self.conn(), &schema).map_err(|e| fail(&steps, self.shared.err(e)))?;
+        let (steps, after) = self.run_module_sql(module, seeds, &mut among)?;
         self.check_objects(name, &after).map_err(|mut failure| {
             failure.done = steps.clone();
             failure
@@ -396,10 +406,9 @@ impl TenantDb for PostgresTenantDb {
         let (recorded, objects_created, objects_dropped) = self.record_objects(name, &among, &after);
         // What module SQL may have changed of the session goes (its settings, advisory
         // locks and cursors), then the rights it had for the work; its objects and version
-        // are recorded: one round trip.
+        // are recorded: with the transaction's next statement, at the latest its COMMIT.
         let record = self.module_record(module);
-        self.batch(&format!("RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; {revoke} {recorded} {record}"))
-            .map_err(|e| fail(&steps, e))?;
+        self.deferred.push_str(&format!("RESET ALL; SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; {revoke} {recorded} {record}"));
         Ok(ApplyReport { steps, objects_created, objects_dropped })
     }
 

@@ -1,8 +1,9 @@
 //! A refinery driver for a tenant connection already inside modreg's own transaction, as
-//! for SQLite tenants: no BEGIN or COMMIT of its own, every migration body run as the
-//! module's role through its runner (`confine`), each timed. refinery keeps the order,
-//! the history table (written as modreg's user, out of the module's reach) and the
-//! refusal of applied migrations that changed or went missing.
+//! for SQLite tenants: no BEGIN or COMMIT of its own. refinery keeps the order, the
+//! history table (written as modreg's user, out of the module's reach) and the refusal
+//! of applied migrations that changed or went missing; the migrations it chooses run
+//! after it, with the module's seeds, in one round trip: a call of the module role's
+//! runner each (`confine`, [`run_scripts`]), timed by the server.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -17,41 +18,79 @@ use time::format_description::well_known::Rfc3339;
 use super::confine::{self, Stopped};
 use crate::domain::Error;
 use crate::domain::module::ModuleVersion;
-use crate::domain::ownership::Ownership;
 use crate::domain::statements::statements;
 use crate::store::migration_error::{self, Bodies};
 use crate::store::postgres::pool;
-use crate::store::{Interrupts, WorkError, WorkStep};
+use crate::store::{Interrupts, WorkError};
 
-/// A script that failed: PostgreSQL's error, why modreg stopped it (if it did), and how
-/// long it ran.
+/// A script of a module's work: a migration refinery chose to apply, or a seed.
+#[derive(Debug, Clone)]
+pub(super) struct Script {
+    pub name: String,
+    pub sql: String,
+    pub seed: bool,
+}
+
+impl Script {
+    /// The job's step that runs it.
+    pub fn step(&self) -> String {
+        if self.seed { format!("seed {}", self.name) } else { format!("migrate {}", self.name) }
+    }
+
+    /// It, in a message: ``migration `V2__x` of `m` ``.
+    pub fn what(&self, module: &str) -> String {
+        format!("{} `{}` of `{module}`", if self.seed { "seed" } else { "migration" }, self.name)
+    }
+
+    /// Its file, in the module's folder.
+    pub fn file(&self) -> String {
+        if self.seed { format!("seeds/postgres/{}", self.name) } else { format!("migrations/postgres/{}.sql", self.name) }
+    }
+}
+
+/// A call of a runner that failed: PostgreSQL's error, why modreg stopped it (if it
+/// did), how long it ran, and the script whose statement failed (`None`: the error came
+/// from modreg's own statements around the scripts).
 #[derive(Debug)]
 pub(super) struct ScriptError {
     pub error: postgres::Error,
     pub stopped: Option<Stopped>,
     pub duration: Duration,
+    pub script: Option<usize>,
 }
 
-/// Runs `before` (statements of modreg's own, or nothing), then the statements of `sql`
-/// through `runner`, in one round trip, cancelling it when the process is interrupted; the time
-/// limit is the transaction's `statement_timeout` (`limit`).
-pub(super) fn run_script(
+/// Runs `before` (statements of modreg's own, or nothing), then `scripts` through
+/// `runner` (its unqualified name `runner_name`), a call each, then `after` (one read of
+/// modreg's), in one round trip, cancelling it when the process is interrupted. The time
+/// limit is the transaction's `statement_timeout` (`limit`), which PostgreSQL applies to
+/// each statement of a round trip on its own: to each script. Returns how long each
+/// script ran, by the server's clock, and the answer to `after`.
+pub(super) fn run_scripts(
     conn: &mut pool::Connection,
     before: &str,
-    runner: &str,
-    sql: &str,
+    (runner, runner_name): (&str, &str),
+    scripts: &[Script],
+    after: &str,
     interrupts: &dyn Interrupts,
     limit: Duration,
-) -> Result<Duration, ScriptError> {
+) -> Result<(Vec<Duration>, Vec<postgres::SimpleQueryMessage>), ScriptError> {
     let token = conn.client().cancel_token();
     let (finished, done) = std::sync::mpsc::channel::<()>();
     let cancelled = Mutex::new(None);
     let started = Instant::now();
-    let result: Result<(), postgres::Error> = std::thread::scope(|scope| {
+    // No statement kept prepared per tenant's runner.
+    let calls: String = scripts
+        .iter()
+        .map(|script| {
+            let parts: Vec<String> = statements(&script.sql).into_iter().map(|(_, text)| super::literal(text)).collect();
+            format!("SELECT {runner}(ARRAY[{}]::text[]);", parts.join(", "))
+        })
+        .collect();
+    let result = std::thread::scope(|scope| {
         let cancelled = &cancelled;
         let token = &token;
         scope.spawn(move || {
-            // Wakes when the script ends, or every 10 ms to look for an interruption.
+            // Wakes when the round trip ends, or every 10 ms to look for an interruption.
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done.recv_timeout(Duration::from_millis(10)) {
                 if let Some(interruption) = interrupts.interrupted() {
                     *cancelled.lock().unwrap_or_else(|p| p.into_inner()) = Some(interruption);
@@ -60,25 +99,67 @@ pub(super) fn run_script(
                 }
             }
         });
-        // One round trip, and no statement kept prepared per tenant's runner.
-        let parts: Vec<String> = statements(sql).into_iter().map(|(_, text)| super::literal(text)).collect();
-        let result = conn.client().batch_execute(&format!("{before}SELECT {runner}(ARRAY[{}]::text[])", parts.join(", ")));
+        let result = conn.client().simple_query(&format!("{before}{calls}{after}"));
         drop(finished);
         result
     });
     let duration = started.elapsed();
-    result.map(|()| duration).map_err(|error| {
+    let mut messages = result.map_err(|error| {
         let interrupted = *cancelled.lock().unwrap_or_else(|p| p.into_inner());
         let stopped = match interrupted {
             Some(interruption) => Some(Stopped::Interrupted(interruption)),
             None if error.code() == Some(&postgres::error::SqlState::QUERY_CANCELED) => Some(Stopped::TimedOut(limit)),
             None => None,
         };
-        ScriptError { error, stopped, duration }
-    })
+        let sql: Vec<&str> = scripts.iter().map(|s| s.sql.as_str()).collect();
+        let script = match error.as_db_error() {
+            Some(db) => confine::failing_script(db, runner_name, &sql),
+            // The connection broke: the first script is named.
+            None => (!scripts.is_empty()).then_some(0),
+        };
+        ScriptError { error, stopped, duration, script }
+    })?;
+    // Each statement's answer ends with its command's end: `after`'s is the last, the
+    // scripts' those before it (`before` may have answers of its own).
+    let ends: Vec<usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| matches!(m, postgres::SimpleQueryMessage::CommandComplete(_)))
+        .map(|(i, _)| i + 1)
+        .collect();
+    // Where the answer `back` answers from the last begins and ends.
+    let span = |back: usize| match ends.len().checked_sub(back + 1) {
+        Some(at) => (if at == 0 { 0 } else { ends[at - 1] }, ends[at]),
+        None => (0, 0),
+    };
+    // Each runner's answer: the clock as it started and as each statement ended.
+    let durations = (0..scripts.len())
+        .map(|i| {
+            let (from, to) = span(scripts.len() - i);
+            let clock: Vec<f64> = messages[from..to]
+                .iter()
+                .find_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(row) => row.get(0),
+                    _ => None,
+                })
+                .unwrap_or_default()
+                .trim_matches(['{', '}'])
+                .split(',')
+                .filter_map(|t| t.parse().ok())
+                .collect();
+            match (clock.first(), clock.last()) {
+                (Some(a), Some(b)) => Duration::try_from_secs_f64(b - a).unwrap_or_default(),
+                _ => Duration::ZERO,
+            }
+        })
+        .collect();
+    let listed = messages.split_off(span(0).0);
+    Ok((durations, listed))
 }
 
-type DriverError = migration_error::DriverError<ScriptError, postgres::Error>;
+/// refinery's errors of this driver: only its reads of the history can fail, since the
+/// scripts run once refinery chose them ([`run_scripts`]).
+type DriverError = migration_error::DriverError<std::convert::Infallible, postgres::Error>;
 
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,22 +167,22 @@ impl fmt::Display for ScriptError {
     }
 }
 
+/// refinery's driver: it runs nothing but a read refinery asks that [`applied_query`]
+/// did not answer; the migrations refinery chose, and their history rows, it collects
+/// for the caller to send in one round trip with the module's seeds and listing.
 pub(super) struct Driver<'a> {
     conn: &'a mut pool::Connection,
-    runner: String,
     /// The module, and the history table name refinery was given for it.
     module: String,
     history: String,
-    /// refinery's statements not yet sent: they go with the next migration; those of the
-    /// last, with the caller's next statement ([`Driver::pending`]).
+    /// refinery's statements on its history, translated, for after the scripts.
     pending: String,
-    interrupts: &'a dyn Interrupts,
-    limit: Duration,
     bodies: Bodies,
     /// The module's applied migrations, read before the driver ran ([`applied_query`]):
     /// the answer to refinery's first question for them, without a round trip.
     applied: Option<Vec<Migration>>,
-    pub steps: Vec<WorkStep>,
+    /// The migrations refinery chose, in order.
+    pub scripts: Vec<Script>,
 }
 
 /// The statement that reads the applied migrations of `module` from the history of
@@ -133,30 +214,24 @@ pub(super) fn applied(messages: &[postgres::SimpleQueryMessage]) -> Vec<Migratio
 impl<'a> Driver<'a> {
     pub(super) fn new(
         conn: &'a mut pool::Connection,
-        runner: String,
         module: &str,
         migrations: &[crate::domain::module::Migration],
-        interrupts: &'a dyn Interrupts,
-        limit: Duration,
         applied: Option<Vec<Migration>>,
     ) -> Self {
         let history = super::catalog::history_table(module);
         Driver {
             conn,
-            runner,
             module: module.to_string(),
             history,
             pending: String::new(),
-            interrupts,
-            limit,
             bodies: Bodies::new(migrations),
             applied,
-            steps: Vec::new(),
+            scripts: Vec::new(),
         }
     }
 
-    /// refinery's statements it has not sent, for the caller to send in its transaction
-    /// before it commits.
+    /// refinery's statements on its history, for the caller to send in its transaction
+    /// once the scripts ran.
     pub(super) fn pending(&mut self) -> String {
         std::mem::take(&mut self.pending)
     }
@@ -185,27 +260,22 @@ impl<'a> Driver<'a> {
 impl Transaction for Driver<'_> {
     type Error = DriverError;
 
+    /// Collects, sending nothing: refinery (grouped) hands over every migration it chose
+    /// and its history row at once.
     fn execute<'q, T: Iterator<Item = &'q str>>(&mut self, queries: T) -> Result<usize, Self::Error> {
         let mut count = 0;
         for query in queries {
             match self.bodies.take(query) {
-                Some(name) => {
-                    let before = std::mem::take(&mut self.pending);
-                    let duration = run_script(self.conn, &before, &self.runner, query, self.interrupts, self.limit)
-                        .map_err(|failure| DriverError::Migration { name: name.clone(), failure })?;
-                    self.steps.push(WorkStep { name: format!("migrate {name}"), duration, detail: None });
-                }
+                Some(name) => self.scripts.push(Script { name, sql: query.to_string(), seed: false }),
                 None => {
                     if let Some(query) = self.translate(query) {
-                        self.pending.push_str(&query);
+                        self.pending.push_str(query.trim_end().trim_end_matches(';'));
                         self.pending.push(';');
                     }
                 }
             }
             count += 1;
         }
-        // What is left (the last migration's history row) is the caller's to send
-        // ([`Driver::pending`]).
         Ok(count)
     }
 }
@@ -225,25 +295,11 @@ impl Query<Vec<Migration>> for Driver<'_> {
 impl Migrate for Driver<'_> {}
 
 /// Turns refinery's error into one that names the migration and says what to do: the
-/// wording every engine shares, and this driver's own failures in the words of
-/// `domain::ownership` where PostgreSQL refused module SQL.
-pub(super) fn migration_error(
-    module: &ModuleVersion,
-    migrations: &[crate::domain::module::Migration],
-    e: refinery_core::Error,
-    ownership: &Ownership,
-) -> WorkError {
+/// wording every engine shares.
+pub(super) fn migration_error(module: &ModuleVersion, e: refinery_core::Error) -> WorkError {
     let name = module.name();
     migration_error::refinery_failure(module, e, |source| match source.downcast_ref::<DriverError>()? {
-        migration_error::DriverError::Migration { name: migration, failure } => {
-            let sql = migrations.iter().find(|m| &m.name == migration).map_or("", |m| m.sql.as_str());
-            let what = format!("migration `{migration}` of `{name}`");
-            let step = format!("migrate {migration}");
-            let file = format!("migrations/postgres/{migration}.sql");
-            let mut error = confine::failure(step, &what, &file, sql, &failure.error, ownership, failure.stopped);
-            error.duration = failure.duration;
-            Some(error)
-        }
+        migration_error::DriverError::Migration { failure, .. } => match *failure {},
         migration_error::DriverError::History(e) => {
             Some(WorkError::new("migrate history", Error::failed(format!("migration `history` of `{name}` failed: {}", super::message(e)))))
         }

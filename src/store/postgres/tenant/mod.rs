@@ -181,7 +181,11 @@ impl PostgresTenants {
         let (config, shown) = crate::store::postgres::config(url, timeout)?;
         let mut first = config.connect(NoTls).map_err(|e| pg_error(&shown, e).context("cannot connect"))?;
         first
-            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} {} COMMIT;", catalog::OBJECTS_IN))
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} {} {} COMMIT;",
+                catalog::OBJECTS_IN,
+                confine::module_role_function()
+            ))
             .map_err(|e| pg_error(&shown, e).context("cannot create modreg's schema `_modreg`"))?;
         let (database, version): (String, i32) = first
             .query_one("SELECT current_database()::text, current_setting('server_version_num')::int", &[])
