@@ -3,7 +3,7 @@
 //! cluster, and what an application would see there. The sample catalog's whole life
 //! (`catalog`), the failures that must leave a schema as it was (`failures`), and hosts
 //! that share the tenants as well as the landlord (`hosts`); a user that is no superuser
-//! (`roles`); how module SQL is timed and bounded (`timing`).
+//! and the tenant's role (`roles`); how module SQL is timed and bounded (`timing`).
 
 #[path = "../support/postgres.rs"]
 pub mod pg;

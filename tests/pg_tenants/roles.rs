@@ -1,5 +1,7 @@
-//! The URL's user need not be a superuser: `CREATEROLE` and owning the database are
-//! enough for the whole life of a tenant (README, "Confinement").
+//! The roles of PostgreSQL tenants: the URL's user need not be a superuser
+//! (`CREATEROLE` and owning the database are enough for the whole life of a tenant,
+//! README, "Confinement"), and a tenant's module roles have its schema's rights as
+//! members of the tenant's role.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -68,4 +70,54 @@ fn a_user_with_createrole_that_owns_the_database_runs_the_whole_life_of_a_tenant
     world.ok(&["backup", "bk", "--tenants"]);
     world.ok(&["tenant", "remove", "globex"]);
     world.ok(&["doctor"]);
+}
+
+/// The rights on a tenant's schema go to the tenant's role, once, and its module roles
+/// have them as its members: installing modules grants nothing on the schema, since
+/// that rewrites the schema's row and makes every session plan all its queries again.
+/// A module role an older modreg made (no member of any, `NOINHERIT`) gets its own.
+#[test]
+fn a_tenants_module_roles_have_the_schema_rights_of_the_tenants_role() {
+    use sha2::{Digest, Sha256};
+    let Some(world) = world(false) else { return };
+    for name in ["a", "b", "c"] {
+        let table = format!("{name}_t");
+        world.module(name, name, "1.0.0").migration(&format!("postgres/V1__{name}"), &format!("CREATE TABLE {table} (id bigint);")).write();
+    }
+    world.ok(&["tenant", "add", "acme"]);
+    let mut client = world.tenant_client("acme");
+    let acl = |client: &mut postgres::Client| -> String {
+        client.query_one("SELECT nspacl::text FROM pg_namespace WHERE nspname = 'acme'", &[]).unwrap().get(0)
+    };
+    let added = acl(&mut client);
+    let tenant_role = added
+        .trim_matches(['{', '}'])
+        .split(',')
+        .filter_map(|e| e.split_once('=').map(|(r, _)| r.to_string()))
+        .find(|r| r.starts_with("_modreg_t_"))
+        .unwrap_or_else(|| panic!("no tenant role: {added}"));
+    world.ok(&["install", "a", "--tenant", "acme"]);
+    world.ok(&["install", "b", "--tenant", "acme"]);
+    assert_eq!(acl(&mut client), added, "installing modules granted nothing on the schema");
+    let members: Vec<(String, bool)> = client
+        .query(
+            "SELECT pg_get_userbyid(c.relowner)::text, r.rolinherit FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+             JOIN pg_auth_members m ON m.member = c.relowner AND m.roleid = to_regrole($1)
+             WHERE c.relnamespace = 'acme'::regnamespace AND c.relname IN ('a_t', 'b_t')",
+            &[&tenant_role],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(members.len(), 2, "each module's role is a member of the tenant's: {members:?}");
+    assert!(members.iter().all(|(role, inherits)| role.starts_with("_modreg_m_") && *inherits), "{members:?}");
+
+    let database: String = client.query_one("SELECT current_database()::text", &[]).unwrap().get(0);
+    let digest = Sha256::digest(format!("{database}\u{0}acme\u{0}c").as_bytes());
+    let older: String = format!("_modreg_m_{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
+    client.batch_execute(&format!("CREATE ROLE \"{older}\" NOLOGIN NOINHERIT")).unwrap();
+    world.ok(&["install", "c", "--tenant", "acme"]);
+    assert!(world.has_object("acme", "c_t"));
+    assert!(acl(&mut client).contains(&older), "the older role got its own rights: {}", acl(&mut client));
 }

@@ -36,6 +36,24 @@ fn digest_of(database: &str, schema: &str, module: &str) -> String {
     digest(&[database, schema, module])
 }
 
+/// The role that holds the rights on tenant schema `schema` that its module roles
+/// share, by membership: using the schema and creating in it. Granted to the tenant's
+/// roles, not to each module's, since a grant on a schema rewrites its row of
+/// `pg_namespace`, which makes every session of the cluster's database plan all its
+/// queries again; a role's membership is another catalog's. Unlike a module's role it
+/// is named for the schema alone, so that a copy of the database (`CREATE DATABASE …
+/// TEMPLATE`) keeps its tenants' rights: a role is the cluster's, but its rights in one
+/// database are nothing to a session of another, and module roles work in their own.
+pub(super) fn tenant_role(schema: &str) -> String {
+    format!("_modreg_t_{}", digest(&[schema]))
+}
+
+/// The statement that gives tenant schema `schema` its [`tenant_role`], with its rights,
+/// if it has none yet ([`module_role_function`]).
+pub(super) fn tenant_role_call(schema: &str) -> String {
+    format!("SELECT {ADMIN}.tenant_role_v1({}, {});", literal(&tenant_role(schema)), literal(schema))
+}
+
 /// The role module SQL of `module` runs as in tenant schema `schema`.
 pub(super) fn role(database: &str, schema: &str, module: &str) -> String {
     format!("_modreg_m_{}", digest_of(database, schema, module))
@@ -62,24 +80,44 @@ BEGIN FOREACH statement IN ARRAY statements LOOP
     ends := pg_catalog.array_append(ends, pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()));
 END LOOP; RETURN ends; END $run$";
 
-/// The function that gives a module of a tenant its role and runner if it has none yet,
-/// and the role rights on the tenant's schema ([`role_call`]): a function, so that its
-/// plans are made once a session and not for each tenant, with its own `search_path`,
-/// for the same reason (a query is planned again under another path). Made with the
-/// tenants' setup, as `catalog::OBJECTS_IN` is; a release that changes it, or the
-/// runner's body, gives it a new name (`_v2`).
+/// The functions that give a tenant its [`tenant_role`] (`tenant_role_v1`), and a
+/// module of a tenant its role, a member of the tenant's, and runner if it has none yet
+/// (`module_role_v1`, [`role_call`]): functions, so that their plans are made once a
+/// session and not for each tenant, with their own `search_path`, for the same reason (a
+/// query is planned again under another path). A module role inherits the tenant role's
+/// rights; one an older modreg made (`NOINHERIT`, before tenant roles) has them granted
+/// itself. Made with the tenants' setup, as `catalog::OBJECTS_IN` is; a release that
+/// changes one, or the runner's body, gives it a new name (`_v2`).
 pub(super) fn module_role_function() -> String {
     format!(
         r#"
-DO $create$ BEGIN IF to_regprocedure('{ADMIN}.module_role_v1(text,text,text,text)') IS NULL THEN EXECUTE $definition$
-CREATE FUNCTION {ADMIN}.module_role_v1(role_name text, runner_name text, tenant text, module text) RETURNS void
+DO $create$ BEGIN IF to_regprocedure('{ADMIN}.tenant_role_v1(text,text)') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION {ADMIN}.tenant_role_v1(tenant_role text, tenant text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $role$
+BEGIN
+    IF to_regrole(quote_ident(tenant_role)) IS NULL THEN
+        BEGIN
+            EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT', tenant_role);
+        -- Made at the same moment for the same schema in another database.
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+        END;
+        INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES (tenant_role, tenant, '') ON CONFLICT (role) DO NOTHING;
+    END IF;
+    IF NOT (has_schema_privilege(tenant_role, quote_ident(tenant), 'USAGE') AND has_schema_privilege(tenant_role, quote_ident(tenant), 'CREATE')) THEN
+        EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO %I', tenant, tenant_role);
+    END IF;
+END $role$
+$definition$; END IF; END $create$;
+DO $create$ BEGIN IF to_regprocedure('{ADMIN}.module_role_v1(text,text,text,text,text)') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION {ADMIN}.module_role_v1(role_name text, runner_name text, tenant_role text, tenant text, module text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $role$
 DECLARE
     superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
     making text := '_modreg_o_' || substr(role_name, 11);
 BEGIN
+    PERFORM {ADMIN}.tenant_role_v1(tenant_role, tenant);
     IF to_regrole(quote_ident(role_name)) IS NULL THEN
-        EXECUTE format('CREATE ROLE %I NOLOGIN NOINHERIT', role_name);
+        EXECUTE format('CREATE ROLE %I NOLOGIN INHERIT IN ROLE %I', role_name, tenant_role);
         -- Making the role own the runner takes being a member of it, unless a superuser.
         IF NOT superuser THEN
             EXECUTE format('GRANT %I TO %I', role_name, current_user);
@@ -104,8 +142,8 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION {ADMIN}.%I(text[]) FROM PUBLIC', runner_name);
         INSERT INTO {ADMIN}.roles (role, tenant, module) VALUES (role_name, tenant, module) ON CONFLICT (role) DO NOTHING;
     END IF;
-    -- Granted only where missing: a grant on a schema rewrites its row of pg_namespace,
-    -- even when nothing changes, and that makes every session plan all its queries again.
+    -- Only a role made before tenant roles lacks them: a grant on a schema rewrites its
+    -- row of pg_namespace, even when nothing changes.
     IF NOT (has_schema_privilege(role_name, quote_ident(tenant), 'USAGE') AND has_schema_privilege(role_name, quote_ident(tenant), 'CREATE')) THEN
         EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO %I', tenant, role_name);
     END IF;
@@ -122,9 +160,10 @@ $definition$; END IF; END $create$;
 /// and views run as its role).
 pub(super) fn role_call(database: &str, schema: &str, module: &str) -> String {
     format!(
-        "SELECT {ADMIN}.module_role_v1({}, {}, {}, {});",
+        "SELECT {ADMIN}.module_role_v1({}, {}, {}, {}, {});",
         literal(&role(database, schema, module)),
         literal(&runner_name(database, schema, module)),
+        literal(&tenant_role(schema)),
         literal(schema),
         literal(module)
     )

@@ -160,10 +160,11 @@ impl PostgresTenantDb {
     /// role named as modreg's own, and views and functions whose text names modreg's
     /// tables (an application running them would reach those).
     fn check_objects(&self, module: &str, after: &[catalog::Object]) -> std::result::Result<(), WorkError> {
-        let role = confine::role(&self.shared.database, &self.schema, module);
+        // What the module's role owns, and what it may have given its tenant's role.
+        let roles = [confine::role(&self.shared.database, &self.schema, module), confine::tenant_role(&self.schema)];
         // Views name what they use with the schema (`"acme".members`): only the rest counts.
         let qualifiers = [format!("{}.", ident(&self.schema)), format!("{}.", self.schema)];
-        for object in after.iter().filter(|o| o.owner == role) {
+        for object in after.iter().filter(|o| roles.contains(&o.owner)) {
             if is_internal(&object.name) {
                 let refusal = Ownership::internal(&object.name);
                 let error = refusal.error(format!("module `{module}` may not create `{}`: {}", object.name, refusal.message));

@@ -145,8 +145,8 @@ fn restore_dump(shared: &Shared, conn: &mut Connection, schema: &str, dump: &[u8
 }
 
 /// `pg_restore --list` output without the entry that makes `schema` itself (commented
-/// out), and the module roles (`_modreg_m_…`) that own what the rest makes: the last
-/// word of each entry is its owner.
+/// out), and the module and tenant roles (`_modreg_m_…`, `_modreg_t_…`) that own what
+/// the rest makes: the last word of each entry is its owner.
 fn without_schema_entry(list: &str, schema: &str) -> (String, std::collections::BTreeSet<String>) {
     let mut owners = std::collections::BTreeSet::new();
     let mut out = String::with_capacity(list.len() + 2);
@@ -156,7 +156,9 @@ fn without_schema_entry(list: &str, schema: &str) -> (String, std::collections::
             let words: Vec<&str> = rest.split_whitespace().collect();
             words.len() >= 5 && words[2] == "SCHEMA" && words[3] == "-" && words[4] == schema
         });
-        if let Some(owner) = entry.and_then(|rest| rest.split_whitespace().last()).filter(|o| o.starts_with("_modreg_m_")) {
+        if let Some(owner) =
+            entry.and_then(|rest| rest.split_whitespace().last()).filter(|o| o.starts_with("_modreg_m_") || o.starts_with("_modreg_t_"))
+        {
             owners.insert(owner.to_string());
         }
         if makes_schema {

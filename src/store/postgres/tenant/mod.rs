@@ -338,9 +338,11 @@ impl TenantFiles for PostgresTenants {
             "BEGIN;
              CREATE SCHEMA IF NOT EXISTS {schema};
              {internal}
+             {role}
              INSERT INTO _modreg.tenants (tenant, created_at) VALUES ({name}, {now}) ON CONFLICT (tenant) DO NOTHING;
              COMMIT;",
             internal = catalog::internal_schema(tenant),
+            role = confine::tenant_role_call(tenant),
             name = literal(tenant),
             now = literal(&self.shared.clock.now_text()),
         );
