@@ -76,6 +76,7 @@ fn a_user_with_createrole_that_owns_the_database_runs_the_whole_life_of_a_tenant
 /// have them as its members: installing modules grants nothing on the schema, since
 /// that rewrites the schema's row and makes every session plan all its queries again.
 /// A module role an older modreg made (no member of any, `NOINHERIT`) gets its own.
+/// Purging the tenant drops its module roles, not the tenant's role.
 #[test]
 fn a_tenants_module_roles_have_the_schema_rights_of_the_tenants_role() {
     use sha2::{Digest, Sha256};
@@ -120,4 +121,13 @@ fn a_tenants_module_roles_have_the_schema_rights_of_the_tenants_role() {
     world.ok(&["install", "c", "--tenant", "acme"]);
     assert!(world.has_object("acme", "c_t"));
     assert!(acl(&mut client).contains(&older), "the older role got its own rights: {}", acl(&mut client));
+
+    // Purged, the tenant's module roles go; its role stays, for a schema of the same name
+    // in another database of the cluster, and is made a member of nothing.
+    drop(client);
+    world.ok(&["tenant", "remove", "acme", "--purge"]);
+    let mut client = world.tenant_client("public");
+    let mut left = |role: &str| -> bool { client.query_one("SELECT to_regrole($1) IS NOT NULL", &[&role]).unwrap().get(0) };
+    assert!(!left(&older) && !left(&members[0].0), "the module roles went");
+    assert!(left(&tenant_role), "the tenant's role stays");
 }

@@ -194,10 +194,13 @@ pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[Strin
     (grant, revoke)
 }
 
-/// Drops the roles (and runners, an older modreg's `run_…` too) of tenant schemas that
-/// are gone, unless something kept aside still belongs to them (a removed tenant's
-/// schema, an archive).
+/// Drops the module roles (and runners, an older modreg's `run_…` too) of tenant schemas
+/// that are gone, unless something kept aside still belongs to them (a removed tenant's
+/// schema, an archive). A tenant's role ([`tenant_role`]) is only forgotten, not
+/// dropped: a schema of the same name in another database of the cluster may be using
+/// it, or about to, and it holds nothing once the schema is gone.
 pub(super) const DROP_UNUSED_ROLES: &str = "DO $drop$ DECLARE r record; BEGIN
+    DELETE FROM _modreg.roles WHERE module = '' AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = tenant);
     FOR r IN SELECT role FROM _modreg.roles WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = tenant) LOOP
         BEGIN
             EXECUTE format('DROP FUNCTION IF EXISTS _modreg.%I(text[])', 'run2_' || substr(r.role, 11));
