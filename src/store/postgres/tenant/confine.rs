@@ -1,7 +1,7 @@
 //! Confinement of module SQL on PostgreSQL: each module has a role of its own, without
 //! login and without rights, and module SQL runs through that role's runner, a
 //! `SECURITY DEFINER` function the role owns (`_modreg.run2_…(statements)`), which runs
-//! a script's statements one by one and says when each ended. PostgreSQL itself
+//! a script's statements one by one and says when it started and ended. PostgreSQL itself
 //! then refuses what SPEC §5.1 forbids:
 //!
 //! - a role is the module's in one tenant: it owns what the module created there, so it
@@ -71,14 +71,12 @@ pub(super) fn runner(database: &str, schema: &str, module: &str) -> String {
 }
 
 /// The runner's body: it runs the statements one by one and returns the clock (epoch
-/// seconds) as it started and as each statement ended, for the time of each script.
-/// Everything it calls is qualified: module SQL may have put its own schema first.
-const RUNNER_BODY: &str =
-    "$run$ DECLARE statement text; ends float8[] := ARRAY[pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())];
-BEGIN FOREACH statement IN ARRAY statements LOOP
-    EXECUTE statement;
-    ends := pg_catalog.array_append(ends, pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()));
-END LOOP; RETURN ends; END $run$";
+/// seconds) as it started and as it ended, for the time of the script. Everything it
+/// calls is qualified, and it uses no operator: module SQL may have put its own schema
+/// first.
+const RUNNER_BODY: &str = "$run$ DECLARE statement text; started float8 := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp());
+BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP;
+RETURN ARRAY[started, pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())]; END $run$";
 
 /// The functions that give a tenant its [`tenant_role`] (`tenant_role_v1`), and a
 /// module of a tenant its role, a member of the tenant's, and runner if it has none yet
@@ -275,15 +273,15 @@ pub(super) fn failure(
     failure
 }
 
-/// Which of `scripts`, run in one call of the runner named `runner_name`, the statement
-/// that failed with `db` is of: the first with a statement the error points into or its
-/// context quotes (an error in a trigger's function quotes the statement that fired it
-/// too), or with the transaction command it refused; the first script when none says.
-/// `None` when the error did not come from inside the runner (modreg's own statements
-/// around it).
+/// Which of `scripts`, run in one round trip by calls of the runner named
+/// `runner_name`, the statement that failed with `db` is of: the first with a statement
+/// the error points into or its context quotes (an error in a trigger's function quotes
+/// the statement that fired it too), or with the transaction command it refused; the
+/// first script when none says. `None` when the error did not come from inside the
+/// runner (modreg's own statements around it).
 pub(super) fn failing_script(db: &DbError, runner_name: &str, scripts: &[&str]) -> Option<usize> {
     let context = db.where_().unwrap_or_default();
-    if !context.contains(runner_name) {
+    if scripts.is_empty() || !context.contains(runner_name) {
         return None;
     }
     let internal = match db.position() {

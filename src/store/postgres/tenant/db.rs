@@ -236,7 +236,7 @@ impl PostgresTenantDb {
     }
 
     /// Runs the module's PostgreSQL migrations that refinery chose (and its seeds) as
-    /// its role, in one call of its runner, and lists the schema after them in the same
+    /// its role, a call of its runner each, and lists the schema after them, all in one
     /// round trip; the transaction is rolled back when one fails ([`Self::refusal_words`]).
     fn run_module_sql(
         &mut self,
@@ -261,14 +261,16 @@ impl PostgresTenantDb {
         let listing = catalog::list_query(schema);
         let before = self.take_deferred();
         let ran = driver::run_scripts(&mut self.conn, &before, (&run, &run_name), &scripts, &listing, interrupts.as_ref(), limit);
-        let steps_of = |durations: &[Duration], scripts: &[Script]| -> Vec<WorkStep> {
-            scripts.iter().zip(durations).map(|(s, d)| WorkStep { name: s.step(), duration: *d, detail: None }).collect()
+        // The steps of `scripts`, with the times known of them (none when the round trip failed).
+        let steps_of = |scripts: &[Script], durations: &[Duration]| -> Vec<WorkStep> {
+            let duration = |i: usize| durations.get(i).copied().unwrap_or_default();
+            scripts.iter().enumerate().map(|(i, s)| WorkStep { name: s.step(), duration: duration(i), detail: None }).collect()
         };
         match ran {
             Ok((durations, listed)) => {
                 // The history rows go with the next statement.
                 self.deferred.push_str(&history);
-                Ok((steps_of(&durations, &scripts), catalog::objects(&listed)))
+                Ok((steps_of(&scripts, &durations), catalog::objects(&listed)))
             }
             Err(e) => {
                 let Some(at) = e.script else {
@@ -279,7 +281,7 @@ impl PostgresTenantDb {
                         _ => self.shared.err(e.error),
                     };
                     let mut failure = WorkError::new("record objects", error);
-                    failure.done = steps_of(&vec![Duration::ZERO; scripts.len()], &scripts);
+                    failure.done = steps_of(&scripts, &[]);
                     return Err(failure);
                 };
                 let script = &scripts[at];
@@ -288,7 +290,7 @@ impl PostgresTenantDb {
                     confine::failure(script.step(), &script.what(name), &script.file(), &script.sql, &e.error, &ownership, e.stopped);
                 // One round trip ran the scripts: its time is the failing one's.
                 failure.duration = e.duration;
-                failure.done = steps_of(&vec![Duration::ZERO; at], &scripts[..at]);
+                failure.done = steps_of(&scripts[..at], &[]);
                 Err(failure)
             }
         }

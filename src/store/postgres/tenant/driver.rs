@@ -132,7 +132,7 @@ pub(super) fn run_scripts(
         Some(at) => (if at == 0 { 0 } else { ends[at - 1] }, ends[at]),
         None => (0, 0),
     };
-    // Each runner's answer: the clock as it started and as each statement ended.
+    // Each runner's answer: the clock as it started and as it ended.
     let durations = (0..scripts.len())
         .map(|i| {
             let (from, to) = span(scripts.len() - i);
