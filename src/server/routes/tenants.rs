@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::domain::Error;
 use crate::ops::Silent;
 use crate::ops::check::{CheckReport, CheckTarget};
 use crate::ops::history::HistoryReport;
@@ -152,7 +153,9 @@ pub async fn modules(
     state.blocking(move |state| crate::ops::status::status(state.base(), Some(&tenant), &Silent)).await.map(Json)
 }
 
-/// Every version the tenant had of its modules: when, which job, which actor.
+/// Every version the tenant had of its modules: when, which job, which actor. Not found
+/// once the tenant is removed: its jobs stay listed at `/v1/jobs?tenant=…` (and the CLI's
+/// `modreg history` still answers for it).
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/history", tag = "tenants", params(TenantPath, ModuleQuery),
     responses((status = 200, body = HistoryReport)))]
 pub async fn history(
@@ -164,7 +167,18 @@ pub async fn history(
     let tenant = tenant_name(&tenant)?;
     caller.see(tenant.as_str())?;
     let module = query.module()?;
-    state.blocking(move |state| crate::ops::history::history(state.base(), &tenant, module.as_ref())).await.map(Json)
+    state
+        .blocking(move |state| {
+            let report = crate::ops::history::history(state.base(), &tenant, module.as_ref())?;
+            if state.base().landlord.tenant(tenant.as_str())?.is_none() {
+                return Err(Error::not_found(format!("tenant `{tenant}` was removed")).with_hint(format!(
+                    "its jobs are kept: `GET /v1/jobs?tenant={tenant}`; `modreg history --tenant {tenant}` shows the versions it had"
+                )));
+            }
+            Ok(report)
+        })
+        .await
+        .map(Json)
 }
 
 /// A tenant and a module (or `module.flag`) in the path.

@@ -175,6 +175,12 @@ async fn a_tenant_is_added_changed_through_every_operation_and_removed() {
     assert!(removed["removed"][0]["archive"].is_string(), "archived by default: {removed:#}");
     assert!(!tenants(|| world.has_tenant_db("initech")));
     api.get("/v1/tenants/initech").await.problem(404, "not_found");
+    // Its resources go with it; its jobs stay in the audit trail.
+    let history = api.get("/v1/tenants/initech/history").await.problem(404, "not_found");
+    assert_eq!(history["message"], "tenant `initech` was removed", "{history:#}");
+    assert!(history["hint"].as_str().unwrap().contains("GET /v1/jobs?tenant=initech"), "{history:#}");
+    let jobs = api.get("/v1/jobs?tenant=initech").await.expect(200);
+    assert!(jobs["jobs"].as_array().unwrap().iter().any(|j| j["module"] == "base" && j["kind"] == "upgrade"), "{jobs:#}");
     let purged = api.delete("/v1/tenants/globex?purge=true").await.expect(200);
     assert_eq!(purged["removed"][0]["archive"], Json::Null, "{purged:#}");
 }
