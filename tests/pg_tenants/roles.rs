@@ -131,3 +131,33 @@ fn a_tenants_module_roles_have_the_schema_rights_of_the_tenants_role() {
     assert!(!left(&older) && !left(&members[0].0), "the module roles went");
     assert!(left(&tenant_role), "the tenant's role stays");
 }
+
+/// A module role's runner compiles nothing of its own: every runner hands its script to
+/// the one executor, so a session that has run the work of many tenants keeps one
+/// compiled PL/pgSQL function for it, not one per tenant (whose kept plans each of the
+/// next tenants' DDL makes the server look at again). And the executor runs module SQL
+/// as the runner's role, which may not leave it.
+#[test]
+fn the_runners_of_many_tenants_share_one_compiled_executor() {
+    let Some(world) = world(false) else { return };
+    world.module("notes", "notes", "1.0.0").migration("postgres/V1__notes", "CREATE TABLE notes (id bigint);").write();
+    let tenants = ["acme", "globex", "initech"];
+    world.ok(&["tenant", "add", "acme", "globex", "initech"]);
+    world.ok(&["install", "notes", "--tenant", "acme", "--tenant", "globex", "--tenant", "initech"]);
+    let mut client = world.tenant_client("public");
+    let texts =
+        |client: &mut postgres::Client, sql: &str| -> Vec<String> { client.query(sql, &[]).unwrap().iter().map(|r| r.get(0)).collect() };
+    let roles = texts(&mut client, "SELECT role FROM _modreg.roles WHERE module = 'notes' ORDER BY tenant");
+    assert_eq!(roles.len(), tenants.len(), "{roles:?}");
+    for (tenant, role) in tenants.iter().zip(&roles) {
+        let runner = format!("_modreg.\"run3_{}\"", &role["_modreg_m_".len()..]);
+        client.batch_execute(&format!("SET search_path = {tenant}")).unwrap();
+        let ran: String = client.query_one(&format!("SELECT {runner}(ARRAY['SELECT count(*) FROM notes'])::text"), &[]).unwrap().get(0);
+        assert!(ran.starts_with('{'), "the runner answers when it started and ended: {ran}");
+        let refused = client.batch_execute(&format!("SELECT {runner}(ARRAY['RESET ROLE'])")).unwrap_err();
+        let refused = refused.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(refused.contains("within security-definer function"), "{refused}");
+    }
+    let compiled = texts(&mut client, "SELECT ident FROM pg_backend_memory_contexts WHERE name = 'PL/pgSQL function' ORDER BY ident");
+    assert_eq!(compiled, ["_modreg_run.run_v1(text[])"], "one compiled function for the runners of {} tenants", tenants.len());
+}

@@ -1,8 +1,9 @@
 //! Confinement of module SQL on PostgreSQL: each module has a role of its own, without
 //! login and without rights, and module SQL runs through that role's runner, a
-//! `SECURITY DEFINER` function the role owns (`_modreg.run2_…(statements)`), which runs
-//! a script's statements one by one and says when it started and ended. PostgreSQL itself
-//! then refuses what SPEC §5.1 forbids:
+//! `SECURITY DEFINER` function the role owns (`_modreg.run3_…(statements)`). The runner
+//! is one line of SQL that calls the executor every role shares ([`EXECUTOR`]), which
+//! runs a script's statements one by one, as its caller, and says when it started and
+//! ended. PostgreSQL itself then refuses what SPEC §5.1 forbids:
 //!
 //! - a role is the module's in one tenant: it owns what the module created there, so it
 //!   may alter and drop its own objects and no other module's, and it has rights on that
@@ -59,10 +60,10 @@ pub(super) fn role(database: &str, schema: &str, module: &str) -> String {
     format!("_modreg_m_{}", digest_of(database, schema, module))
 }
 
-/// The name of that role's runner in `_modreg`. `run2_`: the runner of an older modreg,
-/// `run_…`, returned nothing.
+/// The name of that role's runner in `_modreg`. Older modregs' runners were PL/pgSQL
+/// functions of their own: `run2_…` returned the clock as this one does, `run_…` nothing.
 pub(super) fn runner_name(database: &str, schema: &str, module: &str) -> String {
-    format!("run2_{}", digest_of(database, schema, module))
+    format!("run3_{}", digest_of(database, schema, module))
 }
 
 /// The runner of that role, qualified.
@@ -70,22 +71,42 @@ pub(super) fn runner(database: &str, schema: &str, module: &str) -> String {
     format!("{ADMIN}.{}", ident(&runner_name(database, schema, module)))
 }
 
-/// The runner's body: it runs the statements one by one and returns the clock (epoch
-/// seconds) as it started and as it ended, for the time of the script. Everything it
-/// calls is qualified, and it uses no operator: module SQL may have put its own schema
-/// first.
-const RUNNER_BODY: &str = "$run$ DECLARE statement text; started float8 := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp());
+/// The executor, `_modreg_run.run_v1(statements)`: it runs the statements one by one and
+/// returns the clock (epoch seconds) as it started and as it ended, for the time of the
+/// script. Not a security definer: it runs them as whoever calls it, which is a module
+/// role through its runner, and inside that runner no statement may change the role.
+/// One function for all, in a schema of its own that every role may use (`_modreg` stays
+/// out of module SQL's reach), since a PL/pgSQL function keeps the plans of its
+/// expressions for the rest of the session, and every one of them is looked at again for
+/// each invalidation the next tenants' DDL sends: a runner of this body for each tenant's
+/// role made a tenant's work slower the more tenants its connection had done. Everything
+/// it calls is qualified, and it uses no operator: module SQL may have put its own schema
+/// first. Made with the tenants' setup; a release that changes it gives it a new name.
+pub(super) const EXECUTOR: &str = "
+DO $create$ BEGIN IF to_regnamespace('_modreg_run') IS NULL THEN
+    CREATE SCHEMA _modreg_run;
+    GRANT USAGE ON SCHEMA _modreg_run TO PUBLIC;
+END IF; END $create$;
+DO $create$ BEGIN IF to_regprocedure('_modreg_run.run_v1(text[])') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION _modreg_run.run_v1(statements text[]) RETURNS float8[] LANGUAGE plpgsql AS $run$
+DECLARE statement text; started float8 := pg_catalog.date_part('epoch', pg_catalog.clock_timestamp());
 BEGIN FOREACH statement IN ARRAY statements LOOP EXECUTE statement; END LOOP;
-RETURN ARRAY[started, pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())]; END $run$";
+RETURN ARRAY[started, pg_catalog.date_part('epoch', pg_catalog.clock_timestamp())]; END $run$
+$definition$; END IF; END $create$;
+";
+
+/// A runner's body: a call of the [`EXECUTOR`] as the role that owns the runner. An SQL
+/// function keeps no plans past the statement that called it.
+const RUNNER_BODY: &str = "$run$ SELECT _modreg_run.run_v1(statements) $run$";
 
 /// The functions that give a tenant its [`tenant_role`] (`tenant_role_v1`), and a
 /// module of a tenant its role, a member of the tenant's, and runner if it has none yet
-/// (`module_role_v1`, [`role_call`]): functions, so that their plans are made once a
+/// (`module_role_v2`, [`role_call`]): functions, so that their plans are made once a
 /// session and not for each tenant, with their own `search_path`, for the same reason (a
 /// query is planned again under another path). A module role inherits the tenant role's
 /// rights; one an older modreg made (`NOINHERIT`, before tenant roles) has them granted
 /// itself. Made with the tenants' setup, as `catalog::OBJECTS_IN` is; a release that
-/// changes one, or the runner's body, gives it a new name (`_v2`).
+/// changes one, or the runner's body, gives it a new name (`_v2`: runners became SQL).
 pub(super) fn module_role_function() -> String {
     format!(
         r#"
@@ -106,8 +127,8 @@ BEGIN
     END IF;
 END $role$
 $definition$; END IF; END $create$;
-DO $create$ BEGIN IF to_regprocedure('{ADMIN}.module_role_v1(text,text,text,text,text)') IS NULL THEN EXECUTE $definition$
-CREATE FUNCTION {ADMIN}.module_role_v1(role_name text, runner_name text, tenant_role text, tenant text, module text) RETURNS void
+DO $create$ BEGIN IF to_regprocedure('{ADMIN}.module_role_v2(text,text,text,text,text)') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION {ADMIN}.module_role_v2(role_name text, runner_name text, tenant_role text, tenant text, module text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $role$
 DECLARE
     superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
@@ -124,7 +145,7 @@ BEGIN
     -- A role is the cluster's: one of a database dropped since has no runner here.
     IF to_regprocedure(format('{ADMIN}.%I(text[])', runner_name)) IS NULL THEN
         IF superuser THEN
-            EXECUTE format($f$CREATE FUNCTION {ADMIN}.%I(statements text[]) RETURNS float8[] LANGUAGE plpgsql SECURITY DEFINER AS {RUNNER_BODY}$f$, runner_name);
+            EXECUTE format($f$CREATE FUNCTION {ADMIN}.%I(statements text[]) RETURNS float8[] LANGUAGE sql SECURITY DEFINER AS {RUNNER_BODY}$f$, runner_name);
             EXECUTE format('ALTER FUNCTION {ADMIN}.%I(text[]) OWNER TO %I', runner_name, role_name);
         ELSE
             -- A new owner needs CREATE on the function's schema, which no module role
@@ -132,7 +153,7 @@ BEGIN
             -- tenant at once): the runner is made in a schema of the role's own, given
             -- to it there, and moved, which takes CREATE of modreg's user alone.
             EXECUTE format('CREATE SCHEMA %I AUTHORIZATION %I', making, role_name);
-            EXECUTE format($f$CREATE FUNCTION %I.%I(statements text[]) RETURNS float8[] LANGUAGE plpgsql SECURITY DEFINER AS {RUNNER_BODY}$f$, making, runner_name);
+            EXECUTE format($f$CREATE FUNCTION %I.%I(statements text[]) RETURNS float8[] LANGUAGE sql SECURITY DEFINER AS {RUNNER_BODY}$f$, making, runner_name);
             EXECUTE format('ALTER FUNCTION %I.%I(text[]) OWNER TO %I', making, runner_name, role_name);
             EXECUTE format('ALTER FUNCTION %I.%I(text[]) SET SCHEMA {ADMIN}', making, runner_name);
             EXECUTE format('DROP SCHEMA %I', making);
@@ -158,7 +179,7 @@ $definition$; END IF; END $create$;
 /// and views run as its role).
 pub(super) fn role_call(database: &str, schema: &str, module: &str) -> String {
     format!(
-        "SELECT {ADMIN}.module_role_v1({}, {}, {}, {}, {});",
+        "SELECT {ADMIN}.module_role_v2({}, {}, {}, {}, {});",
         literal(&role(database, schema, module)),
         literal(&runner_name(database, schema, module)),
         literal(&tenant_role(schema)),
@@ -192,7 +213,7 @@ pub(super) fn rights(database: &str, schema: &str, module: &str, tables: &[Strin
     (grant, revoke)
 }
 
-/// Drops the module roles (and runners, an older modreg's `run_…` too) of tenant schemas
+/// Drops the module roles (and runners, older modregs' `run2_…` and `run_…` too) of tenant schemas
 /// that are gone, unless something kept aside still belongs to them (a removed tenant's
 /// schema, an archive). A tenant's role ([`tenant_role`]) is only forgotten, not
 /// dropped: a schema of the same name in another database of the cluster may be using
@@ -201,6 +222,7 @@ pub(super) const DROP_UNUSED_ROLES: &str = "DO $drop$ DECLARE r record; BEGIN
     DELETE FROM _modreg.roles WHERE module = '' AND NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = tenant);
     FOR r IN SELECT role FROM _modreg.roles WHERE NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = tenant) LOOP
         BEGIN
+            EXECUTE format('DROP FUNCTION IF EXISTS _modreg.%I(text[])', 'run3_' || substr(r.role, 11));
             EXECUTE format('DROP FUNCTION IF EXISTS _modreg.%I(text[])', 'run2_' || substr(r.role, 11));
             EXECUTE format('DROP FUNCTION IF EXISTS _modreg.%I(text[])', 'run_' || substr(r.role, 11));
             EXECUTE format('DROP ROLE IF EXISTS %I', r.role);

@@ -182,8 +182,9 @@ impl PostgresTenants {
         let mut first = config.connect(NoTls).map_err(|e| pg_error(&shown, e).context("cannot connect"))?;
         first
             .batch_execute(&format!(
-                "BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} {} {} COMMIT;",
+                "BEGIN; SELECT pg_advisory_xact_lock({SETUP_LOCK}); {ADMIN_SCHEMA} {} {} {} COMMIT;",
                 catalog::OBJECTS_IN,
+                confine::EXECUTOR,
                 confine::module_role_function()
             ))
             .map_err(|e| pg_error(&shown, e).context("cannot create modreg's schema `_modreg`"))?;
