@@ -199,6 +199,29 @@ fn a_revert_brings_back_a_trigger_on_the_modules_own_view() {
 }
 
 #[test]
+fn overloads_of_a_function_are_one_object_of_the_module() {
+    let Some(world) = world(false) else { return };
+    world
+        .module("twice", "twice", "1.0.0")
+        .migration(
+            "postgres/V1__twice",
+            "CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS $$ SELECT 2 * x $$;\n\
+             CREATE FUNCTION twice(x text) RETURNS text LANGUAGE sql AS $$ SELECT x || x $$;",
+        )
+        .write();
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "twice", "--tenant", "acme"]);
+    assert_eq!(world.text("acme", "SELECT acme.twice(21) || ' ' || acme.twice('ab'::text)"), "42 abab");
+    let records = "SELECT count(*) FROM acme._modreg_objects WHERE module = 'twice' AND type = 'function'";
+    assert_eq!(world.int("acme", records), 1);
+    world.ok(&["uninstall", "twice", "--tenant", "acme"]);
+    assert_eq!(world.int("acme", "SELECT count(*) FROM pg_proc WHERE pronamespace = 'acme'::regnamespace"), 0, "both went");
+    world.ok(&["install", "twice", "--tenant", "acme", "--restore"]);
+    assert_eq!(world.text("acme", "SELECT acme.twice(21) || ' ' || acme.twice('ab'::text)"), "42 abab", "both came back");
+    world.ok(&["doctor"]);
+}
+
+#[test]
 fn a_record_that_cannot_be_written_at_commit_rolls_the_work_back_and_the_next_tenant_is_done() {
     let Some(world) = world(false) else { return };
     notes(&world, "1.0.0", None);

@@ -201,7 +201,12 @@ impl PostgresTenantDb {
         let (new, dropped) = ownership::changed_objects(&before_refs, &after_refs, owned);
         let new: HashSet<String> = new.into_iter().map(str::to_lowercase).collect();
         let s = ident(&self.schema);
-        let created: Vec<&catalog::Object> = after.iter().filter(|o| new.contains(&o.name.to_lowercase())).collect();
+        // Overloads of a function (a range type's constructors among them) are one record.
+        let mut seen = HashSet::new();
+        let created: Vec<&catalog::Object> = after
+            .iter()
+            .filter(|o| new.contains(&o.name.to_lowercase()) && seen.insert((o.name.to_lowercase(), o.kind.as_str())))
+            .collect();
         let mut sql = String::new();
         if !created.is_empty() {
             let rows: Vec<String> = created
