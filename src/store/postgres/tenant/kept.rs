@@ -4,9 +4,9 @@
 //! - an uninstall archive (`_modreg_k_a_…`): the module's objects, moved there whole in
 //!   the uninstall's transaction (`ALTER … SET SCHEMA`: no rows copied), with its
 //!   migration history; `install --restore` moves them back;
-//! - a pre-upgrade copy (`_modreg_k_c_…`): the module's tables copied with their rows,
-//!   indexes, constraints, rights, sequences, foreign keys, views, triggers and functions,
-//!   owned by the module's role; `revert` moves the copy in place of the module;
+//! - a pre-upgrade copy (`_modreg_k_c_…`): the module's types, and its tables copied with
+//!   their rows, indexes, constraints, rights, sequences, foreign keys, views, triggers and
+//!   functions, owned by the module's role; `revert` moves the copy in place of the module;
 //! - a removed tenant (`_modreg_k_t_…`): its whole schema, renamed.
 
 use std::collections::BTreeMap;
@@ -198,11 +198,11 @@ pub(super) fn save(
 }
 
 /// Copies the module's objects of `schema` into `kept`, owned by the module's `role` as
-/// the originals are: its functions, its tables with their rows, rights and the
+/// the originals are: its types, functions, its tables with their rows, rights and the
 /// sequences their columns use, then their foreign keys, views and triggers, each
-/// recreated from PostgreSQL's own definition with names resolved to the copies first. A
-/// module that owns types is refused: columns of a copied table would still be of the
-/// original type, which the revert drops.
+/// recreated from PostgreSQL's own definition with names resolved to the copies first.
+/// The copies use the copied types, so that the revert can drop the module's types with
+/// its other objects.
 fn copy_module(
     client: &mut impl GenericClient,
     schema: &str,
@@ -211,16 +211,14 @@ fn copy_module(
     kept: &str,
     objects: &[(String, String, String)],
 ) -> std::result::Result<(), Failure> {
-    if let Some((name, _, _)) = objects.iter().find(|(_, kind, _)| kind == "type") {
-        return Err(Failure::Other(
-            Error::failed(format!(
-                "cannot keep a pre-upgrade copy of `{module}`: it owns type `{name}`, and the copy's columns would still be of the type the revert drops"
-            ))
-            .with_hint("upgrade with `MODREG_KEEP_UPGRADE_COPIES=0` (no `revert` for that upgrade)"),
-        ));
-    }
     let (s, k, r) = (ident(schema), ident(kept), ident(role));
-    let mut script = String::new();
+    // Definitions read with the tenant's schema alone in the path name its objects without
+    // it; run with the copy first in the path, they name the copies where there are.
+    let (in_copy, out_of_copy) = (format!("SET LOCAL search_path = {k}, {s};"), format!("SET LOCAL search_path = {s};"));
+    client.batch_execute(&out_of_copy)?;
+    let types: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "type").map(|(name, _, _)| name.as_str()).collect();
+    let mut script = in_copy.clone();
+    script.push_str(&copy_types(client, schema, module, kept, role, &types)?);
     for (name, _, _) in objects.iter().filter(|(_, kind, _)| kind == "function") {
         let rows = client.query(
             "SELECT pg_get_functiondef(oid), format('%I.%I', pronamespace::regnamespace, proname), oid::regprocedure::text
@@ -236,6 +234,7 @@ fn copy_module(
             script.push_str(&format!("ALTER ROUTINE {copy}{arguments} OWNER TO {r};"));
         }
     }
+    script.push_str(&out_of_copy);
     client.batch_execute(&script)?;
     let tables: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "table").map(|(name, _, _)| name.as_str()).collect();
     for table in &tables {
@@ -274,6 +273,12 @@ fn copy_module(
             let list = columns.join(", ");
             client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
         }
+        if !types.is_empty() {
+            let retype = retype_columns(client, schema, &format!("{k}.{t}"), &types)?;
+            if !retype.is_empty() {
+                client.batch_execute(&format!("{in_copy} {retype}; {out_of_copy}"))?;
+            }
+        }
         // Indexes and the constraints they back are made again under their own names
         // (`LIKE … INCLUDING INDEXES` would name them anew), so that a revert brings
         // back the names the module's objects are recorded under.
@@ -292,7 +297,7 @@ fn copy_module(
             .map(|r| r.get(0))
             .collect();
         if !indexes.is_empty() {
-            client.batch_execute(&indexes.join(";\n"))?;
+            client.batch_execute(&format!("{in_copy} {}; {out_of_copy}", indexes.join(";\n")))?;
         }
         // The rights others have on the table (its dependents' reading it) come along.
         let grants: Vec<String> = client
@@ -306,9 +311,6 @@ fn copy_module(
             .collect();
         client.batch_execute(&format!("ALTER TABLE {k}.{t} OWNER TO {r}; {}", grants.join(";")))?;
     }
-    // Definitions read with the tenant's schema in the path name its objects without
-    // it; run with the copy first in the path, they name the copies where there are.
-    client.batch_execute(&format!("SET LOCAL search_path = {s}"))?;
     let mut definitions = Vec::new();
     for table in &tables {
         let rows = client.query(
@@ -341,7 +343,7 @@ fn copy_module(
         };
         definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
     }
-    let mut script = format!("SET LOCAL search_path = {k}, {s};");
+    let mut script = in_copy;
     for definition in definitions {
         script.push_str(&definition);
         script.push(';');
@@ -349,6 +351,103 @@ fn copy_module(
     script.push_str("RESET search_path;");
     client.batch_execute(&script)?;
     Ok(())
+}
+
+/// The statements that make copies in `kept` of the module's `types` of `schema`, owned by
+/// its `role`, in the order they were made (a domain may be over an enum of the module's).
+/// Read with `schema` alone in the path, they name the tenant's types without it, and are
+/// to run with `kept` first in the path. Enums, domains and composite types are copied;
+/// a module owning another kind (a range) keeps no copy.
+fn copy_types(
+    client: &mut impl GenericClient,
+    schema: &str,
+    module: &str,
+    kept: &str,
+    role: &str,
+    types: &[&str],
+) -> std::result::Result<String, Failure> {
+    if types.is_empty() {
+        return Ok(String::new());
+    }
+    let rows = client.query(
+        "SELECT t.typname::text, t.typtype::text,
+                CASE t.typtype
+                WHEN 'e' THEN format('AS ENUM (%s)',
+                    (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid))
+                WHEN 'd' THEN format('AS %s%s%s%s%s', format_type(t.typbasetype, t.typtypmod),
+                    CASE WHEN t.typcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = t.typbasetype)
+                         THEN ' COLLATE ' || t.typcollation::regcollation::text ELSE '' END,
+                    CASE WHEN t.typdefaultbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(t.typdefaultbin, 0) ELSE '' END,
+                    CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END,
+                    (SELECT COALESCE(string_agg(format(' CONSTRAINT %I %s', n.conname, pg_get_constraintdef(n.oid)), '' ORDER BY n.oid), '')
+                     FROM pg_constraint n WHERE n.contypid = t.oid AND n.contype = 'c'))
+                WHEN 'c' THEN format('AS (%s)',
+                    (SELECT string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                CASE WHEN a.attcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = a.atttypid)
+                                     THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END), ', ' ORDER BY a.attnum)
+                     FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped))
+                END
+         FROM pg_type t WHERE t.typnamespace = $1::text::regnamespace AND t.typname = ANY ($2) ORDER BY t.oid",
+        &[&ident(schema), &types],
+    )?;
+    let types: Vec<(String, String, Option<String>)> = rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect();
+    // A range's multirange, made with it, is named only without the range.
+    if let Some((name, kind, _)) = types.iter().filter(|(_, _, body)| body.is_none()).min_by_key(|(_, kind, _)| kind == "m") {
+        let kind = if kind == "r" || kind == "m" { "range type" } else { "type" };
+        return Err(Failure::Other(
+            Error::failed(format!(
+                "cannot keep a pre-upgrade copy of `{module}`: it owns {kind} `{name}`, and modreg copies only enums, domains and composite types"
+            ))
+            .with_hint("upgrade with `MODREG_KEEP_UPGRADE_COPIES=0` (no `revert` for that upgrade)"),
+        ));
+    }
+    let (k, r) = (ident(kept), ident(role));
+    let mut script = String::new();
+    for (name, kind, body) in &types {
+        let (word, n, body) = (if kind == "d" { "DOMAIN" } else { "TYPE" }, ident(name), body.as_deref().unwrap_or_default());
+        script.push_str(&format!("CREATE {word} {k}.{n} {body}; ALTER {word} {k}.{n} OWNER TO {r};"));
+    }
+    Ok(script)
+}
+
+/// The statement that changes the columns of `table` (a copy just made) that are of one of
+/// the module's `types` of `schema`, or arrays of one, to the copy's type of that name,
+/// with their defaults and the table's checks, which name the type, made again; empty when
+/// it has none. Read with `schema` alone in the path; to run with the copy first in it.
+fn retype_columns(client: &mut impl GenericClient, schema: &str, table: &str, types: &[&str]) -> std::result::Result<String, Failure> {
+    let columns = client.query(
+        "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid)
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
+           AND (CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END) IN
+               (SELECT oid FROM pg_type WHERE typnamespace = $2::text::regnamespace AND typname = ANY ($3))
+         ORDER BY a.attnum",
+        &[&table, &ident(schema), &types],
+    )?;
+    if columns.is_empty() {
+        return Ok(String::new());
+    }
+    let checks = client.query(
+        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint
+         WHERE conrelid = $1::text::regclass AND contype = 'c' ORDER BY oid",
+        &[&table],
+    )?;
+    let (mut drops, mut changes, mut makes) = (Vec::new(), Vec::new(), Vec::new());
+    for column in &columns {
+        let (name, kind, default): (String, String, Option<String>) = (column.get(0), column.get(1), column.get(2));
+        changes.push(format!("ALTER COLUMN {name} TYPE {kind} USING {name}::text::{kind}"));
+        if let Some(default) = default {
+            drops.push(format!("ALTER COLUMN {name} DROP DEFAULT"));
+            makes.push(format!("ALTER COLUMN {name} SET DEFAULT {default}"));
+        }
+    }
+    for check in &checks {
+        let (name, definition): (String, String) = (check.get(0), check.get(1));
+        drops.push(format!("DROP CONSTRAINT {name}"));
+        makes.push(format!("ADD CONSTRAINT {name} {definition}"));
+    }
+    Ok(format!("ALTER TABLE {table} {}", [drops, changes, makes].concat().join(", ")))
 }
 
 /// Whether `relation` is one of the module's own tables or views (of its `objects`): a
