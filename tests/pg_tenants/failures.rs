@@ -280,13 +280,126 @@ fn a_module_owning_a_range_type_is_not_upgraded_with_a_copy_and_says_how_it_can_
     spans("1.1.0");
     let run = world.run(&["upgrade", "spans", "--tenant", "acme", "--json"]);
     assert_ne!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains("it owns range type `span`"), "{}", run.stdout);
+    assert!(run.stdout.contains("it owns range type `span`, which a copy cannot make again"), "{}", run.stdout);
     assert!(run.stdout.contains("MODREG_KEEP_UPGRADE_COPIES=0"), "{}", run.stdout);
     assert_eq!(world.installed("acme")["spans"], "1.0.0");
     assert!(world.kept_schemas("acme", "c").is_empty(), "no copy is left behind");
     let run = world.run_with(&["upgrade", "spans", "--tenant", "acme"], &[("MODREG_KEEP_UPGRADE_COPIES", "0")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(world.installed("acme")["spans"], "1.1.0");
+}
+
+/// Version `version` of module `guarded`: a table numbered by a sequence of its own, with
+/// a check calling a function of its own, row security, a policy and a rule, and a materialized view with an index; 1.1.0 drops
+/// the policy and the rule, and adds a note.
+fn guarded(world: &crate::support::World, version: &str) {
+    let mut module = world
+        .module(&format!("guarded-{version}"), "guarded", version)
+        .migration(
+            "postgres/V1__guarded",
+            "CREATE SEQUENCE note_no START 100;\n\
+             CREATE FUNCTION short(t text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT length(t) < 10 $$;\n\
+             CREATE TABLE notes (id int PRIMARY KEY, owner text NOT NULL CHECK (short(owner)), body text, no bigint DEFAULT nextval('note_no'));\n\
+             ALTER TABLE notes ENABLE ROW LEVEL SECURITY;\n\
+             CREATE POLICY own_notes ON notes FOR SELECT USING (owner = current_user);\n\
+             CREATE RULE no_delete AS ON DELETE TO notes DO INSTEAD NOTHING;\n\
+             CREATE MATERIALIZED VIEW note_counts AS SELECT owner, count(*) AS n FROM notes GROUP BY owner;\n\
+             CREATE UNIQUE INDEX note_counts_owner ON note_counts (owner);",
+        )
+        .seed("postgres/01_notes.sql", "INSERT INTO notes VALUES (1, 'ann', 'hello');");
+    if version != "1.0.0" {
+        module = module.migration(
+            "postgres/V2__open",
+            "DROP POLICY own_notes ON notes;\nDROP RULE no_delete ON notes;\nINSERT INTO notes (id, owner) VALUES (2, 'bob');",
+        );
+    }
+    module.write();
+}
+
+#[test]
+fn a_revert_brings_back_row_security_policies_rules_and_a_materialized_views_index() {
+    let Some(world) = world(false) else { return };
+    guarded(&world, "1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "guarded", "--tenant", "acme"]);
+    guarded(&world, "1.1.0");
+    world.ok(&["upgrade", "guarded", "--tenant", "acme"]);
+    let guards = "SELECT format('%s; %s; %s', relrowsecurity,
+                      (SELECT string_agg(polname || ' ' || polcmd::text || ' ' || pg_get_expr(polqual, polrelid), ', ') FROM pg_policy WHERE polrelid = c.oid),
+                      (SELECT string_agg(rulename, ', ') FROM pg_rewrite WHERE ev_class = c.oid))
+                  FROM pg_class c WHERE c.oid = 'acme.notes'::regclass";
+    assert_eq!(world.text("acme", guards), "t; ; ", "the upgrade dropped the policy and the rule");
+    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
+    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    assert_eq!(world.text("acme", guards), "t; own_notes r (owner = CURRENT_USER); no_delete");
+    world.sql("acme", "DELETE FROM acme.notes");
+    assert_eq!(world.count("acme", "notes"), 1, "the rule holds again");
+    // The sequence is the module's again, numbering on from where it was before the upgrade.
+    world.sql("acme", "INSERT INTO acme.notes (id, owner) VALUES (3, 'cy')");
+    assert_eq!(world.text("acme", "SELECT string_agg(id || ':' || no, ' ' ORDER BY id) FROM acme.notes"), "1:100 3:101");
+    let numbered_by = "SELECT c.relnamespace::regnamespace::text || ' ' || c.relname FROM pg_depend d JOIN pg_class c ON c.oid = d.refobjid
+                       WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass AND c.relkind = 'S'
+                         AND d.objid = (SELECT oid FROM pg_attrdef WHERE adrelid = 'acme.notes'::regclass)";
+    assert_eq!(world.text("acme", numbered_by), "acme note_no", "the default names the tenant's sequence");
+    let refused = world.tenant_client("acme").batch_execute("INSERT INTO acme.notes (id, owner) VALUES (4, 'a name too long')");
+    assert!(refused.is_err(), "the check holds, with the tenant's function");
+    assert!(world.has_object("acme", "note_counts_owner"), "{:?}", world.objects("acme"));
+    world.sql("acme", "REFRESH MATERIALIZED VIEW acme.note_counts");
+    assert_eq!(world.text("acme", "SELECT string_agg(owner || ' ' || n, ', ' ORDER BY owner) FROM acme.note_counts"), "ann 1, cy 1");
+    world.ok(&["doctor"]);
+}
+
+#[test]
+fn a_partitioned_table_keeps_no_pre_upgrade_copy_and_is_purged_with_its_partitions() {
+    let Some(world) = world(false) else { return };
+    let events = |version: &str| {
+        let module = world.module(&format!("events-{version}"), "events", version).migration(
+            "postgres/V1__events",
+            "CREATE TABLE events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);\n\
+             CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');\n\
+             CREATE INDEX events_at ON events (at);",
+        );
+        if version == "1.0.0" { module } else { module.migration("postgres/V2__body", "ALTER TABLE events ADD COLUMN body text;") }.write();
+    };
+    events("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "events", "--tenant", "acme"]);
+    world.sql("acme", "INSERT INTO acme.events VALUES (1, '2026-05-01')");
+    events("1.1.0");
+    let run = world.run(&["upgrade", "events", "--tenant", "acme"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("it owns partitioned table `events`"), "{}", run.stderr);
+    assert!(run.stderr.contains("MODREG_KEEP_UPGRADE_COPIES=0"), "{}", run.stderr);
+    assert_eq!(world.installed("acme")["events"], "1.0.0");
+    assert!(world.kept_schemas("acme", "c").is_empty(), "no copy is left behind");
+    // The partition's index hangs on the table's: both go with the tables.
+    world.ok(&["uninstall", "events", "--tenant", "acme", "--purge"]);
+    let left: Vec<String> = world.objects("acme").into_iter().filter(|o| !o.starts_with("_modreg")).collect();
+    assert!(left.is_empty(), "{left:?}");
+    world.ok(&["install", "events", "--tenant", "acme"]);
+    assert_eq!(world.installed("acme")["events"], "1.1.0");
+    world.ok(&["doctor"]);
+}
+
+#[test]
+fn a_module_owning_an_aggregate_keeps_no_pre_upgrade_copy_and_says_so() {
+    let Some(world) = world(false) else { return };
+    let joined = |version: &str| {
+        let module = world
+            .module(&format!("joined-{version}"), "joined", version)
+            .migration("postgres/V1__joined", "CREATE AGGREGATE joined(text) (SFUNC = textcat, STYPE = text, INITCOND = '');");
+        if version == "1.0.0" { module } else { module.migration("postgres/V2__t", "CREATE TABLE joined_t (x text);") }.write();
+    };
+    joined("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "joined", "--tenant", "acme"]);
+    joined("1.1.0");
+    let run = world.run(&["upgrade", "joined", "--tenant", "acme"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("it owns aggregate `joined`"), "{}", run.stderr);
+    assert_eq!(world.installed("acme")["joined"], "1.0.0");
+    world.ok(&["uninstall", "joined", "--tenant", "acme", "--purge"]);
+    assert_eq!(world.int("acme", "SELECT count(*) FROM pg_proc WHERE pronamespace = 'acme'::regnamespace"), 0);
 }
 
 #[test]

@@ -464,12 +464,22 @@ impl TenantDb for PostgresTenantDb {
         let kinds: Vec<&str> = objects.iter().map(|(_, kind, _)| kind.as_str()).collect();
         let mut removed = Vec::new();
         let mut drops = Vec::new();
+        // An index on one of its own relations goes with that relation: an index of a
+        // partition is attached to its table's, and cannot be dropped on its own.
+        let relations: HashSet<&str> =
+            objects.iter().filter(|(_, kind, _)| kind == "table" || kind == "view").map(|(name, _, _)| name.as_str()).collect();
         for (name, kind, table) in ownership::removal_order(&kinds).into_iter().map(|i| &objects[i]) {
-            let statement = catalog::drop_statement(&schema, name, kind, table);
-            if present.contains(&name.to_lowercase()) && !statement.is_empty() {
-                drops.push(statement);
-                removed.push(name.clone());
+            if !present.contains(&name.to_lowercase()) {
+                continue;
             }
+            let statement = catalog::drop_statement(&schema, name, kind, table);
+            if statement.is_empty() {
+                continue;
+            }
+            if !(kind == "index" && relations.contains(table.as_str())) {
+                drops.push(statement);
+            }
+            removed.push(name.clone());
         }
         if !drops.is_empty() {
             self.conn().client().batch_execute(&drops.join(";")).map_err(|e| fail(&e))?;

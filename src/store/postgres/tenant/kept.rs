@@ -5,8 +5,9 @@
 //!   the uninstall's transaction (`ALTER … SET SCHEMA`: no rows copied), with its
 //!   migration history; `install --restore` moves them back;
 //! - a pre-upgrade copy (`_modreg_k_c_…`): the module's types, and its tables copied with
-//!   their rows, indexes, constraints, rights, sequences, foreign keys, views, triggers and
-//!   functions, owned by the module's role; `revert` moves the copy in place of the module;
+//!   their rows, indexes, constraints, rights, sequences, foreign keys, row security,
+//!   policies and rules, views, triggers and functions, owned by the module's role;
+//!   `revert` moves the copy in place of the module;
 //! - a removed tenant (`_modreg_k_t_…`): its whole schema, renamed.
 
 use std::collections::BTreeMap;
@@ -199,7 +200,8 @@ pub(super) fn save(
 
 /// Copies the module's objects of `schema` into `kept`, owned by the module's `role` as
 /// the originals are: its types, functions, its tables with their rows, rights and the
-/// sequences their columns use, then their foreign keys, views and triggers, each
+/// sequences their columns use, then their foreign keys, row security, policies, rules,
+/// views (and their indexes) and triggers, each
 /// recreated from PostgreSQL's own definition with names resolved to the copies first.
 /// The copies use the copied types, so that the revert can drop the module's types with
 /// its other objects.
@@ -216,9 +218,14 @@ fn copy_module(
     // it; run with the copy first in the path, they name the copies where there are.
     let (in_copy, out_of_copy) = (format!("SET LOCAL search_path = {k}, {s};"), format!("SET LOCAL search_path = {s};"));
     client.batch_execute(&out_of_copy)?;
+    if let Some(what) = uncopied(client, schema, objects)? {
+        return Err(no_copy(module, &what));
+    }
     let types: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "type").map(|(name, _, _)| name.as_str()).collect();
     let mut script = in_copy.clone();
     script.push_str(&copy_types(client, schema, module, kept, role, &types)?);
+    let sequences: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "sequence").map(|(name, _, _)| name.as_str()).collect();
+    script.push_str(&copy_sequences(client, schema, kept, role, &sequences)?);
     for (name, _, _) in objects.iter().filter(|(_, kind, _)| kind == "function") {
         let rows = client.query(
             "SELECT pg_get_functiondef(oid), format('%I.%I', pronamespace::regnamespace, proname), oid::regprocedure::text
@@ -273,29 +280,11 @@ fn copy_module(
             let list = columns.join(", ");
             client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
         }
-        if !types.is_empty() {
-            let retype = retype_columns(client, schema, &format!("{k}.{t}"), &types)?;
-            if !retype.is_empty() {
-                client.batch_execute(&format!("{in_copy} {retype}; {out_of_copy}"))?;
-            }
+        let remake = remake_columns(client, schema, &format!("{k}.{t}"), &types)?;
+        if !remake.is_empty() {
+            client.batch_execute(&format!("{in_copy} {remake}; {out_of_copy}"))?;
         }
-        // Indexes and the constraints they back are made again under their own names
-        // (`LIKE … INCLUDING INDEXES` would name them anew), so that a revert brings
-        // back the names the module's objects are recorded under.
-        let indexes: Vec<String> = client
-            .query(
-                "SELECT CASE WHEN n.conname IS NOT NULL
-                          THEN format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, n.conname, pg_get_constraintdef(n.oid))
-                          ELSE replace(pg_get_indexdef(i.indexrelid), format(' ON %I.%I ', s.nspname, c.relname), format(' ON %s ', $2::text))
-                        END
-                 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace
-                 LEFT JOIN pg_constraint n ON n.conindid = i.indexrelid AND n.conrelid = i.indrelid AND n.contype IN ('p', 'u', 'x')
-                 WHERE i.indrelid = $1::text::regclass ORDER BY i.indexrelid",
-                &[&original, &format!("{k}.{t}")],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let indexes = index_definitions(client, &original, &format!("{k}.{t}"))?;
         if !indexes.is_empty() {
             client.batch_execute(&format!("{in_copy} {}; {out_of_copy}", indexes.join(";\n")))?;
         }
@@ -316,7 +305,22 @@ fn copy_module(
         let rows = client.query(
             "SELECT format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, n.conname, pg_get_constraintdef(n.oid))
              FROM pg_constraint n JOIN pg_class c ON c.oid = n.conrelid
-             WHERE n.conrelid = $1::text::regclass AND n.contype = 'f'",
+             WHERE n.conrelid = $1::text::regclass AND n.contype = 'f'
+             UNION ALL
+             -- Its row security and policies (which name the role they are for, or none).
+             SELECT format('ALTER TABLE %I %s ROW LEVEL SECURITY', relname, what) FROM pg_class,
+                 LATERAL (VALUES (1, relrowsecurity, 'ENABLE'), (2, relforcerowsecurity, 'FORCE')) AS flags (seq, flag, what)
+             WHERE oid = $1::text::regclass AND flag
+             UNION ALL
+             SELECT format('CREATE POLICY %I ON %I AS %s FOR %s TO %s%s%s', p.polname, c.relname,
+                           CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                           CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+                           (SELECT string_agg(CASE WHEN role = 0 THEN 'PUBLIC' ELSE role::regrole::text END, ', ') FROM unnest(p.polroles) AS role),
+                           CASE WHEN p.polqual IS NULL THEN '' ELSE ' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')' END,
+                           CASE WHEN p.polwithcheck IS NULL THEN '' ELSE ' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')' END)
+             FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polrelid = $1::text::regclass
+             UNION ALL
+             SELECT rtrim(pg_get_ruledef(oid, true), ';') FROM pg_rewrite WHERE ev_class = $1::text::regclass AND rulename <> '_RETURN'",
             &[&format!("{s}.{}", ident(table))],
         )?;
         definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
@@ -348,9 +352,69 @@ fn copy_module(
         script.push_str(&definition);
         script.push(';');
     }
+    // Indexes of its materialized views, which are made by now.
+    let views: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "view").map(|(name, _, _)| name.as_str()).collect();
+    for view in views {
+        let (original, copy) = (format!("{s}.{}", ident(view)), format!("{k}.{}", ident(view)));
+        for index in index_definitions(client, &original, &copy)? {
+            script.push_str(&index);
+            script.push(';');
+        }
+    }
     script.push_str("RESET search_path;");
     client.batch_execute(&script)?;
     Ok(())
+}
+
+/// What of the module's `objects` of `schema` a pre-upgrade copy cannot make again: a
+/// partitioned table or a partition (a copy would be a plain table holding every
+/// partition's rows), or an aggregate function.
+fn uncopied(
+    client: &mut impl GenericClient,
+    schema: &str,
+    objects: &[(String, String, String)],
+) -> std::result::Result<Option<String>, postgres::Error> {
+    let named = |wanted: &str| -> Vec<&str> { objects.iter().filter(|(_, kind, _)| kind == wanted).map(|(n, _, _)| n.as_str()).collect() };
+    let rows = client.query(
+        "SELECT format('partitioned table `%s`', relname) FROM pg_class
+         WHERE relnamespace = $1::text::regnamespace AND relname = ANY ($2) AND (relkind = 'p' OR relispartition)
+         UNION ALL
+         SELECT format('aggregate `%s`', proname) FROM pg_proc
+         WHERE pronamespace = $1::text::regnamespace AND proname = ANY ($3) AND prokind = 'a'
+         LIMIT 1",
+        &[&ident(schema), &named("table"), &named("function")],
+    )?;
+    Ok(rows.first().map(|r| r.get(0)))
+}
+
+/// The refusal of a pre-upgrade copy of `module`, for `what` it owns that the copy cannot
+/// make again.
+fn no_copy(module: &str, what: &str) -> Failure {
+    Failure::Other(
+        Error::failed(format!("cannot keep a pre-upgrade copy of `{module}`: it owns {what}, which a copy cannot make again as it is"))
+            .with_hint("upgrade with `MODREG_KEEP_UPGRADE_COPIES=0` (no `revert` for that upgrade)"),
+    )
+}
+
+/// The statements that make again, on relation `copy`, the indexes of `original` and the
+/// constraints they back, under their own names (`LIKE … INCLUDING INDEXES` would name
+/// them anew), so that a revert brings back the names the module's objects are recorded
+/// under. Read with the tenant's schema alone in the path; to run with the copy first.
+fn index_definitions(client: &mut impl GenericClient, original: &str, copy: &str) -> std::result::Result<Vec<String>, postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT CASE WHEN n.conname IS NOT NULL
+                      THEN format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, n.conname, pg_get_constraintdef(n.oid))
+                      ELSE replace(pg_get_indexdef(i.indexrelid), format(' ON %I.%I ', s.nspname, c.relname), format(' ON %s ', $2::text))
+                    END
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace
+             LEFT JOIN pg_constraint n ON n.conindid = i.indexrelid AND n.conrelid = i.indrelid AND n.contype IN ('p', 'u', 'x')
+             WHERE i.indrelid = $1::text::regclass ORDER BY i.indexrelid",
+            &[&original, &copy],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// The statements that make copies in `kept` of the module's `types` of `schema`, owned by
@@ -394,12 +458,7 @@ fn copy_types(
     // A range's multirange, made with it, is named only without the range.
     if let Some((name, kind, _)) = types.iter().filter(|(_, _, body)| body.is_none()).min_by_key(|(_, kind, _)| kind == "m") {
         let kind = if kind == "r" || kind == "m" { "range type" } else { "type" };
-        return Err(Failure::Other(
-            Error::failed(format!(
-                "cannot keep a pre-upgrade copy of `{module}`: it owns {kind} `{name}`, and modreg copies only enums, domains and composite types"
-            ))
-            .with_hint("upgrade with `MODREG_KEEP_UPGRADE_COPIES=0` (no `revert` for that upgrade)"),
-        ));
+        return Err(no_copy(module, &format!("{kind} `{name}`")));
     }
     let (k, r) = (ident(kept), ident(role));
     let mut script = String::new();
@@ -410,44 +469,91 @@ fn copy_types(
     Ok(script)
 }
 
-/// The statement that changes the columns of `table` (a copy just made) that are of one of
-/// the module's `types` of `schema`, or arrays of one, to the copy's type of that name,
-/// with their defaults and the table's checks, which name the type, made again; empty when
-/// it has none. Read with `schema` alone in the path; to run with the copy first in it.
-fn retype_columns(client: &mut impl GenericClient, schema: &str, table: &str, types: &[&str]) -> std::result::Result<String, Failure> {
+/// The statement that makes the defaults of `table` (a copy just made) again, and its
+/// checks that call the tenant's functions or name its types, so that they name the
+/// copies of the module's sequences, functions and types, and changes its columns of one
+/// of the module's `types` of `schema` (or arrays of one) to the copy's type of that name;
+/// empty when there is nothing to make. Read with `schema` alone in the path; to run with the
+/// copy first in it.
+fn remake_columns(client: &mut impl GenericClient, schema: &str, table: &str, types: &[&str]) -> std::result::Result<String, Failure> {
     let columns = client.query(
-        "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid)
+        "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid),
+                (CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END) IN
+                    (SELECT oid FROM pg_type WHERE typnamespace = $2::text::regnamespace AND typname = ANY ($3))
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-         WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
-           AND (CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END) IN
-               (SELECT oid FROM pg_type WHERE typnamespace = $2::text::regnamespace AND typname = ANY ($3))
+         WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
          ORDER BY a.attnum",
         &[&table, &ident(schema), &types],
     )?;
-    if columns.is_empty() {
-        return Ok(String::new());
-    }
-    let checks = client.query(
-        "SELECT quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint
-         WHERE conrelid = $1::text::regclass AND contype = 'c' ORDER BY oid",
-        &[&table],
-    )?;
     let (mut drops, mut changes, mut makes) = (Vec::new(), Vec::new(), Vec::new());
     for column in &columns {
-        let (name, kind, default): (String, String, Option<String>) = (column.get(0), column.get(1), column.get(2));
-        changes.push(format!("ALTER COLUMN {name} TYPE {kind} USING {name}::text::{kind}"));
+        let (name, kind, default, typed): (String, String, Option<String>, bool) =
+            (column.get(0), column.get(1), column.get(2), column.get(3));
+        if typed {
+            changes.push(format!("ALTER COLUMN {name} TYPE {kind} USING {name}::text::{kind}"));
+        }
         if let Some(default) = default {
             drops.push(format!("ALTER COLUMN {name} DROP DEFAULT"));
             makes.push(format!("ALTER COLUMN {name} SET DEFAULT {default}"));
         }
     }
+    // Checks that call the tenant's functions or name its types; every check where columns
+    // change type (a check naming the column is made again by the change).
+    let checks = client.query(
+        "SELECT quote_ident(n.conname), pg_get_constraintdef(n.oid) FROM pg_constraint n
+         WHERE n.conrelid = $1::text::regclass AND n.contype = 'c'
+           AND ($3 OR EXISTS (SELECT 1 FROM pg_depend d
+                              LEFT JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+                              LEFT JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid
+                              WHERE d.classid = 'pg_constraint'::regclass AND d.objid = n.oid
+                                AND $2::text::regnamespace IN (p.pronamespace, t.typnamespace)))
+         ORDER BY n.oid",
+        &[&table, &ident(schema), &!changes.is_empty()],
+    )?;
     for check in &checks {
         let (name, definition): (String, String) = (check.get(0), check.get(1));
         drops.push(format!("DROP CONSTRAINT {name}"));
         makes.push(format!("ADD CONSTRAINT {name} {definition}"));
     }
-    Ok(format!("ALTER TABLE {table} {}", [drops, changes, makes].concat().join(", ")))
+    let all = [drops, changes, makes].concat();
+    Ok(if all.is_empty() { String::new() } else { format!("ALTER TABLE {table} {}", all.join(", ")) })
+}
+
+/// The statements that make copies in `kept` of the module's sequences of `schema` that
+/// no column owns (those are copied with their table), each where the original is, owned
+/// by `role`.
+fn copy_sequences(
+    client: &mut impl GenericClient,
+    schema: &str,
+    kept: &str,
+    role: &str,
+    sequences: &[&str],
+) -> std::result::Result<String, postgres::Error> {
+    if sequences.is_empty() {
+        return Ok(String::new());
+    }
+    let rows = client.query(
+        "SELECT c.relname::text, format('AS %s INCREMENT %s MINVALUE %s MAXVALUE %s START %s CACHE %s%s', format_type(q.seqtypid, NULL),
+                       q.seqincrement, q.seqmin, q.seqmax, q.seqstart, q.seqcache, CASE WHEN q.seqcycle THEN ' CYCLE' ELSE '' END)
+         FROM pg_class c JOIN pg_sequence q ON q.seqrelid = c.oid
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relname = ANY ($2)
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))",
+        &[&ident(schema), &sequences],
+    )?;
+    let (s, k, r) = (ident(schema), ident(kept), ident(role));
+    let mut script = String::new();
+    for row in rows {
+        let (name, options): (String, String) = (row.get(0), row.get(1));
+        let n = ident(&name);
+        let at = client.query_one(&format!("SELECT last_value::text, is_called FROM {s}.{n}"), &[])?;
+        let (last, called): (String, bool) = (at.get(0), at.get(1));
+        script.push_str(&format!(
+            "CREATE SEQUENCE {k}.{n} {options}; SELECT setval({copy}, {last}, {called}); ALTER SEQUENCE {k}.{n} OWNER TO {r};",
+            copy = literal(&format!("{k}.{n}")),
+        ));
+    }
+    Ok(script)
 }
 
 /// Whether `relation` is one of the module's own tables or views (of its `objects`): a
