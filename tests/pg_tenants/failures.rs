@@ -403,6 +403,35 @@ fn a_module_owning_an_aggregate_keeps_no_pre_upgrade_copy_and_says_so() {
 }
 
 #[test]
+fn a_collation_or_operator_that_modreg_cannot_take_along_is_refused_and_leaves_nothing() {
+    let Some(world) = world(false) else { return };
+    world.ok(&["tenant", "add", "acme"]);
+    for (name, sql, what) in [
+        ("colls", "CREATE TABLE words (w text);\nCREATE COLLATION bytewise FROM \"C\";", "collation bytewise"),
+        ("ops", "CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);", "operator ===(integer,integer)"),
+    ] {
+        world.module(name, name, "1.0.0").migration(&format!("postgres/V1__{name}"), sql).write();
+        let run = world.run(&["install", name, "--tenant", "acme"]);
+        assert_ne!(run.code, 0, "{}", run.stdout);
+        let said = format!("module `{name}` created {what}, which modreg does not keep track of");
+        assert!(run.stderr.contains(&said), "{}", run.stderr);
+        assert!(run.stderr.contains("collations, operators and text search configurations of pg_catalog"), "{}", run.stderr);
+        assert!(world.installed("acme").is_empty());
+        let left = "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = 'acme'::regnamespace
+                      AND classid IN ('pg_collation'::regclass, 'pg_operator'::regclass)";
+        assert_eq!(world.int("acme", left), 0, "the work was rolled back");
+        assert!(!world.has_object("acme", "words"));
+        // A module's developer hears of it from validate first.
+        let url = world.tenants_url.clone().unwrap();
+        let run = world.run(&["validate", "--tenants-db", &url]);
+        assert_ne!(run.code, 0);
+        assert!(format!("{}{}", run.stdout, run.stderr).contains(&said), "{}{}", run.stdout, run.stderr);
+        std::fs::remove_dir_all(world.modules().join(name)).unwrap();
+    }
+    world.ok(&["doctor"]);
+}
+
+#[test]
 fn overloads_of_a_function_are_one_object_of_the_module() {
     let Some(world) = world(false) else { return };
     world

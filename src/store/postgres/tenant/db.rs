@@ -157,9 +157,25 @@ impl PostgresTenantDb {
     }
 
     /// Refuses what module SQL left that PostgreSQL's rights do not stop: objects of its
-    /// role named as modreg's own, and views and functions whose text names modreg's
-    /// tables (an application running them would reach those).
+    /// role named as modreg's own, views and functions whose text names modreg's tables
+    /// (an application running them would reach those), and objects of kinds that modreg
+    /// does not keep track of (an uninstall would leave them behind, and a reinstall fail
+    /// on them).
     fn check_objects(&self, module: &str, after: &[catalog::Object]) -> std::result::Result<(), WorkError> {
+        if let Some(other) = after.iter().find(|o| o.kind == "other" && o.fresh) {
+            let qualifiers = [format!("{}.", ident(&self.schema)), format!("{}.", self.schema)];
+            let what = qualifiers.iter().fold(other.name.clone(), |name, q| name.replace(q.as_str(), ""));
+            return Err(WorkError::new(
+                "record objects",
+                Error::failed(format!(
+                    "module `{module}` created {what}, which modreg does not keep track of: uninstall, archives and revert could not take it along"
+                ))
+                .with_hint(
+                    "a module's PostgreSQL SQL may make tables, views, indexes, sequences, triggers, functions and types; \
+                     use the collations, operators and text search configurations of pg_catalog",
+                ),
+            ));
+        }
         // What the module's role owns, and what it may have given its tenant's role.
         let roles = [confine::role(&self.shared.database, &self.schema, module), confine::tenant_role(&self.schema)];
         // Views name what they use with the schema (`"acme".members`): only the rest counts.
