@@ -280,6 +280,21 @@ fn copy_module(
             let list = columns.join(", ");
             client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
         }
+        // An identity column's copy (`LIKE … INCLUDING IDENTITY`) gets a sequence of its
+        // own, which starts again: it goes on from where the original's is.
+        let identities: Vec<String> = client
+            .query(
+                "SELECT format('SELECT setval(%L, last_value, is_called) FROM %s',
+                               pg_get_serial_sequence($2, attname), pg_get_serial_sequence($1, attname))
+                 FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND attidentity <> ''",
+                &[&original, &format!("{k}.{t}")],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !identities.is_empty() {
+            client.batch_execute(&identities.join(";"))?;
+        }
         let remake = remake_columns(client, schema, &format!("{k}.{t}"), &types)?;
         if !remake.is_empty() {
             client.batch_execute(&format!("{in_copy} {remake}; {out_of_copy}"))?;
