@@ -114,3 +114,45 @@ fn the_server_installs_into_postgresql_schemas() {
     assert_eq!(world.count("acme", "digital_cards"), 0);
     assert!(world.has_object("acme", "members"));
 }
+
+/// `pg_dump` of tenant `tenant`'s schema without the rows of modreg's own tables (which
+/// record the jobs), its lines sorted (the order of objects of one kind is their oids').
+pub(crate) fn schema_dump(world: &World, tenant: &str) -> Vec<String> {
+    let url = world.tenants_url.clone().unwrap();
+    let out = std::process::Command::new("pg_dump")
+        .args(["--dbname", &url, "--schema", tenant, "--exclude-table-data", &format!("{tenant}._modreg_*")])
+        .output()
+        .expect("run pg_dump");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_revert_leaves_the_schema_as_pg_dump_saw_it_before_the_upgrade() {
+    let Some(world) = world(true) else { return };
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["subscription", "grant", "--tenant", "acme", "finance"]);
+    world.ok(&["install", "membership@=1.0.0", "--tenant", "acme"]);
+    world.ok(&["install", "digital_card", "finance", "elections", "forum", "--tenant", "acme"]);
+    world.sql("acme", "INSERT INTO members (email, first_name, last_name) VALUES ('ada@example.com', 'Ada', 'Lovelace')");
+    let before = schema_dump(&world, "acme");
+    world.ok(&["upgrade", "membership", "--tenant", "acme"]);
+    assert_ne!(schema_dump(&world, "acme"), before, "the upgrade changed the schema");
+    let upgrade = world.jobs().into_iter().find(|j| j["kind"] == "upgrade").unwrap();
+    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+}
+
+/// Fails naming the lines of `before` that `after` lacks, and those it has more.
+#[track_caller]
+pub(crate) fn assert_same_schema(before: &[String], after: &[String]) {
+    let gone: Vec<&String> = before.iter().filter(|l| !after.contains(l)).collect();
+    let new: Vec<&String> = after.iter().filter(|l| !before.contains(l)).collect();
+    assert!(gone.is_empty() && new.is_empty(), "lost: {gone:#?}\nnew: {new:#?}");
+}

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::catalog::{assert_same_schema, schema_dump};
 use crate::world;
 
 fn notes(world: &crate::support::World, version: &str, v2: Option<&str>) {
@@ -231,6 +232,7 @@ fn a_revert_brings_back_the_modules_enum_domain_and_composite_types_as_they_were
     typed(&world, "1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "tickets", "--tenant", "acme"]);
+    let before = schema_dump(&world, "acme");
     typed(&world, "1.1.0");
     world.ok(&["upgrade", "tickets", "--tenant", "acme"]);
     let labels = "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'acme.ticket_status'::regtype";
@@ -238,6 +240,7 @@ fn a_revert_brings_back_the_modules_enum_domain_and_composite_types_as_they_were
     let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
     world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
     assert_eq!(world.installed("acme")["tickets"], "1.0.0");
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.text("acme", labels), "open,closed", "the enum is the one before the upgrade");
     let rows = "SELECT string_agg(format('%s %s %s %s %s', id, status, seen, priority, cost), '; ' ORDER BY id) FROM acme.tickets";
     assert_eq!(world.text("acme", rows), "1 closed {open,closed} 2 (1.50,EUR); 2 open   ", "the rows before the upgrade");
@@ -305,7 +308,10 @@ fn guarded(world: &crate::support::World, version: &str) {
              CREATE POLICY own_notes ON notes FOR SELECT USING (owner = current_user);\n\
              CREATE RULE no_delete AS ON DELETE TO notes DO INSTEAD NOTHING;\n\
              CREATE MATERIALIZED VIEW note_counts AS SELECT owner, count(*) AS n FROM notes GROUP BY owner;\n\
-             CREATE UNIQUE INDEX note_counts_owner ON note_counts (owner);",
+             CREATE UNIQUE INDEX note_counts_owner ON note_counts (owner);\n\
+             COMMENT ON TABLE notes IS 'notes of people';\n\
+             COMMENT ON COLUMN notes.body IS 'what they say';\n\
+             CREATE STATISTICS notes_stats ON owner, body FROM notes;",
         )
         .seed("postgres/01_notes.sql", "INSERT INTO notes VALUES (1, 'ann', 'hello');");
     if version != "1.0.0" {
@@ -323,6 +329,7 @@ fn a_revert_brings_back_row_security_policies_rules_and_a_materialized_views_ind
     guarded(&world, "1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "guarded", "--tenant", "acme"]);
+    let before = schema_dump(&world, "acme");
     guarded(&world, "1.1.0");
     world.ok(&["upgrade", "guarded", "--tenant", "acme"]);
     let guards = "SELECT format('%s; %s; %s', relrowsecurity,
@@ -332,6 +339,7 @@ fn a_revert_brings_back_row_security_policies_rules_and_a_materialized_views_ind
     assert_eq!(world.text("acme", guards), "t; ; ", "the upgrade dropped the policy and the rule");
     let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
     world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.text("acme", guards), "t; own_notes r (owner = CURRENT_USER); no_delete");
     world.sql("acme", "DELETE FROM acme.notes");
     assert_eq!(world.count("acme", "notes"), 1, "the rule holds again");
@@ -348,6 +356,13 @@ fn a_revert_brings_back_row_security_policies_rules_and_a_materialized_views_ind
     world.sql("acme", "REFRESH MATERIALIZED VIEW acme.note_counts");
     assert_eq!(world.text("acme", "SELECT string_agg(owner || ' ' || n, ', ' ORDER BY owner) FROM acme.note_counts"), "ann 1, cy 1");
     world.ok(&["doctor"]);
+    // An archive takes the table's statistics along, and its restore brings them back.
+    let before = schema_dump(&world, "acme");
+    world.ok(&["uninstall", "guarded", "--tenant", "acme"]);
+    let statistics = "SELECT count(*) FROM pg_statistic_ext WHERE stxnamespace = 'acme'::regnamespace";
+    assert_eq!(world.int("acme", statistics), 0, "nothing of the module is left in the schema");
+    world.ok(&["install", "guarded", "--tenant", "acme", "--restore"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
 }
 
 #[test]

@@ -4,9 +4,10 @@
 //! - an uninstall archive (`_modreg_k_a_…`): the module's objects, moved there whole in
 //!   the uninstall's transaction (`ALTER … SET SCHEMA`: no rows copied), with its
 //!   migration history; `install --restore` moves them back;
-//! - a pre-upgrade copy (`_modreg_k_c_…`): the module's types, and its tables copied with
-//!   their rows, indexes, constraints, rights, sequences, foreign keys, row security,
-//!   policies and rules, views, triggers and functions, owned by the module's role;
+//! - a pre-upgrade copy (`_modreg_k_c_…`): the module's types and sequences, and its
+//!   tables copied with their rows, indexes, constraints, rights, comments, statistics,
+//!   foreign keys, row security, policies and rules, views, triggers and functions, owned
+//!   by the module's role;
 //!   `revert` moves the copy in place of the module;
 //! - a removed tenant (`_modreg_k_t_…`): its whole schema, renamed.
 
@@ -71,6 +72,22 @@ pub(super) fn meta_table(schema: &str, tenant: &str, now: &str) -> String {
         tenant = literal(tenant),
         kind = literal(kind),
         now = literal(now),
+    )
+}
+
+/// The statement that moves the extended statistics in schema `from` of tables now in
+/// schema `tables` to schema `to`.
+fn move_statistics(from: &str, to: &str, tables: &str) -> String {
+    format!(
+        "DO $move$ DECLARE s record; BEGIN
+         FOR s IN SELECT x.stxname FROM pg_statistic_ext x JOIN pg_class c ON c.oid = x.stxrelid
+                  WHERE x.stxnamespace = {f}::regnamespace AND c.relnamespace = {t}::regnamespace LOOP
+             EXECUTE format('ALTER STATISTICS %I.%I SET SCHEMA %I', {fl}, s.stxname, {tl});
+         END LOOP; END $move$",
+        f = literal(&ident(from)),
+        t = literal(&ident(tables)),
+        fl = literal(from),
+        tl = literal(to),
     )
 }
 
@@ -195,6 +212,9 @@ pub(super) fn save(
             }
         }
     }
+    // Extended statistics are in a schema of their own choosing, not their table's: those
+    // of the tables now in `kept` go there too (a copy's are made there).
+    client.batch_execute(&move_statistics(schema, kept, kept))?;
     Ok(ArchiveSummary { module: module.to_string(), version, tables: tables.len(), rows, flags: flags.clone() })
 }
 
@@ -247,7 +267,8 @@ fn copy_module(
     for table in &tables {
         let t = ident(table);
         let original = format!("{s}.{t}");
-        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES)"))?;
+        // Its extended statistics are made again under their own names with the rest.
+        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS)"))?;
         // Columns that own a sequence get a copy of it, so that the copy keeps numbering
         // where the table was and does not depend on the table it copies.
         let serials = client.query(
@@ -303,16 +324,20 @@ fn copy_module(
         if !indexes.is_empty() {
             client.batch_execute(&format!("{in_copy} {}; {out_of_copy}", indexes.join(";\n")))?;
         }
-        // The rights others have on the table (its dependents' reading it) come along.
-        let grants: Vec<String> = client
-            .query(
-                "SELECT format('GRANT %s ON TABLE %s TO %I', a.privilege_type, $2::text, a.grantee::regrole)
-                 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner AND a.grantee <> 0",
-                &[&original, &format!("{k}.{t}")],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        // The rights others have on the table and its columns' sequences (its dependents'
+        // reading them) come along.
+        let mut grants = rights(client, &original, &format!("{k}.{t}"))?;
+        let sequences = client.query(
+            "SELECT pg_get_serial_sequence($1, attname), pg_get_serial_sequence($2, attname) FROM pg_attribute
+             WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL",
+            &[&original, &format!("{k}.{t}")],
+        )?;
+        for row in sequences {
+            let (sequence, copy): (String, Option<String>) = (row.get(0), row.get(1));
+            if let Some(copy) = copy {
+                grants.extend(rights(client, &sequence, &copy)?);
+            }
+        }
         client.batch_execute(&format!("ALTER TABLE {k}.{t} OWNER TO {r}; {}", grants.join(";")))?;
     }
     let mut definitions = Vec::new();
@@ -335,8 +360,16 @@ fn copy_module(
                            CASE WHEN p.polwithcheck IS NULL THEN '' ELSE ' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')' END)
              FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polrelid = $1::text::regclass
              UNION ALL
-             SELECT rtrim(pg_get_ruledef(oid, true), ';') FROM pg_rewrite WHERE ev_class = $1::text::regclass AND rulename <> '_RETURN'",
-            &[&format!("{s}.{}", ident(table))],
+             SELECT rtrim(pg_get_ruledef(oid, true), ';') FROM pg_rewrite WHERE ev_class = $1::text::regclass AND rulename <> '_RETURN'
+             UNION ALL
+             -- Made in the first schema of the path: the copy's.
+             SELECT regexp_replace(pg_get_statisticsobjdef(oid), '^CREATE STATISTICS [^ ]+', format('CREATE STATISTICS %I', stxname))
+                    || format('; ALTER STATISTICS %I OWNER TO %s', stxname, $2::text)
+             FROM pg_statistic_ext WHERE stxrelid = $1::text::regclass
+             UNION ALL
+             SELECT format('COMMENT ON TABLE %I IS %L', relname, obj_description(oid, 'pg_class')) FROM pg_class
+             WHERE oid = $1::text::regclass AND obj_description(oid, 'pg_class') IS NOT NULL",
+            &[&format!("{s}.{}", ident(table)), &r],
         )?;
         definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
     }
@@ -379,6 +412,21 @@ fn copy_module(
     script.push_str("RESET search_path;");
     client.batch_execute(&script)?;
     Ok(())
+}
+
+/// The statements that give relation `copy` the rights others than its owner have on
+/// relation `original` (a table, view or sequence).
+fn rights(client: &mut impl GenericClient, original: &str, copy: &str) -> std::result::Result<Vec<String>, postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT format('GRANT %s ON %s %s TO %s', a.privilege_type, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, $2::text,
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)
+             FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner",
+            &[&original, &copy],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// What of the module's `objects` of `schema` a pre-upgrade copy cannot make again: a
@@ -563,8 +611,9 @@ fn copy_sequences(
         let n = ident(&name);
         let at = client.query_one(&format!("SELECT last_value::text, is_called FROM {s}.{n}"), &[])?;
         let (last, called): (String, bool) = (at.get(0), at.get(1));
+        let grants = rights(client, &format!("{s}.{n}"), &format!("{k}.{n}"))?.join(";");
         script.push_str(&format!(
-            "CREATE SEQUENCE {k}.{n} {options}; SELECT setval({copy}, {last}, {called}); ALTER SEQUENCE {k}.{n} OWNER TO {r};",
+            "CREATE SEQUENCE {k}.{n} {options}; SELECT setval({copy}, {last}, {called}); ALTER SEQUENCE {k}.{n} OWNER TO {r}; {grants};",
             copy = literal(&format!("{k}.{n}")),
         ));
     }
@@ -599,6 +648,7 @@ pub(super) fn restore(
             client.batch_execute(&statement)?;
         }
     }
+    client.batch_execute(&move_statistics(kept, schema, schema))?;
     client.batch_execute(&format!("INSERT INTO {s}._modreg_history SELECT * FROM {k}._modreg_history"))?;
     let statements: Vec<String> =
         client.query(&format!("SELECT sql FROM {k}._modreg_archive_sql ORDER BY seq"), &[])?.iter().map(|r| r.get(0)).collect();
