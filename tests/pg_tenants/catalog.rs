@@ -149,6 +149,25 @@ fn a_revert_leaves_the_schema_as_pg_dump_saw_it_before_the_upgrade() {
     assert_same_schema(&before, &schema_dump(&world, "acme"));
 }
 
+#[test]
+fn a_failing_hook_that_wrote_leaves_the_schema_as_pg_dump_saw_it_before() {
+    let Some(world) = world(true) else { return };
+    world
+        .module("scribble", "scribble", "1.0.0")
+        .dep("membership", "^1")
+        .migration("postgres/V1__scribble", "CREATE TABLE scribbles (id bigint PRIMARY KEY);")
+        .hook("post_install", "exit 3")
+        .writes_tenant_db(&["post_install"])
+        .write();
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "membership", "digital_card", "forum", "--tenant", "acme"]);
+    world.sql("acme", "INSERT INTO members (email, first_name, last_name) VALUES ('ada@example.com', 'Ada', 'Lovelace')");
+    let before = schema_dump(&world, "acme");
+    world.run(&["install", "scribble", "--tenant", "acme"]).code(1);
+    // The checkpoint (pg_dump, pg_restore) put the schema back, rights and all.
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+}
+
 /// Fails naming the lines of `before` that `after` lacks, and those it has more.
 #[track_caller]
 pub(crate) fn assert_same_schema(before: &[String], after: &[String]) {

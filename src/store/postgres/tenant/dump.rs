@@ -86,7 +86,8 @@ fn schema_exists(conn: &mut Connection, schema: &str) -> std::result::Result<boo
 /// Puts the tenant's schema back as its checkpoint has it; false when there is none. A
 /// run that a killed process left half done is finished.
 ///
-/// The schema is made first, with its module roles' right to create in it, and
+/// The schema is made first, with its tenant role's right to create in it (which its
+/// module roles inherit), and
 /// `pg_restore` makes the rest: giving an object to its module's role (`ALTER … OWNER TO`)
 /// takes that right unless modreg's user is a superuser, and `pg_restore` grants rights
 /// only after every object is made. Until the restore commits, the schema made first has
@@ -132,8 +133,20 @@ fn restore_dump(shared: &Shared, conn: &mut Connection, schema: &str, dump: &[u8
     let (list, owners) = without_schema_entry(&list, schema);
     let s = ident(schema);
     let mut make = format!("CREATE SCHEMA {s};");
-    if !owners.is_empty() {
-        let roles: Vec<String> = owners.iter().map(|r| ident(r)).collect();
+    // The tenant's role holds the rights its module roles inherit; a module role that
+    // inherits nothing (an older modreg's) had them granted.
+    let owners: Vec<&str> = owners.iter().map(String::as_str).collect();
+    let roles: Vec<String> = conn
+        .client()
+        .query(
+            "SELECT quote_ident(rolname) FROM pg_roles WHERE (rolname = ANY ($1) AND NOT rolinherit) OR rolname = $2",
+            &[&owners, &super::confine::tenant_role(schema)],
+        )
+        .map_err(|e| shared.err(e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !roles.is_empty() {
         make.push_str(&format!("GRANT USAGE, CREATE ON SCHEMA {s} TO {};", roles.join(", ")));
     }
     conn.client().batch_execute(&make).map_err(|e| shared.err(e))?;
