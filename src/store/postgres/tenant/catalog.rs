@@ -132,7 +132,8 @@ pub(super) fn drop_statement(schema: &str, name: &str, kind: &str, table: &str) 
         "sequence" => format!("DROP SEQUENCE IF EXISTS {s}.{n}"),
         "function" => format!(
             "DO $drop$ DECLARE f regprocedure; BEGIN
-             FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE pronamespace = {ns}::regnamespace AND proname = {nl} LOOP
+             FOR f IN SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = {ns}::regnamespace AND p.proname = {nl}
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'i') LOOP
              EXECUTE 'DROP ROUTINE ' || f; END LOOP; END $drop$",
             ns = literal(&s),
             nl = literal(name)

@@ -249,7 +249,8 @@ fn copy_module(
     for (name, _, _) in objects.iter().filter(|(_, kind, _)| kind == "function") {
         let rows = client.query(
             "SELECT pg_get_functiondef(oid), format('%I.%I', pronamespace::regnamespace, proname), oid::regprocedure::text
-             FROM pg_proc WHERE pronamespace = $1::text::regnamespace AND proname = $2 AND prokind IN ('f', 'p')",
+             FROM pg_proc WHERE pronamespace = $1::text::regnamespace AND proname = $2 AND prokind IN ('f', 'p')
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = pg_proc.oid AND d.deptype = 'i')",
             &[&s, name],
         )?;
         for row in rows {
@@ -483,8 +484,9 @@ fn index_definitions(client: &mut impl GenericClient, original: &str, copy: &str
 /// The statements that make copies in `kept` of the module's `types` of `schema`, owned by
 /// its `role`, in the order they were made (a domain may be over an enum of the module's).
 /// Read with `schema` alone in the path, they name the tenant's types without it, and are
-/// to run with `kept` first in the path. Enums, domains and composite types are copied;
-/// a module owning another kind (a range) keeps no copy.
+/// to run with `kept` first in the path. Enums, domains, composite and range types are
+/// copied (a range with its multirange); a module owning another kind, or a range with a
+/// canonical function (made in C), keeps no copy.
 fn copy_types(
     client: &mut impl GenericClient,
     schema: &str,
@@ -513,20 +515,36 @@ fn copy_types(
                                 CASE WHEN a.attcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = a.atttypid)
                                      THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END), ', ' ORDER BY a.attnum)
                      FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped))
-                END
+                WHEN 'r' THEN (SELECT format('AS RANGE (SUBTYPE = %s%s%s%s', format_type(g.rngsubtype, NULL),
+                        CASE WHEN g.rngcollation <> 0 AND g.rngcollation <> (SELECT b.typcollation FROM pg_type b WHERE b.oid = g.rngsubtype)
+                             THEN ', COLLATION = ' || g.rngcollation::regcollation::text ELSE '' END,
+                        CASE WHEN g.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || g.rngsubdiff::regproc::text ELSE '' END,
+                        CASE WHEN g.rngsubopc <> (SELECT o.oid FROM pg_opclass o WHERE o.opcmethod = (SELECT a.oid FROM pg_am a WHERE a.amname = 'btree')
+                                                  AND o.opcintype = g.rngsubtype AND o.opcdefault)
+                             THEN ', SUBTYPE_OPCLASS = ' || (SELECT quote_ident(o.opcname) FROM pg_opclass o WHERE o.oid = g.rngsubopc) ELSE '' END)
+                    FROM pg_range g WHERE g.rngtypid = t.oid AND g.rngcanonical = 0)
+                WHEN 'm' THEN ''
+                END,
+                -- The multirange of a range (PostgreSQL 14 on), named with it.
+                (SELECT m.typname::text FROM pg_range g JOIN pg_type m ON m.oid = (to_jsonb(g) ->> 'rngmultitypid')::oid WHERE g.rngtypid = t.oid)
          FROM pg_type t WHERE t.typnamespace = $1::text::regnamespace AND t.typname = ANY ($2) ORDER BY t.oid",
         &[&ident(schema), &types],
     )?;
-    let types: Vec<(String, String, Option<String>)> = rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect();
-    // A range's multirange, made with it, is named only without the range.
-    if let Some((name, kind, _)) = types.iter().filter(|(_, _, body)| body.is_none()).min_by_key(|(_, kind, _)| kind == "m") {
-        let kind = if kind == "r" || kind == "m" { "range type" } else { "type" };
+    let types: Vec<(String, String, Option<String>, Option<String>)> =
+        rows.iter().map(|row| (row.get(0), row.get(1), row.get(2), row.get(3))).collect();
+    if let Some((name, kind, _, _)) = types.iter().find(|(_, _, body, _)| body.is_none()) {
+        let kind = if kind == "r" { "range type with a canonical function" } else { "type" };
         return Err(no_copy(module, &format!("{kind} `{name}`")));
     }
     let (k, r) = (ident(kept), ident(role));
     let mut script = String::new();
-    for (name, kind, body) in &types {
-        let (word, n, body) = (if kind == "d" { "DOMAIN" } else { "TYPE" }, ident(name), body.as_deref().unwrap_or_default());
+    // A multirange is made with its range.
+    for (name, kind, body, multirange) in types.iter().filter(|(_, kind, _, _)| kind != "m") {
+        let (word, n, mut body) = (if kind == "d" { "DOMAIN" } else { "TYPE" }, ident(name), body.clone().unwrap_or_default());
+        if kind == "r" {
+            body.push_str(&multirange.as_ref().map_or(String::new(), |m| format!(", MULTIRANGE_TYPE_NAME = {k}.{}", ident(m))));
+            body.push(')');
+        }
         script.push_str(&format!("CREATE {word} {k}.{n} {body}; ALTER {word} {k}.{n} OWNER TO {r};"));
     }
     Ok(script)
