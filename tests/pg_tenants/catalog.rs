@@ -134,7 +134,7 @@ pub(crate) fn schema_dump(world: &World, tenant: &str) -> Vec<String> {
 }
 
 #[test]
-fn a_revert_leaves_the_schema_as_pg_dump_saw_it_before_the_upgrade() {
+fn a_revert_and_archives_leave_the_schema_as_pg_dump_saw_it_before() {
     let Some(world) = world(true) else { return };
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["subscription", "grant", "--tenant", "acme", "finance"]);
@@ -146,6 +146,14 @@ fn a_revert_leaves_the_schema_as_pg_dump_saw_it_before_the_upgrade() {
     assert_ne!(schema_dump(&world, "acme"), before, "the upgrade changed the schema");
     let upgrade = world.jobs().into_iter().find(|j| j["kind"] == "upgrade").unwrap();
     world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+    // So does every module archived, dependents first, and restored.
+    for module in ["forum", "elections", "finance", "digital_card", "membership"] {
+        world.ok(&["uninstall", module, "--tenant", "acme"]);
+    }
+    for module in ["membership", "digital_card", "finance", "elections", "forum"] {
+        world.ok(&["install", module, "--tenant", "acme", "--restore"]);
+    }
     assert_same_schema(&before, &schema_dump(&world, "acme"));
 }
 

@@ -320,6 +320,7 @@ fn guarded(world: &crate::support::World, version: &str) {
              CREATE MATERIALIZED VIEW note_counts AS SELECT owner, count(*) AS n FROM notes GROUP BY owner;\n\
              CREATE UNIQUE INDEX note_counts_owner ON note_counts (owner);\n\
              COMMENT ON TABLE notes IS 'notes of people';\n\
+             GRANT SELECT (owner) ON notes TO PUBLIC;\n\
              COMMENT ON COLUMN notes.body IS 'what they say';\n\
              CREATE STATISTICS notes_stats ON owner, body FROM notes;",
         )

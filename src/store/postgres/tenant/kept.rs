@@ -416,13 +416,18 @@ fn copy_module(
 }
 
 /// The statements that give relation `copy` the rights others than its owner have on
-/// relation `original` (a table, view or sequence).
+/// relation `original` (a table, view or sequence) and on its columns.
 fn rights(client: &mut impl GenericClient, original: &str, copy: &str) -> std::result::Result<Vec<String>, postgres::Error> {
     Ok(client
         .query(
             "SELECT format('GRANT %s ON %s %s TO %s', a.privilege_type, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, $2::text,
                            CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)
-             FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner",
+             FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner
+             UNION ALL
+             SELECT format('GRANT %s (%I) ON TABLE %s TO %s', a.privilege_type, t.attname, $2::text,
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)
+             FROM pg_class c JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a
+             WHERE c.oid = $1::text::regclass AND t.attnum > 0 AND NOT t.attisdropped AND a.grantee <> c.relowner",
             &[&original, &copy],
         )?
         .iter()
