@@ -162,9 +162,11 @@ impl PostgresTenantDb {
     /// does not keep track of (an uninstall would leave them behind, and a reinstall fail
     /// on them).
     fn check_objects(&self, module: &str, after: &[catalog::Object]) -> std::result::Result<(), WorkError> {
+        // PostgreSQL names objects with the schema (`"acme".members`): only the rest counts.
+        let qualifiers = [format!("{}.", ident(&self.schema)), format!("{}.", self.schema)];
+        let unqualified = |text: &str| qualifiers.iter().fold(text.to_string(), |text, q| text.replace(q.as_str(), ""));
         if let Some(other) = after.iter().find(|o| o.kind == "other" && o.fresh) {
-            let qualifiers = [format!("{}.", ident(&self.schema)), format!("{}.", self.schema)];
-            let what = qualifiers.iter().fold(other.name.clone(), |name, q| name.replace(q.as_str(), ""));
+            let what = unqualified(&other.name);
             return Err(WorkError::new(
                 "record objects",
                 Error::failed(format!(
@@ -178,15 +180,13 @@ impl PostgresTenantDb {
         }
         // What the module's role owns, and what it may have given its tenant's role.
         let roles = [confine::role(&self.shared.database, &self.schema, module), confine::tenant_role(&self.schema)];
-        // Views name what they use with the schema (`"acme".members`): only the rest counts.
-        let qualifiers = [format!("{}.", ident(&self.schema)), format!("{}.", self.schema)];
         for object in after.iter().filter(|o| roles.contains(&o.owner)) {
             if is_internal(&object.name) {
                 let refusal = Ownership::internal(&object.name);
                 let error = refusal.error(format!("module `{module}` may not create `{}`: {}", object.name, refusal.message));
                 return Err(WorkError::new("record objects", error));
             }
-            let body = object.body.as_deref().map(|b| qualifiers.iter().fold(b.to_string(), |b, q| b.replace(q.as_str(), "")));
+            let body = object.body.as_deref().map(unqualified);
             if body.as_deref().is_some_and(ownership::refers_to_internal) {
                 return Err(WorkError::new(
                     "record objects",
@@ -480,10 +480,6 @@ impl TenantDb for PostgresTenantDb {
         let kinds: Vec<&str> = objects.iter().map(|(_, kind, _)| kind.as_str()).collect();
         let mut removed = Vec::new();
         let mut drops = Vec::new();
-        // An index on one of its own relations goes with that relation: an index of a
-        // partition is attached to its table's, and cannot be dropped on its own.
-        let relations: HashSet<&str> =
-            objects.iter().filter(|(_, kind, _)| kind == "table" || kind == "view").map(|(name, _, _)| name.as_str()).collect();
         for (name, kind, table) in ownership::removal_order(&kinds).into_iter().map(|i| &objects[i]) {
             if !present.contains(&name.to_lowercase()) {
                 continue;
@@ -492,7 +488,9 @@ impl TenantDb for PostgresTenantDb {
             if statement.is_empty() {
                 continue;
             }
-            if !(kind == "index" && relations.contains(table.as_str())) {
+            // An index on one of its own relations goes with that relation: an index of a
+            // partition is attached to its table's, and cannot be dropped on its own.
+            if !(kind == "index" && kept::on_own_relation(&objects, table)) {
                 drops.push(statement);
             }
             removed.push(name.clone());

@@ -241,11 +241,10 @@ fn copy_module(
     if let Some(what) = uncopied(client, schema, objects)? {
         return Err(no_copy(module, &what));
     }
-    let types: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "type").map(|(name, _, _)| name.as_str()).collect();
+    let types = named(objects, "type");
     let mut script = in_copy.clone();
     script.push_str(&copy_types(client, schema, module, kept, role, &types)?);
-    let sequences: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "sequence").map(|(name, _, _)| name.as_str()).collect();
-    script.push_str(&copy_sequences(client, schema, kept, role, &sequences)?);
+    script.push_str(&copy_sequences(client, schema, kept, role, &named(objects, "sequence"))?);
     for (name, _, _) in objects.iter().filter(|(_, kind, _)| kind == "function") {
         let rows = client.query(
             "SELECT pg_get_functiondef(oid), format('%I.%I', pronamespace::regnamespace, proname), oid::regprocedure::text
@@ -264,7 +263,7 @@ fn copy_module(
     }
     script.push_str(&out_of_copy);
     client.batch_execute(&script)?;
-    let tables: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "table").map(|(name, _, _)| name.as_str()).collect();
+    let tables = named(objects, "table");
     for table in &tables {
         let t = ident(table);
         let original = format!("{s}.{t}");
@@ -302,17 +301,21 @@ fn copy_module(
             let list = columns.join(", ");
             client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
         }
-        // An identity column's copy (`LIKE … INCLUDING IDENTITY`) gets a sequence of its
-        // own, which starts again: it goes on from where the original's is.
-        let identities: Vec<String> = client
-            .query(
-                "SELECT format('SELECT setval(%L, last_value, is_called) FROM %s',
-                               pg_get_serial_sequence($2, attname), pg_get_serial_sequence($1, attname))
-                 FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND attidentity <> ''",
-                &[&original, &format!("{k}.{t}")],
-            )?
+        // The sequences its columns own, and their copies'. An identity column's copy
+        // (`LIKE … INCLUDING IDENTITY`) gets a sequence of its own, which starts again: it
+        // goes on from where the original's is.
+        let owned = client.query(
+            "SELECT pg_get_serial_sequence($1, attname), pg_get_serial_sequence($2, attname), attidentity <> '' FROM pg_attribute
+             WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL",
+            &[&original, &format!("{k}.{t}")],
+        )?;
+        let owned: Vec<(String, Option<String>, bool)> = owned.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        let identities: Vec<String> = owned
             .iter()
-            .map(|r| r.get(0))
+            .filter_map(|(sequence, copy, identity)| match (copy, identity) {
+                (Some(copy), true) => Some(format!("SELECT setval({}, last_value, is_called) FROM {sequence}", literal(copy))),
+                _ => None,
+            })
             .collect();
         if !identities.is_empty() {
             client.batch_execute(&identities.join(";"))?;
@@ -328,15 +331,9 @@ fn copy_module(
         // The rights others have on the table and its columns' sequences (its dependents'
         // reading them) come along.
         let mut grants = rights(client, &original, &format!("{k}.{t}"))?;
-        let sequences = client.query(
-            "SELECT pg_get_serial_sequence($1, attname), pg_get_serial_sequence($2, attname) FROM pg_attribute
-             WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL",
-            &[&original, &format!("{k}.{t}")],
-        )?;
-        for row in sequences {
-            let (sequence, copy): (String, Option<String>) = (row.get(0), row.get(1));
+        for (sequence, copy, _) in &owned {
             if let Some(copy) = copy {
-                grants.extend(rights(client, &sequence, &copy)?);
+                grants.extend(rights(client, sequence, copy)?);
             }
         }
         client.batch_execute(&format!("ALTER TABLE {k}.{t} OWNER TO {r}; {}", grants.join(";")))?;
@@ -402,8 +399,7 @@ fn copy_module(
         script.push(';');
     }
     // Indexes of its materialized views, which are made by now.
-    let views: Vec<&str> = objects.iter().filter(|(_, kind, _)| kind == "view").map(|(name, _, _)| name.as_str()).collect();
-    for view in views {
+    for view in named(objects, "view") {
         let (original, copy) = (format!("{s}.{}", ident(view)), format!("{k}.{}", ident(view)));
         for index in index_definitions(client, &original, &copy)? {
             script.push_str(&index);
@@ -443,7 +439,6 @@ fn uncopied(
     schema: &str,
     objects: &[(String, String, String)],
 ) -> std::result::Result<Option<String>, postgres::Error> {
-    let named = |wanted: &str| -> Vec<&str> { objects.iter().filter(|(_, kind, _)| kind == wanted).map(|(n, _, _)| n.as_str()).collect() };
     let rows = client.query(
         "SELECT format('partitioned table `%s`', relname) FROM pg_class
          WHERE relnamespace = $1::text::regnamespace AND relname = ANY ($2) AND (relkind = 'p' OR relispartition)
@@ -451,7 +446,7 @@ fn uncopied(
          SELECT format('aggregate `%s`', proname) FROM pg_proc
          WHERE pronamespace = $1::text::regnamespace AND proname = ANY ($3) AND prokind = 'a'
          LIMIT 1",
-        &[&ident(schema), &named("table"), &named("function")],
+        &[&ident(schema), &named(objects, "table"), &named(objects, "function")],
     )?;
     Ok(rows.first().map(|r| r.get(0)))
 }
@@ -561,7 +556,12 @@ fn copy_types(
 /// of the module's `types` of `schema` (or arrays of one) to the copy's type of that name;
 /// empty when there is nothing to make. Read with `schema` alone in the path; to run with the
 /// copy first in it.
-fn remake_columns(client: &mut impl GenericClient, schema: &str, table: &str, types: &[&str]) -> std::result::Result<String, Failure> {
+fn remake_columns(
+    client: &mut impl GenericClient,
+    schema: &str,
+    table: &str,
+    types: &[&str],
+) -> std::result::Result<String, postgres::Error> {
     let columns = client.query(
         "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid),
                 (CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END) IN
@@ -643,10 +643,15 @@ fn copy_sequences(
     Ok(script)
 }
 
+/// The names of the module's `objects` of kind `kind`.
+fn named<'a>(objects: &'a [(String, String, String)], kind: &str) -> Vec<&'a str> {
+    objects.iter().filter(|(_, k, _)| k == kind).map(|(name, _, _)| name.as_str()).collect()
+}
+
 /// Whether `relation` is one of the module's own tables or views (of its `objects`): a
 /// trigger on it moves and is copied with it, where one on another module's table is
 /// kept as its definition.
-fn on_own_relation(objects: &[(String, String, String)], relation: &str) -> bool {
+pub(super) fn on_own_relation(objects: &[(String, String, String)], relation: &str) -> bool {
     objects.iter().any(|(name, kind, _)| name == relation && (kind == "table" || kind == "view"))
 }
 
