@@ -376,36 +376,105 @@ fn a_revert_brings_back_row_security_policies_rules_and_a_materialized_views_ind
     assert_same_schema(&before, &schema_dump(&world, "acme"));
 }
 
+/// A partitioned table two levels deep, with a default partition, a partition's own
+/// check, default and index, a trigger, a foreign key and a serial column on its top.
+const EVENTS: &str = "CREATE TABLE kinds (kind text PRIMARY KEY);
+INSERT INTO kinds VALUES ('a'), ('b');
+CREATE TABLE events (id bigserial, at date NOT NULL, kind text NOT NULL REFERENCES kinds CHECK (kind <> ''), body text DEFAULT 'x',
+    PRIMARY KEY (id, at, kind)) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events (body DEFAULT 'early') FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE events_2027 PARTITION OF events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01') PARTITION BY LIST (kind);
+CREATE TABLE events_2027_a PARTITION OF events_2027 FOR VALUES IN ('a');
+CREATE TABLE events_2027_b PARTITION OF events_2027 (CONSTRAINT positive CHECK (id > 0)) FOR VALUES IN ('b');
+CREATE TABLE events_rest PARTITION OF events DEFAULT;
+CREATE INDEX events_at ON events (at);
+CREATE INDEX events_2026_body ON events_2026 (body);
+CREATE FUNCTION events_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.body := upper(NEW.body); RETURN NEW; END $$;
+CREATE TRIGGER events_touch BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_touch();";
+
 #[test]
-fn a_partitioned_table_keeps_no_pre_upgrade_copy_and_is_purged_with_its_partitions() {
+fn a_partitioned_table_is_copied_before_an_upgrade_and_a_revert_leaves_pg_dump_as_it_was() {
     let Some(world) = world(false) else { return };
     let events = |version: &str| {
-        let module = world.module(&format!("events-{version}"), "events", version).migration(
-            "postgres/V1__events",
-            "CREATE TABLE events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);\n\
-             CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');\n\
-             CREATE INDEX events_at ON events (at);",
-        );
-        if version == "1.0.0" { module } else { module.migration("postgres/V2__body", "ALTER TABLE events ADD COLUMN body text;") }.write();
+        let module = world.module(&format!("events-{version}"), "events", version).migration("postgres/V1__events", EVENTS);
+        if version == "1.0.0" {
+            module
+        } else {
+            module.migration(
+                "postgres/V2__more",
+                "ALTER TABLE events ADD COLUMN source text;\n\
+                 CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');",
+            )
+        }
+        .write();
     };
     events("1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "events", "--tenant", "acme"]);
-    world.sql("acme", "INSERT INTO acme.events VALUES (1, '2026-05-01')");
+    world.sql(
+        "acme",
+        "INSERT INTO acme.events (at, kind) VALUES ('2026-05-01', 'a'), ('2027-02-01', 'a'), ('2027-03-01', 'b'), ('2030-01-01', 'b')",
+    );
+    world.sql("acme", "INSERT INTO acme.events_2026 (at, kind) VALUES ('2026-06-01', 'b')");
+    let rows = "SELECT string_agg(format('%s %s %s %s', tableoid::regclass, id, kind, body), ', ' ORDER BY id) FROM acme.events";
+    let before_rows = world.text("acme", rows);
+    assert_eq!(before_rows, "events_2026 1 a X, events_2027_a 2 a X, events_2027_b 3 b X, events_rest 4 b X, events_2026 5 b EARLY");
+    let before = schema_dump(&world, "acme");
     events("1.1.0");
-    let run = world.run(&["upgrade", "events", "--tenant", "acme"]);
-    assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("it owns partitioned table `events`"), "{}", run.stderr);
-    assert!(run.stderr.contains("MODREG_KEEP_UPGRADE_COPIES=0"), "{}", run.stderr);
+    world.ok(&["upgrade", "events", "--tenant", "acme"]);
+    assert_eq!(world.installed("acme")["events"], "1.1.0");
+    assert!(world.has_object("acme", "events_2028"), "{:?}", world.objects("acme"));
+    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
+    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
     assert_eq!(world.installed("acme")["events"], "1.0.0");
-    assert!(world.kept_schemas("acme", "c").is_empty(), "no copy is left behind");
-    // The partition's index hangs on the table's: both go with the tables.
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+    assert_eq!(world.text("acme", rows), before_rows, "every row is back in its partition");
+    // Numbering, the trigger, the foreign key and the partition's own check hold again.
+    world.sql("acme", "INSERT INTO acme.events (at, kind, body) VALUES ('2027-06-01', 'b', 'late')");
+    assert_eq!(world.text("acme", "SELECT format('%s %s', id, body) FROM acme.events_2027_b WHERE at = '2027-06-01'"), "6 LATE");
+    let refused = world.tenant_client("acme").batch_execute("INSERT INTO acme.events (at, kind) VALUES ('2026-01-02', 'c')");
+    assert!(refused.is_err(), "the foreign key holds on the partitions");
+    let refused = world.tenant_client("acme").batch_execute("INSERT INTO acme.events (id, at, kind) VALUES (-1, '2027-01-02', 'b')");
+    assert!(refused.is_err(), "the partition's own check holds");
+    world.ok(&["doctor"]);
+    // An archive and its restore leave it as it was too; a purge takes every partition.
+    let before = schema_dump(&world, "acme");
+    world.ok(&["uninstall", "events", "--tenant", "acme"]);
+    world.ok(&["install", "events", "--tenant", "acme", "--restore"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
     world.ok(&["uninstall", "events", "--tenant", "acme", "--purge"]);
     let left: Vec<String> = world.objects("acme").into_iter().filter(|o| !o.starts_with("_modreg")).collect();
     assert!(left.is_empty(), "{left:?}");
     world.ok(&["install", "events", "--tenant", "acme"]);
     assert_eq!(world.installed("acme")["events"], "1.1.0");
     world.ok(&["doctor"]);
+}
+
+#[test]
+fn a_partition_the_application_made_keeps_the_module_from_a_pre_upgrade_copy_and_says_so() {
+    let Some(world) = world(false) else { return };
+    let events = |version: &str| {
+        let module = world.module(&format!("events-{version}"), "events", version).migration(
+            "postgres/V1__events",
+            "CREATE TABLE events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);\n\
+             CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+        );
+        if version == "1.0.0" { module } else { module.migration("postgres/V2__body", "ALTER TABLE events ADD COLUMN body text;") }.write();
+    };
+    events("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "events", "--tenant", "acme"]);
+    // The application makes next year's partition itself, as it goes.
+    world.sql("acme", "CREATE TABLE acme.events_2027 PARTITION OF acme.events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')");
+    world.sql("acme", "INSERT INTO acme.events VALUES (1, '2026-05-01'), (2, '2027-05-01')");
+    events("1.1.0");
+    let run = world.run(&["upgrade", "events", "--tenant", "acme"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("partitioned table `events` with a partition that is not its own (`events_2027`)"), "{}", run.stderr);
+    assert!(run.stderr.contains("MODREG_KEEP_UPGRADE_COPIES=0"), "{}", run.stderr);
+    assert_eq!(world.installed("acme")["events"], "1.0.0");
+    assert!(world.kept_schemas("acme", "c").is_empty(), "no copy is left behind");
+    assert_eq!(world.count("acme", "events"), 2, "nothing was lost");
 }
 
 #[test]

@@ -5,13 +5,13 @@
 //!   the uninstall's transaction (`ALTER … SET SCHEMA`: no rows copied), with its
 //!   migration history; `install --restore` moves them back;
 //! - a pre-upgrade copy (`_modreg_k_c_…`): the module's types and sequences, and its
-//!   tables copied with their rows, indexes, constraints, rights, comments, statistics,
-//!   foreign keys, row security, policies and rules, views, triggers and functions, owned
-//!   by the module's role;
+//!   tables (partitioned ones with their partitions) copied with their rows, indexes,
+//!   constraints, rights, comments, statistics, foreign keys, row security, policies and
+//!   rules, views, triggers and functions, owned by the module's role;
 //!   `revert` moves the copy in place of the module;
 //! - a removed tenant (`_modreg_k_t_…`): its whole schema, renamed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use postgres::GenericClient;
 
@@ -219,7 +219,8 @@ pub(super) fn save(
 }
 
 /// Copies the module's objects of `schema` into `kept`, owned by the module's `role` as
-/// the originals are: its types, functions, its tables with their rows, rights and the
+/// the originals are: its types, functions, its tables (a partitioned one's partitions
+/// made as partitions of its copy) with their rows, rights and the
 /// sequences their columns use, then their foreign keys, row security, policies, rules,
 /// views (and their indexes) and triggers, each
 /// recreated from PostgreSQL's own definition with names resolved to the copies first.
@@ -263,12 +264,22 @@ fn copy_module(
     }
     script.push_str(&out_of_copy);
     client.batch_execute(&script)?;
-    let tables = named(objects, "table");
+    // Parents before their partitions: a partition is made as one of its copied parent,
+    // which routes the rows copied into the top of the tree.
+    let mut tables = named(objects, "table");
+    let placed = placements(client, schema, &tables)?;
+    let placement = |table: &str| placed.get(table).cloned().unwrap_or_default();
+    tables.sort_by_key(|table| placement(table).depth);
     for table in &tables {
-        let t = ident(table);
+        let (t, at) = (ident(table), placement(table));
         let original = format!("{s}.{t}");
+        let partitioned = at.key.map(|key| format!(" PARTITION BY {key}")).unwrap_or_default();
         // Its extended statistics are made again under their own names with the rest.
-        client.batch_execute(&format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS)"))?;
+        let create = match (at.parent, at.bound) {
+            (Some(parent), Some(bound)) => format!("CREATE TABLE {k}.{t} PARTITION OF {k}.{} {bound}{partitioned}", ident(&parent)),
+            _ => format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS){partitioned}"),
+        };
+        client.batch_execute(&format!("{in_copy} {create}; {out_of_copy}"))?;
         // Columns that own a sequence get a copy of it, so that the copy keeps numbering
         // where the table was and does not depend on the table it copies.
         let serials = client.query(
@@ -288,6 +299,12 @@ fn copy_module(
                 copy_l = literal(&copy),
             ))?;
         }
+    }
+    let mut grants = Vec::new();
+    for table in &tables {
+        let t = ident(table);
+        let (original, copy) = (format!("{s}.{t}"), format!("{k}.{t}"));
+        let partition = placement(table).parent.is_some();
         let columns: Vec<String> = client
             .query(
                 "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0
@@ -297,9 +314,10 @@ fn copy_module(
             .iter()
             .map(|r| r.get(0))
             .collect();
-        if !columns.is_empty() {
+        // A partition's rows come with its tree's.
+        if !columns.is_empty() && !partition {
             let list = columns.join(", ");
-            client.batch_execute(&format!("INSERT INTO {k}.{t} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
+            client.batch_execute(&format!("INSERT INTO {copy} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
         }
         // The sequences its columns own, and their copies'. An identity column's copy
         // (`LIKE … INCLUDING IDENTITY`) gets a sequence of its own, which starts again: it
@@ -307,7 +325,7 @@ fn copy_module(
         let owned = client.query(
             "SELECT pg_get_serial_sequence($1, attname), pg_get_serial_sequence($2, attname), attidentity <> '' FROM pg_attribute
              WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND pg_get_serial_sequence($1, attname) IS NOT NULL",
-            &[&original, &format!("{k}.{t}")],
+            &[&original, &copy],
         )?;
         let owned: Vec<(String, Option<String>, bool)> = owned.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
         let identities: Vec<String> = owned
@@ -320,30 +338,50 @@ fn copy_module(
         if !identities.is_empty() {
             client.batch_execute(&identities.join(";"))?;
         }
-        let remake = remake_columns(client, schema, &format!("{k}.{t}"), &types)?;
+        // A tree's columns change at its top, for every partition; then what a partition
+        // has of its own.
+        let remake = if partition { partition_own(client, &original, &copy)? } else { remake_columns(client, schema, &copy, &types)? };
         if !remake.is_empty() {
             client.batch_execute(&format!("{in_copy} {remake}; {out_of_copy}"))?;
         }
-        let indexes = index_definitions(client, &original, &format!("{k}.{t}"))?;
+        // The rights others have on the table and its columns' sequences (its dependents'
+        // reading them) come along.
+        let mut rights_on = rights(client, &original, &copy)?;
+        for (sequence, copy, _) in &owned {
+            if let Some(copy) = copy {
+                rights_on.extend(rights(client, sequence, copy)?);
+            }
+        }
+        grants.push(format!("ALTER TABLE {copy} OWNER TO {r}; {}", rights_on.join(";")));
+    }
+    // Indexes the way `pg_dump` makes them: a partition's first, a partitioned table's on
+    // it alone, then each attached to its parent's, deepest first.
+    let mut attached = Vec::new();
+    for table in tables.iter().rev() {
+        let t = ident(table);
+        let (original, copy) = (format!("{s}.{t}"), format!("{k}.{t}"));
+        let indexes = index_definitions(client, &original, &copy)?;
         if !indexes.is_empty() {
             client.batch_execute(&format!("{in_copy} {}; {out_of_copy}", indexes.join(";\n")))?;
         }
-        // The rights others have on the table and its columns' sequences (its dependents'
-        // reading them) come along.
-        let mut grants = rights(client, &original, &format!("{k}.{t}"))?;
-        for (sequence, copy, _) in &owned {
-            if let Some(copy) = copy {
-                grants.extend(rights(client, sequence, copy)?);
-            }
-        }
-        client.batch_execute(&format!("ALTER TABLE {k}.{t} OWNER TO {r}; {}", grants.join(";")))?;
+        let attach = client.query(
+            "SELECT format('ALTER INDEX %s.%I ATTACH PARTITION %s.%I', $2::text, p.relname, $2::text, c.relname)
+             FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_inherits i ON i.inhrelid = x.indexrelid
+             JOIN pg_class p ON p.oid = i.inhparent WHERE x.indrelid = $1::text::regclass ORDER BY c.oid",
+            &[&original, &k],
+        )?;
+        attached.extend(attach.iter().map(|r| r.get::<_, String>(0)));
     }
+    if !attached.is_empty() {
+        client.batch_execute(&attached.join(";"))?;
+    }
+    client.batch_execute(&grants.join(";"))?;
     let mut definitions = Vec::new();
     for table in &tables {
         let rows = client.query(
             "SELECT format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, n.conname, pg_get_constraintdef(n.oid))
              FROM pg_constraint n JOIN pg_class c ON c.oid = n.conrelid
-             WHERE n.conrelid = $1::text::regclass AND n.contype = 'f'
+             WHERE n.conrelid = $1::text::regclass AND n.contype = 'f' AND n.conparentid = 0
              UNION ALL
              -- Its row security and policies (which name the role they are for, or none).
              SELECT format('ALTER TABLE %I %s ROW LEVEL SECURITY', relname, what) FROM pg_class,
@@ -385,8 +423,10 @@ fn copy_module(
                  FROM pg_class WHERE oid = $1::text::regclass",
                 &[&format!("{s}.{}", ident(name)), &r],
             )?,
+            // On a partition, the trigger may be its parent's: that one is made, for all.
             "trigger" => client.query(
-                "SELECT pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgrelid = $1::text::regclass AND tgname = $2",
+                "SELECT pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgname = $2 AND tgparentid = 0
+                   AND tgrelid IN (SELECT $1::text::regclass UNION SELECT relid FROM pg_partition_ancestors($1::text::regclass))",
                 &[&format!("{s}.{}", ident(table)), name],
             )?,
             _ => continue,
@@ -432,16 +472,23 @@ fn rights(client: &mut impl GenericClient, original: &str, copy: &str) -> std::r
 }
 
 /// What of the module's `objects` of `schema` a pre-upgrade copy cannot make again: a
-/// partitioned table or a partition (a copy would be a plain table holding every
-/// partition's rows), or an aggregate function.
+/// partition of a table it does not own, a partitioned table with a partition it does not
+/// own (the copy would lack it), or an aggregate function.
 fn uncopied(
     client: &mut impl GenericClient,
     schema: &str,
     objects: &[(String, String, String)],
 ) -> std::result::Result<Option<String>, postgres::Error> {
     let rows = client.query(
-        "SELECT format('partitioned table `%s`', relname) FROM pg_class
-         WHERE relnamespace = $1::text::regnamespace AND relname = ANY ($2) AND (relkind = 'p' OR relispartition)
+        "SELECT format('partition `%s` of a table that is not its own (`%s`)', c.relname, p.oid::regclass)
+         FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class p ON p.oid = i.inhparent
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relname = ANY ($2) AND c.relispartition
+           AND NOT (p.relnamespace = c.relnamespace AND p.relname = ANY ($2))
+         UNION ALL
+         SELECT format('partitioned table `%s` with a partition that is not its own (`%s`)', p.relname, c.oid::regclass)
+         FROM pg_class p JOIN pg_inherits i ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE p.relnamespace = $1::text::regnamespace AND p.relname = ANY ($2) AND p.relkind = 'p'
+           AND NOT (c.relnamespace = p.relnamespace AND c.relname = ANY ($2))
          UNION ALL
          SELECT format('aggregate `%s`', proname) FROM pg_proc
          WHERE pronamespace = $1::text::regnamespace AND proname = ANY ($3) AND prokind = 'a'
@@ -449,6 +496,66 @@ fn uncopied(
         &[&ident(schema), &named(objects, "table"), &named(objects, "function")],
     )?;
     Ok(rows.first().map(|r| r.get(0)))
+}
+
+/// Where one of the module's tables sits in a partitioned table's tree.
+#[derive(Debug, Clone, Default)]
+struct Placement {
+    /// The partitioned table it is a partition of (one of the module's), and its bound
+    /// in it (`FOR VALUES …`, `DEFAULT`).
+    parent: Option<String>,
+    bound: Option<String>,
+    /// Its partition key, if it is partitioned (`RANGE (at)`).
+    key: Option<String>,
+    /// How many tables its tree has above it and it: none for a table outside any tree.
+    depth: i64,
+}
+
+/// Where each of `tables` of `schema` sits (those in no tree are left out). Read with
+/// `schema` alone in the path.
+fn placements(
+    client: &mut impl GenericClient,
+    schema: &str,
+    tables: &[&str],
+) -> std::result::Result<HashMap<String, Placement>, postgres::Error> {
+    let rows = client.query(
+        "SELECT c.relname::text, p.relname::text, pg_get_expr(c.relpartbound, c.oid), pg_get_partkeydef(c.oid),
+                (SELECT count(*) FROM pg_partition_ancestors(c.oid))
+         FROM pg_class c LEFT JOIN pg_inherits i ON c.relispartition AND i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relname = ANY ($2) AND (c.relispartition OR c.relkind = 'p')",
+        &[&ident(schema), &tables],
+    )?;
+    Ok(rows.iter().map(|r| (r.get(0), Placement { parent: r.get(1), bound: r.get(2), key: r.get(3), depth: r.get(4) })).collect())
+}
+
+/// The statement that gives partition `copy` what partition `original` has of its own,
+/// beside what it has from its parent: its checks, `NOT NULL` and defaults; empty when it
+/// has nothing. Read with the tenant's schema alone in the path; to run with the copy first.
+fn partition_own(client: &mut impl GenericClient, original: &str, copy: &str) -> std::result::Result<String, postgres::Error> {
+    let own: Vec<String> = client
+        .query(
+            "SELECT format('ADD CONSTRAINT %I %s', conname, pg_get_constraintdef(oid)) FROM pg_constraint
+             WHERE conrelid = $1::text::regclass AND contype = 'c' AND conislocal AND coninhcount = 0
+             UNION ALL
+             SELECT format('ALTER COLUMN %I SET NOT NULL', a.attname)
+             FROM pg_attribute a JOIN pg_inherits i ON i.inhrelid = a.attrelid
+             JOIN pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname
+             WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND NOT pa.attnotnull
+             UNION ALL
+             SELECT CASE WHEN d.oid IS NULL THEN format('ALTER COLUMN %I DROP DEFAULT', a.attname)
+                         ELSE format('ALTER COLUMN %I SET DEFAULT %s', a.attname, pg_get_expr(d.adbin, d.adrelid)) END
+             FROM pg_attribute a JOIN pg_inherits i ON i.inhrelid = a.attrelid
+             JOIN pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = a.attname
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             LEFT JOIN pg_attrdef pd ON pd.adrelid = pa.attrelid AND pd.adnum = pa.attnum
+             WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
+               AND pg_get_expr(d.adbin, d.adrelid) IS DISTINCT FROM pg_get_expr(pd.adbin, pd.adrelid)",
+            &[&original],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(if own.is_empty() { String::new() } else { format!("ALTER TABLE {copy} {}", own.join(", ")) })
 }
 
 /// The refusal of a pre-upgrade copy of `module`, for `what` it owns that the copy cannot
@@ -468,8 +575,9 @@ fn index_definitions(client: &mut impl GenericClient, original: &str, copy: &str
     Ok(client
         .query(
             "SELECT CASE WHEN n.conname IS NOT NULL
-                      THEN format('ALTER TABLE %s ADD CONSTRAINT %I %s', $2::text, n.conname, pg_get_constraintdef(n.oid))
-                      ELSE replace(pg_get_indexdef(i.indexrelid), format(' ON %I.%I ', s.nspname, c.relname), format(' ON %s ', $2::text))
+                      THEN format('ALTER TABLE ONLY %s ADD CONSTRAINT %I %s', $2::text, n.conname, pg_get_constraintdef(n.oid))
+                      ELSE replace(replace(pg_get_indexdef(i.indexrelid), format(' ON ONLY %I.%I ', s.nspname, c.relname), format(' ON ONLY %s ', $2::text)),
+                                   format(' ON %I.%I ', s.nspname, c.relname), format(' ON %s ', $2::text))
                     END
              FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace
              LEFT JOIN pg_constraint n ON n.conindid = i.indexrelid AND n.conrelid = i.indrelid AND n.contype IN ('p', 'u', 'x')
