@@ -7,7 +7,7 @@
 //! - a pre-upgrade copy (`_modreg_k_c_…`): the module's types and sequences, and its
 //!   tables (partitioned ones with their partitions) copied with their rows, indexes,
 //!   constraints, rights, comments, statistics, foreign keys, row security, policies and
-//!   rules, views, triggers and functions, owned by the module's role;
+//!   rules, views, triggers, functions and aggregates, owned by the module's role;
 //!   `revert` moves the copy in place of the module;
 //! - a removed tenant (`_modreg_k_t_…`): its whole schema, renamed.
 
@@ -218,9 +218,50 @@ pub(super) fn save(
     Ok(ArchiveSummary { module: module.to_string(), version, tables: tables.len(), rows, flags: flags.clone() })
 }
 
+/// The definitions of the aggregates among the functions named `$2` of schema `$1`, as
+/// copies in schema `$3`, with their signatures and names. Read with `$1` alone in the
+/// path, they name its functions and types without it, and are to run with the copy first
+/// in the path; a function of another schema is named with its own.
+const AGGREGATES: &str = "
+WITH fns AS (
+    SELECT f.oid, CASE WHEN f.pronamespace = $1::text::regnamespace THEN quote_ident(f.proname)
+                       ELSE format('%I.%I', f.pronamespace::regnamespace, f.proname) END AS name
+    FROM pg_proc f
+)
+SELECT format('CREATE AGGREGATE %s.%I(%s) (%s)', $3::text, p.proname,
+              CASE WHEN p.pronargs = 0 THEN '*' ELSE pg_get_function_arguments(p.oid) END,
+              concat_ws(', ',
+                  'SFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggtransfn),
+                  'STYPE = ' || format_type(a.aggtranstype, NULL),
+                  CASE WHEN a.aggtransspace <> 0 THEN 'SSPACE = ' || a.aggtransspace END,
+                  'FINALFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggfinalfn),
+                  CASE WHEN a.aggfinalextra THEN 'FINALFUNC_EXTRA' END,
+                  CASE WHEN a.aggfinalfn <> 0 THEN 'FINALFUNC_MODIFY = '
+                       || CASE a.aggfinalmodify WHEN 'r' THEN 'READ_ONLY' WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END END,
+                  'COMBINEFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggcombinefn),
+                  'SERIALFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggserialfn),
+                  'DESERIALFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggdeserialfn),
+                  'INITCOND = ' || quote_literal(a.agginitval),
+                  'MSFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggmtransfn),
+                  'MINVFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggminvtransfn),
+                  CASE WHEN a.aggmtransfn <> 0 THEN 'MSTYPE = ' || format_type(a.aggmtranstype, NULL) END,
+                  CASE WHEN a.aggmtransspace <> 0 THEN 'MSSPACE = ' || a.aggmtransspace END,
+                  'MFINALFUNC = ' || (SELECT name FROM fns WHERE oid = a.aggmfinalfn),
+                  CASE WHEN a.aggmfinalextra THEN 'MFINALFUNC_EXTRA' END,
+                  CASE WHEN a.aggmfinalfn <> 0 THEN 'MFINALFUNC_MODIFY = '
+                       || CASE a.aggmfinalmodify WHEN 'r' THEN 'READ_ONLY' WHEN 's' THEN 'SHAREABLE' ELSE 'READ_WRITE' END END,
+                  'MINITCOND = ' || quote_literal(a.aggminitval),
+                  (SELECT format('SORTOP = OPERATOR(%I.%s)', o.oprnamespace::regnamespace, o.oprname) FROM pg_operator o WHERE o.oid = a.aggsortop),
+                  CASE WHEN a.aggkind = 'h' THEN 'HYPOTHETICAL' END,
+                  CASE p.proparallel WHEN 's' THEN 'PARALLEL = SAFE' WHEN 'r' THEN 'PARALLEL = RESTRICTED' END)),
+       p.oid::regprocedure::text, p.proname::text
+FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+WHERE p.pronamespace = $1::text::regnamespace AND p.proname = ANY ($2)
+ORDER BY p.oid";
+
 /// Copies the module's objects of `schema` into `kept`, owned by the module's `role` as
-/// the originals are: its types, functions, its tables (a partitioned one's partitions
-/// made as partitions of its copy) with their rows, rights and the
+/// the originals are: its types, functions and aggregates, its tables (a partitioned
+/// one's partitions made as partitions of its copy) with their rows, rights and the
 /// sequences their columns use, then their foreign keys, row security, policies, rules,
 /// views (and their indexes) and triggers, each
 /// recreated from PostgreSQL's own definition with names resolved to the copies first.
@@ -261,6 +302,12 @@ fn copy_module(
             let arguments = signature.split_once('(').map_or("()".to_string(), |(_, rest)| format!("({rest}"));
             script.push_str(&format!("ALTER ROUTINE {copy}{arguments} OWNER TO {r};"));
         }
+    }
+    // Its aggregates, once the functions they call are copied.
+    for row in client.query(AGGREGATES, &[&s, &named(objects, "function"), &k])? {
+        let (definition, signature): (String, String) = (row.get(0), row.get(1));
+        let arguments = signature.split_once('(').map_or("()".to_string(), |(_, rest)| format!("({rest}"));
+        script.push_str(&format!("{definition}; ALTER ROUTINE {k}.{}{arguments} OWNER TO {r};", ident(&row.get::<_, String>(2))));
     }
     script.push_str(&out_of_copy);
     client.batch_execute(&script)?;
@@ -472,8 +519,8 @@ fn rights(client: &mut impl GenericClient, original: &str, copy: &str) -> std::r
 }
 
 /// What of the module's `objects` of `schema` a pre-upgrade copy cannot make again: a
-/// partition of a table it does not own, a partitioned table with a partition it does not
-/// own (the copy would lack it), or an aggregate function.
+/// partition of a table it does not own, or a partitioned table with a partition it does
+/// not own (the copy would lack it).
 fn uncopied(
     client: &mut impl GenericClient,
     schema: &str,
@@ -489,11 +536,8 @@ fn uncopied(
          FROM pg_class p JOIN pg_inherits i ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid
          WHERE p.relnamespace = $1::text::regnamespace AND p.relname = ANY ($2) AND p.relkind = 'p'
            AND NOT (c.relnamespace = p.relnamespace AND c.relname = ANY ($2))
-         UNION ALL
-         SELECT format('aggregate `%s`', proname) FROM pg_proc
-         WHERE pronamespace = $1::text::regnamespace AND proname = ANY ($3) AND prokind = 'a'
          LIMIT 1",
-        &[&ident(schema), &named(objects, "table"), &named(objects, "function")],
+        &[&ident(schema), &named(objects, "table")],
     )?;
     Ok(rows.first().map(|r| r.get(0)))
 }
