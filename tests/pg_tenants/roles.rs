@@ -9,9 +9,9 @@ use crate::world;
 
 static USERS: AtomicUsize = AtomicUsize::new(0);
 
-#[test]
-fn a_user_with_createrole_that_owns_the_database_runs_the_whole_life_of_a_tenant() {
-    let Some(mut world) = world(false) else { return };
+/// Makes `world` work as a new user with `CREATEROLE` that owns a database of its own (the
+/// tenants'), and no superuser: its name, and the server's URL without a database.
+fn as_operator(world: &mut crate::support::World) -> (String, String) {
     let superuser = world.tenants_url.clone().unwrap();
     let user = format!("operator_{}_{}", std::process::id(), USERS.fetch_add(1, Ordering::Relaxed));
     let mut admin = world.tenant_client("public");
@@ -19,6 +19,13 @@ fn a_user_with_createrole_that_owns_the_database_runs_the_whole_life_of_a_tenant
     admin.batch_execute(&format!("CREATE DATABASE {user} OWNER {user}")).unwrap();
     let (server, _) = superuser.rsplit_once('/').unwrap();
     world.tenants_url = Some(format!("{}/{user}", server.replacen("postgres://postgres@", &format!("postgres://{user}@"), 1)));
+    (user, server.to_string())
+}
+
+#[test]
+fn a_user_with_createrole_that_owns_the_database_runs_the_whole_life_of_a_tenant() {
+    let Some(mut world) = world(false) else { return };
+    as_operator(&mut world);
     let is_superuser: bool =
         world.tenant_client("public").query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[]).unwrap().get(0);
     assert!(!is_superuser, "the test runs as a user that is no superuser");
@@ -170,4 +177,61 @@ fn the_runners_of_many_tenants_share_one_compiled_executor() {
     }
     let compiled = texts(&mut client, "SELECT ident FROM pg_backend_memory_contexts WHERE name = 'PL/pgSQL function' ORDER BY ident");
     assert_eq!(compiled, ["_modreg_run.run_v1(text[])"], "one compiled function for the runners of {} tenants", tenants.len());
+}
+
+/// A checkpoint `pg_restore` could not put back (an object of the application's role,
+/// which modreg's user is no member of) is refused before the job changes anything: before,
+/// the rollback of a failed hook failed, and left the job's work in the schema.
+#[test]
+fn a_checkpoint_that_could_not_be_put_back_is_refused_before_the_job_changes_anything() {
+    let Some(mut world) = world(false) else { return };
+    let mut admin = world.tenant_client("public");
+    let (user, server) = as_operator(&mut world);
+    let app = format!("app_{user}");
+    admin.batch_execute(&format!("CREATE ROLE {app}")).unwrap();
+    world
+        .module("tasks", "tasks", "1.0.0")
+        .migration("postgres/V1__tasks", "CREATE TABLE tasks (id bigint PRIMARY KEY);")
+        .hook("post_install", "exit \"${FAIL:-0}\"")
+        .writes_tenant_db(&["post_install"])
+        .write();
+    world.ok(&["tenant", "add", "acme"]);
+    // The application keeps a table of its own role's in the tenant's schema, which
+    // modreg's user may read.
+    let mut app_admin = postgres::Client::connect(&format!("{server}/{user}"), postgres::NoTls).unwrap();
+    app_admin
+        .batch_execute(&format!(
+            "CREATE TABLE acme.app_log (x int); INSERT INTO acme.app_log VALUES (1);
+             ALTER TABLE acme.app_log OWNER TO {app}; GRANT SELECT ON acme.app_log TO {user}"
+        ))
+        .unwrap();
+    let run = world.run_with(&["install", "tasks", "--tenant", "acme"], &[("FAIL", "3")]);
+    run.code(1);
+    assert!(run.stderr.contains(&format!("table `app_log` belongs to role `{app}`")), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("GRANT {app} TO {user}")), "{}", run.stderr);
+    assert!(!world.has_object("acme", "tasks"), "nothing of the job was made");
+    assert_eq!(world.int("public", "SELECT count(*) FROM _modreg.checkpoints"), 0);
+    assert!(!world.installed("acme").contains_key("tasks"));
+    // Being a member of the role is not enough: the role needs the right to create in the
+    // schema, to be given the table back.
+    admin.batch_execute(&format!("GRANT {app} TO {user}")).unwrap();
+    let run = world.run_with(&["install", "tasks", "--tenant", "acme"], &[("FAIL", "3")]);
+    run.code(1);
+    assert!(run.stderr.contains("has no right to create in the schema"), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("GRANT CREATE ON SCHEMA acme TO {app}")), "{}", run.stderr);
+    assert!(!world.has_object("acme", "tasks"), "nothing of the job was made");
+    // With both, the failed hook's rollback puts the application's table back as it was,
+    // its owner and rights too.
+    app_admin.batch_execute(&format!("GRANT USAGE, CREATE ON SCHEMA acme TO {app}")).unwrap();
+    let before = crate::catalog::schema_dump(&world, "acme");
+    let run = world.run_with(&["install", "tasks", "--tenant", "acme"], &[("FAIL", "3")]);
+    run.code(1);
+    assert!(!world.has_object("acme", "tasks"), "the failed job's work is gone: {}", run.stderr);
+    let app_log = "SELECT format('%s %s %s', (SELECT count(*) FROM acme.app_log), pg_get_userbyid(relowner),
+                          has_table_privilege(current_user, 'acme.app_log', 'SELECT'))
+                   FROM pg_class WHERE oid = 'acme.app_log'::regclass";
+    assert_eq!(world.text("acme", app_log), format!("1 {app} t"));
+    crate::catalog::assert_same_schema(&before, &crate::catalog::schema_dump(&world, "acme"));
+    world.ok(&["install", "tasks", "--tenant", "acme"]);
+    world.ok(&["doctor"]);
 }

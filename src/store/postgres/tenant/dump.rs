@@ -65,10 +65,47 @@ pub(super) fn to_file(shared: &Shared, schema: &str, dest: &Path) -> Result<u64>
     std::fs::metadata(dest).map(|m| m.len()).map_err(|e| io_error(format!("cannot read `{}`", dest.display()), e))
 }
 
-/// Takes the tenant's checkpoint: its schema as it is committed now.
+/// Takes the tenant's checkpoint: its schema as it is committed now. Refused, before
+/// anything is written, when the schema holds an object that `pg_restore` could not give
+/// back to its owner (a role modreg's user is no member of: the application's), since the
+/// checkpoint could then not be put back.
 pub(super) fn save_checkpoint(shared: &Shared, schema: &str) -> Result<()> {
-    let dump = dump_schema(shared, schema, None)?;
     let mut conn = shared.client()?;
+    let foreign = conn
+        .client()
+        .query(
+            "SELECT kind, name, pg_get_userbyid(owner)::text, current_user::text,
+                    CASE WHEN pg_has_role(owner, 'MEMBER') THEN format('GRANT CREATE ON SCHEMA %I TO %I', $2::text, pg_get_userbyid(owner))
+                         ELSE format('GRANT %I TO %I', pg_get_userbyid(owner), current_user) END,
+                    CASE WHEN pg_has_role(owner, 'MEMBER') THEN 'has no right to create in the schema'
+                         ELSE format('which modreg''s user `%s` is no member of', current_user) END
+             FROM (
+                 SELECT CASE relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                     WHEN 'i' THEN 'index' WHEN 'I' THEN 'index' ELSE 'table' END AS kind,
+                        relname::text AS name, relowner AS owner FROM pg_class WHERE relnamespace = $1::text::regnamespace
+                 UNION ALL
+                 SELECT 'function', proname::text, proowner FROM pg_proc WHERE pronamespace = $1::text::regnamespace
+                 UNION ALL
+                 SELECT 'type', typname::text, typowner FROM pg_type WHERE typnamespace = $1::text::regnamespace
+             ) AS objects
+             WHERE NOT pg_has_role(owner, 'MEMBER')
+                -- Giving an object to a role takes its right to create in the schema, unless a superuser does.
+                OR NOT (has_schema_privilege(owner, $1::text::regnamespace, 'CREATE')
+                        OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR starts_with(pg_get_userbyid(owner)::text, '_modreg_'))
+             ORDER BY kind, name LIMIT 1",
+            &[&ident(schema), &schema],
+        )
+        .map_err(|e| shared.err(e))?;
+    if let Some(row) = foreign.first() {
+        let (kind, name, owner, grant, why): (String, String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(4), row.get(5));
+        return Err(Error::failed(format!(
+            "cannot keep a checkpoint of tenant `{schema}` for the hooks that write it: {kind} `{name}` belongs to role `{owner}`, \
+             {why}, so undoing the hooks could not give it back"
+        ))
+        .with_hint(format!("grant what it takes (`{grant}`), or run modreg as a superuser")));
+    }
+    let dump = dump_schema(shared, schema, None)?;
     conn.client()
         .execute(
             "INSERT INTO _modreg.checkpoints (tenant, dump, written_at) VALUES ($1, $2, $3)
@@ -124,8 +161,8 @@ pub(super) fn restore_checkpoint(shared: &Shared, conn: &mut Connection, schema:
     Ok(true)
 }
 
-/// Makes `schema` with the rights of the module roles that own objects of `dump`, then
-/// restores the rest of `dump` into it in one transaction.
+/// Makes `schema` with the rights of the roles that own objects of `dump` (modreg's and
+/// the application's), then restores the rest of `dump` into it in one transaction.
 fn restore_dump(shared: &Shared, conn: &mut Connection, schema: &str, dump: &[u8]) -> Result<()> {
     let mut list = program("pg_restore");
     list.args(["--list", "--no-password"]);
@@ -139,7 +176,12 @@ fn restore_dump(shared: &Shared, conn: &mut Connection, schema: &str, dump: &[u8
     let roles: Vec<String> = conn
         .client()
         .query(
-            "SELECT quote_ident(rolname) FROM pg_roles WHERE (rolname = ANY ($1) AND NOT rolinherit) OR rolname = $2",
+            "SELECT quote_ident(rolname) FROM pg_roles
+             WHERE (rolname = ANY ($1) AND starts_with(rolname, '_modreg_m_') AND NOT rolinherit) OR rolname = $2
+                -- An application's role had the right (`save_checkpoint` saw to it), which the
+                -- dump grants again only once every object is made.
+                OR (rolname = ANY ($1) AND NOT starts_with(rolname, '_modreg_') AND rolname <> current_user AND NOT rolsuper
+                    AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))",
             &[&owners, &super::confine::tenant_role(schema)],
         )
         .map_err(|e| shared.err(e))?
@@ -158,8 +200,8 @@ fn restore_dump(shared: &Shared, conn: &mut Connection, schema: &str, dump: &[u8
 }
 
 /// `pg_restore --list` output without the entry that makes `schema` itself (commented
-/// out), and the module and tenant roles (`_modreg_m_…`, `_modreg_t_…`) that own what
-/// the rest makes: the last word of each entry is its owner.
+/// out), and the roles that own what the rest makes: the last word of each entry is its
+/// owner.
 fn without_schema_entry(list: &str, schema: &str) -> (String, std::collections::BTreeSet<String>) {
     let mut owners = std::collections::BTreeSet::new();
     let mut out = String::with_capacity(list.len() + 2);
@@ -169,9 +211,7 @@ fn without_schema_entry(list: &str, schema: &str) -> (String, std::collections::
             let words: Vec<&str> = rest.split_whitespace().collect();
             words.len() >= 5 && words[2] == "SCHEMA" && words[3] == "-" && words[4] == schema
         });
-        if let Some(owner) =
-            entry.and_then(|rest| rest.split_whitespace().last()).filter(|o| o.starts_with("_modreg_m_") || o.starts_with("_modreg_t_"))
-        {
+        if let Some(owner) = entry.and_then(|rest| rest.split_whitespace().last()) {
             owners.insert(owner.to_string());
         }
         if makes_schema {
