@@ -52,8 +52,9 @@ const LONG_ABOUT: &str = "Install, upgrade and uninstall modules per tenant of a
 modreg discovers module.toml manifests in the modules folder, resolves dependencies with \
 semver requirements, and runs every change as a job against a landlord catalog \
 (<data>/landlord.db, or PostgreSQL with --landlord) and one SQLite file per tenant \
-(<data>/tenants/<tenant>.db, or a PostgreSQL schema per tenant with --tenants-db). \
-A failed job is rolled back; every job, archive and event is kept.";
+(<data>/tenants/<tenant>.db, or a PostgreSQL schema per tenant with --tenants-db: an application \
+sets `search_path` to the tenant's name, and hooks get MODREG_TENANT_URL, a connection inside the job's \
+transaction, and MODREG_TENANT_SCHEMA). A failed job is rolled back; every job, archive and event is kept.";
 
 const AFTER_HELP: &str = "Exit codes: 0 success or nothing to do, 1 failed (rolled back), 2 invalid input, \
 3 not found, 4 dependencies, 5 subscription required, 6 busy, 7 storage (a full disk or a damaged landlord or \

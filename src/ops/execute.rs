@@ -33,7 +33,7 @@ use crate::domain::name::ModuleName;
 use crate::domain::{Error, ErrorKind};
 use crate::ops::journal::{self, Ended};
 use crate::ops::{Context, Reporter, fault};
-use crate::store::{HookCall, HookStatus, JobFilter, Kept, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
+use crate::store::{HookCall, HookOutcome, HookStatus, JobFilter, Kept, NewJob, SchemaItem, TenantDb, WorkError, WorkStep};
 
 /// What to do to the tenant file for one module.
 #[derive(Debug, Clone)]
@@ -186,7 +186,9 @@ pub(crate) fn execute(ctx: &Context, tenant: &str, batch: &str, actions: Vec<Act
     fault::point("jobs-started");
     let mut runs: Vec<JobRun> =
         ids.iter().zip(&new_jobs).map(|(&id, new)| JobRun { job: new.started(id, &now), steps: Vec::new(), ran_hook: false }).collect();
-    let runner = Runner { ctx, tenant, batch, reporter, snapshot: actions.iter().any(Action::has_writing_hooks) };
+    // Where hooks join the job's transaction, the work need not commit before them.
+    let snapshot = actions.iter().any(Action::has_writing_hooks) && !ctx.tenants.hooks_join_transaction();
+    let runner = Runner { ctx, tenant, batch, reporter, snapshot };
 
     let mut db = match ctx.tenants.open(tenant) {
         Ok(db) => db,
@@ -288,7 +290,7 @@ impl Runner<'_> {
     fn run_action(&self, db: &mut dyn TenantDb, action: &Action, run: &mut JobRun) -> Result<(), Error> {
         let hooks = action.hooks();
         if let Some((pre, _)) = hooks {
-            self.run_hook(action, run, pre)?;
+            self.run_hook(db, action, run, pre)?;
         }
         if self.snapshot {
             let started = Instant::now();
@@ -395,14 +397,14 @@ impl Runner<'_> {
             run.push("commit", StepStatus::Ok, started, None, None);
         }
         match hooks {
-            Some((_, post)) => self.run_hook(action, run, post),
+            Some((_, post)) => self.run_hook(db, action, run, post),
             None => Ok(()),
         }
     }
 
     /// Runs a hook if the manifest names one. The step is recorded in the landlord before
     /// it starts, so that `recover` knows a hook ran even if this process is killed.
-    fn run_hook(&self, action: &Action, run: &mut JobRun, kind: HookKind) -> Result<(), Error> {
+    fn run_hook(&self, db: &mut dyn TenantDb, action: &Action, run: &mut JobRun, kind: HookKind) -> Result<(), Error> {
         if action.module.manifest.hook(kind).is_none() {
             return Ok(());
         }
@@ -420,7 +422,19 @@ impl Runner<'_> {
         run.ran_hook = true;
         self.log(run, action, &step, "started");
         let call = hook_call(self.ctx, self.tenant, action, run.job.id, kind, program, dir.to_path_buf());
-        let outcome = self.ctx.hooks.run(&call);
+        // Where the engine lends the transaction, the hook gets its connection instead of
+        // the tenant database's own.
+        let lent = db.lend(action.module.manifest.hook_writes_tenant_db(kind), &mut |lent_env| {
+            let mut call = call.clone();
+            call.env.retain(|(name, _)| !lent_env.iter().any(|(lent, _)| lent == name));
+            call.env.extend(lent_env);
+            self.ctx.hooks.run(&call)
+        });
+        let outcome = match lent {
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => self.ctx.hooks.run(&call),
+            Err(e) => HookOutcome { status: HookStatus::CouldNotStart(e.message), output: String::new(), duration: started.elapsed() },
+        };
         let output = (!outcome.output.is_empty()).then(|| truncate_output(&outcome.output));
         let failed = |why: String| {
             let last_line =

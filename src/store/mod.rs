@@ -632,6 +632,14 @@ pub trait TenantDb {
     /// Puts the database back as the checkpoint has it; false when there was none.
     fn restore_checkpoint(&mut self) -> Result<bool>;
     fn discard_checkpoint(&mut self) -> Result<()>;
+    /// Runs `run` (a hook) with the variables that give it a connection inside this
+    /// transaction: it sees the work so far, and what it writes (if `writes`) commits or
+    /// rolls back with the rest. `None` where the engine cannot lend its transaction
+    /// ([`TenantFiles::hooks_join_transaction`]): the hook runs with
+    /// [`TenantFiles::hook_env`].
+    fn lend(&mut self, _writes: bool, _run: &mut dyn FnMut(Vec<(String, String)>) -> HookOutcome) -> Result<Option<HookOutcome>> {
+        Ok(None)
+    }
     /// Applies the module's migrations not yet applied (and its seeds when `seeds`),
     /// sandboxed, recording the objects it creates. Its SQL may write to its own tables,
     /// to those of the modules in `writable` (its dependencies) and to tables no module
@@ -778,6 +786,11 @@ pub trait TenantFiles: Send + Sync {
     /// `writes`: the hook may write it (it is listed in `writes_tenant_db`, or a
     /// `rollback` hook), else what it is told lets it only read where the engine can say so.
     fn hook_env(&self, tenant: &str, writes: bool) -> Vec<(String, String)>;
+    /// Hooks run inside the job's transaction, on a connection it lends them
+    /// ([`TenantDb::lend`]): no checkpoint is needed for those that write.
+    fn hooks_join_transaction(&self) -> bool {
+        false
+    }
     fn exists(&self, tenant: &str) -> bool;
     /// Whether a tenant of this name can have a database here (a PostgreSQL schema may not
     /// take a name PostgreSQL keeps for itself); asked before the tenant is registered.

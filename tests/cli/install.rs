@@ -155,7 +155,8 @@ fn hooks_run_in_the_module_folder_with_the_job_variables() {
     let (database, visible) = match world.tenants_url {
         Some(_) => (
             "$MODREG_TENANT_URL $MODREG_TENANT_SCHEMA",
-            "test -z \"${MODREG_TENANT_DB:-}\" && psql -qAt -v ON_ERROR_STOP=1 \"$MODREG_TENANT_URL\" -c \"SELECT count(*) FROM $MODREG_TENANT_SCHEMA._modreg_tenant\" >/dev/null",
+            // The job's table, not yet committed, on the connection the hook is lent.
+            "test -z \"${MODREG_TENANT_DB:-}\" && psql -qAt -v ON_ERROR_STOP=1 \"$MODREG_TENANT_URL\" -c \"SELECT count(*) FROM a_t\" >/dev/null",
         ),
         None => ("$MODREG_TENANT_DB", "test -f \"$MODREG_TENANT_DB\""),
     };
@@ -177,8 +178,14 @@ fn hooks_run_in_the_module_folder_with_the_job_variables() {
     assert_eq!(lines[0], dir.to_str().unwrap());
     assert_eq!(lines[1], "acme a 1.2.3 pre_install 1");
     match &world.tenants_url {
-        // A hook not listed in `writes_tenant_db`: sessions of its URL are read-only.
-        Some(url) => assert_eq!(lines[2], format!("{url}?options=-c%20default_transaction_read_only%3Don acme")),
+        // A connection modreg lends it, inside the job's transaction: a port and password
+        // of its own.
+        Some(url) => {
+            let database = url.rsplit('/').next().unwrap();
+            assert!(lines[2].starts_with("postgres://postgres:") && lines[2].contains("@127.0.0.1:"), "{}", lines[2]);
+            assert!(lines[2].ends_with(&format!("/{database}?sslmode=disable acme")), "{}", lines[2]);
+            assert!(!lines[2].contains(url.as_str()), "{}", lines[2]);
+        }
         None => assert_eq!(lines[2], world.tenant_path("acme").canonicalize().unwrap().to_str().unwrap()),
     }
     assert_eq!(lines[4], "acme a 1.2.3 post_install 1");

@@ -17,6 +17,8 @@ pub(crate) struct Connection {
     statements: HashMap<String, Statement>,
     /// Times it was checked out, for a pool that renews its connections.
     uses: usize,
+    /// Not to be used again once back in the pool ([`Connection::retire`]).
+    retired: bool,
 }
 
 pub(crate) struct Manager {
@@ -44,7 +46,7 @@ impl ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<Connection, postgres::Error> {
-        Ok(Connection { client: self.inner.connect()?, statements: HashMap::new(), uses: 0 })
+        Ok(Connection { client: self.inner.connect()?, statements: HashMap::new(), uses: 0, retired: false })
     }
 
     fn is_valid(&self, conn: &mut Connection) -> Result<(), postgres::Error> {
@@ -53,7 +55,7 @@ impl ManageConnection for Manager {
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
         conn.uses += 1;
-        conn.client.is_closed() || self.renew_after.is_some_and(|limit| conn.uses >= limit)
+        conn.retired || conn.client.is_closed() || self.renew_after.is_some_and(|limit| conn.uses >= limit)
     }
 }
 
@@ -100,6 +102,12 @@ impl Connection {
     /// The server ended the connection (or the network did).
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()
+    }
+
+    /// Closes the connection once it is back in the pool, instead of lending it again: its
+    /// session holds what another program left in it.
+    pub(crate) fn retire(&mut self) {
+        self.retired = true;
     }
 
     /// The connection itself, for what needs no cached statements.

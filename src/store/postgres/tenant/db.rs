@@ -10,14 +10,14 @@ use super::catalog::{self, history_table};
 use super::confine;
 use super::confine::Stopped;
 use super::driver::{self, Driver, Script};
-use super::{Shared, dump, ident, kept, literal, message, records};
+use super::{Shared, dump, ident, kept, lend, literal, message, records};
 use crate::domain::change::Change;
 use crate::domain::module::{Engine, ModuleVersion};
 use crate::domain::name::ModuleName;
 use crate::domain::ownership::{self, Ownership, is_internal};
 use crate::domain::{Error, Result};
 use crate::store::postgres::pool::Pooled;
-use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, Kept, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep};
+use crate::store::{ApplyReport, ArchiveSummary, CopyMethod, HookOutcome, Kept, SchemaItem, TenantDb, Unrecorded, WorkError, WorkStep};
 
 /// What module SQL runs among ([`PostgresTenantDb::among`]).
 struct Among {
@@ -400,6 +400,18 @@ impl TenantDb for PostgresTenantDb {
         self.shared.forget(&tenant);
         let result = self.conn().client().execute("DELETE FROM _modreg.checkpoints WHERE tenant = $1", &[&tenant]);
         result.map(drop).map_err(|e| self.shared.err(e))
+    }
+
+    /// Lends the open transaction's session: the work put off goes first, so that the hook
+    /// sees it; the session is closed once the job is done with it.
+    fn lend(&mut self, writes: bool, run: &mut dyn FnMut(Vec<(String, String)>) -> HookOutcome) -> Result<Option<HookOutcome>> {
+        if !self.in_transaction || self.scratch {
+            return Ok(None);
+        }
+        self.flush()?;
+        self.conn.retire();
+        let schema = self.schema.clone();
+        lend::lend(&mut self.conn, &schema, writes, run).map(Some)
     }
 
     fn apply(

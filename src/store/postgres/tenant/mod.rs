@@ -16,6 +16,7 @@ mod db;
 mod driver;
 mod dump;
 mod kept;
+mod lend;
 mod records;
 
 use std::collections::{BTreeSet, HashMap};
@@ -310,6 +311,10 @@ impl TenantFiles for PostgresTenants {
     fn hook_env(&self, tenant: &str, writes: bool) -> Vec<(String, String)> {
         let url = if writes { self.shared.url.clone() } else { read_only_url(&self.shared.url) };
         vec![("MODREG_TENANT_URL".to_string(), url), ("MODREG_TENANT_SCHEMA".to_string(), tenant.to_string())]
+    }
+
+    fn hooks_join_transaction(&self) -> bool {
+        true
     }
 
     fn exists(&self, tenant: &str) -> bool {
