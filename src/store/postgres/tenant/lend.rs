@@ -158,8 +158,10 @@ fn encode(text: &str) -> String {
 fn serve(stream: TcpStream, lent: &Lent<'_>) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(POLL));
-    let mut wire = Wire { stream, done: &lent.done };
+    let _ = stream.set_nodelay(true);
+    let mut wire = Wire { stream, out: Vec::new(), done: &lent.done };
     let _ = session(&mut wire, lent);
+    let _ = wire.flush();
     let _ = wire.stream.shutdown(Shutdown::Both);
 }
 
@@ -188,7 +190,10 @@ fn session(wire: &mut Wire<'_>, lent: &Lent<'_>) -> std::io::Result<()> {
         let packet = wire.startup()?;
         let code = packet.get(..4).map_or(0, |c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]));
         match code {
-            80_877_103 | 80_877_104 => wire.stream.write_all(b"N")?,
+            80_877_103 | 80_877_104 => {
+                wire.out.push(b'N');
+                wire.flush()?;
+            }
             80_877_102 => {
                 let at = |i: usize| packet.get(i..i + 4).map_or(0, |c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]));
                 if (at(4), at(8)) == lent.key && lent.busy.load(Ordering::Acquire) {
@@ -476,15 +481,23 @@ fn answer(wire: &mut Wire<'_>, statement: &str, messages: &[SimpleQueryMessage],
     wire.send(b'C', &[tag.as_bytes(), &[0]].concat())
 }
 
-/// The hook's side of one connection.
+/// The hook's side of one connection: what is sent waits in `out` until modreg waits for
+/// the hook's next message, so that an answer goes in one write.
 struct Wire<'a> {
     stream: TcpStream,
+    out: Vec<u8>,
     done: &'a AtomicBool,
 }
 
 impl Wire<'_> {
+    fn flush(&mut self) -> std::io::Result<()> {
+        let out = std::mem::take(&mut self.out);
+        self.stream.write_all(&out)
+    }
+
     /// Fills `buffer`, waiting as long as the hook runs.
     fn fill(&mut self, buffer: &mut [u8]) -> std::io::Result<()> {
+        self.flush()?;
         let mut at = 0;
         while at < buffer.len() {
             match self.stream.read(&mut buffer[at..]) {
@@ -529,11 +542,10 @@ impl Wire<'_> {
     }
 
     fn send(&mut self, tag: u8, body: &[u8]) -> std::io::Result<()> {
-        let mut message = Vec::with_capacity(body.len() + 5);
-        message.push(tag);
-        message.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
-        message.extend_from_slice(body);
-        self.stream.write_all(&message)
+        self.out.push(tag);
+        self.out.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+        self.out.extend_from_slice(body);
+        Ok(())
     }
 
     fn error(&mut self, code: &str, message: &str, hint: Option<&str>) -> std::io::Result<()> {
