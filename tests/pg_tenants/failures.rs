@@ -161,6 +161,37 @@ fn a_hooks_failed_statement_and_rollback_are_its_own_and_a_hook_that_may_not_wri
     assert_eq!(world.count("acme", "notes"), 2, "nothing was deleted");
 }
 
+/// What a hook changes of the session it is lent (its role, settings, a prepared
+/// statement) does not reach the rest of the job: the next module's work runs as before.
+#[test]
+fn what_a_hook_changes_of_the_lent_session_does_not_reach_the_rest_of_the_job() {
+    let Some(world) = world(false) else { return };
+    world
+        .tenant_client("public")
+        .batch_execute("DO $$ BEGIN CREATE ROLE hook_elsewhere; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        .unwrap();
+    world
+        .module("first", "first", "1.0.0")
+        .migration("postgres/V1__first", "CREATE TABLE first_t (id int);")
+        .hook(
+            "post_install",
+            &psql(&["SET ROLE hook_elsewhere", "SET search_path = nowhere", "SET statement_timeout = 1", "PREPARE s0 AS SELECT 1"]),
+        )
+        .writes_tenant_db(&["post_install"])
+        .write();
+    world
+        .module("second", "second", "1.0.0")
+        .dep("first", "^1")
+        .migration("postgres/V1__second", "CREATE TABLE second_t (id int);\nINSERT INTO second_t SELECT count(*) FROM pg_class;")
+        .write();
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "second", "--tenant", "acme"]);
+    assert!(world.has_object("acme", "first_t") && world.has_object("acme", "second_t"));
+    let owner = "SELECT pg_get_userbyid(relowner) LIKE '_modreg_m_%' FROM pg_class WHERE oid = 'acme.second_t'::regclass";
+    assert_eq!(world.text("acme", owner), "true", "the next module's SQL ran as its own role");
+    world.ok(&["doctor"]);
+}
+
 /// Another client than `psql` on the connection a hook is lent (the `postgres` crate's):
 /// its simple queries run in the job's transaction; its bound parameters (the extended
 /// protocol) are refused with words that say so, and the session goes on; a wrong password

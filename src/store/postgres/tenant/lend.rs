@@ -53,8 +53,9 @@ struct Lent<'a> {
 
 /// Runs `run` (the hook) with the variables that lend it `conn`'s open transaction on
 /// tenant schema `schema`: `MODREG_TENANT_URL`, `MODREG_TENANT_SCHEMA`. Afterwards, what
-/// the hook may have changed of the session (settings, prepared statements, cursors,
-/// `LISTEN`) is reset; its temporary tables go when the caller discards the session.
+/// the hook may have changed of the session for the rest of the job (settings, its role,
+/// cursors, `LISTEN`) is reset; its prepared statements and temporary tables go when the
+/// caller discards the session.
 pub(super) fn lend(
     conn: &mut pool::Connection,
     schema: &str,
@@ -132,7 +133,7 @@ pub(super) fn lend(
     });
     let conn = lent.conn.into_inner().unwrap_or_else(|p| p.into_inner());
     conn.client()
-        .batch_execute("RESET ALL; RESET SESSION AUTHORIZATION; DEALLOCATE ALL; CLOSE ALL; UNLISTEN *")
+        .batch_execute("RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; CLOSE ALL; UNLISTEN *")
         .map_err(|e| Error::failed(format!("the hook left the job's transaction unusable: {}", super::message(&e))))?;
     Ok(outcome)
 }
