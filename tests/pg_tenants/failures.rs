@@ -606,6 +606,34 @@ fn a_partition_the_application_made_keeps_the_module_from_a_pre_upgrade_copy_and
     assert_eq!(world.count("acme", "events"), 2, "nothing was lost");
 }
 
+/// A copy of tables in an inheritance tree would hold a child's rows in its parent too
+/// (a parent's rows include its children's) and lose the tree: it is refused by name.
+#[test]
+fn a_module_with_table_inheritance_keeps_no_pre_upgrade_copy_and_says_so() {
+    let Some(world) = world(false) else { return };
+    let shapes = |version: &str| {
+        let module = world
+            .module(&format!("shapes-{version}"), "shapes", version)
+            .migration("postgres/V1__shapes", "CREATE TABLE shapes (id int);\nCREATE TABLE circles (r int) INHERITS (shapes);");
+        if version == "1.0.0" { module } else { module.migration("postgres/V2__name", "ALTER TABLE shapes ADD COLUMN name text;") }.write();
+    };
+    shapes("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "shapes", "--tenant", "acme"]);
+    world.sql("acme", "INSERT INTO acme.circles VALUES (1, 5)");
+    shapes("1.1.0");
+    let run = world.run(&["upgrade", "shapes", "--tenant", "acme"]);
+    run.code(1);
+    assert!(run.stderr.contains("table `circles`, which inherits from `shapes` (table inheritance)"), "{}", run.stderr);
+    assert!(run.stderr.contains("MODREG_KEEP_UPGRADE_COPIES=0"), "{}", run.stderr);
+    assert_eq!(world.installed("acme")["shapes"], "1.0.0");
+    assert!(world.kept_schemas("acme", "c").is_empty(), "no copy is left behind");
+    assert_eq!(world.count("acme", "shapes"), 1, "the child's row, once");
+    let run = world.run_with(&["upgrade", "shapes", "--tenant", "acme"], &[("MODREG_KEEP_UPGRADE_COPIES", "0")]);
+    run.code(0);
+    assert_eq!(world.installed("acme")["shapes"], "1.1.0");
+}
+
 #[test]
 fn a_module_owning_aggregates_is_copied_before_an_upgrade_and_a_revert_leaves_pg_dump_as_it_was() {
     let Some(world) = world(false) else { return };

@@ -519,8 +519,8 @@ fn rights(client: &mut impl GenericClient, original: &str, copy: &str) -> std::r
 }
 
 /// What of the module's `objects` of `schema` a pre-upgrade copy cannot make again: a
-/// partition of a table it does not own, or a partitioned table with a partition it does
-/// not own (the copy would lack it).
+/// partition of a table it does not own, a partitioned table with a partition it does not
+/// own (the copy would lack it), or a table in an inheritance (`INHERITS`) tree.
 fn uncopied(
     client: &mut impl GenericClient,
     schema: &str,
@@ -536,6 +536,13 @@ fn uncopied(
          FROM pg_class p JOIN pg_inherits i ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid
          WHERE p.relnamespace = $1::text::regnamespace AND p.relname = ANY ($2) AND p.relkind = 'p'
            AND NOT (c.relnamespace = p.relnamespace AND c.relname = ANY ($2))
+         UNION ALL
+         -- Table inheritance (not partitions): a copy would hold a child's rows twice.
+         SELECT format('table `%s`, which inherits from `%s` (table inheritance)', c.relname, p.oid::regclass)
+         FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid JOIN pg_class p ON p.oid = i.inhparent
+         WHERE NOT c.relispartition AND c.relkind <> 'i' AND (
+                   (c.relnamespace = $1::text::regnamespace AND c.relname = ANY ($2))
+                OR (p.relnamespace = $1::text::regnamespace AND p.relname = ANY ($2)))
          LIMIT 1",
         &[&ident(schema), &named(objects, "table")],
     )?;
