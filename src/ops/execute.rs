@@ -10,7 +10,9 @@
 //!    the file as it was before the command. When a hook that writes takes part
 //!    (`[hooks] writes_tenant_db`), a whole-file copy is taken first (a reflink where
 //!    the file system can) and each module's work commits on its own so the hooks see
-//!    it and may change it; the markers commit last;
+//!    it and may change it; the markers commit last. Where the engine lends hooks its
+//!    transaction (PostgreSQL tenants: `TenantDb::lend`), every hook works inside the
+//!    one transaction instead, and nothing is copied;
 //! 3. the landlord completes the jobs, applying their stored effects.
 //!
 //! On failure the tenant file goes back (transaction rollback or the copy), rollback

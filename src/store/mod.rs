@@ -616,8 +616,9 @@ pub struct KeptItem {
 }
 
 /// One tenant's database, opened for work. Module work happens between `begin` and
-/// `commit`; a rollback checkpoint covers work that hooks which write the tenant database
-/// (`[hooks] writes_tenant_db`), running between transactions, may also change.
+/// `commit`. Hooks that write the tenant database (`[hooks] writes_tenant_db`) either work
+/// inside the transaction, on a session it lends them (`lend`), or, where the engine cannot
+/// lend it, run between transactions behind a rollback checkpoint.
 pub trait TenantDb {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
