@@ -161,6 +161,42 @@ fn a_hooks_failed_statement_and_rollback_are_its_own_and_a_hook_that_may_not_wri
     assert_eq!(world.count("acme", "notes"), 2, "nothing was deleted");
 }
 
+/// A hook killed (past its time, or by an interruption) while its statement runs on the
+/// lent session: the statement is stopped, and the job rolls back, the hook's writes too.
+#[test]
+fn a_hook_killed_mid_statement_on_the_lent_session_stops_it_and_the_job_rolls_back() {
+    let Some(world) = world(false) else { return };
+    world
+        .module("slow", "slow", "1.0.0")
+        .migration("postgres/V1__slow", "CREATE TABLE slow_t (id int);")
+        .hook("post_install", &psql(&["INSERT INTO slow_t VALUES (1)", "SELECT pg_sleep(60)"]))
+        .writes_tenant_db(&["post_install"])
+        .write();
+    world.ok(&["tenant", "add", "acme", "globex"]);
+    let sleeping =
+        || world.int("public", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()");
+    let started = Instant::now();
+    let run = world.run_with(&["install", "slow", "--tenant", "acme"], &[("MODREG_HOOK_TIMEOUT", "2")]);
+    run.code(1);
+    assert!(run.stderr.contains("ran longer than 2 s and was killed"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert_eq!(sleeping(), 0, "the hook's statement still runs");
+    assert!(!world.has_object("acme", "slow_t"), "the job's work and the hook's row are gone");
+    // Interrupted while the hook's statement runs.
+    let mut child = world.spawn(&["install", "slow", "--tenant", "globex"]);
+    let waited = Instant::now();
+    while sleeping() == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(20), "the hook's statement never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    crate::support::signal(&child, libc::SIGINT);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(sleeping(), 0, "the hook's statement still runs after the interruption");
+    assert!(!world.has_object("globex", "slow_t"));
+    assert_eq!(world.jobs().last().unwrap()["status"], "rolled_back");
+}
+
 /// What a hook changes of the session it is lent (its role, settings, a prepared
 /// statement) does not reach the rest of the job: the next module's work runs as before.
 #[test]

@@ -26,8 +26,8 @@ use postgres::{NoTls, SimpleQueryMessage};
 use super::ident;
 use crate::domain::statements::{code_start, statements};
 use crate::domain::{Error, Result};
-use crate::store::HookOutcome;
 use crate::store::postgres::pool;
+use crate::store::{HookOutcome, HookStatus};
 
 /// How often a waiting session looks whether the hook is done.
 const POLL: Duration = Duration::from_millis(20);
@@ -132,10 +132,24 @@ pub(super) fn lend(
         outcome
     });
     let conn = lent.conn.into_inner().unwrap_or_else(|p| p.into_inner());
-    conn.client()
-        .batch_execute("RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; CLOSE ALL; UNLISTEN *")
-        .map_err(|e| Error::failed(format!("the hook left the job's transaction unusable: {}", super::message(&e))))?;
-    Ok(outcome)
+    const RESET: &str = "RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; CLOSE ALL; UNLISTEN *";
+    let mut reset = conn.client().batch_execute(RESET);
+    if reset.is_err() {
+        // A statement of the hook's was stopped mid-way (the hook was killed): its
+        // savepoint goes, and the transaction is usable again.
+        for savepoint in [STATEMENT, BLOCK] {
+            if conn.client().batch_execute(&format!("ROLLBACK TO SAVEPOINT {savepoint}; RELEASE SAVEPOINT {savepoint}")).is_ok() {
+                break;
+            }
+        }
+        reset = conn.client().batch_execute(RESET);
+    }
+    match reset {
+        Ok(()) => Ok(outcome),
+        // The job fails for the hook's own reason, and rolls back.
+        Err(_) if outcome.status != HookStatus::Succeeded => Ok(outcome),
+        Err(e) => Err(Error::failed(format!("the hook left the job's transaction unusable: {}", super::message(&e)))),
+    }
 }
 
 /// `n` random bytes.
