@@ -642,6 +642,41 @@ fn a_partition_the_application_made_keeps_the_module_from_a_pre_upgrade_copy_and
     assert_eq!(world.count("acme", "events"), 2, "nothing was lost");
 }
 
+/// What `LIKE` does not copy (an unlogged table, storage parameters, replica identity, a
+/// column's statistics target and options, the index a table is clustered on, an index's
+/// comment) comes back with a revert: `pg_dump` shows the schema as before.
+#[test]
+fn a_revert_keeps_what_like_leaves_out_of_a_copy() {
+    let Some(world) = world(false) else { return };
+    let tuned = |version: &str| {
+        let module = world.module(&format!("tuned-{version}"), "tuned", version).migration(
+            "postgres/V1__tuned",
+            "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY, v text);\n\
+             CREATE TABLE ledger (id int NOT NULL, at date, note text) WITH (fillfactor = 70, autovacuum_enabled = false);\n\
+             CREATE UNIQUE INDEX ledger_id ON ledger (id);\n\
+             CREATE INDEX ledger_at ON ledger (at);\n\
+             COMMENT ON INDEX ledger_at IS 'by day';\n\
+             ALTER TABLE ledger REPLICA IDENTITY USING INDEX ledger_id;\n\
+             ALTER TABLE ledger CLUSTER ON ledger_at;\n\
+             ALTER TABLE ledger ALTER COLUMN at SET STATISTICS 500;\n\
+             ALTER TABLE ledger ALTER COLUMN note SET (n_distinct = 100);\n\
+             ALTER TABLE scratch REPLICA IDENTITY FULL;",
+        );
+        if version == "1.0.0" { module } else { module.migration("postgres/V2__more", "ALTER TABLE ledger ADD COLUMN more text;") }.write();
+    };
+    tuned("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "tuned", "--tenant", "acme"]);
+    world.sql("acme", "INSERT INTO acme.ledger VALUES (1, '2026-01-01', 'first'); INSERT INTO acme.scratch VALUES (1, 'x')");
+    let before = schema_dump(&world, "acme");
+    tuned("1.1.0");
+    world.ok(&["upgrade", "tuned", "--tenant", "acme"]);
+    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
+    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+    assert_eq!(world.count("acme", "ledger") + world.count("acme", "scratch"), 2);
+}
+
 /// A copy of tables in an inheritance tree would hold a child's rows in its parent too
 /// (a parent's rows include its children's) and lose the tree: it is refused by name.
 #[test]

@@ -218,6 +218,20 @@ pub(super) fn save(
     Ok(ArchiveSummary { module: module.to_string(), version, tables: tables.len(), rows, flags: flags.clone() })
 }
 
+/// What `LIKE` does not copy of table `$1` to its copy `$2`, as statements (empty when it
+/// has none): its storage parameters, a replica identity of `FULL` or `NOTHING` (one using an
+/// index is made with the indexes), and its columns' statistics targets and options.
+const SETTINGS: &str = "
+SELECT concat_ws('; ',
+    CASE WHEN c.reloptions IS NOT NULL THEN format('ALTER TABLE %s SET (%s)', $2::text, array_to_string(c.reloptions, ', ')) END,
+    CASE c.relreplident WHEN 'f' THEN format('ALTER TABLE %s REPLICA IDENTITY FULL', $2::text)
+                        WHEN 'n' THEN format('ALTER TABLE %s REPLICA IDENTITY NOTHING', $2::text) END,
+    (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s', $2::text, a.attname, a.attstattarget), '; ')
+     FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attstattarget >= 0),
+    (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I SET (%s)', $2::text, a.attname, array_to_string(a.attoptions, ', ')), '; ')
+     FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attoptions IS NOT NULL))
+FROM pg_class c WHERE c.oid = $1::text::regclass";
+
 /// The definitions of the aggregates among the functions named `$2` of schema `$1`, as
 /// copies in schema `$3`, with their signatures and names. Read with `$1` alone in the
 /// path, they name its functions and types without it, and are to run with the copy first
@@ -322,11 +336,20 @@ fn copy_module(
         let original = format!("{s}.{t}");
         let partitioned = at.key.map(|key| format!(" PARTITION BY {key}")).unwrap_or_default();
         // Its extended statistics are made again under their own names with the rest.
+        let unlogged = client.query_one("SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass", &[&original])?;
+        let persistence = if unlogged.get(0) { "UNLOGGED " } else { "" };
         let create = match (at.parent, at.bound) {
-            (Some(parent), Some(bound)) => format!("CREATE TABLE {k}.{t} PARTITION OF {k}.{} {bound}{partitioned}", ident(&parent)),
-            _ => format!("CREATE TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS){partitioned}"),
+            (Some(parent), Some(bound)) => {
+                format!("CREATE {persistence}TABLE {k}.{t} PARTITION OF {k}.{} {bound}{partitioned}", ident(&parent))
+            }
+            _ => format!(
+                "CREATE {persistence}TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS){partitioned}"
+            ),
         };
-        client.batch_execute(&format!("{in_copy} {create}; {out_of_copy}"))?;
+        // What `LIKE` leaves out: its storage parameters, replica identity, and its columns'
+        // statistics targets and options.
+        let settings: String = client.query_one(SETTINGS, &[&original, &format!("{k}.{t}")])?.get(0);
+        client.batch_execute(&format!("{in_copy} {create}; {settings}; {out_of_copy}"))?;
         // Columns that own a sequence get a copy of it, so that the copy keeps numbering
         // where the table was and does not depend on the table it copies.
         let serials = client.query(
@@ -407,7 +430,25 @@ fn copy_module(
     for table in tables.iter().rev() {
         let t = ident(table);
         let (original, copy) = (format!("{s}.{t}"), format!("{k}.{t}"));
-        let indexes = index_definitions(client, &original, &copy)?;
+        let mut indexes = index_definitions(client, &original, &copy)?;
+        // Then what names them: a comment, the replica identity, the index it is clustered on.
+        indexes.extend(
+            client
+                .query(
+                    "SELECT format('COMMENT ON INDEX %s.%I IS %L', $2::text, i.relname, obj_description(i.oid, 'pg_class'))
+                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                     WHERE x.indrelid = $1::text::regclass AND obj_description(i.oid, 'pg_class') IS NOT NULL
+                     UNION ALL
+                     SELECT format('ALTER TABLE %s.%I REPLICA IDENTITY USING INDEX %I', $2::text, $3::text, i.relname)
+                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1::text::regclass AND x.indisreplident
+                     UNION ALL
+                     SELECT format('ALTER TABLE %s.%I CLUSTER ON %I', $2::text, $3::text, i.relname)
+                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1::text::regclass AND x.indisclustered",
+                    &[&original, &k, table],
+                )?
+                .iter()
+                .map(|r| r.get::<_, String>(0)),
+        );
         if !indexes.is_empty() {
             client.batch_execute(&format!("{in_copy} {}; {out_of_copy}", indexes.join(";\n")))?;
         }
