@@ -258,7 +258,7 @@ fn session(wire: &mut Wire<'_>, lent: &Lent<'_>) -> std::io::Result<()> {
                         "0A000",
                         "modreg's hook connection speaks the simple query protocol only: the driver bound parameters \
                          (the extended protocol)",
-                        Some("send SQL as text (psql, or psycopg2's execute), or use `MODREG_TENANT_SCHEMA` with a connection of the hook's own"),
+                        Some("send SQL as text, with the values in it: psql, or psycopg2's `execute`"),
                     )?;
                 }
             }
