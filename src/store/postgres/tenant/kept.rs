@@ -503,10 +503,12 @@ fn copy_module(
     for (name, kind, table) in views.chain(triggers) {
         let rows = match kind.as_str() {
             "view" => client.query(
-                "SELECT format('CREATE %s %I%s AS %s; ALTER %s %I OWNER TO %s',
+                // A materialized view never refreshed stays so.
+                "SELECT format('CREATE %s %I%s AS %s%s; ALTER %s %I OWNER TO %s',
                                CASE relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, relname,
                                CASE WHEN reloptions IS NULL THEN '' ELSE ' WITH (' || array_to_string(reloptions, ', ') || ')' END,
                                rtrim(pg_get_viewdef(oid), ';'),
+                               CASE WHEN relkind = 'm' AND NOT relispopulated THEN ' WITH NO DATA' ELSE '' END,
                                CASE relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, relname, $2::text)
                  FROM pg_class WHERE oid = $1::text::regclass",
                 &[&format!("{s}.{}", ident(name)), &r],
