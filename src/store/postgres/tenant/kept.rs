@@ -218,11 +218,12 @@ pub(super) fn save(
     Ok(ArchiveSummary { module: module.to_string(), version, tables: tables.len(), rows, flags: flags.clone() })
 }
 
-/// What `LIKE` does not copy of table `$1` to its copy `$2`, as statements (empty when it
-/// has none): its storage parameters, a replica identity of `FULL` or `NOTHING` (one using an
-/// index is made with the indexes), and its columns' statistics targets and options.
+/// What `LIKE` does not copy of table `$1` to its copy `$2`: whether it is unlogged, and as
+/// statements (empty when it has none) its storage parameters, a replica identity of `FULL`
+/// or `NOTHING` (one using an index is made with the indexes), and its columns' statistics
+/// targets and options.
 const SETTINGS: &str = "
-SELECT concat_ws('; ',
+SELECT c.relpersistence = 'u', concat_ws('; ',
     CASE WHEN c.reloptions IS NOT NULL THEN format('ALTER TABLE %s SET (%s)', $2::text, array_to_string(c.reloptions, ', ')) END,
     CASE c.relreplident WHEN 'f' THEN format('ALTER TABLE %s REPLICA IDENTITY FULL', $2::text)
                         WHEN 'n' THEN format('ALTER TABLE %s REPLICA IDENTITY NOTHING', $2::text) END,
@@ -231,6 +232,24 @@ SELECT concat_ws('; ',
     (SELECT string_agg(format('ALTER TABLE %s ALTER COLUMN %I SET (%s)', $2::text, a.attname, array_to_string(a.attoptions, ', ')), '; ')
      FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attoptions IS NOT NULL))
 FROM pg_class c WHERE c.oid = $1::text::regclass";
+
+/// What follows the indexes of table `$1`, copied as table `$3` of schema `$2`: each index
+/// attached to its parent's (`true`), then each index's comment, the replica identity using
+/// an index, and the index the table is clustered on.
+const AFTER_INDEXES: &str = "
+(SELECT true, format('ALTER INDEX %s.%I ATTACH PARTITION %s.%I', $2::text, p.relname, $2::text, c.relname)
+ FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_inherits i ON i.inhrelid = x.indexrelid
+ JOIN pg_class p ON p.oid = i.inhparent WHERE x.indrelid = $1::text::regclass ORDER BY c.oid)
+UNION ALL
+SELECT false, format('COMMENT ON INDEX %s.%I IS %L', $2::text, i.relname, obj_description(i.oid, 'pg_class'))
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+WHERE x.indrelid = $1::text::regclass AND obj_description(i.oid, 'pg_class') IS NOT NULL
+UNION ALL
+SELECT false, format('ALTER TABLE %s.%I REPLICA IDENTITY USING INDEX %I', $2::text, $3::text, i.relname)
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1::text::regclass AND x.indisreplident
+UNION ALL
+SELECT false, format('ALTER TABLE %s.%I CLUSTER ON %I', $2::text, $3::text, i.relname)
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1::text::regclass AND x.indisclustered";
 
 /// The definitions of the aggregates among the functions named `$2` of schema `$1`, as
 /// copies in schema `$3`, with their signatures and names. Read with `$1` alone in the
@@ -335,9 +354,12 @@ fn copy_module(
         let (t, at) = (ident(table), placement(table));
         let original = format!("{s}.{t}");
         let partitioned = at.key.map(|key| format!(" PARTITION BY {key}")).unwrap_or_default();
+        // What `LIKE` leaves out: whether it is unlogged, its storage parameters, replica
+        // identity, and its columns' statistics targets and options.
+        let settings = client.query_one(SETTINGS, &[&original, &format!("{k}.{t}")])?;
+        let (unlogged, settings): (bool, String) = (settings.get(0), settings.get(1));
+        let persistence = if unlogged { "UNLOGGED " } else { "" };
         // Its extended statistics are made again under their own names with the rest.
-        let unlogged = client.query_one("SELECT relpersistence = 'u' FROM pg_class WHERE oid = $1::text::regclass", &[&original])?;
-        let persistence = if unlogged.get(0) { "UNLOGGED " } else { "" };
         let create = match (at.parent, at.bound) {
             (Some(parent), Some(bound)) => {
                 format!("CREATE {persistence}TABLE {k}.{t} PARTITION OF {k}.{} {bound}{partitioned}", ident(&parent))
@@ -346,9 +368,6 @@ fn copy_module(
                 "CREATE {persistence}TABLE {k}.{t} (LIKE {original} INCLUDING ALL EXCLUDING INDEXES EXCLUDING STATISTICS){partitioned}"
             ),
         };
-        // What `LIKE` leaves out: its storage parameters, replica identity, and its columns'
-        // statistics targets and options.
-        let settings: String = client.query_one(SETTINGS, &[&original, &format!("{k}.{t}")])?.get(0);
         client.batch_execute(&format!("{in_copy} {create}; {settings}; {out_of_copy}"))?;
         // Columns that own a sequence get a copy of it, so that the copy keeps numbering
         // where the table was and does not depend on the table it copies.
@@ -375,17 +394,18 @@ fn copy_module(
         let t = ident(table);
         let (original, copy) = (format!("{s}.{t}"), format!("{k}.{t}"));
         let partition = placement(table).parent.is_some();
-        let columns: Vec<String> = client
-            .query(
+        // A partition's rows come with its tree's.
+        let columns = if partition {
+            Vec::new()
+        } else {
+            texts(
+                client,
                 "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0
                    AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
                 &[&original],
             )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        // A partition's rows come with its tree's.
-        if !columns.is_empty() && !partition {
+        };
+        if !columns.is_empty() {
             let list = columns.join(", ");
             client.batch_execute(&format!("INSERT INTO {copy} ({list}) OVERRIDING SYSTEM VALUE SELECT {list} FROM {original}"))?;
         }
@@ -425,48 +445,30 @@ fn copy_module(
         grants.push(format!("ALTER TABLE {copy} OWNER TO {r}; {}", rights_on.join(";")));
     }
     // Indexes the way `pg_dump` makes them: a partition's first, a partitioned table's on
-    // it alone, then each attached to its parent's, deepest first.
-    let mut attached = Vec::new();
+    // it alone; once all are made, each attached to its parent's, deepest first, then what
+    // names them (a comment, the replica identity, the index a table is clustered on).
+    let (mut attached, mut named_after) = (Vec::new(), Vec::new());
     for table in tables.iter().rev() {
         let t = ident(table);
         let (original, copy) = (format!("{s}.{t}"), format!("{k}.{t}"));
-        let mut indexes = index_definitions(client, &original, &copy)?;
-        // Then what names them: a comment, the replica identity, the index it is clustered on.
-        indexes.extend(
-            client
-                .query(
-                    "SELECT format('COMMENT ON INDEX %s.%I IS %L', $2::text, i.relname, obj_description(i.oid, 'pg_class'))
-                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-                     WHERE x.indrelid = $1::text::regclass AND obj_description(i.oid, 'pg_class') IS NOT NULL
-                     UNION ALL
-                     SELECT format('ALTER TABLE %s.%I REPLICA IDENTITY USING INDEX %I', $2::text, $3::text, i.relname)
-                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1::text::regclass AND x.indisreplident
-                     UNION ALL
-                     SELECT format('ALTER TABLE %s.%I CLUSTER ON %I', $2::text, $3::text, i.relname)
-                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = $1::text::regclass AND x.indisclustered",
-                    &[&original, &k, table],
-                )?
-                .iter()
-                .map(|r| r.get::<_, String>(0)),
-        );
+        let indexes = index_definitions(client, &original, &copy)?;
         if !indexes.is_empty() {
             client.batch_execute(&format!("{in_copy} {}; {out_of_copy}", indexes.join(";\n")))?;
         }
-        let attach = client.query(
-            "SELECT format('ALTER INDEX %s.%I ATTACH PARTITION %s.%I', $2::text, p.relname, $2::text, c.relname)
-             FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_inherits i ON i.inhrelid = x.indexrelid
-             JOIN pg_class p ON p.oid = i.inhparent WHERE x.indrelid = $1::text::regclass ORDER BY c.oid",
-            &[&original, &k],
-        )?;
-        attached.extend(attach.iter().map(|r| r.get::<_, String>(0)));
+        for row in client.query(AFTER_INDEXES, &[&original, &k, table])? {
+            let (attach, statement): (bool, String) = (row.get(0), row.get(1));
+            if attach { attached.push(statement) } else { named_after.push(statement) }
+        }
     }
+    attached.append(&mut named_after);
     if !attached.is_empty() {
         client.batch_execute(&attached.join(";"))?;
     }
     client.batch_execute(&grants.join(";"))?;
     let mut definitions = Vec::new();
     for table in &tables {
-        let rows = client.query(
+        definitions.extend(texts(
+            client,
             "SELECT format('ALTER TABLE %I ADD CONSTRAINT %I %s', c.relname, n.conname, pg_get_constraintdef(n.oid))
              FROM pg_constraint n JOIN pg_class c ON c.oid = n.conrelid
              WHERE n.conrelid = $1::text::regclass AND n.contype = 'f' AND n.conparentid = 0
@@ -494,15 +496,15 @@ fn copy_module(
              SELECT format('COMMENT ON TABLE %I IS %L', relname, obj_description(oid, 'pg_class')) FROM pg_class
              WHERE oid = $1::text::regclass AND obj_description(oid, 'pg_class') IS NOT NULL",
             &[&format!("{s}.{}", ident(table)), &r],
-        )?;
-        definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+        )?);
     }
     // Views first: a trigger may sit on one of them.
     let views = objects.iter().filter(|(_, kind, _)| kind == "view");
     let triggers = objects.iter().filter(|(_, kind, table)| kind == "trigger" && on_own_relation(objects, table));
     for (name, kind, table) in views.chain(triggers) {
-        let rows = match kind.as_str() {
-            "view" => client.query(
+        let made = match kind.as_str() {
+            "view" => texts(
+                client,
                 // A materialized view never refreshed stays so.
                 "SELECT format('CREATE %s %I%s AS %s%s; ALTER %s %I OWNER TO %s',
                                CASE relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END, relname,
@@ -514,14 +516,15 @@ fn copy_module(
                 &[&format!("{s}.{}", ident(name)), &r],
             )?,
             // On a partition, the trigger may be its parent's: that one is made, for all.
-            "trigger" => client.query(
+            "trigger" => texts(
+                client,
                 "SELECT pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgname = $2 AND tgparentid = 0
                    AND tgrelid IN (SELECT $1::text::regclass UNION SELECT relid FROM pg_partition_ancestors($1::text::regclass))",
                 &[&format!("{s}.{}", ident(table)), name],
             )?,
             _ => continue,
         };
-        definitions.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+        definitions.extend(made);
     }
     let mut script = in_copy;
     for definition in definitions {
@@ -544,9 +547,9 @@ fn copy_module(
 /// The statements that give relation `copy` the rights others than its owner have on
 /// relation `original` (a table, view or sequence) and on its columns.
 fn rights(client: &mut impl GenericClient, original: &str, copy: &str) -> std::result::Result<Vec<String>, postgres::Error> {
-    Ok(client
-        .query(
-            "SELECT format('GRANT %s ON %s %s TO %s', a.privilege_type, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, $2::text,
+    texts(
+        client,
+        "SELECT format('GRANT %s ON %s %s TO %s', a.privilege_type, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, $2::text,
                            CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)
              FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner
              UNION ALL
@@ -554,11 +557,8 @@ fn rights(client: &mut impl GenericClient, original: &str, copy: &str) -> std::r
                            CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)
              FROM pg_class c JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a
              WHERE c.oid = $1::text::regclass AND t.attnum > 0 AND NOT t.attisdropped AND a.grantee <> c.relowner",
-            &[&original, &copy],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+        &[&original, &copy],
+    )
 }
 
 /// What of the module's `objects` of `schema` a pre-upgrade copy cannot make again: a
@@ -626,9 +626,9 @@ fn placements(
 /// beside what it has from its parent: its checks, `NOT NULL` and defaults; empty when it
 /// has nothing. Read with the tenant's schema alone in the path; to run with the copy first.
 fn partition_own(client: &mut impl GenericClient, original: &str, copy: &str) -> std::result::Result<String, postgres::Error> {
-    let own: Vec<String> = client
-        .query(
-            "SELECT format('ADD CONSTRAINT %I %s', conname, pg_get_constraintdef(oid)) FROM pg_constraint
+    let own: Vec<String> = texts(
+        client,
+        "SELECT format('ADD CONSTRAINT %I %s', conname, pg_get_constraintdef(oid)) FROM pg_constraint
              WHERE conrelid = $1::text::regclass AND contype = 'c' AND conislocal AND coninhcount = 0
              UNION ALL
              SELECT format('ALTER COLUMN %I SET NOT NULL', a.attname)
@@ -644,11 +644,8 @@ fn partition_own(client: &mut impl GenericClient, original: &str, copy: &str) ->
              LEFT JOIN pg_attrdef pd ON pd.adrelid = pa.attrelid AND pd.adnum = pa.attnum
              WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
                AND pg_get_expr(d.adbin, d.adrelid) IS DISTINCT FROM pg_get_expr(pd.adbin, pd.adrelid)",
-            &[&original],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        &[&original],
+    )?;
     Ok(if own.is_empty() { String::new() } else { format!("ALTER TABLE {copy} {}", own.join(", ")) })
 }
 
@@ -666,21 +663,14 @@ fn no_copy(module: &str, what: &str) -> Failure {
 /// them anew), so that a revert brings back the names the module's objects are recorded
 /// under. Read with the tenant's schema alone in the path; to run with the copy first.
 fn index_definitions(client: &mut impl GenericClient, original: &str, copy: &str) -> std::result::Result<Vec<String>, postgres::Error> {
-    Ok(client
-        .query(
-            "SELECT CASE WHEN n.conname IS NOT NULL
+    texts(client, "SELECT CASE WHEN n.conname IS NOT NULL
                       THEN format('ALTER TABLE ONLY %s ADD CONSTRAINT %I %s', $2::text, n.conname, pg_get_constraintdef(n.oid))
                       ELSE replace(replace(pg_get_indexdef(i.indexrelid), format(' ON ONLY %I.%I ', s.nspname, c.relname), format(' ON ONLY %s ', $2::text)),
                                    format(' ON %I.%I ', s.nspname, c.relname), format(' ON %s ', $2::text))
                     END
              FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace
              LEFT JOIN pg_constraint n ON n.conindid = i.indexrelid AND n.conrelid = i.indrelid AND n.contype IN ('p', 'u', 'x')
-             WHERE i.indrelid = $1::text::regclass ORDER BY i.indexrelid",
-            &[&original, &copy],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+             WHERE i.indrelid = $1::text::regclass ORDER BY i.indexrelid", &[&original, &copy])
 }
 
 /// The statements that make copies in `kept` of the module's `types` of `schema`, owned by
@@ -845,6 +835,15 @@ fn copy_sequences(
     Ok(script)
 }
 
+/// The first column of each row `sql` answers: the statements or names a query builds.
+fn texts(
+    client: &mut impl GenericClient,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> std::result::Result<Vec<String>, postgres::Error> {
+    Ok(client.query(sql, params)?.iter().map(|r| r.get(0)).collect())
+}
+
 /// The names of the module's `objects` of kind `kind`.
 fn named<'a>(objects: &'a [(String, String, String)], kind: &str) -> Vec<&'a str> {
     objects.iter().filter(|(_, k, _)| k == kind).map(|(name, _, _)| name.as_str()).collect()
@@ -880,8 +879,7 @@ pub(super) fn restore(
     }
     client.batch_execute(&move_statistics(kept, schema, schema))?;
     client.batch_execute(&format!("INSERT INTO {s}._modreg_history SELECT * FROM {k}._modreg_history"))?;
-    let statements: Vec<String> =
-        client.query(&format!("SELECT sql FROM {k}._modreg_archive_sql ORDER BY seq"), &[])?.iter().map(|r| r.get(0)).collect();
+    let statements: Vec<String> = texts(client, &format!("SELECT sql FROM {k}._modreg_archive_sql ORDER BY seq"), &[])?;
     if !statements.is_empty() {
         client.batch_execute(&format!("SET LOCAL search_path = {s}; {}; RESET search_path;", statements.join(";")))?;
     }
@@ -912,11 +910,8 @@ pub(super) fn read_summary(client: &mut impl GenericClient, kept: &str) -> std::
         return Err(Failure::Other(Error::invalid(format!("`{kept}` holds no module"))));
     };
     let flags = value(client, kept, "flags")?.and_then(|f| serde_json::from_str(&f).ok()).unwrap_or_default();
-    let tables: Vec<String> = client
-        .query(&format!("SELECT name FROM {}._modreg_archive_objects WHERE type = 'table' ORDER BY name", ident(kept)), &[])?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let tables: Vec<String> =
+        texts(client, &format!("SELECT name FROM {}._modreg_archive_objects WHERE type = 'table' ORDER BY name", ident(kept)), &[])?;
     let present: Vec<String> = tables.iter().filter(|t| catalog::has_relation(client, kept, t).unwrap_or(false)).cloned().collect();
     let rows = count_rows(client, kept, &present)?;
     Ok(ArchiveSummary { module, version, tables: tables.len(), rows, flags })
@@ -939,11 +934,8 @@ pub(super) fn size(conn: &mut crate::store::postgres::pool::Connection, kept: &s
 /// Every kept schema of the database.
 pub(super) fn list(conn: &mut crate::store::postgres::pool::Connection) -> std::result::Result<Vec<KeptItem>, postgres::Error> {
     let client = conn.client();
-    let schemas: Vec<String> = client
-        .query("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY nspname", &[&KEPT_PREFIX])?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let schemas: Vec<String> =
+        texts(client, "SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY nspname", &[&KEPT_PREFIX])?;
     let mut items = Vec::new();
     for schema in schemas {
         if !catalog::has_relation(client, &schema, "_modreg_archive")? {
