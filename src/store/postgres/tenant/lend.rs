@@ -62,7 +62,7 @@ pub(super) fn lend(
     writes: bool,
     run: &mut dyn FnMut(Vec<(String, String)>) -> HookOutcome,
 ) -> Result<HookOutcome> {
-    let io = |e: std::io::Error| Error::storage(format!("cannot lend the transaction to the hook: {e}"));
+    let io = cannot_lend::<std::io::Error>;
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io)?;
     listener.set_nonblocking(true).map_err(io)?;
     let port = listener.local_addr().map_err(io)?.port();
@@ -70,7 +70,7 @@ pub(super) fn lend(
     let password: String = secret[..16].iter().map(|b| format!("{b:02x}")).collect();
     let number = |at: usize| i32::from_be_bytes([secret[at], secret[at + 1], secret[at + 2], secret[at + 3]]) & i32::MAX;
     let key = (number(16), number(20));
-    let db = |e: postgres::Error| Error::storage(format!("cannot lend the transaction to the hook: {e}"));
+    let db = cannot_lend::<postgres::Error>;
     let row = conn
         .client()
         .query_one(
@@ -150,6 +150,10 @@ pub(super) fn lend(
         Err(_) if outcome.status != HookStatus::Succeeded => Ok(outcome),
         Err(e) => Err(Error::failed(format!("the hook left the job's transaction unusable: {}", super::message(&e)))),
     }
+}
+
+fn cannot_lend<E: std::fmt::Display>(e: E) -> Error {
+    Error::storage(format!("cannot lend the transaction to the hook: {e}"))
 }
 
 /// `n` random bytes.
@@ -342,10 +346,13 @@ fn query(wire: &mut Wire<'_>, lent: &Lent<'_>, sql: &str, block: &mut Block) -> 
     let read_only = if lent.writes { "" } else { "SET LOCAL transaction_read_only = on;" };
     for (offset, statement) in parts {
         if statement.contains("_modreg_hook_") {
-            *block = if *block == Block::None { Block::None } else { Block::Failed };
+            if *block == Block::Open {
+                *block = Block::Failed;
+            }
             return wire.error("42501", "a hook may not name modreg's own savepoints", None);
         }
-        let (before, after, on_error) = match (kind(statement), *block) {
+        let kind = kind(statement);
+        let (before, after, on_error) = match (&kind, *block) {
             (Kind::Refused(what), _) => {
                 return wire.error("0A000", &format!("{what} is not available on modreg's hook connection"), None);
             }
@@ -360,12 +367,12 @@ fn query(wire: &mut Wire<'_>, lent: &Lent<'_>, sql: &str, block: &mut Block) -> 
                 continue;
             }
             (Kind::Commit | Kind::Rollback, Block::None) => {
-                wire.send(b'C', if kind(statement) == Kind::Commit { b"COMMIT\0" } else { b"ROLLBACK\0" })?;
+                wire.send(b'C', if kind == Kind::Commit { b"COMMIT\0" } else { b"ROLLBACK\0" })?;
                 continue;
             }
             (end @ (Kind::Commit | Kind::Rollback), open) => {
                 // A hook's block that may not write is rolled back whatever it says.
-                let keep = end == Kind::Commit && open == Block::Open && lent.writes;
+                let keep = *end == Kind::Commit && open == Block::Open && lent.writes;
                 let sql = if keep {
                     format!("RELEASE SAVEPOINT {BLOCK}")
                 } else {
@@ -373,7 +380,7 @@ fn query(wire: &mut Wire<'_>, lent: &Lent<'_>, sql: &str, block: &mut Block) -> 
                 };
                 run(lent, &sql).map_err(|_| broken())?;
                 *block = Block::None;
-                wire.send(b'C', if end == Kind::Commit && open == Block::Open { b"COMMIT\0" } else { b"ROLLBACK\0" })?;
+                wire.send(b'C', if *end == Kind::Commit && open == Block::Open { b"COMMIT\0" } else { b"ROLLBACK\0" })?;
                 continue;
             }
             (Kind::Other, Block::Failed) => {
