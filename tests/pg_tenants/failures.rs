@@ -355,8 +355,7 @@ fn a_revert_brings_back_a_trigger_on_the_modules_own_view() {
     world.ok(&["install", "v", "--tenant", "acme"]);
     viewed(&world, "1.1.0");
     world.ok(&["upgrade", "v", "--tenant", "acme"]);
-    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
-    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    revert_last_upgrade(&world);
     assert_eq!(world.installed("acme")["v"], "1.0.0");
     assert!(world.has_object("acme", "v_v_ins"), "the view's trigger came back: {:?}", world.objects("acme"));
     world.sql("acme", "INSERT INTO v_v (id, x) VALUES (1, 'through the view')");
@@ -402,8 +401,7 @@ fn a_revert_brings_back_the_modules_enum_domain_and_composite_types_as_they_were
     world.ok(&["upgrade", "tickets", "--tenant", "acme"]);
     let labels = "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'acme.ticket_status'::regtype";
     assert_eq!(world.text("acme", labels), "open,closed,archived");
-    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
-    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    revert_last_upgrade(&world);
     assert_eq!(world.installed("acme")["tickets"], "1.0.0");
     assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.text("acme", labels), "open,closed", "the enum is the one before the upgrade");
@@ -453,8 +451,7 @@ fn a_revert_brings_back_the_modules_range_type_and_its_multirange() {
     let before = schema_dump(&world, "acme");
     spans("1.1.0");
     world.ok(&["upgrade", "spans", "--tenant", "acme"]);
-    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
-    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    revert_last_upgrade(&world);
     assert_eq!(world.installed("acme")["spans"], "1.0.0");
     assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.text("acme", "SELECT s::text || ' ' || many::text FROM acme.spans"), "[1,3) {[1,2),[5,6)}");
@@ -513,8 +510,7 @@ fn a_revert_brings_back_row_security_policies_rules_and_a_materialized_views_ind
                       (SELECT string_agg(rulename, ', ') FROM pg_rewrite WHERE ev_class = c.oid))
                   FROM pg_class c WHERE c.oid = 'acme.notes'::regclass";
     assert_eq!(world.text("acme", guards), "t; ; ", "the upgrade dropped the policy and the rule");
-    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
-    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    revert_last_upgrade(&world);
     assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.text("acme", guards), "t; own_notes r (owner = CURRENT_USER); no_delete");
     world.sql("acme", "DELETE FROM acme.notes");
@@ -541,6 +537,26 @@ fn a_revert_brings_back_row_security_policies_rules_and_a_materialized_views_ind
     assert_same_schema(&before, &schema_dump(&world, "acme"));
 }
 
+/// Writes module `name` at the version it is called with: its `first` migration (file and
+/// SQL), and past 1.0.0 its `second` too.
+fn two_versions<'a>(
+    world: &'a crate::support::World,
+    name: &'a str,
+    first: (&'a str, &'a str),
+    second: (&'a str, &'a str),
+) -> impl Fn(&str) + 'a {
+    move |version| {
+        let module = world.module(&format!("{name}-{version}"), name, version).migration(first.0, first.1);
+        if version == "1.0.0" { module } else { module.migration(second.0, second.1) }.write();
+    }
+}
+
+/// Reverts the last upgrade job of the world.
+fn revert_last_upgrade(world: &crate::support::World) {
+    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
+    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+}
+
 /// A partitioned table two levels deep, with a default partition, a partition's own
 /// check, default and index, a trigger, a foreign key and a serial column on its top.
 const EVENTS: &str = "CREATE TABLE kinds (kind text PRIMARY KEY);
@@ -560,19 +576,9 @@ CREATE TRIGGER events_touch BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTIO
 #[test]
 fn a_partitioned_table_is_copied_before_an_upgrade_and_a_revert_leaves_pg_dump_as_it_was() {
     let Some(world) = world(false) else { return };
-    let events = |version: &str| {
-        let module = world.module(&format!("events-{version}"), "events", version).migration("postgres/V1__events", EVENTS);
-        if version == "1.0.0" {
-            module
-        } else {
-            module.migration(
-                "postgres/V2__more",
-                "ALTER TABLE events ADD COLUMN source text;\n\
-                 CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');",
-            )
-        }
-        .write();
-    };
+    let v2 = "ALTER TABLE events ADD COLUMN source text;\n\
+              CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM ('2028-01-01') TO ('2029-01-01');";
+    let events = two_versions(&world, "events", ("postgres/V1__events", EVENTS), ("postgres/V2__more", v2));
     events("1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "events", "--tenant", "acme"]);
@@ -589,8 +595,7 @@ fn a_partitioned_table_is_copied_before_an_upgrade_and_a_revert_leaves_pg_dump_a
     world.ok(&["upgrade", "events", "--tenant", "acme"]);
     assert_eq!(world.installed("acme")["events"], "1.1.0");
     assert!(world.has_object("acme", "events_2028"), "{:?}", world.objects("acme"));
-    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
-    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    revert_last_upgrade(&world);
     assert_eq!(world.installed("acme")["events"], "1.0.0");
     assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.text("acme", rows), before_rows, "every row is back in its partition");
@@ -618,14 +623,16 @@ fn a_partitioned_table_is_copied_before_an_upgrade_and_a_revert_leaves_pg_dump_a
 #[test]
 fn a_partition_the_application_made_keeps_the_module_from_a_pre_upgrade_copy_and_says_so() {
     let Some(world) = world(false) else { return };
-    let events = |version: &str| {
-        let module = world.module(&format!("events-{version}"), "events", version).migration(
+    let events = two_versions(
+        &world,
+        "events",
+        (
             "postgres/V1__events",
             "CREATE TABLE events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);\n\
              CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
-        );
-        if version == "1.0.0" { module } else { module.migration("postgres/V2__body", "ALTER TABLE events ADD COLUMN body text;") }.write();
-    };
+        ),
+        ("postgres/V2__body", "ALTER TABLE events ADD COLUMN body text;"),
+    );
     events("1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "events", "--tenant", "acme"]);
@@ -649,8 +656,10 @@ fn a_partition_the_application_made_keeps_the_module_from_a_pre_upgrade_copy_and
 #[test]
 fn a_revert_keeps_what_like_leaves_out_of_a_copy() {
     let Some(world) = world(false) else { return };
-    let tuned = |version: &str| {
-        let module = world.module(&format!("tuned-{version}"), "tuned", version).migration(
+    let tuned = two_versions(
+        &world,
+        "tuned",
+        (
             "postgres/V1__tuned",
             "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY, v text);\n\
              CREATE TABLE ledger (id int NOT NULL, at date, note text) WITH (fillfactor = 70, autovacuum_enabled = false);\n\
@@ -663,9 +672,9 @@ fn a_revert_keeps_what_like_leaves_out_of_a_copy() {
              ALTER TABLE ledger ALTER COLUMN note SET (n_distinct = 100);\n\
              ALTER TABLE scratch REPLICA IDENTITY FULL;\n\
              CREATE MATERIALIZED VIEW ledger_days AS SELECT at, count(*) AS n FROM ledger GROUP BY at WITH NO DATA;",
-        );
-        if version == "1.0.0" { module } else { module.migration("postgres/V2__more", "ALTER TABLE ledger ADD COLUMN more text;") }.write();
-    };
+        ),
+        ("postgres/V2__more", "ALTER TABLE ledger ADD COLUMN more text;"),
+    );
     tuned("1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "tuned", "--tenant", "acme"]);
@@ -673,8 +682,7 @@ fn a_revert_keeps_what_like_leaves_out_of_a_copy() {
     let before = schema_dump(&world, "acme");
     tuned("1.1.0");
     world.ok(&["upgrade", "tuned", "--tenant", "acme"]);
-    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
-    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    revert_last_upgrade(&world);
     assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.count("acme", "ledger") + world.count("acme", "scratch"), 2);
 }
@@ -684,12 +692,12 @@ fn a_revert_keeps_what_like_leaves_out_of_a_copy() {
 #[test]
 fn a_module_with_table_inheritance_keeps_no_pre_upgrade_copy_and_says_so() {
     let Some(world) = world(false) else { return };
-    let shapes = |version: &str| {
-        let module = world
-            .module(&format!("shapes-{version}"), "shapes", version)
-            .migration("postgres/V1__shapes", "CREATE TABLE shapes (id int);\nCREATE TABLE circles (r int) INHERITS (shapes);");
-        if version == "1.0.0" { module } else { module.migration("postgres/V2__name", "ALTER TABLE shapes ADD COLUMN name text;") }.write();
-    };
+    let shapes = two_versions(
+        &world,
+        "shapes",
+        ("postgres/V1__shapes", "CREATE TABLE shapes (id int);\nCREATE TABLE circles (r int) INHERITS (shapes);"),
+        ("postgres/V2__name", "ALTER TABLE shapes ADD COLUMN name text;"),
+    );
     shapes("1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "shapes", "--tenant", "acme"]);
@@ -710,8 +718,10 @@ fn a_module_with_table_inheritance_keeps_no_pre_upgrade_copy_and_says_so() {
 #[test]
 fn a_module_owning_aggregates_is_copied_before_an_upgrade_and_a_revert_leaves_pg_dump_as_it_was() {
     let Some(world) = world(false) else { return };
-    let shout = |version: &str| {
-        let module = world.module(&format!("shout-{version}"), "shout", version).migration(
+    let shout = two_versions(
+        &world,
+        "shout",
+        (
             "postgres/V1__shout",
             "CREATE TABLE words (w text, n int);\n\
              CREATE FUNCTION shout_add(state text, x text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT state || x $$;\n\
@@ -721,9 +731,9 @@ fn a_module_owning_aggregates_is_copied_before_an_upgrade_and_a_revert_leaves_pg
              CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int4, INITCOND = '0',\n\
                  MSFUNC = int4pl, MINVFUNC = int4mi, MSTYPE = int4, MINITCOND = '0');\n\
              CREATE VIEW shouted AS SELECT shout(w ORDER BY w) AS all_words, biggest(n) AS most FROM words;",
-        );
-        if version == "1.0.0" { module } else { module.migration("postgres/V2__more", "ALTER TABLE words ADD COLUMN at date;") }.write();
-    };
+        ),
+        ("postgres/V2__more", "ALTER TABLE words ADD COLUMN at date;"),
+    );
     shout("1.0.0");
     world.ok(&["tenant", "add", "acme"]);
     world.ok(&["install", "shout", "--tenant", "acme"]);
@@ -735,8 +745,7 @@ fn a_module_owning_aggregates_is_copied_before_an_upgrade_and_a_revert_leaves_pg
     let before = schema_dump(&world, "acme");
     shout("1.1.0");
     world.ok(&["upgrade", "shout", "--tenant", "acme"]);
-    let upgrade = world.jobs().into_iter().rev().find(|j| j["kind"] == "upgrade").unwrap();
-    world.ok(&["revert", &upgrade["id"].to_string(), "--yes"]);
+    revert_last_upgrade(&world);
     assert_eq!(world.installed("acme")["shout"], "1.0.0");
     assert_same_schema(&before, &schema_dump(&world, "acme"));
     assert_eq!(world.text("acme", answer), ">ABC 3 1,4,5", "the view calls the module's aggregates again");
