@@ -260,6 +260,19 @@ fn the_connection_a_hook_is_lent_speaks_the_simple_protocol_and_refuses_the_exte
     let said = |e: &postgres::Error| e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string());
     assert!(said(&refused).contains("simple query protocol"), "{refused:?}");
     assert_eq!(count(&mut lent), "1", "the session goes on after the refusal");
+    // Refused inside the hook's own block, a statement fails the block, as PostgreSQL's would.
+    for refusal in ["a statement", "bound parameters"] {
+        lent.batch_execute("BEGIN; INSERT INTO notes VALUES (2)").unwrap();
+        let refused = match refusal {
+            "a statement" => lent.batch_execute("DISCARD ALL").unwrap_err(),
+            _ => lent.query("SELECT $1::text", &[&"x"]).unwrap_err(),
+        };
+        assert!(said(&refused).contains("modreg's hook connection"), "{refusal}: {refused:?}");
+        let aborted = lent.batch_execute("INSERT INTO notes VALUES (3)").unwrap_err();
+        assert!(said(&aborted).contains("current transaction is aborted"), "{refusal}: {aborted:?}");
+        lent.batch_execute("COMMIT").unwrap();
+        assert_eq!(count(&mut lent), "1", "{refusal}: the failed block's rows went with it");
+    }
     let (credentials, place) = url.split_once('@').unwrap();
     let wrong = format!("{}:wrong@{place}", credentials.rsplit_once(':').unwrap().0);
     let error = postgres::Client::connect(&wrong, postgres::NoTls).err();

@@ -258,6 +258,9 @@ fn session(wire: &mut Wire<'_>, lent: &Lent<'_>) -> std::io::Result<()> {
             b'P' | b'B' | b'D' | b'E' | b'C' | b'H' | b'F' => {
                 if !skipping {
                     skipping = true;
+                    if block == Block::Open {
+                        block = Block::Failed;
+                    }
                     wire.error(
                         "0A000",
                         "modreg's hook connection speaks the simple query protocol only: the driver bound parameters \
@@ -353,7 +356,14 @@ fn query(wire: &mut Wire<'_>, lent: &Lent<'_>, sql: &str, block: &mut Block) -> 
         }
         let kind = kind(statement);
         let (before, after, on_error) = match (&kind, *block) {
-            (Kind::Refused(what), _) => {
+            (Kind::Refused(_), Block::Failed) => {
+                return wire.error("25P02", "current transaction is aborted, commands ignored until end of transaction block", None);
+            }
+            (Kind::Refused(what), open) => {
+                // Refused as PostgreSQL refuses a statement: the hook's block fails with it.
+                if open == Block::Open {
+                    *block = Block::Failed;
+                }
                 return wire.error("0A000", &format!("{what} is not available on modreg's hook connection"), None);
             }
             (Kind::Begin, Block::None) => {
