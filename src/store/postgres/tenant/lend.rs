@@ -194,6 +194,13 @@ enum Block {
 }
 
 impl Block {
+    /// An error, as PostgreSQL has it: an open block fails with it; outside one, nothing stays.
+    fn fail(&mut self) {
+        if *self == Block::Open {
+            *self = Block::Failed;
+        }
+    }
+
     fn status(self) -> u8 {
         match self {
             Block::None => b'I',
@@ -258,9 +265,7 @@ fn session(wire: &mut Wire<'_>, lent: &Lent<'_>) -> std::io::Result<()> {
             b'P' | b'B' | b'D' | b'E' | b'C' | b'H' | b'F' => {
                 if !skipping {
                     skipping = true;
-                    if block == Block::Open {
-                        block = Block::Failed;
-                    }
+                    block.fail();
                     wire.error(
                         "0A000",
                         "modreg's hook connection speaks the simple query protocol only: the driver bound parameters \
@@ -349,21 +354,17 @@ fn query(wire: &mut Wire<'_>, lent: &Lent<'_>, sql: &str, block: &mut Block) -> 
     let read_only = if lent.writes { "" } else { "SET LOCAL transaction_read_only = on;" };
     for (offset, statement) in parts {
         if statement.contains("_modreg_hook_") {
-            if *block == Block::Open {
-                *block = Block::Failed;
-            }
+            block.fail();
             return wire.error("42501", "a hook may not name modreg's own savepoints", None);
         }
         let kind = kind(statement);
         let (before, after, on_error) = match (&kind, *block) {
-            (Kind::Refused(_), Block::Failed) => {
+            (Kind::Refused(_) | Kind::Other, Block::Failed) => {
                 return wire.error("25P02", "current transaction is aborted, commands ignored until end of transaction block", None);
             }
-            (Kind::Refused(what), open) => {
+            (Kind::Refused(what), _) => {
                 // Refused as PostgreSQL refuses a statement: the hook's block fails with it.
-                if open == Block::Open {
-                    *block = Block::Failed;
-                }
+                block.fail();
                 return wire.error("0A000", &format!("{what} is not available on modreg's hook connection"), None);
             }
             (Kind::Begin, Block::None) => {
@@ -393,9 +394,6 @@ fn query(wire: &mut Wire<'_>, lent: &Lent<'_>, sql: &str, block: &mut Block) -> 
                 wire.send(b'C', if *end == Kind::Commit && open == Block::Open { b"COMMIT\0" } else { b"ROLLBACK\0" })?;
                 continue;
             }
-            (Kind::Other, Block::Failed) => {
-                return wire.error("25P02", "current transaction is aborted, commands ignored until end of transaction block", None);
-            }
             (Kind::Other, Block::Open) => (String::new(), String::new(), format!("ROLLBACK TO SAVEPOINT {BLOCK}")),
             (Kind::Other, Block::None) => (
                 format!("SAVEPOINT {STATEMENT}; {read_only}"),
@@ -414,9 +412,7 @@ fn query(wire: &mut Wire<'_>, lent: &Lent<'_>, sql: &str, block: &mut Block) -> 
             Ok(messages) => answer(wire, statement, &messages, ours_before)?,
             Err(Failure::Db(e)) => {
                 run(lent, &on_error).map_err(|_| broken())?;
-                if *block == Block::Open {
-                    *block = Block::Failed;
-                }
+                block.fail();
                 let position = match e.as_db_error().and_then(|d| d.position()) {
                     Some(ErrorPosition::Original(at)) => {
                         let within = (*at as usize).saturating_sub(before.chars().count());
