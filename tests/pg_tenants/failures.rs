@@ -770,32 +770,114 @@ fn a_module_owning_aggregates_is_copied_before_an_upgrade_and_a_revert_leaves_pg
     assert_eq!(world.int("acme", "SELECT count(*) FROM pg_proc WHERE pronamespace = 'acme'::regnamespace"), 0);
 }
 
+/// A module of its own collation, text search dictionary and configuration, used by a
+/// column, an expression index, a check and a view.
+const SEARCH: &str = "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TEXT SEARCH DICTIONARY posts_stem (TEMPLATE = snowball, language = 'english', stopwords = 'english');
+CREATE TEXT SEARCH CONFIGURATION posts_search (COPY = pg_catalog.english);
+ALTER TEXT SEARCH CONFIGURATION posts_search ALTER MAPPING FOR asciiword, word WITH posts_stem;
+CREATE TABLE posts (id int PRIMARY KEY, author text COLLATE nocase NOT NULL, body text NOT NULL,
+    CHECK (to_tsvector('posts_search', body) IS NOT NULL));
+CREATE INDEX posts_body ON posts USING gin (to_tsvector('posts_search', body));
+CREATE INDEX posts_author ON posts (author COLLATE nocase);
+CREATE VIEW posts_by_word AS SELECT id, to_tsvector('posts_search', body) AS words FROM posts;";
+
 #[test]
-fn a_collation_or_operator_that_modreg_cannot_take_along_is_refused_and_leaves_nothing() {
+fn collations_and_text_search_objects_are_the_module_s_through_uninstall_restore_and_revert() {
+    let Some(world) = world(false) else { return };
+    let search =
+        two_versions(&world, "search", ("postgres/V1__search", SEARCH), ("postgres/V2__more", "ALTER TABLE posts ADD COLUMN at date;"));
+    search("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "search", "--tenant", "acme"]);
+    let recorded = "SELECT string_agg(type || ' ' || name, ', ' ORDER BY type, name) FROM acme._modreg_objects
+                    WHERE type IN ('collation', 'text search dictionary', 'text search configuration')";
+    assert_eq!(world.text("acme", recorded), "collation nocase, text search configuration posts_search, text search dictionary posts_stem");
+    world.sql("acme", "INSERT INTO acme.posts VALUES (1, 'Ann', 'running dogs'), (2, 'BOB', 'a cat')");
+    let answer = "SELECT format('%s %s %s', (SELECT count(*) FROM acme.posts WHERE author = 'ann'),
+                         (SELECT string_agg(id::text, ',') FROM acme.posts WHERE to_tsvector('acme.posts_search', body) @@ 'run'::tsquery),
+                         (SELECT words::text FROM acme.posts_by_word WHERE id = 1))";
+    assert_eq!(world.text("acme", answer), "1 1 'dog':2 'run':1", "case-blind names, stemmed words");
+    let before = schema_dump(&world, "acme");
+
+    search("1.1.0");
+    world.ok(&["upgrade", "search", "--tenant", "acme"]);
+    revert_last_upgrade(&world);
+    assert_eq!(world.installed("acme")["search"], "1.0.0");
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+    assert_eq!(world.text("acme", answer), "1 1 'dog':2 'run':1", "the revert brought back the module's own");
+    world.ok(&["doctor"]);
+
+    world.ok(&["uninstall", "search", "--tenant", "acme"]);
+    let left = "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = 'acme'::regnamespace
+                  AND classid IN ('pg_collation'::regclass, 'pg_ts_dict'::regclass, 'pg_ts_config'::regclass)";
+    assert_eq!(world.int("acme", left), 0, "the archive took them along");
+    world.ok(&["install", "search", "--tenant", "acme", "--restore"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+    assert_eq!(world.text("acme", answer), "1 1 'dog':2 'run':1");
+    world.ok(&["doctor"]);
+    world.ok(&["uninstall", "search", "--tenant", "acme", "--purge"]);
+    assert_eq!(world.int("acme", left), 0);
+    // Installed again from nothing: nothing of the first was left to clash with.
+    world.ok(&["install", "search", "--tenant", "acme"]);
+    world.ok(&["doctor"]);
+}
+
+#[test]
+fn a_generated_column_of_the_module_s_text_search_configuration_keeps_no_pre_upgrade_copy() {
+    let Some(world) = world(false) else { return };
+    let generated =
+        format!("{SEARCH}\nALTER TABLE posts ADD COLUMN words tsvector GENERATED ALWAYS AS (to_tsvector('posts_search', body)) STORED;");
+    let search =
+        two_versions(&world, "search", ("postgres/V1__search", &generated), ("postgres/V2__more", "ALTER TABLE posts ADD COLUMN at date;"));
+    search("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "search", "--tenant", "acme"]);
+    world.sql("acme", "INSERT INTO acme.posts VALUES (1, 'Ann', 'running dogs')");
+    search("1.1.0");
+    let run = world.run(&["upgrade", "search", "--tenant", "acme"]);
+    run.code(1);
+    let said = "generated column `posts.words`, which uses its text search configuration posts_search";
+    assert!(run.stderr.contains(said), "{}", run.stderr);
+    assert!(run.stderr.contains("MODREG_KEEP_UPGRADE_COPIES=0"), "{}", run.stderr);
+    assert_eq!(world.installed("acme")["search"], "1.0.0");
+    assert!(world.kept_schemas("acme", "c").is_empty(), "no copy is left behind");
+    let run = world.run_with(&["upgrade", "search", "--tenant", "acme"], &[("MODREG_KEEP_UPGRADE_COPIES", "0")]);
+    run.code(0);
+    assert_eq!(world.installed("acme")["search"], "1.1.0");
+    assert_eq!(world.text("acme", "SELECT words::text FROM acme.posts"), "'dog':2 'run':1");
+    // An uninstall moves them all, the generated column with its configuration.
+    world.ok(&["uninstall", "search", "--tenant", "acme"]);
+    world.ok(&["install", "search", "--tenant", "acme", "--restore"]);
+    assert_eq!(world.text("acme", "SELECT words::text FROM acme.posts"), "'dog':2 'run':1");
+    world.ok(&["doctor"]);
+}
+
+#[test]
+fn an_operator_that_modreg_cannot_take_along_is_refused_and_leaves_nothing() {
     let Some(world) = world(false) else { return };
     world.ok(&["tenant", "add", "acme"]);
-    for (name, sql, what) in [
-        ("colls", "CREATE TABLE words (w text);\nCREATE COLLATION bytewise FROM \"C\";", "collation bytewise"),
-        ("ops", "CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);", "operator ===(integer,integer)"),
-    ] {
-        world.module(name, name, "1.0.0").migration(&format!("postgres/V1__{name}"), sql).write();
-        let run = world.run(&["install", name, "--tenant", "acme"]);
-        assert_ne!(run.code, 0, "{}", run.stdout);
-        let said = format!("module `{name}` created {what}, which modreg does not keep track of");
-        assert!(run.stderr.contains(&said), "{}", run.stderr);
-        assert!(run.stderr.contains("collations, operators and text search configurations of pg_catalog"), "{}", run.stderr);
-        assert!(world.installed("acme").is_empty());
-        let left = "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = 'acme'::regnamespace
-                      AND classid IN ('pg_collation'::regclass, 'pg_operator'::regclass)";
-        assert_eq!(world.int("acme", left), 0, "the work was rolled back");
-        assert!(!world.has_object("acme", "words"));
-        // A module's developer hears of it from validate first.
-        let url = world.tenants_url.clone().unwrap();
-        let run = world.run(&["validate", "--tenants-db", &url]);
-        assert_ne!(run.code, 0);
-        assert!(format!("{}{}", run.stdout, run.stderr).contains(&said), "{}{}", run.stdout, run.stderr);
-        std::fs::remove_dir_all(world.modules().join(name)).unwrap();
-    }
+    let (name, sql, what) = (
+        "ops",
+        "CREATE TABLE words (w text);\nCREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);",
+        "operator ===(integer,integer)",
+    );
+    world.module(name, name, "1.0.0").migration(&format!("postgres/V1__{name}"), sql).write();
+    let run = world.run(&["install", name, "--tenant", "acme"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("module `{name}` created {what}, which modreg does not keep track of");
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
+    assert!(run.stderr.contains("use the operators, text search parsers and templates of pg_catalog"), "{}", run.stderr);
+    assert!(world.installed("acme").is_empty());
+    let left = "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = 'acme'::regnamespace
+                  AND classid = 'pg_operator'::regclass";
+    assert_eq!(world.int("acme", left), 0, "the work was rolled back");
+    assert!(!world.has_object("acme", "words"));
+    // A module's developer hears of it from validate first.
+    let url = world.tenants_url.clone().unwrap();
+    let run = world.run(&["validate", "--tenants-db", &url]);
+    assert_ne!(run.code, 0);
+    assert!(format!("{}{}", run.stdout, run.stderr).contains(&said), "{}{}", run.stdout, run.stderr);
     world.ok(&["doctor"]);
 }
 

@@ -38,7 +38,8 @@ pub(super) fn history_table(module: &str) -> String {
 }
 
 /// An object of a schema: a relation (`table`, `index`, `view`, `sequence`), a
-/// `function`, a `trigger` or a `type`, with the table it belongs to (itself for most),
+/// `function`, a `trigger`, a `type`, a `collation`, a `text search dictionary` or a
+/// `text search configuration`, with the table it belongs to (itself for most),
 /// its owner, and the text that names other objects (a view's query, a function's body).
 #[derive(Debug, Clone)]
 pub(super) struct Object {
@@ -51,13 +52,13 @@ pub(super) struct Object {
     pub fresh: bool,
 }
 
-/// Every object of `schema`, oldest first (by `_modreg.objects_in_v3`, [`OBJECTS_IN`]).
+/// Every object of `schema`, oldest first (by `_modreg.objects_in_v4`, [`OBJECTS_IN`]).
 /// The index of a primary key, unique or exclusion constraint is part of its table, as
 /// SQLite's autoindexes are: it is not listed.
 pub(super) fn list(conn: &mut crate::store::postgres::pool::Connection, schema: &str) -> Result<Vec<Object>, postgres::Error> {
     // The same statement for every tenant, prepared once a connection; the function's
-    // plan is made once a session (`objects_in_v3`).
-    let rows = conn.query("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v3($1)", &[&ident(schema)])?;
+    // plan is made once a session (`objects_in_v4`).
+    let rows = conn.query("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v4($1)", &[&ident(schema)])?;
     Ok(rows
         .iter()
         .map(|r| Object { name: r.get(0), kind: r.get(1), tbl_name: r.get(2), owner: r.get(3), body: r.get(4), fresh: r.get(5) })
@@ -67,7 +68,7 @@ pub(super) fn list(conn: &mut crate::store::postgres::pool::Connection, schema: 
 /// The statement of [`list`] for `schema`, to send as text in the round trip of other
 /// statements ([`objects`] reads its answer).
 pub(super) fn list_query(schema: &str) -> String {
-    format!("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v3({})", literal(&ident(schema)))
+    format!("SELECT name, kind, tbl_name, owner, body, fresh FROM _modreg.objects_in_v4({})", literal(&ident(schema)))
 }
 
 /// The objects of the answer to [`list_query`].
@@ -139,6 +140,9 @@ pub(super) fn drop_statement(schema: &str, name: &str, kind: &str, table: &str) 
             nl = literal(name)
         ),
         "type" => format!("DROP TYPE IF EXISTS {s}.{n}"),
+        "collation" => format!("DROP COLLATION IF EXISTS {s}.{n}"),
+        "text search dictionary" => format!("DROP TEXT SEARCH DICTIONARY IF EXISTS {s}.{n}"),
+        "text search configuration" => format!("DROP TEXT SEARCH CONFIGURATION IF EXISTS {s}.{n}"),
         _ => String::new(),
     }
 }
@@ -228,10 +232,10 @@ pub(super) fn dependents(client: &mut impl GenericClient, schema: &str, module: 
 /// Its own `search_path`, since PostgreSQL plans a query again whenever the path differs
 /// from the one it was planned under, and each tenant's work sets its own.
 /// Made by the first process that opens the database, under the setup lock; a release
-/// that changes it gives it a new name (`_v4`), so that opening writes nothing.
+/// that changes it gives it a new name (`_v5`), so that opening writes nothing.
 pub(super) const OBJECTS_IN: &str = r#"
-DO $create$ BEGIN IF to_regprocedure('_modreg.objects_in_v3(text)') IS NULL THEN EXECUTE $definition$
-CREATE FUNCTION _modreg.objects_in_v3(schema_name text)
+DO $create$ BEGIN IF to_regprocedure('_modreg.objects_in_v4(text)') IS NULL THEN EXECUTE $definition$
+CREATE FUNCTION _modreg.objects_in_v4(schema_name text)
 RETURNS TABLE (name text, kind text, tbl_name text, owner text, body text, fresh boolean)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET search_path = pg_catalog AS $objects$
 #variable_conflict use_column
@@ -265,11 +269,22 @@ WITH members AS (
              SELECT t.oid, t.typname::text, 'type', t.typname::text, pg_get_userbyid(t.typowner)::text, NULL, t.xmin
              FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_type'::regclass)
              UNION ALL
-             -- What else the schema holds (collations, operators, text search objects…),
+             SELECT l.oid, l.collname::text, 'collation', l.collname::text, pg_get_userbyid(l.collowner)::text, NULL, l.xmin
+             FROM pg_catalog.pg_collation l WHERE l.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_collation'::regclass)
+             UNION ALL
+             SELECT d.oid, d.dictname::text, 'text search dictionary', d.dictname::text, pg_get_userbyid(d.dictowner)::text, NULL, d.xmin
+             FROM pg_catalog.pg_ts_dict d WHERE d.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_ts_dict'::regclass)
+             UNION ALL
+             SELECT f.oid, f.cfgname::text, 'text search configuration', f.cfgname::text, pg_get_userbyid(f.cfgowner)::text, NULL, f.xmin
+             FROM pg_catalog.pg_ts_config f WHERE f.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_ts_config'::regclass)
+             UNION ALL
+             -- What else the schema holds (operators, text search parsers and templates…),
              -- described; extended statistics go with their table.
              SELECT m.objid, pg_catalog.pg_describe_object(m.classid, m.objid, 0), 'other', '', '', NULL, m.xmin
              FROM members m WHERE m.classid NOT IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass,
-                                                     'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_statistic_ext'::regclass)
+                                                     'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_statistic_ext'::regclass,
+                                                     'pg_catalog.pg_collation'::regclass, 'pg_catalog.pg_ts_dict'::regclass,
+                                                     'pg_catalog.pg_ts_config'::regclass)
          ) objects,
          -- The transaction's id, when it has one (only then can anything be fresh).
          (SELECT pg_catalog.pg_current_xact_id_if_assigned()::text::xid AS xid) this

@@ -173,8 +173,9 @@ impl PostgresTenantDb {
                     "module `{module}` created {what}, which modreg does not keep track of: uninstall, archives and revert could not take it along"
                 ))
                 .with_hint(
-                    "a module's PostgreSQL SQL may make tables, views, indexes, sequences, triggers, functions and types; \
-                     use the collations, operators and text search configurations of pg_catalog",
+                    "a module's PostgreSQL SQL may make tables, views, indexes, sequences, triggers, functions, types, \
+                     collations and text search configurations and dictionaries; use the operators, text search parsers \
+                     and templates of pg_catalog",
                 ),
             ));
         }

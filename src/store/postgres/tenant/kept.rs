@@ -117,6 +117,9 @@ fn move_statement(from: &str, to: &str, name: &str, kind: &str) -> String {
             "DO $move$ BEGIN IF EXISTS (SELECT 1 FROM pg_type WHERE typnamespace = {fl}::regnamespace AND typname = {nl} AND typtype = 'd')
              THEN ALTER DOMAIN {f}.{n} SET SCHEMA {t}; ELSE ALTER TYPE {f}.{n} SET SCHEMA {t}; END IF; END $move$"
         ),
+        "collation" => format!("ALTER COLLATION {f}.{n} SET SCHEMA {t}"),
+        "text search dictionary" => format!("ALTER TEXT SEARCH DICTIONARY {f}.{n} SET SCHEMA {t}"),
+        "text search configuration" => format!("ALTER TEXT SEARCH CONFIGURATION {f}.{n} SET SCHEMA {t}"),
         _ => String::new(),
     }
 }
@@ -317,7 +320,9 @@ fn copy_module(
         return Err(no_copy(module, &what));
     }
     let types = named(objects, "type");
+    let collations = named(objects, "collation");
     let mut script = in_copy.clone();
+    script.push_str(&copy_text_kinds(client, schema, kept, role, objects)?);
     script.push_str(&copy_types(client, schema, module, kept, role, &types)?);
     script.push_str(&copy_sequences(client, schema, kept, role, &named(objects, "sequence"))?);
     for (name, _, _) in objects.iter().filter(|(_, kind, _)| kind == "function") {
@@ -430,7 +435,8 @@ fn copy_module(
         }
         // A tree's columns change at its top, for every partition; then what a partition
         // has of its own.
-        let remake = if partition { partition_own(client, &original, &copy)? } else { remake_columns(client, schema, &copy, &types)? };
+        let remake =
+            if partition { partition_own(client, &original, &copy)? } else { remake_columns(client, schema, &copy, &types, &collations)? };
         if !remake.is_empty() {
             client.batch_execute(&format!("{in_copy} {remake}; {out_of_copy}"))?;
         }
@@ -586,6 +592,19 @@ fn uncopied(
          WHERE NOT c.relispartition AND c.relkind <> 'i' AND (
                    (c.relnamespace = $1::text::regnamespace AND c.relname = ANY ($2))
                 OR (p.relnamespace = $1::text::regnamespace AND p.relname = ANY ($2)))
+         UNION ALL
+         -- A generated column of the module's collation or text search configuration: its
+         -- copy (`LIKE`) would use the original, and PostgreSQL cannot make it use the copy.
+         SELECT format('generated column `%s.%s`, which uses its %s', c.relname, a.attname,
+                       pg_describe_object(d.refclassid, d.refobjid, 0))
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         JOIN pg_attrdef x ON x.adrelid = a.attrelid AND x.adnum = a.attnum
+         JOIN pg_depend d ON (d.classid = 'pg_attrdef'::regclass AND d.objid = x.oid)
+                          OR (d.classid = 'pg_class'::regclass AND d.objid = a.attrelid AND d.objsubid = a.attnum)
+         LEFT JOIN pg_collation l ON d.refclassid = 'pg_collation'::regclass AND l.oid = d.refobjid
+         LEFT JOIN pg_ts_config f ON d.refclassid = 'pg_ts_config'::regclass AND f.oid = d.refobjid
+         WHERE c.relnamespace = $1::text::regnamespace AND c.relname = ANY ($2) AND a.attgenerated <> ''
+           AND $1::text::regnamespace IN (l.collnamespace, f.cfgnamespace)
          LIMIT 1",
         &[&ident(schema), &named(objects, "table")],
     )?;
@@ -673,6 +692,59 @@ fn index_definitions(client: &mut impl GenericClient, original: &str, copy: &str
              WHERE i.indrelid = $1::text::regclass ORDER BY i.indexrelid", &[&original, &copy])
 }
 
+/// The statements that make copies in `kept` of the module's collations, text search
+/// dictionaries and configurations of `schema`, owned by its `role`: each collation and
+/// configuration from the original (`FROM`, `COPY =`), each dictionary from its template
+/// and options; a copied configuration's mappings then name the copied dictionaries.
+/// To run with `kept` first in the path.
+fn copy_text_kinds(
+    client: &mut impl GenericClient,
+    schema: &str,
+    kept: &str,
+    role: &str,
+    objects: &[(String, String, String)],
+) -> std::result::Result<String, postgres::Error> {
+    let (s, k, r) = (ident(schema), ident(kept), ident(role));
+    let mut script = String::new();
+    for name in named(objects, "collation") {
+        let n = ident(name);
+        script.push_str(&format!("CREATE COLLATION {k}.{n} FROM {s}.{n}; ALTER COLLATION {k}.{n} OWNER TO {r};"));
+    }
+    let dictionaries = named(objects, "text search dictionary");
+    if !dictionaries.is_empty() {
+        let rows = client.query(
+            "SELECT quote_ident(d.dictname), format('%I.%I', n.nspname, t.tmplname), d.dictinitoption
+             FROM pg_ts_dict d JOIN pg_ts_template t ON t.oid = d.dicttemplate JOIN pg_namespace n ON n.oid = t.tmplnamespace
+             WHERE d.dictnamespace = $1::text::regnamespace AND d.dictname = ANY ($2) ORDER BY d.oid",
+            &[&s, &dictionaries],
+        )?;
+        for row in rows {
+            let (n, template, options): (String, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+            let options = options.filter(|o| !o.is_empty()).map(|o| format!(", {o}")).unwrap_or_default();
+            script.push_str(&format!(
+                "CREATE TEXT SEARCH DICTIONARY {k}.{n} (TEMPLATE = {template}{options}); ALTER TEXT SEARCH DICTIONARY {k}.{n} OWNER TO {r};"
+            ));
+        }
+    }
+    for name in named(objects, "text search configuration") {
+        let n = ident(name);
+        script.push_str(&format!(
+            "CREATE TEXT SEARCH CONFIGURATION {k}.{n} (COPY = {s}.{n}); ALTER TEXT SEARCH CONFIGURATION {k}.{n} OWNER TO {r};"
+        ));
+        let used = client.query(
+            "SELECT DISTINCT quote_ident(d.dictname) FROM pg_ts_config_map m JOIN pg_ts_dict d ON d.oid = m.mapdict
+             WHERE m.mapcfg = (SELECT f.oid FROM pg_ts_config f WHERE f.cfgnamespace = $1::text::regnamespace AND f.cfgname = $2)
+               AND d.dictnamespace = $1::text::regnamespace AND d.dictname = ANY ($3)",
+            &[&s, &name, &dictionaries],
+        )?;
+        for row in used {
+            let d: String = row.get(0);
+            script.push_str(&format!("ALTER TEXT SEARCH CONFIGURATION {k}.{n} ALTER MAPPING REPLACE {s}.{d} WITH {k}.{d};"));
+        }
+    }
+    Ok(script)
+}
+
 /// The statements that make copies in `kept` of the module's `types` of `schema`, owned by
 /// its `role`, in the order they were made (a domain may be over an enum of the module's).
 /// Read with `schema` alone in the path, they name the tenant's types without it, and are
@@ -753,23 +825,30 @@ fn remake_columns(
     schema: &str,
     table: &str,
     types: &[&str],
+    collations: &[&str],
 ) -> std::result::Result<String, postgres::Error> {
     let columns = client.query(
         "SELECT quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), pg_get_expr(d.adbin, d.adrelid),
                 (CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END) IN
-                    (SELECT oid FROM pg_type WHERE typnamespace = $2::text::regnamespace AND typname = ANY ($3))
+                    (SELECT oid FROM pg_type WHERE typnamespace = $2::text::regnamespace AND typname = ANY ($3)),
+                (SELECT quote_ident(l.collname) FROM pg_collation l
+                 WHERE l.oid = a.attcollation AND l.collnamespace = $2::text::regnamespace AND l.collname = ANY ($4))
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
          ORDER BY a.attnum",
-        &[&table, &ident(schema), &types],
+        &[&table, &ident(schema), &types, &collations],
     )?;
     let (mut drops, mut changes, mut makes) = (Vec::new(), Vec::new(), Vec::new());
     for column in &columns {
-        let (name, kind, default, typed): (String, String, Option<String>, bool) =
-            (column.get(0), column.get(1), column.get(2), column.get(3));
+        let (name, kind, default, typed, collation): (String, String, Option<String>, bool, Option<String>) =
+            (column.get(0), column.get(1), column.get(2), column.get(3), column.get(4));
+        // A column of one of the module's collations takes the copy's (first in the path).
+        let collate = collation.map(|c| format!(" COLLATE {c}")).unwrap_or_default();
         if typed {
-            changes.push(format!("ALTER COLUMN {name} TYPE {kind} USING {name}::text::{kind}"));
+            changes.push(format!("ALTER COLUMN {name} TYPE {kind}{collate} USING {name}::text::{kind}"));
+        } else if !collate.is_empty() {
+            changes.push(format!("ALTER COLUMN {name} TYPE {kind}{collate}"));
         }
         if let Some(default) = default {
             drops.push(format!("ALTER COLUMN {name} DROP DEFAULT"));
@@ -784,8 +863,10 @@ fn remake_columns(
            AND ($3 OR EXISTS (SELECT 1 FROM pg_depend d
                               LEFT JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
                               LEFT JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid
+                              LEFT JOIN pg_collation l ON d.refclassid = 'pg_collation'::regclass AND l.oid = d.refobjid
+                              LEFT JOIN pg_ts_config f ON d.refclassid = 'pg_ts_config'::regclass AND f.oid = d.refobjid
                               WHERE d.classid = 'pg_constraint'::regclass AND d.objid = n.oid
-                                AND $2::text::regnamespace IN (p.pronamespace, t.typnamespace)))
+                                AND $2::text::regnamespace IN (p.pronamespace, t.typnamespace, l.collnamespace, f.cfgnamespace)))
          ORDER BY n.oid",
         &[&table, &ident(schema), &!changes.is_empty()],
     )?;
