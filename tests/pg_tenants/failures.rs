@@ -824,6 +824,49 @@ fn collations_and_text_search_objects_are_the_module_s_through_uninstall_restore
 }
 
 #[test]
+fn operators_are_the_module_s_through_uninstall_restore_and_revert() {
+    let Some(world) = world(false) else { return };
+    let sql = "CREATE TYPE money2 AS (units int, cents int);
+CREATE FUNCTION money2_eq(a money2, b money2) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT a.units = b.units AND a.cents = b.cents $$;
+CREATE FUNCTION money2_ne(a money2, b money2) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT NOT (a.units = b.units AND a.cents = b.cents) $$;
+CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 2 * x $$;
+CREATE OPERATOR === (LEFTARG = money2, RIGHTARG = money2, FUNCTION = money2_eq, COMMUTATOR = ===, NEGATOR = !==, RESTRICT = eqsel, JOIN = eqjoinsel);
+CREATE OPERATOR !== (LEFTARG = money2, RIGHTARG = money2, FUNCTION = money2_ne, COMMUTATOR = !==, NEGATOR = ===);
+CREATE OPERATOR ## (RIGHTARG = int, FUNCTION = twice);
+CREATE TABLE prices (id int PRIMARY KEY, price money2 NOT NULL, CHECK (NOT (price === ROW(0, 0)::money2)));
+CREATE VIEW doubled AS SELECT id, ## (price).units AS units FROM prices WHERE price !== ROW(1, 0)::money2;";
+    let prices =
+        two_versions(&world, "prices", ("postgres/V1__prices", sql), ("postgres/V2__more", "ALTER TABLE prices ADD COLUMN at date;"));
+    prices("1.0.0");
+    world.ok(&["tenant", "add", "acme"]);
+    world.ok(&["install", "prices", "--tenant", "acme"]);
+    let records = "SELECT string_agg(name, ' ' ORDER BY name) FROM acme._modreg_objects WHERE type = 'operator'";
+    assert_eq!(world.text("acme", records), "!== ## ===", "each operator is one record");
+    world.sql("acme", "INSERT INTO acme.prices VALUES (1, ROW(1, 0)), (2, ROW(3, 50))");
+    let answer = "SELECT format('%s %s', (SELECT string_agg(units::text, ',') FROM acme.doubled),
+                         (SELECT count(*) FROM acme.prices WHERE price OPERATOR(acme.===) ROW(3, 50)::acme.money2))";
+    assert_eq!(world.text("acme", answer), "6 1");
+    let before = schema_dump(&world, "acme");
+    prices("1.1.0");
+    world.ok(&["upgrade", "prices", "--tenant", "acme"]);
+    revert_last_upgrade(&world);
+    assert_eq!(world.installed("acme")["prices"], "1.0.0");
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+    assert_eq!(world.text("acme", answer), "6 1", "the revert brought back the module's operators");
+    world.ok(&["doctor"]);
+    world.ok(&["uninstall", "prices", "--tenant", "acme"]);
+    let left = "SELECT count(*) FROM pg_operator WHERE oprnamespace = 'acme'::regnamespace";
+    assert_eq!(world.int("acme", left), 0, "the archive took them along");
+    world.ok(&["install", "prices", "--tenant", "acme", "--restore"]);
+    assert_same_schema(&before, &schema_dump(&world, "acme"));
+    assert_eq!(world.text("acme", answer), "6 1");
+    world.ok(&["uninstall", "prices", "--tenant", "acme", "--purge"]);
+    assert_eq!(world.int("acme", left), 0);
+    world.ok(&["install", "prices", "--tenant", "acme"]);
+    world.ok(&["doctor"]);
+}
+
+#[test]
 fn a_generated_column_of_the_module_s_text_search_configuration_keeps_no_pre_upgrade_copy() {
     let Some(world) = world(false) else { return };
     let generated =
@@ -854,23 +897,23 @@ fn a_generated_column_of_the_module_s_text_search_configuration_keeps_no_pre_upg
 }
 
 #[test]
-fn an_operator_that_modreg_cannot_take_along_is_refused_and_leaves_nothing() {
+fn a_conversion_that_modreg_cannot_take_along_is_refused_and_leaves_nothing() {
     let Some(world) = world(false) else { return };
     world.ok(&["tenant", "add", "acme"]);
     let (name, sql, what) = (
-        "ops",
-        "CREATE TABLE words (w text);\nCREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);",
-        "operator ===(integer,integer)",
+        "convs",
+        "CREATE TABLE words (w text);\nCREATE CONVERSION latin_in FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;",
+        "conversion latin_in",
     );
     world.module(name, name, "1.0.0").migration(&format!("postgres/V1__{name}"), sql).write();
     let run = world.run(&["install", name, "--tenant", "acme"]);
     assert_ne!(run.code, 0, "{}", run.stdout);
     let said = format!("module `{name}` created {what}, which modreg does not keep track of");
     assert!(run.stderr.contains(&said), "{}", run.stderr);
-    assert!(run.stderr.contains("use the operators, text search parsers and templates of pg_catalog"), "{}", run.stderr);
+    assert!(run.stderr.contains("use the conversions and the text search parsers and templates of pg_catalog"), "{}", run.stderr);
     assert!(world.installed("acme").is_empty());
     let left = "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = 'acme'::regnamespace
-                  AND classid = 'pg_operator'::regclass";
+                  AND classid = 'pg_conversion'::regclass";
     assert_eq!(world.int("acme", left), 0, "the work was rolled back");
     assert!(!world.has_object("acme", "words"));
     // A module's developer hears of it from validate first.

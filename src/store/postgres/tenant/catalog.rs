@@ -38,8 +38,8 @@ pub(super) fn history_table(module: &str) -> String {
 }
 
 /// An object of a schema: a relation (`table`, `index`, `view`, `sequence`), a
-/// `function`, a `trigger`, a `type`, a `collation`, a `text search dictionary` or a
-/// `text search configuration`, with the table it belongs to (itself for most),
+/// `function`, a `trigger`, a `type`, an `operator`, a `collation`, a `text search
+/// dictionary` or a `text search configuration`, with the table it belongs to (itself for most),
 /// its owner, and the text that names other objects (a view's query, a function's body).
 #[derive(Debug, Clone)]
 pub(super) struct Object {
@@ -140,11 +140,28 @@ pub(super) fn drop_statement(schema: &str, name: &str, kind: &str, table: &str) 
             nl = literal(name)
         ),
         "type" => format!("DROP TYPE IF EXISTS {s}.{n}"),
+        // Every operator of the name (one record for all its operand types).
+        "operator" => format!(
+            "DO $drop$ DECLARE o text; BEGIN FOR o IN {} LOOP EXECUTE 'DROP OPERATOR ' || o; END LOOP; END $drop$",
+            operators_named(schema, name)
+        ),
         "collation" => format!("DROP COLLATION IF EXISTS {s}.{n}"),
         "text search dictionary" => format!("DROP TEXT SEARCH DICTIONARY IF EXISTS {s}.{n}"),
         "text search configuration" => format!("DROP TEXT SEARCH CONFIGURATION IF EXISTS {s}.{n}"),
         _ => String::new(),
     }
+}
+
+/// The query of every operator of schema `schema` named `name` (one for each operand
+/// types), as it is named in `DROP OPERATOR` and `ALTER OPERATOR`: `"acme".===(integer, integer)`.
+pub(super) fn operators_named(schema: &str, name: &str) -> String {
+    format!(
+        "SELECT format('%s.%s(%s, %s)', oprnamespace::regnamespace::text, oprname,
+                       COALESCE(format_type(NULLIF(oprleft, 0), NULL), 'NONE'), format_type(oprright, NULL))
+         FROM pg_operator WHERE oprnamespace = {}::regnamespace AND oprname = {}",
+        literal(&ident(schema)),
+        literal(name)
+    )
 }
 
 /// What other modules have that hangs on `module`'s relations in `schema` and would go
@@ -278,13 +295,16 @@ WITH members AS (
              SELECT f.oid, f.cfgname::text, 'text search configuration', f.cfgname::text, pg_get_userbyid(f.cfgowner)::text, NULL, f.xmin
              FROM pg_catalog.pg_ts_config f WHERE f.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_ts_config'::regclass)
              UNION ALL
-             -- What else the schema holds (operators, text search parsers and templates…),
+             SELECT o.oid, o.oprname::text, 'operator', o.oprname::text, pg_get_userbyid(o.oprowner)::text, NULL, o.xmin
+             FROM pg_catalog.pg_operator o WHERE o.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_operator'::regclass)
+             UNION ALL
+             -- What else the schema holds (conversions, text search parsers and templates…),
              -- described; extended statistics go with their table.
              SELECT m.objid, pg_catalog.pg_describe_object(m.classid, m.objid, 0), 'other', '', '', NULL, m.xmin
              FROM members m WHERE m.classid NOT IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass,
                                                      'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_statistic_ext'::regclass,
                                                      'pg_catalog.pg_collation'::regclass, 'pg_catalog.pg_ts_dict'::regclass,
-                                                     'pg_catalog.pg_ts_config'::regclass)
+                                                     'pg_catalog.pg_ts_config'::regclass, 'pg_catalog.pg_operator'::regclass)
          ) objects,
          -- The transaction's id, when it has one (only then can anything be fresh).
          (SELECT pg_catalog.pg_current_xact_id_if_assigned()::text::xid AS xid) this

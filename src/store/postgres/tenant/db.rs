@@ -174,8 +174,8 @@ impl PostgresTenantDb {
                 ))
                 .with_hint(
                     "a module's PostgreSQL SQL may make tables, views, indexes, sequences, triggers, functions, types, \
-                     collations and text search configurations and dictionaries; use the operators, text search parsers \
-                     and templates of pg_catalog",
+                     operators, collations and text search configurations and dictionaries; use the conversions and \
+                     the text search parsers and templates of pg_catalog",
                 ),
             ));
         }

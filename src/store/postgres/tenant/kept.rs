@@ -117,6 +117,11 @@ fn move_statement(from: &str, to: &str, name: &str, kind: &str) -> String {
             "DO $move$ BEGIN IF EXISTS (SELECT 1 FROM pg_type WHERE typnamespace = {fl}::regnamespace AND typname = {nl} AND typtype = 'd')
              THEN ALTER DOMAIN {f}.{n} SET SCHEMA {t}; ELSE ALTER TYPE {f}.{n} SET SCHEMA {t}; END IF; END $move$"
         ),
+        "operator" => format!(
+            "DO $move$ DECLARE o text; BEGIN FOR o IN {} LOOP EXECUTE 'ALTER OPERATOR ' || o || ' SET SCHEMA ' || {tl}; END LOOP; END $move$",
+            catalog::operators_named(from, name),
+            tl = literal(&t)
+        ),
         "collation" => format!("ALTER COLLATION {f}.{n} SET SCHEMA {t}"),
         "text search dictionary" => format!("ALTER TEXT SEARCH DICTIONARY {f}.{n} SET SCHEMA {t}"),
         "text search configuration" => format!("ALTER TEXT SEARCH CONFIGURATION {f}.{n} SET SCHEMA {t}"),
@@ -347,6 +352,8 @@ fn copy_module(
         let arguments = signature.split_once('(').map_or("()".to_string(), |(_, rest)| format!("({rest}"));
         script.push_str(&format!("{definition}; ALTER ROUTINE {k}.{}{arguments} OWNER TO {r};", ident(&row.get::<_, String>(2))));
     }
+    // Its operators, once the functions they call are copied.
+    script.push_str(&copy_operators(client, schema, kept, role, &named(objects, "operator"))?);
     script.push_str(&out_of_copy);
     client.batch_execute(&script)?;
     // Parents before their partitions: a partition is made as one of its copied parent,
@@ -692,6 +699,48 @@ fn index_definitions(client: &mut impl GenericClient, original: &str, copy: &str
              WHERE i.indrelid = $1::text::regclass ORDER BY i.indexrelid", &[&original, &copy])
 }
 
+/// The statements that make copies in `kept` of the module's `operators` of `schema`, owned
+/// by its `role`: each from its definition, its commutator and negator the copies where
+/// they are the module's too (a pair made the first time as a shell, then filled in).
+/// Read with `schema` alone in the path, the functions and types they name are the copies
+/// once run with `kept` first in it.
+fn copy_operators(
+    client: &mut impl GenericClient,
+    schema: &str,
+    kept: &str,
+    role: &str,
+    operators: &[&str],
+) -> std::result::Result<String, postgres::Error> {
+    if operators.is_empty() {
+        return Ok(String::new());
+    }
+    let (k, r) = (ident(kept), ident(role));
+    let rows = client.query(
+        "WITH partner (oid, named) AS (
+             SELECT o.oid, format('OPERATOR(%s.%s)', CASE WHEN o.oprnamespace = $1::text::regnamespace THEN $3 ELSE o.oprnamespace::regnamespace::text END, o.oprname)
+             FROM pg_operator o
+         )
+         SELECT format('CREATE OPERATOR %s.%s (FUNCTION = %s%s, RIGHTARG = %s%s%s%s%s%s%s)', $3, o.oprname, o.oprcode::regproc,
+                       CASE WHEN o.oprleft <> 0 THEN ', LEFTARG = ' || format_type(o.oprleft, NULL) ELSE '' END, format_type(o.oprright, NULL),
+                       (SELECT ', COMMUTATOR = ' || p.named FROM partner p WHERE p.oid = o.oprcom),
+                       (SELECT ', NEGATOR = ' || p.named FROM partner p WHERE p.oid = o.oprnegate),
+                       CASE WHEN o.oprrest <> 0 THEN ', RESTRICT = ' || o.oprrest::regproc ELSE '' END,
+                       CASE WHEN o.oprjoin <> 0 THEN ', JOIN = ' || o.oprjoin::regproc ELSE '' END,
+                       CASE WHEN o.oprcanhash THEN ', HASHES' ELSE '' END, CASE WHEN o.oprcanmerge THEN ', MERGES' ELSE '' END),
+                format('%s.%s(%s, %s)', $3, o.oprname, COALESCE(format_type(NULLIF(o.oprleft, 0), NULL), 'NONE'), format_type(o.oprright, NULL))
+         FROM pg_operator o WHERE o.oprnamespace = $1::text::regnamespace AND o.oprname = ANY ($2) ORDER BY o.oid",
+        &[&ident(schema), &operators, &k],
+    )?;
+    let (mut script, mut owners) = (String::new(), String::new());
+    for row in rows {
+        let (create, signature): (String, String) = (row.get(0), row.get(1));
+        script.push_str(&format!("{create};"));
+        owners.push_str(&format!("ALTER OPERATOR {signature} OWNER TO {r};"));
+    }
+    script.push_str(&owners);
+    Ok(script)
+}
+
 /// The statements that make copies in `kept` of the module's collations, text search
 /// dictionaries and configurations of `schema`, owned by its `role`: each collation and
 /// configuration from the original (`FROM`, `COPY =`), each dictionary from its template
@@ -865,8 +914,10 @@ fn remake_columns(
                               LEFT JOIN pg_type t ON d.refclassid = 'pg_type'::regclass AND t.oid = d.refobjid
                               LEFT JOIN pg_collation l ON d.refclassid = 'pg_collation'::regclass AND l.oid = d.refobjid
                               LEFT JOIN pg_ts_config f ON d.refclassid = 'pg_ts_config'::regclass AND f.oid = d.refobjid
+                              LEFT JOIN pg_operator o ON d.refclassid = 'pg_operator'::regclass AND o.oid = d.refobjid
                               WHERE d.classid = 'pg_constraint'::regclass AND d.objid = n.oid
-                                AND $2::text::regnamespace IN (p.pronamespace, t.typnamespace, l.collnamespace, f.cfgnamespace)))
+                                AND $2::text::regnamespace IN (p.pronamespace, t.typnamespace, l.collnamespace, f.cfgnamespace,
+                                                               o.oprnamespace)))
          ORDER BY n.oid",
         &[&table, &ident(schema), &!changes.is_empty()],
     )?;
