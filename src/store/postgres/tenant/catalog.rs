@@ -286,25 +286,25 @@ WITH members AS (
              SELECT t.oid, t.typname::text, 'type', t.typname::text, pg_get_userbyid(t.typowner)::text, NULL, t.xmin
              FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_type'::regclass)
              UNION ALL
-             SELECT l.oid, l.collname::text, 'collation', l.collname::text, pg_get_userbyid(l.collowner)::text, NULL, l.xmin
-             FROM pg_catalog.pg_collation l WHERE l.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_collation'::regclass)
-             UNION ALL
-             SELECT d.oid, d.dictname::text, 'text search dictionary', d.dictname::text, pg_get_userbyid(d.dictowner)::text, NULL, d.xmin
-             FROM pg_catalog.pg_ts_dict d WHERE d.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_ts_dict'::regclass)
-             UNION ALL
-             SELECT f.oid, f.cfgname::text, 'text search configuration', f.cfgname::text, pg_get_userbyid(f.cfgowner)::text, NULL, f.xmin
-             FROM pg_catalog.pg_ts_config f WHERE f.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_ts_config'::regclass)
-             UNION ALL
-             SELECT o.oid, o.oprname::text, 'operator', o.oprname::text, pg_get_userbyid(o.oprowner)::text, NULL, o.xmin
-             FROM pg_catalog.pg_operator o WHERE o.oid IN (SELECT objid FROM members WHERE classid = 'pg_catalog.pg_operator'::regclass)
-             UNION ALL
-             -- What else the schema holds (conversions, text search parsers and templates…),
-             -- described; extended statistics go with their table.
-             SELECT m.objid, pg_catalog.pg_describe_object(m.classid, m.objid, 0), 'other', '', '', NULL, m.xmin
-             FROM members m WHERE m.classid NOT IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass,
-                                                     'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_statistic_ext'::regclass,
-                                                     'pg_catalog.pg_collation'::regclass, 'pg_catalog.pg_ts_dict'::regclass,
-                                                     'pg_catalog.pg_ts_config'::regclass, 'pg_catalog.pg_operator'::regclass)
+             -- The rest of the schema's members, at one look at them: its operators,
+             -- collations, text search dictionaries and configurations, and what else
+             -- it holds (conversions, text search parsers and templates…), described;
+             -- extended statistics go with their table.
+             SELECT m.objid, COALESCE(o.oprname::text, l.collname::text, d.dictname::text, f.cfgname::text,
+                                      pg_catalog.pg_describe_object(m.classid, m.objid, 0)),
+                    CASE WHEN o.oid IS NOT NULL THEN 'operator' WHEN l.oid IS NOT NULL THEN 'collation'
+                         WHEN d.oid IS NOT NULL THEN 'text search dictionary' WHEN f.oid IS NOT NULL THEN 'text search configuration'
+                         ELSE 'other' END,
+                    COALESCE(o.oprname::text, l.collname::text, d.dictname::text, f.cfgname::text, ''),
+                    COALESCE(pg_get_userbyid(COALESCE(o.oprowner, l.collowner, d.dictowner, f.cfgowner))::text, ''), NULL,
+                    COALESCE(o.xmin, l.xmin, d.xmin, f.xmin, m.xmin)
+             FROM members m
+             LEFT JOIN pg_catalog.pg_operator o ON m.classid = 'pg_catalog.pg_operator'::regclass AND o.oid = m.objid
+             LEFT JOIN pg_catalog.pg_collation l ON m.classid = 'pg_catalog.pg_collation'::regclass AND l.oid = m.objid
+             LEFT JOIN pg_catalog.pg_ts_dict d ON m.classid = 'pg_catalog.pg_ts_dict'::regclass AND d.oid = m.objid
+             LEFT JOIN pg_catalog.pg_ts_config f ON m.classid = 'pg_catalog.pg_ts_config'::regclass AND f.oid = m.objid
+             WHERE m.classid NOT IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass,
+                                     'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_statistic_ext'::regclass)
          ) objects,
          -- The transaction's id, when it has one (only then can anything be fresh).
          (SELECT pg_catalog.pg_current_xact_id_if_assigned()::text::xid AS xid) this
