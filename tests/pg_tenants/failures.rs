@@ -798,29 +798,9 @@ fn collations_and_text_search_objects_are_the_module_s_through_uninstall_restore
                          (SELECT string_agg(id::text, ',') FROM acme.posts WHERE to_tsvector('acme.posts_search', body) @@ 'run'::tsquery),
                          (SELECT words::text FROM acme.posts_by_word WHERE id = 1))";
     assert_eq!(world.text("acme", answer), "1 1 'dog':2 'run':1", "case-blind names, stemmed words");
-    let before = schema_dump(&world, "acme");
-
-    search("1.1.0");
-    world.ok(&["upgrade", "search", "--tenant", "acme"]);
-    revert_last_upgrade(&world);
-    assert_eq!(world.installed("acme")["search"], "1.0.0");
-    assert_same_schema(&before, &schema_dump(&world, "acme"));
-    assert_eq!(world.text("acme", answer), "1 1 'dog':2 'run':1", "the revert brought back the module's own");
-    world.ok(&["doctor"]);
-
-    world.ok(&["uninstall", "search", "--tenant", "acme"]);
     let left = "SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = 'acme'::regnamespace
                   AND classid IN ('pg_collation'::regclass, 'pg_ts_dict'::regclass, 'pg_ts_config'::regclass)";
-    assert_eq!(world.int("acme", left), 0, "the archive took them along");
-    world.ok(&["install", "search", "--tenant", "acme", "--restore"]);
-    assert_same_schema(&before, &schema_dump(&world, "acme"));
-    assert_eq!(world.text("acme", answer), "1 1 'dog':2 'run':1");
-    world.ok(&["doctor"]);
-    world.ok(&["uninstall", "search", "--tenant", "acme", "--purge"]);
-    assert_eq!(world.int("acme", left), 0);
-    // Installed again from nothing: nothing of the first was left to clash with.
-    world.ok(&["install", "search", "--tenant", "acme"]);
-    world.ok(&["doctor"]);
+    through_revert_and_archive(&world, "search", &search, answer, "1 1 'dog':2 'run':1", left);
 }
 
 #[test]
@@ -846,23 +826,34 @@ CREATE VIEW doubled AS SELECT id, ## (price).units AS units FROM prices WHERE pr
     let answer = "SELECT format('%s %s', (SELECT string_agg(units::text, ',') FROM acme.doubled),
                          (SELECT count(*) FROM acme.prices WHERE price OPERATOR(acme.===) ROW(3, 50)::acme.money2))";
     assert_eq!(world.text("acme", answer), "6 1");
-    let before = schema_dump(&world, "acme");
-    prices("1.1.0");
-    world.ok(&["upgrade", "prices", "--tenant", "acme"]);
-    revert_last_upgrade(&world);
-    assert_eq!(world.installed("acme")["prices"], "1.0.0");
-    assert_same_schema(&before, &schema_dump(&world, "acme"));
-    assert_eq!(world.text("acme", answer), "6 1", "the revert brought back the module's operators");
-    world.ok(&["doctor"]);
-    world.ok(&["uninstall", "prices", "--tenant", "acme"]);
     let left = "SELECT count(*) FROM pg_operator WHERE oprnamespace = 'acme'::regnamespace";
+    through_revert_and_archive(&world, "prices", &prices, answer, "6 1", left);
+}
+
+/// Upgrades module `name` of tenant `acme` to 1.1.0 (`version` writes a version) and reverts it,
+/// uninstalls and restores it, purges it and installs it again: after the revert and the
+/// restore `pg_dump --schema` shows what it showed before and `answer` is answered as
+/// before; the archive and the purge leave no object that `left` counts; `doctor` is
+/// content after each.
+fn through_revert_and_archive(world: &crate::support::World, name: &str, version: &dyn Fn(&str), answer: &str, expected: &str, left: &str) {
+    let before = schema_dump(world, "acme");
+    version("1.1.0");
+    world.ok(&["upgrade", name, "--tenant", "acme"]);
+    revert_last_upgrade(world);
+    assert_eq!(world.installed("acme")[name], "1.0.0");
+    assert_same_schema(&before, &schema_dump(world, "acme"));
+    assert_eq!(world.text("acme", answer), expected, "the revert brought back the module's own");
+    world.ok(&["doctor"]);
+    world.ok(&["uninstall", name, "--tenant", "acme"]);
     assert_eq!(world.int("acme", left), 0, "the archive took them along");
-    world.ok(&["install", "prices", "--tenant", "acme", "--restore"]);
-    assert_same_schema(&before, &schema_dump(&world, "acme"));
-    assert_eq!(world.text("acme", answer), "6 1");
-    world.ok(&["uninstall", "prices", "--tenant", "acme", "--purge"]);
+    world.ok(&["install", name, "--tenant", "acme", "--restore"]);
+    assert_same_schema(&before, &schema_dump(world, "acme"));
+    assert_eq!(world.text("acme", answer), expected);
+    world.ok(&["doctor"]);
+    world.ok(&["uninstall", name, "--tenant", "acme", "--purge"]);
     assert_eq!(world.int("acme", left), 0);
-    world.ok(&["install", "prices", "--tenant", "acme"]);
+    // Installed again from nothing: nothing of the first was left to clash with.
+    world.ok(&["install", name, "--tenant", "acme"]);
     world.ok(&["doctor"]);
 }
 

@@ -145,10 +145,21 @@ pub(super) fn drop_statement(schema: &str, name: &str, kind: &str, table: &str) 
             "DO $drop$ DECLARE o text; BEGIN FOR o IN {} LOOP EXECUTE 'DROP OPERATOR ' || o; END LOOP; END $drop$",
             operators_named(schema, name)
         ),
-        "collation" => format!("DROP COLLATION IF EXISTS {s}.{n}"),
-        "text search dictionary" => format!("DROP TEXT SEARCH DICTIONARY IF EXISTS {s}.{n}"),
-        "text search configuration" => format!("DROP TEXT SEARCH CONFIGURATION IF EXISTS {s}.{n}"),
-        _ => String::new(),
+        _ => match named_kind(kind) {
+            Some(keyword) => format!("DROP {keyword} IF EXISTS {s}.{n}"),
+            None => String::new(),
+        },
+    }
+}
+
+/// The words that name an object of `kind` in `DROP` and `ALTER` when its schema and name
+/// alone say which it is: a collation, a text search dictionary or configuration.
+pub(super) fn named_kind(kind: &str) -> Option<&'static str> {
+    match kind {
+        "collation" => Some("COLLATION"),
+        "text search dictionary" => Some("TEXT SEARCH DICTIONARY"),
+        "text search configuration" => Some("TEXT SEARCH CONFIGURATION"),
+        _ => None,
     }
 }
 

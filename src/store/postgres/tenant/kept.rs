@@ -122,10 +122,10 @@ fn move_statement(from: &str, to: &str, name: &str, kind: &str) -> String {
             catalog::operators_named(from, name),
             tl = literal(&t)
         ),
-        "collation" => format!("ALTER COLLATION {f}.{n} SET SCHEMA {t}"),
-        "text search dictionary" => format!("ALTER TEXT SEARCH DICTIONARY {f}.{n} SET SCHEMA {t}"),
-        "text search configuration" => format!("ALTER TEXT SEARCH CONFIGURATION {f}.{n} SET SCHEMA {t}"),
-        _ => String::new(),
+        _ => match catalog::named_kind(kind) {
+            Some(keyword) => format!("ALTER {keyword} {f}.{n} SET SCHEMA {t}"),
+            None => String::new(),
+        },
     }
 }
 
@@ -780,6 +780,10 @@ fn copy_text_kinds(
         script.push_str(&format!(
             "CREATE TEXT SEARCH CONFIGURATION {k}.{n} (COPY = {s}.{n}); ALTER TEXT SEARCH CONFIGURATION {k}.{n} OWNER TO {r};"
         ));
+        // Its mappings to the module's dictionaries, if it has any, go to their copies.
+        if dictionaries.is_empty() {
+            continue;
+        }
         let used = client.query(
             "SELECT DISTINCT quote_ident(d.dictname) FROM pg_ts_config_map m JOIN pg_ts_dict d ON d.oid = m.mapdict
              WHERE m.mapcfg = (SELECT f.oid FROM pg_ts_config f WHERE f.cfgnamespace = $1::text::regnamespace AND f.cfgname = $2)
